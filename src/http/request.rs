@@ -1,0 +1,69 @@
+//! A parsed HTTP request, borrowing from the connection's read buffer.
+
+/// One HTTP request as a handler sees it. Header names compare case-insensitively.
+pub struct Request<'a> {
+    /// The method, as sent (`GET`, `POST`, ...).
+    pub method: &'a str,
+    /// The path without the query string, as sent (not percent-decoded).
+    pub path: &'a str,
+    /// The query string without the `?`, empty when there is none.
+    pub query: &'a str,
+    /// The request headers in the order received.
+    pub headers: &'a [httparse::Header<'a>],
+    /// The whole body (de-chunked when it came chunked).
+    pub body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// The value of the first header called `name` (any case), if it is valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+            .map(str::trim)
+    }
+
+    /// The value of query parameter `name`, percent-decoded (`+` is a space).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key) == name).then(|| percent_decode(value))
+        })
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header, if there is one.
+    pub fn bearer_token(&self) -> Option<&'a str> {
+        let value = self.header("authorization")?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
+}
+
+/// Decodes `%XX` escapes and `+` in a URL component; invalid escapes are kept as they are.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}

@@ -1,0 +1,1 @@
+//! Mock HubSpot (being written).

@@ -31,6 +31,40 @@ pub fn now_rfc3339() -> String {
     format_millis(now_millis())
 }
 
+/// Calls `f` with the current time as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`),
+/// formatted at most once a second per thread.
+pub fn with_http_date<R>(f: impl FnOnce(&str) -> R) -> R {
+    thread_local! {
+        static CACHE: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((-1, String::new())) };
+    }
+    let secs = now_millis().div_euclid(1000);
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != secs {
+            *cache = (secs, http_date(secs));
+        }
+        f(&cache.1)
+    })
+}
+
+fn http_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
 /// Parses an RFC 3339 date-time (`2025-12-31T23:59:59Z`, optional fraction, `Z` or
 /// `±HH:MM` offset) into milliseconds since the epoch. `None` when it is not one.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -135,6 +169,12 @@ mod tests {
         for ms in [0, 951_782_400_000, 1_705_314_600_123, 4_102_444_799_999] {
             assert_eq!(parse_rfc3339(&format_millis(ms)), Some(ms));
         }
+    }
+
+    #[test]
+    fn formats_http_dates() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(with_http_date(|d| d.len()), 29);
     }
 
     #[test]

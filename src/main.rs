@@ -1,9 +1,209 @@
 //! hubspot-mcp-server: a Model Context Protocol server for the HubSpot CRM.
+//!
+//! `serve` (the default) runs the MCP server; `mock-hubspot` runs the fixture-driven fake
+//! HubSpot API on its own.
 
+mod app;
+mod catalog;
 mod clock;
+mod config;
 mod http;
+mod hubspot;
+mod jsonrpc;
+mod mcp;
 mod mock;
-mod registry;
-mod store;
+mod signals;
 
-fn main() {}
+use config::{Config, Upstream};
+use http::{Limits, Shutdown};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+hubspot-mcp-server: a Model Context Protocol server for the HubSpot CRM
+
+USAGE:
+    hubspot-mcp-server [serve] [--port P] [--host H] [--mock DIR] [--log-level L]
+    hubspot-mcp-server mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]
+    hubspot-mcp-server --help | --version
+
+serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready).
+                Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN, or HUBSPOT_MOCK=DIR / --mock DIR
+                for the built-in mock HubSpot. Every setting is an environment variable
+                (see README: PORT, HOST, CORS_ORIGIN, MAX_REQUEST_SIZE, LOG_LEVEL, ...).
+mock-hubspot    Serves the fake HubSpot CRM v3 API from fixture files (default port 3001).
+                --latency-ms makes every answer wait that long (slow-upstream tests).
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some("--help" | "-h" | "help") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("--version" | "-V") => {
+            println!("hubspot-mcp-server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("serve") => ("serve", &args[1..]),
+        Some("mock-hubspot") => ("mock-hubspot", &args[1..]),
+        Some(flag) if flag.starts_with("--") => ("serve", &args[..]),
+        None => ("serve", &args[..]),
+        Some(other) => {
+            eprintln!("unknown command '{other}'; run hubspot-mcp-server --help");
+            return ExitCode::from(2);
+        }
+    };
+    // Block SIGTERM/SIGINT before any thread starts, so that only our signal thread sees them.
+    let signals = signals::block_termination();
+    let result = match command {
+        "serve" => serve(rest, signals),
+        _ => mock_hubspot(rest, signals),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("hubspot-mcp-server: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(level: log::LevelFilter) {
+    let _ = simple_logger::SimpleLogger::new()
+        .with_level(level)
+        .with_module_level("rustls", log::LevelFilter::Warn)
+        .with_module_level("may", log::LevelFilter::Warn)
+        .with_utc_timestamps()
+        .init();
+}
+
+fn configure_may(workers: usize) {
+    // 256 KiB of address space per coroutine (touched pages only count toward RSS): room
+    // for serde_json's recursion on deeply nested requests.
+    may::config().set_workers(workers).set_stack_size(0x8000);
+}
+
+fn bind(host: &str, port: u16) -> Result<may::net::TcpListener, String> {
+    may::net::TcpListener::bind((host, port)).map_err(|err| format!("cannot listen on {host}:{port}: {err}"))
+}
+
+/// Runs the MCP server until SIGTERM/SIGINT, then drains in-flight requests.
+fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let config = Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
+    init_logging(config.log_level);
+    configure_may(config.workers);
+    let pool = Arc::new(hubspot::pool::BlockingPool::new(config.pool_threads, config.pool_queue));
+    let client = match &config.upstream {
+        Upstream::Token(token) => hubspot::Client::new(&config.hubspot_api_url, token, config.hubspot_timeout, pool),
+        Upstream::Mock(dir) => {
+            let addr = start_embedded_mock(dir)?;
+            log::info!("mock HubSpot from {} on http://{addr} (no HubSpot account used)", dir.display());
+            hubspot::Client::new(&format!("http://{addr}"), "mock-token", config.hubspot_timeout, pool)
+        }
+    };
+    let listener = bind(&config.host, config.port)?;
+    let addr = listener.local_addr().map_err(|err| err.to_string())?;
+    let shutdown = Arc::new(Shutdown::default());
+    let app = Arc::new(app::App {
+        cors: config.cors.clone(),
+        started,
+        hubspot_configured: true,
+        shutdown: shutdown.clone(),
+        exposure: mcp::Exposure::all(),
+        client,
+    });
+    let limits = Limits {
+        max_body: config.max_request_size,
+        idle_timeout: config.idle_timeout,
+        request_timeout: config.request_timeout,
+    };
+    if !addr.ip().is_loopback() && !config.is_mock() {
+        log::warn!(
+            "listening on {addr}, beyond loopback: anyone who reaches this port can use /mcp with the HubSpot token; put it behind your own auth or bind HOST=127.0.0.1"
+        );
+    }
+    log::info!(
+        "hubspot-mcp-server {} listening on http://{addr} ({} tools, {}, started in {:.1} ms)",
+        env!("CARGO_PKG_VERSION"),
+        catalog::tools().len(),
+        if config.is_mock() { "mock HubSpot" } else { "HubSpot API" },
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let accept = run_accept_loop(listener, app, limits, shutdown.clone());
+    signals.on_termination(addr, shutdown.clone());
+    let _ = accept.join();
+    log::info!("stopping: waiting up to {:?} for in-flight requests", config.shutdown_timeout);
+    if shutdown.drain(config.shutdown_timeout) {
+        log::info!("stopped cleanly");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        log::warn!("in-flight requests did not finish within GRACEFUL_SHUTDOWN_TIMEOUT; exiting anyway");
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn run_accept_loop<H: http::Handler>(
+    listener: may::net::TcpListener,
+    handler: Arc<H>,
+    limits: Limits,
+    shutdown: Arc<Shutdown>,
+) -> may::coroutine::JoinHandle<()> {
+    may::go!(move || http::serve(listener, handler, limits, shutdown))
+}
+
+/// Starts the fixture-driven mock HubSpot in this process on a loopback port.
+fn start_embedded_mock(dir: &std::path::Path) -> Result<SocketAddr, String> {
+    let mock = Arc::new(mock::MockHubSpot::load(dir)?);
+    let listener = bind("127.0.0.1", 0)?;
+    let addr = listener.local_addr().map_err(|err| err.to_string())?;
+    let limits = Limits {
+        max_body: 16 << 20,
+        idle_timeout: Duration::from_secs(60),
+        request_timeout: Duration::from_secs(60),
+    };
+    // The embedded mock never stops on its own: it lives as long as the process.
+    run_accept_loop(listener, mock, limits, Arc::new(Shutdown::default()));
+    Ok(addr)
+}
+
+/// `mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]`.
+fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
+    let mut fixtures: Option<PathBuf> = None;
+    let (mut host, mut port, mut latency_ms) = ("127.0.0.1".to_string(), 3001u16, 0u64);
+    let mut args = flags.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value; see --help"))?;
+        let bad = |what: &str| format!("{flag} {value} is not valid: expected {what}");
+        match flag.as_str() {
+            "--fixtures" => fixtures = Some(PathBuf::from(value)),
+            "--host" => host = value.clone(),
+            "--port" => port = value.parse().map_err(|_| bad("a port number 0-65535"))?,
+            "--latency-ms" => latency_ms = value.parse().map_err(|_| bad("milliseconds"))?,
+            other => return Err(format!("unknown option '{other}' for mock-hubspot; see --help")),
+        }
+    }
+    let fixtures = fixtures.ok_or("mock-hubspot needs --fixtures DIR (e.g. fixtures/hubspot)")?;
+    init_logging(log::LevelFilter::Info);
+    configure_may(2);
+    let mock = mock::MockHubSpot::load(&fixtures)?.with_latency(Duration::from_millis(latency_ms));
+    let listener = bind(&host, port)?;
+    let addr = listener.local_addr().map_err(|err| err.to_string())?;
+    log::info!("mock HubSpot listening on http://{addr} (fixtures {})", fixtures.display());
+    let shutdown = Arc::new(Shutdown::default());
+    let limits = Limits {
+        max_body: 16 << 20,
+        idle_timeout: Duration::from_secs(60),
+        request_timeout: Duration::from_secs(60),
+    };
+    let accept = run_accept_loop(listener, Arc::new(mock), limits, shutdown.clone());
+    signals.on_termination(addr, shutdown.clone());
+    let _ = accept.join();
+    shutdown.drain(Duration::from_secs(5));
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,12 +5,14 @@
 //! Why not may_minihttp itself: see DESIGN.md and README ("Why our own HTTP loop").
 
 mod conn;
+mod cors;
 mod request;
 mod response;
 
 pub use conn::{serve, Limits, Shutdown};
+pub use cors::CorsPolicy;
 pub use request::Request;
-pub use response::Response;
+pub use response::{reason, Response};
 
 /// Something that turns one parsed request into one response.
 ///

@@ -1,0 +1,239 @@
+//! The server's routes: `/health`, `/ready`, the MCP endpoints, CORS, and one log line per
+//! request. Everything here runs on may coroutines and never blocks.
+
+use crate::http::{CorsPolicy, Handler, Request, Response, Shutdown};
+use crate::hubspot::Client;
+use crate::jsonrpc::{self, Body, Message, RpcError};
+use crate::mcp::{self, version::Headers, Exposure};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The main server's state.
+pub struct App {
+    /// Allowed browser origins.
+    pub cors: CorsPolicy,
+    /// When the server started (for `uptime`).
+    pub started: Instant,
+    /// Whether a HubSpot token or the mock is configured.
+    pub hubspot_configured: bool,
+    /// Graceful-stop state (`/ready` turns 503 while stopping).
+    pub shutdown: Arc<Shutdown>,
+    /// The default server's exposure: every tool.
+    pub exposure: Exposure,
+    /// The default HubSpot account.
+    pub client: Client,
+}
+
+/// What the log line says about the JSON-RPC side of a request.
+#[derive(Default)]
+struct Trace {
+    methods: Vec<String>,
+}
+
+impl Handler for App {
+    fn handle(&self, req: &Request) -> Response {
+        let started = Instant::now();
+        let mut trace = Trace::default();
+        let response = match self.cors.check(req) {
+            Err(forbidden) => forbidden,
+            Ok(()) => {
+                let response = self.route(req, &mut trace);
+                self.cors.decorate(req, response)
+            }
+        };
+        log::info!(
+            "{} {} {} {:.1}ms{}{}",
+            req.method,
+            loggable_path(req.path),
+            response.status,
+            started.elapsed().as_secs_f64() * 1000.0,
+            if trace.methods.is_empty() { "" } else { " rpc=" },
+            trace.methods.join(",")
+        );
+        response
+    }
+}
+
+impl App {
+    fn route(&self, req: &Request, trace: &mut Trace) -> Response {
+        if req.method == "OPTIONS" {
+            return self.cors.preflight(req);
+        }
+        match (req.method, req.path) {
+            ("GET" | "HEAD", "/health") => self.health(),
+            ("GET" | "HEAD", "/ready") => self.ready(),
+            ("POST", "/mcp") => self.mcp(req, None, trace),
+            ("POST", path) if path.starts_with("/mcp/") => self.mcp(req, Some(&path[5..]), trace),
+            (_, "/health" | "/ready") => method_not_allowed("GET, HEAD, OPTIONS"),
+            (_, path) if path == "/mcp" || path.starts_with("/mcp/") => method_not_allowed("POST, OPTIONS"),
+            _ => not_found(req.path),
+        }
+    }
+
+    fn health(&self) -> Response {
+        Response::json(
+            200,
+            &json!({
+                "status": "healthy",
+                "timestamp": crate::clock::now_rfc3339(),
+                "uptime": self.started.elapsed().as_secs(),
+                "version": env!("CARGO_PKG_VERSION"),
+                "service": "hubspot-mcp-server"
+            }),
+        )
+    }
+
+    fn ready(&self) -> Response {
+        let stopping = self.shutdown.is_stopping();
+        let ready = self.hubspot_configured && !stopping;
+        Response::json(
+            if ready { 200 } else { 503 },
+            &json!({
+                "status": if ready { "ready" } else { "not_ready" },
+                "timestamp": crate::clock::now_rfc3339(),
+                "checks": {
+                    "hubspot_token": self.hubspot_configured,
+                    "server": if stopping { "stopping" } else { "running" }
+                }
+            }),
+        )
+    }
+
+    /// `POST /mcp` and `POST /mcp/<method path>`: JSON-RPC in, JSON (or one SSE event) out.
+    fn mcp(&self, req: &Request, method_path: Option<&str>, trace: &mut Trace) -> Response {
+        if let Some(content_type) = req.header("content-type") {
+            let media = content_type.split(';').next().unwrap_or("").trim();
+            if !media.eq_ignore_ascii_case("application/json") {
+                return error_envelope(415, &format!(
+                    "Content-Type '{content_type}' is not supported; send Content-Type: application/json"
+                ));
+            }
+        }
+        let sse = wants_sse(req.header("accept"));
+        let headers = Headers {
+            protocol_version: req.header("mcp-protocol-version"),
+            method: req.header("mcp-method"),
+            name: req.header("mcp-name"),
+        };
+        let server = mcp::Server {
+            exposure: &self.exposure,
+            client: &self.client,
+        };
+        let (status, body) = match jsonrpc::parse_body(req.body) {
+            Err(err) => (err.http_status, jsonrpc::failure(Value::Null, &err)),
+            Ok(Body::Single(value)) => match answer(&server, value, method_path, headers, trace) {
+                None => return Response::empty(202),
+                Some((status, reply)) => (status, reply),
+            },
+            Ok(Body::Batch(items)) => {
+                let replies: Vec<Value> = items
+                    .into_iter()
+                    .filter_map(|item| answer(&server, item, method_path, headers, trace))
+                    .map(|(_, reply)| reply)
+                    .collect();
+                if replies.is_empty() {
+                    return Response::empty(202);
+                }
+                (200, Value::Array(replies))
+            }
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        if sse {
+            let mut event = b"event: message\ndata: ".to_vec();
+            event.extend_from_slice(&bytes);
+            event.extend_from_slice(b"\n\n");
+            let mut response = Response::json_bytes(status, event);
+            response.content_type = Some("text/event-stream");
+            return response.with_header("Cache-Control", "no-cache");
+        }
+        Response::json_bytes(status, bytes)
+    }
+}
+
+/// Answers one JSON-RPC message: `None` for notifications and client responses (202),
+/// else the HTTP status it would get alone and the response object.
+fn answer(
+    server: &mcp::Server,
+    value: Value,
+    method_path: Option<&str>,
+    headers: Headers,
+    trace: &mut Trace,
+) -> Option<(u16, Value)> {
+    let message = match jsonrpc::classify(value) {
+        Ok(message) => message,
+        Err(rejected) => {
+            trace.methods.push("invalid".into());
+            let status = if rejected.error.http_status == 200 { 400 } else { rejected.error.http_status };
+            return Some((status, jsonrpc::failure(rejected.id, &rejected.error)));
+        }
+    };
+    let (id, method, params) = match message {
+        Message::Request { id, method, params } => (id, method, params),
+        Message::Notification { method } => {
+            trace.methods.push(method);
+            return None;
+        }
+        Message::Response => return None,
+    };
+    trace.methods.push(match params.get("name").and_then(Value::as_str) {
+        Some(name) if method == "tools/call" => format!("{method}:{name}"),
+        _ => method.clone(),
+    });
+    if let Some(path) = method_path {
+        if path != method {
+            let err = RpcError::invalid_request(format!(
+                "the body's method '{method}' does not match the path /mcp/{path}; POST it to /mcp/{method} or /mcp"
+            ))
+            .with_status(400);
+            return Some((err.http_status, jsonrpc::failure(id, &err)));
+        }
+    }
+    Some(match server.handle(&method, &params, headers) {
+        Ok(result) => (200, jsonrpc::success(id, result)),
+        Err(err) => (err.http_status, jsonrpc::failure(id, &err)),
+    })
+}
+
+/// True when the client accepts `text/event-stream` but not JSON.
+fn wants_sse(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
+    let json = types
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("application/json") || *t == "*/*" || t.eq_ignore_ascii_case("application/*"));
+    !json && types.iter().any(|t| t.eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// The path as logged: a scoped server's token never reaches the log.
+fn loggable_path(path: &str) -> &str {
+    match path.strip_prefix("/mcp/") {
+        Some(rest) if !mcp::METHODS.iter().any(|m| rest == *m) && !rest.starts_with("notifications/") => {
+            "/mcp/<redacted>"
+        }
+        _ => path,
+    }
+}
+
+/// The error envelope for non-JSON-RPC answers: `{statusCode, error, message}`.
+pub fn error_envelope(status: u16, message: &str) -> Response {
+    Response::json(
+        status,
+        &json!({
+            "statusCode": status,
+            "error": crate::http::reason(status),
+            "message": message
+        }),
+    )
+}
+
+fn not_found(path: &str) -> Response {
+    error_envelope(404, &format!("no route for {}; see README for the routes", loggable_path(path)))
+}
+
+fn method_not_allowed(allow: &'static str) -> Response {
+    error_envelope(405, &format!("method not allowed here; use {allow}")).with_header("Allow", allow)
+}

@@ -1,0 +1,239 @@
+//! Configuration from the environment (the seed's table plus ours) and command-line
+//! flags, validated once at start with errors that name the variable and what it allows.
+
+use crate::http::CorsPolicy;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `serve` needs to know, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address to bind (`HOST`, default `0.0.0.0`).
+    pub host: String,
+    /// The port to bind (`PORT`, default 3000; 0 picks a free one).
+    pub port: u16,
+    /// Where HubSpot is.
+    pub upstream: Upstream,
+    /// `HUBSPOT_API_URL`, used with a token.
+    pub hubspot_api_url: String,
+    /// `NODE_ENV`: production, development or test (development logs at debug).
+    pub node_env: String,
+    /// `CORS_ORIGIN`.
+    pub cors: CorsPolicy,
+    /// `MAX_REQUEST_SIZE` in bytes.
+    pub max_request_size: usize,
+    /// `GRACEFUL_SHUTDOWN_TIMEOUT` (ms).
+    pub shutdown_timeout: Duration,
+    /// `LOG_LEVEL`.
+    pub log_level: log::LevelFilter,
+    /// `HUBSPOT_TIMEOUT_MS`: the whole-call timeout for one HubSpot request.
+    pub hubspot_timeout: Duration,
+    /// `HUBSPOT_POOL_THREADS`: OS threads that make HubSpot calls.
+    pub pool_threads: usize,
+    /// `HUBSPOT_POOL_QUEUE`: calls that may wait for a pool thread before new ones are refused.
+    pub pool_queue: usize,
+    /// `HTTP_IDLE_TIMEOUT_MS`: how long a keep-alive connection may idle.
+    pub idle_timeout: Duration,
+    /// `HTTP_REQUEST_TIMEOUT_MS`: how long a client may take to send one request.
+    pub request_timeout: Duration,
+    /// `WORKERS`: may coroutine worker threads (default: the number of CPUs).
+    pub workers: usize,
+}
+
+/// Where HubSpot calls go.
+#[derive(Clone)]
+pub enum Upstream {
+    /// The real API (or any URL) with this private app token.
+    Token(String),
+    /// The embedded mock HubSpot, from these fixtures.
+    Mock(PathBuf),
+}
+
+impl fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Upstream::Token(_) => write!(f, "Token(<redacted>)"),
+            Upstream::Mock(dir) => write!(f, "Mock({})", dir.display()),
+        }
+    }
+}
+
+/// A configuration problem: the variable (or flag), the value and what is allowed.
+#[derive(Debug, PartialEq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Config {
+    /// Reads the configuration from `env` (a lookup such as `std::env::var`) and the flags
+    /// of `serve` (`--port`, `--host`, `--mock DIR`, `--log-level`), flags winning.
+    pub fn load(env: impl Fn(&str) -> Option<String>, flags: &[String]) -> Result<Config, ConfigError> {
+        let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let mut overrides: Vec<(&str, String)> = Vec::new();
+        let mut args = flags.iter();
+        while let Some(flag) = args.next() {
+            let var = match flag.as_str() {
+                "--port" => "PORT",
+                "--host" => "HOST",
+                "--mock" => "HUBSPOT_MOCK",
+                "--log-level" => "LOG_LEVEL",
+                other => {
+                    return Err(ConfigError(format!(
+                        "unknown option '{other}' for serve; see --help"
+                    )))
+                }
+            };
+            let value = args
+                .next()
+                .ok_or_else(|| ConfigError(format!("{flag} needs a value; see --help")))?;
+            overrides.push((var, value.clone()));
+        }
+        let get = |name: &str| {
+            overrides
+                .iter()
+                .rev()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| value.clone())
+                .or_else(|| env(name))
+        };
+
+        let node_env = get("NODE_ENV").unwrap_or_else(|| "production".into());
+        if !matches!(node_env.as_str(), "production" | "development" | "test") {
+            return Err(invalid("NODE_ENV", &node_env, "production, development or test"));
+        }
+        let upstream = match (get("HUBSPOT_MOCK"), get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN")) {
+            (Some(dir), _) => {
+                let dir = PathBuf::from(dir);
+                if !dir.is_dir() {
+                    return Err(ConfigError(format!(
+                        "HUBSPOT_MOCK={} is not a directory: point it (or --mock) at the fixtures, e.g. fixtures/hubspot",
+                        dir.display()
+                    )));
+                }
+                Upstream::Mock(dir)
+            }
+            (None, Some(token)) => Upstream::Token(token.trim().to_string()),
+            (None, None) => {
+                return Err(ConfigError(
+                    "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN is not set: set it to your HubSpot private app token, or set HUBSPOT_MOCK=fixtures/hubspot (or pass --mock DIR) to use the built-in mock HubSpot".into(),
+                ))
+            }
+        };
+        let hubspot_api_url = get("HUBSPOT_API_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
+        if !(hubspot_api_url.starts_with("https://") || hubspot_api_url.starts_with("http://")) {
+            return Err(invalid("HUBSPOT_API_URL", &hubspot_api_url, "an http:// or https:// URL"));
+        }
+        let log_default = if node_env == "development" { "debug" } else { "info" };
+        let log_text = get("LOG_LEVEL").unwrap_or_else(|| log_default.into());
+        let log_level = log_text
+            .parse()
+            .map_err(|_| invalid("LOG_LEVEL", &log_text, "off, error, warn, info, debug or trace"))?;
+        let cors_text = get("CORS_ORIGIN").unwrap_or_else(|| "localhost".into());
+        let cors = CorsPolicy::parse(&cors_text).map_err(|why| invalid("CORS_ORIGIN", &cors_text, &why))?;
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+        Ok(Config {
+            host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
+            port: number(&get, "PORT", 3000, 0, 65_535)? as u16,
+            upstream,
+            hubspot_api_url,
+            node_env,
+            cors,
+            max_request_size: number(&get, "MAX_REQUEST_SIZE", 10_485_760, 1024, 1 << 30)? as usize,
+            shutdown_timeout: millis(&get, "GRACEFUL_SHUTDOWN_TIMEOUT", 10_000)?,
+            log_level,
+            hubspot_timeout: millis(&get, "HUBSPOT_TIMEOUT_MS", 30_000)?,
+            pool_threads: number(&get, "HUBSPOT_POOL_THREADS", 16, 1, 1024)? as usize,
+            pool_queue: number(&get, "HUBSPOT_POOL_QUEUE", 1024, 1, 1 << 20)? as usize,
+            idle_timeout: millis(&get, "HTTP_IDLE_TIMEOUT_MS", 60_000)?,
+            request_timeout: millis(&get, "HTTP_REQUEST_TIMEOUT_MS", 30_000)?,
+            workers: number(&get, "WORKERS", cpus as u64, 1, 256)? as usize,
+        })
+    }
+
+    /// Whether HubSpot calls go to the embedded mock.
+    pub fn is_mock(&self) -> bool {
+        matches!(self.upstream, Upstream::Mock(_))
+    }
+}
+
+fn invalid(name: &str, value: &str, allowed: &str) -> ConfigError {
+    ConfigError(format!("{name}={value} is not valid: expected {allowed}"))
+}
+
+/// A whole number from `min` to `max`, or `default` when unset.
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(text) = get(name) else {
+        return Ok(default);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(name, &text, &format!("a whole number from {min} to {max}"))),
+    }
+}
+
+/// A duration in milliseconds from 1 ms to one day, or `default` ms when unset.
+fn millis(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    number(get, name, default, 1, 86_400_000).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)], flags: &[&str]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+        Config::load(
+            move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+            &flags,
+        )
+    }
+
+    #[test]
+    fn defaults_follow_the_seed() {
+        let config = load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-1")], &[]).unwrap();
+        assert_eq!((config.host.as_str(), config.port), ("0.0.0.0", 3000));
+        assert_eq!(config.hubspot_api_url, "https://api.hubapi.com");
+        assert_eq!(config.max_request_size, 10_485_760);
+        assert_eq!(config.shutdown_timeout, Duration::from_millis(10_000));
+        assert!(config.cors.allows("http://localhost:5173"));
+        assert!(!format!("{config:?}").contains("pat-1"), "the token must never be printed");
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_what_is_allowed() {
+        let err = load(&[], &[]).unwrap_err().0;
+        assert!(err.contains("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN") && err.contains("HUBSPOT_MOCK"));
+        let err = load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"), ("PORT", "eighty")], &[]).unwrap_err().0;
+        assert_eq!(err, "PORT=eighty is not valid: expected a whole number from 0 to 65535");
+        let err = load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"), ("LOG_LEVEL", "loud")], &[]).unwrap_err().0;
+        assert!(err.starts_with("LOG_LEVEL=loud"));
+        let err = load(&[("HUBSPOT_MOCK", "/no/such/dir")], &[]).unwrap_err().0;
+        assert!(err.contains("not a directory"));
+        assert!(load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")], &["--port"]).is_err());
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let dir = std::env::temp_dir();
+        let config = load(
+            &[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"), ("PORT", "1")],
+            &["--port", "8080", "--mock", dir.to_str().unwrap()],
+        )
+        .unwrap();
+        assert_eq!(config.port, 8080);
+        assert!(config.is_mock());
+    }
+}

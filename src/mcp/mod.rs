@@ -1,0 +1,188 @@
+//! The MCP protocol: version negotiation across both eras, `initialize`,
+//! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
+
+mod prompts;
+mod resources;
+pub mod version;
+
+use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
+use crate::hubspot::Client;
+use crate::jsonrpc::RpcError;
+use serde_json::{json, Map, Value};
+use version::{Era, Headers};
+
+/// The seed's `instructions`.
+const INSTRUCTIONS: &str = "HubSpot MCP Server - Access to CRM contacts, companies, and deals data";
+/// How long a client may cache list and read results (modern era).
+const LIST_TTL_MS: u64 = 60_000;
+
+/// Which tools and object types one MCP server exposes (all of them for `/mcp`, a
+/// filtered set for a scoped `/mcp/<token>` server).
+pub struct Exposure {
+    tools: Vec<&'static Tool>,
+    objects: Vec<&'static ObjectType>,
+    tools_list: Value,
+}
+
+impl Exposure {
+    /// Exposes the tools for which `keep` is true, and the object types they touch.
+    pub fn new(keep: impl Fn(&Tool) -> bool) -> Exposure {
+        let tools: Vec<&'static Tool> = catalog::tools().iter().filter(|t| keep(t)).collect();
+        let objects = OBJECT_TYPES
+            .iter()
+            .filter(|o| tools.iter().any(|t| t.tags.contains(&o.name)))
+            .collect();
+        let tools_list = json!({ "tools": tools.iter().map(|t| t.to_json()).collect::<Vec<_>>() });
+        Exposure {
+            tools,
+            objects,
+            tools_list,
+        }
+    }
+
+    /// Every tool in the catalog.
+    pub fn all() -> Exposure {
+        Exposure::new(|_| true)
+    }
+}
+
+/// One MCP server: an exposure and the HubSpot account its tools call.
+pub struct Server<'a> {
+    /// What this server exposes.
+    pub exposure: &'a Exposure,
+    /// The HubSpot account behind it.
+    pub client: &'a Client,
+}
+
+/// The methods this server implements (a body on `/mcp/<path>` must name the same).
+pub const METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "prompts/list",
+    "prompts/get",
+];
+
+impl Server<'_> {
+    /// Answers one request (not a notification).
+    pub fn handle(&self, method: &str, params: &Map<String, Value>, headers: Headers) -> Result<Value, RpcError> {
+        let era = version::detect(method, params, headers)?;
+        let modern = matches!(era, Era::Modern(_));
+        let (mut result, cacheable) = match method {
+            "initialize" => (initialize(era), false),
+            "server/discover" => (discover(), true),
+            "ping" => (json!({}), false),
+            "tools/list" => (self.page(&self.exposure.tools_list, params)?, true),
+            "tools/call" => (self.call_tool(params)?, false),
+            "resources/list" => (self.page(&resources::list(self.exposure), params)?, true),
+            "resources/templates/list" => (self.page(&resources::templates(), params)?, true),
+            "resources/read" => (resources::read(self.exposure, self.client, params)?, true),
+            "prompts/list" => (self.page(&prompts::list(), params)?, true),
+            "prompts/get" => (prompts::get(params)?, false),
+            _ => {
+                let err = RpcError::method_not_found(method);
+                return Err(if modern { err.with_status(404) } else { err });
+            }
+        };
+        if modern {
+            if let Value::Object(obj) = &mut result {
+                obj.insert("resultType".into(), "complete".into());
+                if cacheable {
+                    obj.insert("ttlMs".into(), LIST_TTL_MS.into());
+                    obj.insert("cacheScope".into(), "shared".into());
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// A list result, which fits one page: any `cursor` is one we never gave out.
+    fn page(&self, list: &Value, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        match params.get("cursor") {
+            None | Some(Value::Null) => Ok(list.clone()),
+            Some(_) => Err(RpcError::invalid_params(
+                "unknown cursor: this list has a single page; call again without a cursor",
+            )),
+        }
+    }
+
+    /// `tools/call`: checks the tool is exposed and its arguments fit the schema, runs it,
+    /// and turns a HubSpot failure into a result with `isError: true`.
+    fn call_tool(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params("'name' must be the name of a tool (string)"))?;
+        let tool = match catalog::find(name) {
+            Some(tool) if self.exposure.tools.iter().any(|t| t.name == name) => tool,
+            Some(_) => {
+                return Err(RpcError::invalid_params(format!(
+                    "tool not available on this server: '{name}'"
+                )))
+            }
+            None => {
+                let names: Vec<&str> = self.exposure.tools.iter().map(|t| t.name).collect();
+                return Err(RpcError::invalid_params(format!(
+                    "Unknown tool: '{name}'; available tools: {}",
+                    names.join(", ")
+                )));
+            }
+        };
+        let empty = Map::new();
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(args)) => args,
+            Some(_) => return Err(RpcError::invalid_params("'arguments' must be an object")),
+        };
+        catalog::check_arguments(args, &tool.input_schema)
+            .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
+        match (tool.handler)(self.client, args) {
+            Ok(value) => Ok(json!({
+                "content": [{ "type": "text", "text": serde_json::to_string_pretty(&value).unwrap_or_default() }]
+            })),
+            Err(ToolError::InvalidArguments(why)) => Err(RpcError::invalid_params(format!("{name}: {why}"))),
+            Err(ToolError::HubSpot(err)) => Ok(json!({
+                "content": [{ "type": "text", "text": err.to_string() }],
+                "isError": true
+            })),
+        }
+    }
+}
+
+/// The capabilities this server claims (the seed's).
+fn capabilities() -> Value {
+    json!({
+        "tools": { "listChanged": true },
+        "resources": { "listChanged": true },
+        "prompts": { "listChanged": true }
+    })
+}
+
+fn server_info() -> Value {
+    json!({ "name": "hubspot-mcp-server", "version": env!("CARGO_PKG_VERSION") })
+}
+
+/// The legacy handshake result (the seed's shape).
+fn initialize(era: Era) -> Value {
+    json!({
+        "protocolVersion": era.version(),
+        "capabilities": capabilities(),
+        "serverInfo": server_info(),
+        "instructions": INSTRUCTIONS
+    })
+}
+
+/// The modern discovery result: versions, capabilities and who we are.
+fn discover() -> Value {
+    json!({
+        "supportedVersions": version::supported(),
+        "capabilities": capabilities(),
+        "serverInfo": server_info(),
+        "instructions": INSTRUCTIONS
+    })
+}

@@ -1,1 +1,458 @@
-//! Mock HubSpot (being written).
+//! A fake HubSpot CRM v3 HTTP API driven by fixture files, for tests and demos
+//! (`mock-hubspot` or `HUBSPOT_MOCK=<dir>`).
+//!
+//! It answers list, get, create, update, archive and search on `/crm/v3/objects/{type}`
+//! like HubSpot does, with HubSpot's error bodies (`{status, message, correlationId, category}`).
+//! Any non-empty bearer token is accepted. Writes live only in memory. Where HubSpot
+//! is vague the mock is strict and clear: archiving a missing record is a 404, and
+//! an unknown object type is a 404 `OBJECT_NOT_FOUND`.
+#![allow(dead_code)] // not wired into main yet
+
+mod search;
+mod store;
+
+use crate::clock::now_rfc3339;
+use crate::http::{Handler, Request, Response};
+use search::Search;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use store::{property_string, Properties, Record, Store, SYSTEM_PROPERTIES};
+
+/// The largest page a list answers.
+const MAX_LIST_LIMIT: usize = 100;
+
+/// A fake HubSpot: the fixture records in memory, behind one lock.
+pub struct MockHubSpot {
+    store: Mutex<Store>,
+    latency: Duration,
+}
+
+impl MockHubSpot {
+    /// Loads every `<type>.json` file in `dir` as object type `<type>` (so tickets.json etc. work later).
+    pub fn load(dir: &Path) -> Result<MockHubSpot, String> {
+        Ok(MockHubSpot {
+            store: Mutex::new(Store::load(dir)?),
+            latency: Duration::ZERO,
+        })
+    }
+
+    /// Makes every answer wait this long first (slow-upstream tests). The wait parks
+    /// the coroutine, not the worker thread.
+    pub fn with_latency(self, latency: Duration) -> MockHubSpot {
+        MockHubSpot { latency, ..self }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A panic elsewhere cannot leave a record half-written, so a poisoned lock is fine.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Handler for MockHubSpot {
+    fn handle(&self, req: &Request) -> Response {
+        if !self.latency.is_zero() {
+            may::coroutine::sleep(self.latency);
+        }
+        if req.bearer_token().is_none_or(str::is_empty) {
+            return error(
+                401,
+                "INVALID_AUTHENTICATION",
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+            );
+        }
+        let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
+        match (req.method, segments.as_slice()) {
+            ("GET", ["", "crm", "v3", "objects", ty]) => self.list(req, ty),
+            ("POST", ["", "crm", "v3", "objects", ty]) => self.create(req, ty),
+            ("POST", ["", "crm", "v3", "objects", ty, "search"]) => self.search(req, ty),
+            ("GET", ["", "crm", "v3", "objects", ty, id]) => self.get(req, ty, id),
+            ("PATCH", ["", "crm", "v3", "objects", ty, id]) => self.update(req, ty, id),
+            ("DELETE", ["", "crm", "v3", "objects", ty, id]) => self.archive(ty, id),
+            _ => error(
+                404,
+                "OBJECT_NOT_FOUND",
+                &format!(
+                    "No route for {} {} in this mock HubSpot",
+                    req.method, req.path
+                ),
+            ),
+        }
+    }
+}
+
+impl MockHubSpot {
+    /// `GET /crm/v3/objects/{type}`: one page, cursor = the next record's id.
+    fn list(&self, req: &Request, ty: &str) -> Response {
+        let limit = match req.query_param("limit") {
+            None => 10,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n @ 1..=MAX_LIST_LIMIT) => n,
+                _ => {
+                    return validation(&format!(
+                        "limit must be an integer from 1 to {MAX_LIST_LIMIT} (got {text:?})"
+                    ))
+                }
+            },
+        };
+        let from = match req.query_param("after").filter(|a| !a.is_empty()) {
+            None => 0,
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(id) => id,
+                Err(_) => return validation(&format!("after is not a valid cursor: {text:?}")),
+            },
+        };
+        let archived = req.query_param("archived").as_deref() == Some("true");
+        let asked = query_list(req.query, "properties");
+        let store = self.store();
+        let Some(table) = store.table(ty) else {
+            return unknown_type(ty);
+        };
+        let mut page = table.starting_at(from, archived).take(limit + 1);
+        let results: Vec<Value> = page
+            .by_ref()
+            .take(limit)
+            .map(|r| shown(r, ty, &asked))
+            .collect();
+        let mut body = json!({ "results": results });
+        if let Some(next) = page.next() {
+            let after = next.id.to_string();
+            let link = next_link(req, &after);
+            body["paging"] = json!({ "next": { "after": after, "link": link } });
+        }
+        Response::json(200, &body)
+    }
+
+    /// `GET /crm/v3/objects/{type}/{id}`, optionally by another unique property.
+    fn get(&self, req: &Request, ty: &str, id: &str) -> Response {
+        let asked = query_list(req.query, "properties");
+        let id_property = req.query_param("idProperty");
+        let store = self.store();
+        let Some(table) = store.table(ty) else {
+            return unknown_type(ty);
+        };
+        match find(table, ty, id, id_property.as_deref()) {
+            Ok(record) => Response::json(200, &shown(record, ty, &asked)),
+            Err(response) => response,
+        }
+    }
+
+    /// `POST /crm/v3/objects/{type}`: 201 with the new record; 409 on a duplicate
+    /// contact email.
+    fn create(&self, req: &Request, ty: &str) -> Response {
+        let properties = match body_properties(req.body) {
+            Ok(p) => p,
+            Err(response) => return response,
+        };
+        let mut store = self.store();
+        let Some(table) = store.table_mut(ty) else {
+            return unknown_type(ty);
+        };
+        if let Err(response) = check_contact(ty, table, &properties, None) {
+            return response;
+        }
+        let record = table.create(properties, &now_rfc3339());
+        Response::json(201, &record.to_json(|_| true))
+    }
+
+    /// `PATCH /crm/v3/objects/{type}/{id}`: sets the given properties.
+    fn update(&self, req: &Request, ty: &str, id: &str) -> Response {
+        let changes = match body_properties(req.body) {
+            Ok(p) => p,
+            Err(response) => return response,
+        };
+        let id_property = req.query_param("idProperty");
+        let mut store = self.store();
+        let Some(table) = store.table_mut(ty) else {
+            return unknown_type(ty);
+        };
+        let id = match find(table, ty, id, id_property.as_deref()) {
+            Ok(record) => record.id,
+            Err(response) => return response,
+        };
+        if let Err(response) = check_contact(ty, table, &changes, Some(id)) {
+            return response;
+        }
+        match table.update(id, changes, &now_rfc3339()) {
+            Some(record) => Response::json(200, &record.to_json(|_| true)),
+            None => not_found(ty, &format!("id {id}")),
+        }
+    }
+
+    /// `DELETE /crm/v3/objects/{type}/{id}`: archives the record, 204.
+    fn archive(&self, ty: &str, id: &str) -> Response {
+        let mut store = self.store();
+        let Some(table) = store.table_mut(ty) else {
+            return unknown_type(ty);
+        };
+        match id.parse::<u64>() {
+            Ok(n) if table.archive(n, &now_rfc3339()) => Response::empty(204),
+            _ => not_found(ty, &format!("id {}", decode(id, false))),
+        }
+    }
+
+    /// `POST /crm/v3/objects/{type}/search`: `{total, results, paging?}`.
+    fn search(&self, req: &Request, ty: &str) -> Response {
+        let body = if req.body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            match serde_json::from_slice::<Value>(req.body) {
+                Ok(body) => body,
+                Err(e) => return validation(&format!("Invalid input JSON: {e}")),
+            }
+        };
+        let search = match Search::parse(&body) {
+            Ok(search) => search,
+            Err(message) => return validation(&message),
+        };
+        let store = self.store();
+        let Some(table) = store.table(ty) else {
+            return unknown_type(ty);
+        };
+        let searchable = searchable_properties(ty);
+        let mut hits: Vec<&Record> = table
+            .live()
+            .filter(|r| search.matches(r, searchable))
+            .collect();
+        search.sort(&mut hits);
+        let results: Vec<Value> = hits
+            .iter()
+            .skip(search.after)
+            .take(search.limit)
+            .map(|r| shown(r, ty, &search.properties))
+            .collect();
+        let mut body = json!({ "total": hits.len(), "results": results });
+        let next = search.after + search.limit;
+        if search.limit > 0 && next < hits.len() {
+            body["paging"] = json!({ "next": { "after": next.to_string() } });
+        }
+        Response::json(200, &body)
+    }
+}
+
+/// The live record named by `id`: an object id, or a value of `id_property`.
+fn find<'t>(
+    table: &'t store::Table,
+    ty: &str,
+    id: &str,
+    id_property: Option<&str>,
+) -> Result<&'t Record, Response> {
+    let id = decode(id, false);
+    let found = match id_property.filter(|p| *p != "hs_object_id") {
+        Some(property) => table.find_by(property, &id),
+        None => id.parse::<u64>().ok().and_then(|n| table.get(n)),
+    };
+    let by = id_property.unwrap_or("id");
+    found.ok_or_else(|| not_found(ty, &format!("{by} {id}")))
+}
+
+/// For contacts, rejects an email that is malformed or belongs to another contact.
+fn check_contact(
+    ty: &str,
+    table: &store::Table,
+    properties: &Properties,
+    own_id: Option<u64>,
+) -> Result<(), Response> {
+    if store::canonical_type(ty) != "contacts" {
+        return Ok(());
+    }
+    let Some(email) = properties.get("email").filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.contains('@')
+    }) && !email.contains(char::is_whitespace);
+    if !valid {
+        let detail = json!([{"isValid": false, "message": format!("Email address {email} is invalid"),
+            "error": "INVALID_EMAIL", "name": "email"}]);
+        return Err(validation(&format!(
+            "Property values were not valid: {detail}"
+        )));
+    }
+    match table.find_by("email", email) {
+        Some(existing) if Some(existing.id) != own_id => Err(error(
+            409,
+            "CONFLICT",
+            &format!("Contact already exists. Existing ID: {}", existing.id),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The `properties` object of a create/update body, every value as a string.
+fn body_properties(body: &[u8]) -> Result<Properties, Response> {
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| validation(&format!("Invalid input JSON: {e}")))?;
+    let Some(Value::Object(given)) = body.get("properties") else {
+        return Err(validation(
+            "The request body must be a JSON object with a \"properties\" object",
+        ));
+    };
+    let mut properties = Properties::new();
+    for (name, value) in given {
+        let text = match value {
+            Value::Null => String::new(),
+            other => property_string(other).ok_or_else(|| {
+                validation(&format!(
+                    "Property values were not valid: {name} must be a string, number or boolean"
+                ))
+            })?,
+        };
+        if !SYSTEM_PROPERTIES.contains(&name.as_str()) {
+            properties.insert(name.clone(), text);
+        }
+    }
+    Ok(properties)
+}
+
+/// The properties answered when none are asked for.
+fn default_properties(ty: &str) -> Option<&'static [&'static str]> {
+    match store::canonical_type(ty) {
+        "contacts" => Some(&["firstname", "lastname", "email"]),
+        "companies" => Some(&["name", "domain"]),
+        "deals" => Some(&["dealname", "amount", "dealstage", "pipeline", "closedate"]),
+        _ => None,
+    }
+}
+
+/// The properties a free-text `query` looks at (`None`: all of them).
+fn searchable_properties(ty: &str) -> Option<&'static [&'static str]> {
+    match store::canonical_type(ty) {
+        "contacts" => Some(&["firstname", "lastname", "email", "phone", "company"]),
+        "companies" => Some(&["name", "domain", "website"]),
+        "deals" => Some(&["dealname"]),
+        _ => None,
+    }
+}
+
+/// A record with the asked properties (or the type's defaults) plus the system ones.
+fn shown(record: &Record, ty: &str, asked: &[String]) -> Value {
+    let defaults = default_properties(ty);
+    record.to_json(|name| {
+        SYSTEM_PROPERTIES.contains(&name)
+            || if asked.is_empty() {
+                defaults.is_none_or(|d| d.contains(&name))
+            } else {
+                asked.iter().any(|a| a == name)
+            }
+    })
+}
+
+/// All values of a repeatable, comma-separated query parameter (`properties=a,b&properties=c`).
+fn query_list(query: &str, name: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| decode(key, true) == name)
+        .flat_map(|(_, value)| {
+            decode(value, true)
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// The list's `paging.next.link`: this request with `after` replaced.
+fn next_link(req: &Request, after: &str) -> String {
+    let mut query: Vec<&str> = req
+        .query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("after"))
+        .collect();
+    let after = format!("after={after}");
+    query.push(&after);
+    let base = req
+        .header("host")
+        .map(|host| format!("http://{host}"))
+        .unwrap_or_default();
+    format!("{base}{}?{}", req.path, query.join("&"))
+}
+
+/// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, for query strings).
+fn decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |j: usize| bytes.get(j).and_then(|b| (*b as char).to_digit(16));
+        match bytes[i] {
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A HubSpot error body: `{status, message, correlationId, category}`.
+fn error(status: u16, category: &str, message: &str) -> Response {
+    Response::json(
+        status,
+        &json!({
+            "status": "error",
+            "message": message,
+            "correlationId": correlation_id(),
+            "category": category,
+        }),
+    )
+}
+
+fn validation(message: &str) -> Response {
+    error(400, "VALIDATION_ERROR", message)
+}
+
+fn unknown_type(ty: &str) -> Response {
+    error(
+        404,
+        "OBJECT_NOT_FOUND",
+        &format!("Unable to infer object type from: {ty}"),
+    )
+}
+
+fn not_found(ty: &str, which: &str) -> Response {
+    error(
+        404,
+        "OBJECT_NOT_FOUND",
+        &format!("Object not found: no {ty} record with {which}"),
+    )
+}
+
+/// A random-looking UUID (v4 layout) for `correlationId`, from the clock and a counter.
+fn correlation_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let a = mix(nanos ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32));
+    let b = mix(a);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        (b >> 48) & 0x3fff | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// splitmix64's finalizer: spreads every input bit over the output.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests;

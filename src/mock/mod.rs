@@ -6,7 +6,6 @@
 //! Any non-empty bearer token is accepted. Writes live only in memory. Where HubSpot
 //! is vague the mock is strict and clear: archiving a missing record is a 404, and
 //! an unknown object type is a 404 `OBJECT_NOT_FOUND`.
-#![allow(dead_code)] // not wired into main yet
 
 mod search;
 mod store;

@@ -1,0 +1,187 @@
+//! The HTTP/1.1 layer: header limits, framing errors, chunked bodies, pipelining,
+//! timeouts, body limits, routes, CORS and Origin checks.
+
+mod common;
+use common::{read_reply, send, Server};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+const PING: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+
+#[test]
+fn accepts_64_headers_and_refuses_a_header_block_over_8_kib() {
+    let server = Server::mock(&[]);
+    let names: Vec<String> = (0..70).map(|i| format!("X-Proxy-Hop-{i}")).collect();
+    let headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "value")).collect();
+    let reply = server.request("GET", "/health", &headers, b"");
+    assert_eq!(reply.status, 200);
+    let big = "a".repeat(9000);
+    let reply = server.request("GET", "/health", &[("X-Big", &big)], b"");
+    assert_eq!(reply.status, 431);
+}
+
+#[test]
+fn bad_content_length_is_400_and_the_server_stays_up() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    stream.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n").unwrap();
+    let reply = read_reply(&mut stream).unwrap();
+    assert_eq!(reply.status, 400);
+    assert!(reply.text().contains("Content-Length"));
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn chunked_bodies_are_read() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    let (a, b) = PING.split_at(10);
+    let raw = format!(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    stream.write_all(raw.as_bytes()).unwrap();
+    let reply = read_reply(&mut stream).unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["result"], serde_json::json!({}));
+}
+
+#[test]
+fn oversized_bodies_get_413_without_being_read() {
+    let server = Server::mock(&[("MAX_REQUEST_SIZE", "2048")]);
+    let mut stream = server.connect();
+    // Announce 50 MB and send none of it: the answer must come anyway.
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")
+        .unwrap();
+    let reply = read_reply(&mut stream).unwrap();
+    assert_eq!(reply.status, 413);
+    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#, "x".repeat(3000));
+    let reply = server.request("POST", "/mcp", &[("Content-Type", "application/json")], body.as_bytes());
+    assert_eq!(reply.status, 413);
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn pipelined_requests_on_one_connection_are_answered_in_order() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    let one = format!("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{PING}", PING.len());
+    let last = one.replacen("Host: x\r\n", "Host: x\r\nConnection: close\r\n", 1);
+    let raw = format!("{one}GET /health HTTP/1.1\r\nHost: x\r\n\r\n{last}");
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).unwrap();
+    let replies: Vec<&str> = all.split("HTTP/1.1 200 OK").skip(1).collect();
+    assert_eq!(replies.len(), 3, "{all}");
+    assert!(replies[0].ends_with(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#));
+    assert!(replies[1].contains(r#""status":"healthy""#));
+    assert!(replies[2].contains("Connection: close") && replies[2].contains(r#""id":1"#));
+}
+
+#[test]
+fn expect_100_continue_gets_an_interim_response() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        PING.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(PING.as_bytes()).unwrap();
+    assert_eq!(read_reply(&mut stream).unwrap().status, 200);
+}
+
+#[test]
+fn idle_connections_close_and_slow_requests_get_408() {
+    let server = Server::mock(&[("HTTP_IDLE_TIMEOUT_MS", "200"), ("HTTP_REQUEST_TIMEOUT_MS", "400")]);
+    let mut idle = server.connect();
+    let mut buf = [0u8; 16];
+    assert_eq!(idle.read(&mut buf).unwrap(), 0, "an idle connection is closed");
+    let mut slow = server.connect();
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let reply = read_reply(&mut slow).unwrap();
+    assert_eq!(reply.status, 408);
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    for _ in 0..20 {
+        send(&mut stream, "GET", "/health", &[], b"");
+        assert_eq!(read_reply(&mut stream).unwrap().status, 200);
+    }
+}
+
+#[test]
+fn unknown_routes_get_a_json_404_and_get_mcp_gets_405_with_allow() {
+    let server = Server::mock(&[]);
+    let reply = server.get("/nope");
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["statusCode"], 404);
+    let reply = server.get("/mcp");
+    assert_eq!(reply.status, 405);
+    assert!(reply.header("allow").unwrap().contains("POST"));
+    let reply = server.request("POST", "/mcp", &[("Content-Type", "text/plain")], PING.as_bytes());
+    assert_eq!(reply.status, 415);
+}
+
+#[test]
+fn cors_preflight_allowed_origins_and_forbidden_origins() {
+    let server = Server::mock(&[("CORS_ORIGIN", "https://app.example.com")]);
+    let reply = server.request(
+        "OPTIONS",
+        "/mcp",
+        &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type, mcp-protocol-version"),
+        ],
+        b"",
+    );
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert!(reply.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert!(reply.header("access-control-allow-headers").unwrap().contains("mcp-protocol-version"));
+    let reply = server.request(
+        "POST",
+        "/mcp",
+        &[("Origin", "https://app.example.com"), ("Content-Type", "application/json")],
+        PING.as_bytes(),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
+    let reply = server.request(
+        "POST",
+        "/mcp",
+        &[("Origin", "http://evil.example"), ("Content-Type", "application/json")],
+        PING.as_bytes(),
+    );
+    assert_eq!(reply.status, 403);
+    assert!(reply.text().contains("CORS_ORIGIN"));
+    // Non-browser clients send no Origin and are served.
+    assert_eq!(server.rpc("/mcp", &serde_json::from_str(PING).unwrap()).status, 200);
+}
+
+#[test]
+fn sse_only_clients_get_one_message_event() {
+    let server = Server::mock(&[]);
+    let reply = server.request(
+        "POST",
+        "/mcp",
+        &[("Content-Type", "application/json"), ("Accept", "text/event-stream")],
+        PING.as_bytes(),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    let text = reply.text();
+    assert!(text.starts_with("event: message\ndata: {"), "{text}");
+    let data = text.trim_end().strip_prefix("event: message\ndata: ").unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(data).unwrap()["id"], 1);
+    let _ = Duration::ZERO;
+}

@@ -48,7 +48,11 @@ impl Handler for App {
             loggable_path(req.path),
             response.status,
             started.elapsed().as_secs_f64() * 1000.0,
-            if trace.methods.is_empty() { "" } else { " rpc=" },
+            if trace.methods.is_empty() {
+                ""
+            } else {
+                " rpc="
+            },
             trace.methods.join(",")
         );
         response
@@ -66,7 +70,9 @@ impl App {
             ("POST", "/mcp") => self.mcp(req, None, trace),
             ("POST", path) if path.starts_with("/mcp/") => self.mcp(req, Some(&path[5..]), trace),
             (_, "/health" | "/ready") => method_not_allowed("GET, HEAD, OPTIONS"),
-            (_, path) if path == "/mcp" || path.starts_with("/mcp/") => method_not_allowed("POST, OPTIONS"),
+            (_, path) if path == "/mcp" || path.starts_with("/mcp/") => {
+                method_not_allowed("POST, OPTIONS")
+            }
             _ => not_found(req.path),
         }
     }
@@ -164,7 +170,11 @@ fn answer(
         Ok(message) => message,
         Err(rejected) => {
             trace.methods.push("invalid".into());
-            let status = if rejected.error.http_status == 200 { 400 } else { rejected.error.http_status };
+            let status = if rejected.error.http_status == 200 {
+                400
+            } else {
+                rejected.error.http_status
+            };
             return Some((status, jsonrpc::failure(rejected.id, &rejected.error)));
         }
     };
@@ -176,10 +186,12 @@ fn answer(
         }
         Message::Response => return None,
     };
-    trace.methods.push(match params.get("name").and_then(Value::as_str) {
-        Some(name) if method == "tools/call" => format!("{method}:{name}"),
-        _ => method.clone(),
-    });
+    trace
+        .methods
+        .push(match params.get("name").and_then(Value::as_str) {
+            Some(name) if method == "tools/call" => format!("{method}:{name}"),
+            _ => method.clone(),
+        });
     if let Some(path) = method_path {
         if path != method {
             let err = RpcError::invalid_request(format!(
@@ -202,16 +214,21 @@ fn wants_sse(accept: Option<&str>) -> bool {
         .split(',')
         .map(|t| t.split(';').next().unwrap_or("").trim())
         .collect();
-    let json = types
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case("application/json") || *t == "*/*" || t.eq_ignore_ascii_case("application/*"));
-    !json && types.iter().any(|t| t.eq_ignore_ascii_case("text/event-stream"))
+    let json = types.iter().any(|t| {
+        t.eq_ignore_ascii_case("application/json")
+            || *t == "*/*"
+            || t.eq_ignore_ascii_case("application/*")
+    });
+    !json
+        && types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("text/event-stream"))
 }
 
 /// The path as logged: a scoped server's token never reaches the log.
 fn loggable_path(path: &str) -> &str {
     match path.strip_prefix("/mcp/") {
-        Some(rest) if !mcp::METHODS.iter().any(|m| rest == *m) && !rest.starts_with("notifications/") => {
+        Some(rest) if !mcp::METHODS.contains(&rest) && !rest.starts_with("notifications/") => {
             "/mcp/<redacted>"
         }
         _ => path,
@@ -231,9 +248,16 @@ pub fn error_envelope(status: u16, message: &str) -> Response {
 }
 
 fn not_found(path: &str) -> Response {
-    error_envelope(404, &format!("no route for {}; see README for the routes", loggable_path(path)))
+    error_envelope(
+        404,
+        &format!(
+            "no route for {}; see README for the routes",
+            loggable_path(path)
+        ),
+    )
 }
 
 fn method_not_allowed(allow: &'static str) -> Response {
-    error_envelope(405, &format!("method not allowed here; use {allow}")).with_header("Allow", allow)
+    error_envelope(405, &format!("method not allowed here; use {allow}"))
+        .with_header("Allow", allow)
 }

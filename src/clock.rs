@@ -155,7 +155,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -183,7 +191,10 @@ mod tests {
             parse_rfc3339("2025-12-31T23:59:59Z"),
             parse_rfc3339("2026-01-01T01:59:59+02:00")
         );
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00.5Z").map(|m| m % 1000), Some(500));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00.5Z").map(|m| m % 1000),
+            Some(500)
+        );
         for bad in [
             "",
             "tomorrow",

@@ -72,7 +72,10 @@ impl fmt::Display for ConfigError {
 impl Config {
     /// Reads the configuration from `env` (a lookup such as `std::env::var`) and the flags
     /// of `serve` (`--port`, `--host`, `--mock DIR`, `--log-level`), flags winning.
-    pub fn load(env: impl Fn(&str) -> Option<String>, flags: &[String]) -> Result<Config, ConfigError> {
+    pub fn load(
+        env: impl Fn(&str) -> Option<String>,
+        flags: &[String],
+    ) -> Result<Config, ConfigError> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let mut overrides: Vec<(&str, String)> = Vec::new();
         let mut args = flags.iter();
@@ -104,7 +107,11 @@ impl Config {
 
         let node_env = get("NODE_ENV").unwrap_or_else(|| "production".into());
         if !matches!(node_env.as_str(), "production" | "development" | "test") {
-            return Err(invalid("NODE_ENV", &node_env, "production, development or test"));
+            return Err(invalid(
+                "NODE_ENV",
+                &node_env,
+                "production, development or test",
+            ));
         }
         let upstream = match (get("HUBSPOT_MOCK"), get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN")) {
             (Some(dir), _) => {
@@ -124,17 +131,31 @@ impl Config {
                 ))
             }
         };
-        let hubspot_api_url = get("HUBSPOT_API_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
+        let hubspot_api_url =
+            get("HUBSPOT_API_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
         if !(hubspot_api_url.starts_with("https://") || hubspot_api_url.starts_with("http://")) {
-            return Err(invalid("HUBSPOT_API_URL", &hubspot_api_url, "an http:// or https:// URL"));
+            return Err(invalid(
+                "HUBSPOT_API_URL",
+                &hubspot_api_url,
+                "an http:// or https:// URL",
+            ));
         }
-        let log_default = if node_env == "development" { "debug" } else { "info" };
+        let log_default = if node_env == "development" {
+            "debug"
+        } else {
+            "info"
+        };
         let log_text = get("LOG_LEVEL").unwrap_or_else(|| log_default.into());
-        let log_level = log_text
-            .parse()
-            .map_err(|_| invalid("LOG_LEVEL", &log_text, "off, error, warn, info, debug or trace"))?;
+        let log_level = log_text.parse().map_err(|_| {
+            invalid(
+                "LOG_LEVEL",
+                &log_text,
+                "off, error, warn, info, debug or trace",
+            )
+        })?;
         let cors_text = get("CORS_ORIGIN").unwrap_or_else(|| "localhost".into());
-        let cors = CorsPolicy::parse(&cors_text).map_err(|why| invalid("CORS_ORIGIN", &cors_text, &why))?;
+        let cors = CorsPolicy::parse(&cors_text)
+            .map_err(|why| invalid("CORS_ORIGIN", &cors_text, &why))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
 
         Ok(Config {
@@ -179,12 +200,20 @@ fn number(
     };
     match text.trim().parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(invalid(name, &text, &format!("a whole number from {min} to {max}"))),
+        _ => Err(invalid(
+            name,
+            &text,
+            &format!("a whole number from {min} to {max}"),
+        )),
     }
 }
 
 /// A duration in milliseconds from 1 ms to one day, or `default` ms when unset.
-fn millis(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64) -> Result<Duration, ConfigError> {
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
     number(get, name, default, 1, 86_400_000).map(Duration::from_millis)
 }
 
@@ -193,7 +222,10 @@ mod tests {
     use super::*;
 
     fn load(vars: &[(&str, &str)], flags: &[&str]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
         Config::load(
             move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
@@ -209,18 +241,42 @@ mod tests {
         assert_eq!(config.max_request_size, 10_485_760);
         assert_eq!(config.shutdown_timeout, Duration::from_millis(10_000));
         assert!(config.cors.allows("http://localhost:5173"));
-        assert!(!format!("{config:?}").contains("pat-1"), "the token must never be printed");
+        assert!(
+            !format!("{config:?}").contains("pat-1"),
+            "the token must never be printed"
+        );
     }
 
     #[test]
     fn errors_name_the_variable_and_what_is_allowed() {
         let err = load(&[], &[]).unwrap_err().0;
         assert!(err.contains("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN") && err.contains("HUBSPOT_MOCK"));
-        let err = load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"), ("PORT", "eighty")], &[]).unwrap_err().0;
-        assert_eq!(err, "PORT=eighty is not valid: expected a whole number from 0 to 65535");
-        let err = load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"), ("LOG_LEVEL", "loud")], &[]).unwrap_err().0;
+        let err = load(
+            &[
+                ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"),
+                ("PORT", "eighty"),
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert_eq!(
+            err,
+            "PORT=eighty is not valid: expected a whole number from 0 to 65535"
+        );
+        let err = load(
+            &[
+                ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"),
+                ("LOG_LEVEL", "loud"),
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .0;
         assert!(err.starts_with("LOG_LEVEL=loud"));
-        let err = load(&[("HUBSPOT_MOCK", "/no/such/dir")], &[]).unwrap_err().0;
+        let err = load(&[("HUBSPOT_MOCK", "/no/such/dir")], &[])
+            .unwrap_err()
+            .0;
         assert!(err.contains("not a directory"));
         assert!(load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")], &["--port"]).is_err());
     }

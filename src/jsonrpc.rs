@@ -30,7 +30,7 @@ pub struct RpcError {
     /// A message a person can act on.
     pub message: String,
     /// Extra machine-readable details.
-    pub data: Option<Value>,
+    pub data: Option<Box<Value>>,
     /// The HTTP status for a single (non-batch) response carrying this error.
     pub http_status: u16,
 }
@@ -79,7 +79,7 @@ impl RpcError {
 
     /// Attaches `data`.
     pub fn with_data(mut self, data: Value) -> RpcError {
-        self.data = Some(data);
+        self.data = Some(Box::new(data));
         self
     }
 
@@ -88,7 +88,7 @@ impl RpcError {
         error.insert("code".into(), self.code.into());
         error.insert("message".into(), self.message.clone().into());
         if let Some(data) = &self.data {
-            error.insert("data".into(), data.clone());
+            error.insert("data".into(), (**data).clone());
         }
         Value::Object(error)
     }
@@ -153,7 +153,10 @@ pub fn parse_body(body: &[u8]) -> Result<Body, RpcError> {
 /// Checks that `value` is a JSON-RPC 2.0 request, notification or response.
 pub fn classify(value: Value) -> Result<Message, Rejected> {
     let Value::Object(mut obj) = value else {
-        return Err(reject(Value::Null, "a JSON-RPC message must be a JSON object"));
+        return Err(reject(
+            Value::Null,
+            "a JSON-RPC message must be a JSON object",
+        ));
     };
     let id = match obj.remove("id") {
         None => None,
@@ -225,23 +228,41 @@ mod tests {
 
     #[test]
     fn rejects_invalid_requests_with_the_right_codes() {
-        assert_eq!(code(json!([1])), 0); // not an object: arrays are handled as batches
+        assert_eq!(code(json!([1])), INVALID_REQUEST); // a nested batch
         assert_eq!(code(json!(5)), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"1.0","id":1,"method":"ping"})), INVALID_REQUEST);
+        assert_eq!(
+            code(json!({"jsonrpc":"1.0","id":1,"method":"ping"})),
+            INVALID_REQUEST
+        );
         assert_eq!(code(json!({"id":1,"method":"ping"})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":5})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":{},"method":"ping"})), INVALID_REQUEST);
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":1,"method":5})),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":{},"method":"ping"})),
+            INVALID_REQUEST
+        );
         assert_eq!(code(json!({"jsonrpc":"2.0","id":1})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":3})), INVALID_PARAMS);
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":3})),
+            INVALID_PARAMS
+        );
         let rejected = classify(json!({"jsonrpc":"2.1","id":9,"method":"ping"})).unwrap_err();
         assert_eq!(rejected.id, json!(9));
     }
 
     #[test]
     fn parses_bodies() {
-        assert_eq!(parse_body(b"{oops").err().map(|e| e.code), Some(PARSE_ERROR));
+        assert_eq!(
+            parse_body(b"{oops").err().map(|e| e.code),
+            Some(PARSE_ERROR)
+        );
         assert_eq!(parse_body(b"").err().map(|e| e.code), Some(PARSE_ERROR));
-        assert_eq!(parse_body(b"[]").err().map(|e| e.code), Some(INVALID_REQUEST));
+        assert_eq!(
+            parse_body(b"[]").err().map(|e| e.code),
+            Some(INVALID_REQUEST)
+        );
         assert!(matches!(parse_body(b"[{},{}]"), Ok(Body::Batch(v)) if v.len() == 2));
     }
 }

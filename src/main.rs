@@ -89,22 +89,37 @@ fn configure_may(workers: usize) {
 }
 
 fn bind(host: &str, port: u16) -> Result<may::net::TcpListener, String> {
-    may::net::TcpListener::bind((host, port)).map_err(|err| format!("cannot listen on {host}:{port}: {err}"))
+    may::net::TcpListener::bind((host, port))
+        .map_err(|err| format!("cannot listen on {host}:{port}: {err}"))
 }
 
 /// Runs the MCP server until SIGTERM/SIGINT, then drains in-flight requests.
 fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let config = Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
+    let config =
+        Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     init_logging(config.log_level);
     configure_may(config.workers);
-    let pool = Arc::new(hubspot::pool::BlockingPool::new(config.pool_threads, config.pool_queue));
+    let pool = Arc::new(hubspot::pool::BlockingPool::new(
+        config.pool_threads,
+        config.pool_queue,
+    ));
     let client = match &config.upstream {
-        Upstream::Token(token) => hubspot::Client::new(&config.hubspot_api_url, token, config.hubspot_timeout, pool),
+        Upstream::Token(token) => {
+            hubspot::Client::new(&config.hubspot_api_url, token, config.hubspot_timeout, pool)
+        }
         Upstream::Mock(dir) => {
             let addr = start_embedded_mock(dir)?;
-            log::info!("mock HubSpot from {} on http://{addr} (no HubSpot account used)", dir.display());
-            hubspot::Client::new(&format!("http://{addr}"), "mock-token", config.hubspot_timeout, pool)
+            log::info!(
+                "mock HubSpot from {} on http://{addr} (no HubSpot account used)",
+                dir.display()
+            );
+            hubspot::Client::new(
+                &format!("http://{addr}"),
+                "mock-token",
+                config.hubspot_timeout,
+                pool,
+            )
         }
     };
     let listener = bind(&config.host, config.port)?;
@@ -129,21 +144,31 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         );
     }
     log::info!(
-        "hubspot-mcp-server {} listening on http://{addr} ({} tools, {}, started in {:.1} ms)",
+        "hubspot-mcp-server {} ({}) listening on http://{addr} ({} tools, {}, started in {:.1} ms)",
         env!("CARGO_PKG_VERSION"),
+        config.node_env,
         catalog::tools().len(),
-        if config.is_mock() { "mock HubSpot" } else { "HubSpot API" },
+        if config.is_mock() {
+            "mock HubSpot"
+        } else {
+            "HubSpot API"
+        },
         started.elapsed().as_secs_f64() * 1000.0
     );
     let accept = run_accept_loop(listener, app, limits, shutdown.clone());
     signals.on_termination(addr, shutdown.clone());
     let _ = accept.join();
-    log::info!("stopping: waiting up to {:?} for in-flight requests", config.shutdown_timeout);
+    log::info!(
+        "stopping: waiting up to {:?} for in-flight requests",
+        config.shutdown_timeout
+    );
     if shutdown.drain(config.shutdown_timeout) {
         log::info!("stopped cleanly");
         Ok(ExitCode::SUCCESS)
     } else {
-        log::warn!("in-flight requests did not finish within GRACEFUL_SHUTDOWN_TIMEOUT; exiting anyway");
+        log::warn!(
+            "in-flight requests did not finish within GRACEFUL_SHUTDOWN_TIMEOUT; exiting anyway"
+        );
         Ok(ExitCode::from(1))
     }
 }
@@ -178,14 +203,20 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     let (mut host, mut port, mut latency_ms) = ("127.0.0.1".to_string(), 3001u16, 0u64);
     let mut args = flags.iter();
     while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value; see --help"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value; see --help"))?;
         let bad = |what: &str| format!("{flag} {value} is not valid: expected {what}");
         match flag.as_str() {
             "--fixtures" => fixtures = Some(PathBuf::from(value)),
             "--host" => host = value.clone(),
             "--port" => port = value.parse().map_err(|_| bad("a port number 0-65535"))?,
             "--latency-ms" => latency_ms = value.parse().map_err(|_| bad("milliseconds"))?,
-            other => return Err(format!("unknown option '{other}' for mock-hubspot; see --help")),
+            other => {
+                return Err(format!(
+                    "unknown option '{other}' for mock-hubspot; see --help"
+                ))
+            }
         }
     }
     let fixtures = fixtures.ok_or("mock-hubspot needs --fixtures DIR (e.g. fixtures/hubspot)")?;
@@ -194,7 +225,10 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     let mock = mock::MockHubSpot::load(&fixtures)?.with_latency(Duration::from_millis(latency_ms));
     let listener = bind(&host, port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
-    log::info!("mock HubSpot listening on http://{addr} (fixtures {})", fixtures.display());
+    log::info!(
+        "mock HubSpot listening on http://{addr} (fixtures {})",
+        fixtures.display()
+    );
     let shutdown = Arc::new(Shutdown::default());
     let limits = Limits {
         max_body: 16 << 20,

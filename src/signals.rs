@@ -42,7 +42,11 @@ impl Signals {
                     log::warn!("second termination signal: exiting now");
                     std::process::exit(1);
                 }
-                let name = if signal == libc::SIGTERM { "SIGTERM" } else { "SIGINT" };
+                let name = if signal == libc::SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
                 log::info!("{name} received: no new connections, finishing in-flight requests");
                 shutdown.begin(addr);
             }

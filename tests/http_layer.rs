@@ -24,7 +24,9 @@ fn accepts_64_headers_and_refuses_a_header_block_over_8_kib() {
 fn bad_content_length_is_400_and_the_server_stays_up() {
     let server = Server::mock(&[]);
     let mut stream = server.connect();
-    stream.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n").unwrap();
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+        .unwrap();
     let reply = read_reply(&mut stream).unwrap();
     assert_eq!(reply.status, 400);
     assert!(reply.text().contains("Content-Length"));
@@ -57,8 +59,16 @@ fn oversized_bodies_get_413_without_being_read() {
         .unwrap();
     let reply = read_reply(&mut stream).unwrap();
     assert_eq!(reply.status, 413);
-    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#, "x".repeat(3000));
-    let reply = server.request("POST", "/mcp", &[("Content-Type", "application/json")], body.as_bytes());
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(3000)
+    );
+    let reply = server.request(
+        "POST",
+        "/mcp",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
     assert_eq!(reply.status, 413);
     assert_eq!(server.get("/health").status, 200);
 }
@@ -98,12 +108,20 @@ fn expect_100_continue_gets_an_interim_response() {
 
 #[test]
 fn idle_connections_close_and_slow_requests_get_408() {
-    let server = Server::mock(&[("HTTP_IDLE_TIMEOUT_MS", "200"), ("HTTP_REQUEST_TIMEOUT_MS", "400")]);
+    let server = Server::mock(&[
+        ("HTTP_IDLE_TIMEOUT_MS", "200"),
+        ("HTTP_REQUEST_TIMEOUT_MS", "400"),
+    ]);
     let mut idle = server.connect();
     let mut buf = [0u8; 16];
-    assert_eq!(idle.read(&mut buf).unwrap(), 0, "an idle connection is closed");
+    assert_eq!(
+        idle.read(&mut buf).unwrap(),
+        0,
+        "an idle connection is closed"
+    );
     let mut slow = server.connect();
-    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     let reply = read_reply(&mut slow).unwrap();
     assert_eq!(reply.status, 408);
 }
@@ -127,7 +145,12 @@ fn unknown_routes_get_a_json_404_and_get_mcp_gets_405_with_allow() {
     let reply = server.get("/mcp");
     assert_eq!(reply.status, 405);
     assert!(reply.header("allow").unwrap().contains("POST"));
-    let reply = server.request("POST", "/mcp", &[("Content-Type", "text/plain")], PING.as_bytes());
+    let reply = server.request(
+        "POST",
+        "/mcp",
+        &[("Content-Type", "text/plain")],
+        PING.as_bytes(),
+    );
     assert_eq!(reply.status, 415);
 }
 
@@ -140,32 +163,58 @@ fn cors_preflight_allowed_origins_and_forbidden_origins() {
         &[
             ("Origin", "https://app.example.com"),
             ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "content-type, mcp-protocol-version"),
+            (
+                "Access-Control-Request-Headers",
+                "content-type, mcp-protocol-version",
+            ),
         ],
         b"",
     );
     assert_eq!(reply.status, 204);
-    assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
-    assert!(reply.header("access-control-allow-methods").unwrap().contains("POST"));
-    assert!(reply.header("access-control-allow-headers").unwrap().contains("mcp-protocol-version"));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(reply
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
+    assert!(reply
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("mcp-protocol-version"));
     let reply = server.request(
         "POST",
         "/mcp",
-        &[("Origin", "https://app.example.com"), ("Content-Type", "application/json")],
+        &[
+            ("Origin", "https://app.example.com"),
+            ("Content-Type", "application/json"),
+        ],
         PING.as_bytes(),
     );
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
     let reply = server.request(
         "POST",
         "/mcp",
-        &[("Origin", "http://evil.example"), ("Content-Type", "application/json")],
+        &[
+            ("Origin", "http://evil.example"),
+            ("Content-Type", "application/json"),
+        ],
         PING.as_bytes(),
     );
     assert_eq!(reply.status, 403);
     assert!(reply.text().contains("CORS_ORIGIN"));
     // Non-browser clients send no Origin and are served.
-    assert_eq!(server.rpc("/mcp", &serde_json::from_str(PING).unwrap()).status, 200);
+    assert_eq!(
+        server
+            .rpc("/mcp", &serde_json::from_str(PING).unwrap())
+            .status,
+        200
+    );
 }
 
 #[test]
@@ -174,14 +223,23 @@ fn sse_only_clients_get_one_message_event() {
     let reply = server.request(
         "POST",
         "/mcp",
-        &[("Content-Type", "application/json"), ("Accept", "text/event-stream")],
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "text/event-stream"),
+        ],
         PING.as_bytes(),
     );
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
     let text = reply.text();
     assert!(text.starts_with("event: message\ndata: {"), "{text}");
-    let data = text.trim_end().strip_prefix("event: message\ndata: ").unwrap();
-    assert_eq!(serde_json::from_str::<serde_json::Value>(data).unwrap()["id"], 1);
+    let data = text
+        .trim_end()
+        .strip_prefix("event: message\ndata: ")
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(data).unwrap()["id"],
+        1
+    );
     let _ = Duration::ZERO;
 }

@@ -6,7 +6,12 @@ use common::Server;
 use serde_json::{json, Value};
 
 fn post_raw(server: &Server, path: &str, body: &str) -> (u16, Value) {
-    let reply = server.request("POST", path, &[("Content-Type", "application/json")], body.as_bytes());
+    let reply = server.request(
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
     (reply.status, reply.json())
 }
 
@@ -36,39 +41,87 @@ fn invalid_requests_are_32600() {
         assert_eq!(body["error"]["code"], -32600, "{bad}: {body}");
         assert_eq!(status, 400, "{bad}");
     }
-    let (_, body) = post_raw(&server, "/mcp", r#"{"jsonrpc":"1.0","id":"keep-me","method":"ping"}"#);
+    let (_, body) = post_raw(
+        &server,
+        "/mcp",
+        r#"{"jsonrpc":"1.0","id":"keep-me","method":"ping"}"#,
+    );
     assert_eq!(body["id"], "keep-me");
     // A body whose method disagrees with its path.
-    let (status, body) = post_raw(&server, "/mcp/tools/list", r#"{"jsonrpc":"2.0","id":1,"method":"prompts/list"}"#);
-    assert_eq!((status, body["error"]["code"].clone()), (400, json!(-32600)));
-    assert!(body["error"]["message"].as_str().unwrap().contains("/mcp/tools/list"));
+    let (status, body) = post_raw(
+        &server,
+        "/mcp/tools/list",
+        r#"{"jsonrpc":"2.0","id":1,"method":"prompts/list"}"#,
+    );
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!(-32600))
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/mcp/tools/list"));
 }
 
 #[test]
 fn unknown_method_is_32601_and_bad_params_are_32602() {
     let server = Server::mock(&[]);
-    let (status, body) = post_raw(&server, "/mcp", r#"{"jsonrpc":"2.0","id":1,"method":"tools/destroy"}"#);
-    assert_eq!((status, body["error"]["code"].clone()), (200, json!(-32601)));
-    assert!(body["error"]["message"].as_str().unwrap().contains("tools/destroy"));
+    let (status, body) = post_raw(
+        &server,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/destroy"}"#,
+    );
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (200, json!(-32601))
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("tools/destroy"));
     for (params, needle) in [
         (json!({"name":"no_such_tool"}), "no_such_tool"),
         (json!({"name":"create_contact","arguments":{}}), "'email'"),
-        (json!({"name":"get_contacts","arguments":{"limit":"ten"}}), "'limit'"),
-        (json!({"name":"get_contacts","arguments":{"limit":1000}}), "'limit'"),
-        (json!({"name":"get_contacts","arguments":{"properties":"email"}}), "'properties'"),
-        (json!({"name":"search_contacts","arguments":{"query":"a","colour":"red"}}), "'colour'"),
-        (json!({"name":"create_contact","arguments":{"email":"not-an-email"}}), "'email'"),
+        (
+            json!({"name":"get_contacts","arguments":{"limit":"ten"}}),
+            "'limit'",
+        ),
+        (
+            json!({"name":"get_contacts","arguments":{"limit":1000}}),
+            "'limit'",
+        ),
+        (
+            json!({"name":"get_contacts","arguments":{"properties":"email"}}),
+            "'properties'",
+        ),
+        (
+            json!({"name":"search_contacts","arguments":{"query":"a","colour":"red"}}),
+            "'colour'",
+        ),
+        (
+            json!({"name":"create_contact","arguments":{"email":"not-an-email"}}),
+            "'email'",
+        ),
         (json!({"arguments":{}}), "'name'"),
     ] {
-        let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":params}).to_string();
+        let body =
+            json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":params}).to_string();
         let (_, reply) = post_raw(&server, "/mcp", &body);
         assert_eq!(reply["error"]["code"], -32602, "{params}: {reply}");
         let message = reply["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{message} should name {needle}");
     }
-    let (_, reply) = post_raw(&server, "/mcp", r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"hubspot://unicorns"}}"#);
+    let (_, reply) = post_raw(
+        &server,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"hubspot://unicorns"}}"#,
+    );
     assert_eq!(reply["error"]["code"], -32002);
-    let (_, reply) = post_raw(&server, "/mcp", r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"nope"}}"#);
+    let (_, reply) = post_raw(
+        &server,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"nope"}}"#,
+    );
     assert_eq!(reply["error"]["code"], -32602);
 }
 
@@ -88,7 +141,13 @@ fn batches_are_answered_as_arrays_with_ids_echoed() {
     assert_eq!(replies.len(), 4, "the notification gets no reply: {body}");
     assert_eq!(replies[0]["id"], "a");
     assert_eq!(replies[0]["result"], json!({}));
-    assert_eq!((replies[1]["id"].clone(), replies[1]["error"]["code"].clone()), (json!(2), json!(-32601)));
+    assert_eq!(
+        (
+            replies[1]["id"].clone(),
+            replies[1]["error"]["code"].clone()
+        ),
+        (json!(2), json!(-32601))
+    );
     assert_eq!(replies[2]["id"], json!(3.5));
     assert!(replies[2]["result"]["tools"].is_array());
     assert_eq!(replies[3]["error"]["code"], -32600);

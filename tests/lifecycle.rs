@@ -15,7 +15,10 @@ fn run_expecting_failure(env: &[(&str, &str)]) -> (Option<i32>, String) {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -36,9 +39,13 @@ fn invalid_values_exit_2_naming_the_variable_and_what_is_allowed() {
         ("CORS_ORIGIN", ",", "origins"),
         ("NODE_ENV", "staging", "production"),
     ] {
-        let (code, stderr) = run_expecting_failure(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-x"), (name, value)]);
+        let (code, stderr) =
+            run_expecting_failure(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-x"), (name, value)]);
         assert_eq!(code, Some(2), "{name}");
-        assert!(stderr.contains(&format!("{name}={value}")) && stderr.contains(allowed), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{name}={value}")) && stderr.contains(allowed),
+            "{stderr}"
+        );
     }
 }
 
@@ -48,7 +55,10 @@ fn sigterm_finishes_in_flight_calls_then_exits_0() {
     let url = format!("http://{}", upstream.addr);
     let mut server = Server::start(
         &["serve"],
-        &[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-test".into()), ("HUBSPOT_API_URL", url)],
+        &[
+            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-test".into()),
+            ("HUBSPOT_API_URL", url),
+        ],
         "listening on http://",
     );
     let addr = server.addr;
@@ -65,7 +75,12 @@ fn sigterm_finishes_in_flight_calls_then_exits_0() {
         assert!(reply["result"]["isError"].is_null(), "{reply}");
         assert!(tool_text(&reply).contains("dealname"));
     }
-    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0), "{}", server.log());
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        server.log()
+    );
     assert!(server.log().contains("SIGTERM"));
 }
 
@@ -101,7 +116,11 @@ fn a_slow_hubspot_does_not_stall_health() {
         assert_eq!(server.get("/health").status, 200);
         assert_eq!(server.get("/ready").status, 200);
     }
-    assert_eq!(done.load(Ordering::SeqCst), 0, "/health answered while every tool call still waited on HubSpot");
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        0,
+        "/health answered while every tool call still waited on HubSpot"
+    );
     for call in calls {
         assert!(tool_text(&call.join().unwrap()).contains("results"));
     }
@@ -130,6 +149,8 @@ fn hubspot_errors_are_tool_results_and_the_token_never_leaks() {
     let text = tool_text(&down);
     assert!(text.contains("could not be reached"), "{text}");
     assert!(!text.contains(secret));
-    assert!(!server.log().contains(secret), "the token must never be logged");
+    assert!(
+        !server.log().contains(secret),
+        "the token must never be logged"
+    );
 }
-

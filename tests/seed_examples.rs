@@ -6,7 +6,10 @@ use common::{tool_text, Server};
 use serde_json::{json, Value};
 
 fn rpc(server: &Server, path: &str, id: Value, method: &str, params: Value) -> Value {
-    let reply = server.rpc(path, &json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
+    let reply = server.rpc(
+        path,
+        &json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}),
+    );
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("application/json"));
     let body = reply.json();
@@ -34,10 +37,22 @@ fn initialize_returns_the_seed_result_exactly() {
         })
     );
     // The seed's quick-start call has empty params: the newest legacy version is offered.
-    let body = rpc(&server, "/mcp/initialize", json!(1), "initialize", json!({}));
+    let body = rpc(
+        &server,
+        "/mcp/initialize",
+        json!(1),
+        "initialize",
+        json!({}),
+    );
     assert_eq!(body["result"]["protocolVersion"], "2025-11-25");
     for version in ["2025-03-26", "2025-06-18", "2025-11-25"] {
-        let body = rpc(&server, "/mcp", json!("s"), "initialize", json!({"protocolVersion": version}));
+        let body = rpc(
+            &server,
+            "/mcp",
+            json!("s"),
+            "initialize",
+            json!({"protocolVersion": version}),
+        );
         assert_eq!(body["result"]["protocolVersion"], version);
     }
 }
@@ -45,7 +60,13 @@ fn initialize_returns_the_seed_result_exactly() {
 #[test]
 fn tools_list_has_the_seed_tools_with_exact_names_descriptions_and_schemas() {
     let server = Server::mock(&[]);
-    let body = rpc(&server, "/mcp/tools/list", json!(2), "tools/list", json!({}));
+    let body = rpc(
+        &server,
+        "/mcp/tools/list",
+        json!(2),
+        "tools/list",
+        json!({}),
+    );
     let tools = body["result"]["tools"].as_array().unwrap();
     let seed: Value = json!([
         {"name":"get_contacts","description":"Retrieve HubSpot contacts with optional filtering","inputSchema":{"type":"object","properties":{"limit":{"type":"number","description":"Maximum number of contacts to retrieve","default":10},"properties":{"type":"array","items":{"type":"string"},"description":"Contact properties to include"}}}},
@@ -56,7 +77,10 @@ fn tools_list_has_the_seed_tools_with_exact_names_descriptions_and_schemas() {
     ]);
     for expected in seed.as_array().unwrap() {
         let name = expected["name"].as_str().unwrap();
-        let tool = tools.iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name} is listed"));
+        let tool = tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is listed"));
         assert_eq!(tool["description"], expected["description"], "{name}");
         assert_eq!(tool["inputSchema"], expected["inputSchema"], "{name}");
     }
@@ -75,9 +99,16 @@ fn get_contacts_returns_pretty_hubspot_json_with_the_asked_properties() {
     let results = page["results"].as_array().unwrap();
     assert_eq!(results.len(), 5);
     assert!(results[0]["properties"]["company"].is_string());
-    assert!(results[0]["properties"].get("phone").is_none(), "only the asked properties");
+    assert!(
+        results[0]["properties"].get("phone").is_none(),
+        "only the asked properties"
+    );
     for (name, count) in [("get_companies", 10), ("get_deals", 3)] {
-        let args = if count == 10 { json!({}) } else { json!({"limit": count}) };
+        let args = if count == 10 {
+            json!({})
+        } else {
+            json!({"limit": count})
+        };
         let body = server.call_tool(name, args);
         let page: Value = serde_json::from_str(&tool_text(&body)).unwrap();
         assert_eq!(page["results"].as_array().unwrap().len(), count, "{name}");
@@ -88,12 +119,21 @@ fn get_contacts_returns_pretty_hubspot_json_with_the_asked_properties() {
 fn create_then_search_finds_the_new_contact_and_a_duplicate_is_an_error_result() {
     let server = Server::mock(&[]);
     let args = json!({"firstname":"John","lastname":"Doe","email":"john.doe@example.com","company":"Example Corp"});
-    let body = rpc(&server, "/mcp/tools/call", json!(4), "tools/call", json!({"name":"create_contact","arguments":args}));
+    let body = rpc(
+        &server,
+        "/mcp/tools/call",
+        json!(4),
+        "tools/call",
+        json!({"name":"create_contact","arguments":args}),
+    );
     let created: Value = serde_json::from_str(&tool_text(&body)).unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["properties"]["email"], "john.doe@example.com");
 
-    let found = server.call_tool("search_contacts", json!({"query":"john.doe@example.com","properties":["email","company"]}));
+    let found = server.call_tool(
+        "search_contacts",
+        json!({"query":"john.doe@example.com","properties":["email","company"]}),
+    );
     let found: Value = serde_json::from_str(&tool_text(&found)).unwrap();
     assert_eq!(found["total"], 1);
     assert_eq!(found["results"][0]["id"], id.as_str());
@@ -110,7 +150,13 @@ fn create_then_search_finds_the_new_contact_and_a_duplicate_is_an_error_result()
 #[test]
 fn resources_and_prompts_have_the_seed_shapes() {
     let server = Server::mock(&[]);
-    let body = rpc(&server, "/mcp/resources/list", json!(5), "resources/list", json!({}));
+    let body = rpc(
+        &server,
+        "/mcp/resources/list",
+        json!(5),
+        "resources/list",
+        json!({}),
+    );
     assert_eq!(
         body["result"]["resources"],
         json!([
@@ -119,29 +165,63 @@ fn resources_and_prompts_have_the_seed_shapes() {
             {"uri":"hubspot://deals","name":"HubSpot Deals","description":"Access to HubSpot CRM deals database","mimeType":"application/json"}
         ])
     );
-    let body = rpc(&server, "/mcp/resources/read", json!(6), "resources/read", json!({"uri":"hubspot://deals"}));
+    let body = rpc(
+        &server,
+        "/mcp/resources/read",
+        json!(6),
+        "resources/read",
+        json!({"uri":"hubspot://deals"}),
+    );
     let content = &body["result"]["contents"][0];
     assert_eq!(content["uri"], "hubspot://deals");
     assert_eq!(content["mimeType"], "application/json");
     let page: Value = serde_json::from_str(content["text"].as_str().unwrap()).unwrap();
     assert!(page["results"][0]["properties"]["dealname"].is_string());
 
-    let body = rpc(&server, "/mcp/prompts/list", json!(6), "prompts/list", json!({}));
+    let body = rpc(
+        &server,
+        "/mcp/prompts/list",
+        json!(6),
+        "prompts/list",
+        json!({}),
+    );
     let prompts = body["result"]["prompts"].as_array().unwrap();
     let shape: Vec<(Value, Value, Value)> = prompts
         .iter()
-        .map(|p| (p["name"].clone(), p["description"].clone(), p["arguments"][0]["name"].clone()))
+        .map(|p| {
+            (
+                p["name"].clone(),
+                p["description"].clone(),
+                p["arguments"][0]["name"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         shape,
         vec![
-            (json!("analyze_contacts"), json!("Analyze contact data for insights and patterns"), json!("criteria")),
-            (json!("company_research"), json!("Research companies and their contact information"), json!("industry")),
+            (
+                json!("analyze_contacts"),
+                json!("Analyze contact data for insights and patterns"),
+                json!("criteria")
+            ),
+            (
+                json!("company_research"),
+                json!("Research companies and their contact information"),
+                json!("industry")
+            ),
         ]
     );
     assert_eq!(prompts[0]["arguments"][0]["required"], false);
-    let body = rpc(&server, "/mcp/prompts/get", json!(7), "prompts/get", json!({"name":"company_research","arguments":{"industry":"renewable energy"}}));
-    let text = body["result"]["messages"][0]["content"]["text"].as_str().unwrap();
+    let body = rpc(
+        &server,
+        "/mcp/prompts/get",
+        json!(7),
+        "prompts/get",
+        json!({"name":"company_research","arguments":{"industry":"renewable energy"}}),
+    );
+    let text = body["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
     assert!(text.contains("renewable energy"), "{text}");
     assert_eq!(body["result"]["messages"][0]["role"], "user");
 }
@@ -157,12 +237,18 @@ fn health_and_ready_have_the_seed_shapes() {
     assert_eq!(health["version"], "1.0.0");
     assert!(health["uptime"].is_u64());
     let ts = health["timestamp"].as_str().unwrap();
-    assert!(ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
+    assert!(
+        ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "{ts}"
+    );
     let ready = server.get("/ready");
     assert_eq!(ready.status, 200);
     let ready = ready.json();
     assert_eq!(ready["status"], "ready");
-    assert_eq!(ready["checks"], json!({"hubspot_token": true, "server": "running"}));
+    assert_eq!(
+        ready["checks"],
+        json!({"hubspot_token": true, "server": "running"})
+    );
 }
 
 #[test]
@@ -170,9 +256,18 @@ fn ping_and_the_other_method_paths_work() {
     let server = Server::mock(&[]);
     let body = rpc(&server, "/mcp/ping", json!(8), "ping", json!({}));
     assert_eq!(body["result"], json!({}));
-    let body = rpc(&server, "/mcp/resources/templates/list", json!(9), "resources/templates/list", json!({}));
+    let body = rpc(
+        &server,
+        "/mcp/resources/templates/list",
+        json!(9),
+        "resources/templates/list",
+        json!({}),
+    );
     assert!(body["result"]["resourceTemplates"].is_array());
-    let reply = server.rpc("/mcp/notifications/initialized", &json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+    let reply = server.rpc(
+        "/mcp/notifications/initialized",
+        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    );
     assert_eq!(reply.status, 202);
     assert!(reply.body.is_empty());
 }

@@ -62,7 +62,8 @@ impl Tool {
                 "destructiveHint": false,
                 "idempotentHint": self.read_only,
                 "openWorldHint": true
-            }
+            },
+            "_meta": { "method": self.method, "tags": self.tags }
         })
     }
 }

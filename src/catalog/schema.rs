@@ -7,7 +7,10 @@ use serde_json::{Map, Value};
 /// Checks `args` against an object `schema`; the error names the field and the problem.
 pub fn check_arguments(args: &Map<String, Value>, schema: &Value) -> Result<(), String> {
     let empty = Map::new();
-    let props = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
             if args.get(name).is_none_or(Value::is_null) {
@@ -50,7 +53,10 @@ fn check_value(path: &str, value: &Value, schema: &Value) -> Result<(), String> 
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
         if !options.contains(value) {
             let list: Vec<String> = options.iter().map(Value::to_string).collect();
-            return Err(format!("argument '{path}' must be one of {}", list.join(", ")));
+            return Err(format!(
+                "argument '{path}' must be one of {}",
+                list.join(", ")
+            ));
         }
     }
     if let Some(n) = value.as_f64() {
@@ -125,7 +131,10 @@ mod tests {
 
     #[test]
     fn accepts_valid_arguments() {
-        assert_eq!(check(json!({"email": "a@b.c", "limit": 5, "properties": ["x"]})), Ok(()));
+        assert_eq!(
+            check(json!({"email": "a@b.c", "limit": 5, "properties": ["x"]})),
+            Ok(())
+        );
     }
 
     #[test]

@@ -129,14 +129,22 @@ fn get_deals(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolEr
 }
 
 /// Lists one page of `object_type` with the `limit` and `properties` arguments.
-pub fn list(client: &Client, object_type: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
+pub fn list(
+    client: &Client,
+    object_type: &str,
+    args: &Map<String, Value>,
+) -> Result<Value, ToolError> {
     let limit = limit_arg(args)?;
     let properties = string_list(args, "properties");
     Ok(client.list_objects(object_type, limit, None, &properties)?)
 }
 
 fn create_contact(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let email = args.get("email").and_then(Value::as_str).unwrap_or_default().trim();
+    let email = args
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim();
     if !looks_like_email(email) {
         return Err(ToolError::InvalidArguments(format!(
             "argument 'email' must be an email address like name@example.com, got '{email}'"
@@ -150,7 +158,10 @@ fn create_contact(client: &Client, args: &Map<String, Value>) -> Result<Value, T
 }
 
 fn search_contacts(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let query = args.get("query").and_then(Value::as_str).unwrap_or_default();
+    let query = args
+        .get("query")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let mut body = json!({ "query": query, "limit": DEFAULT_LIMIT });
     let properties = string_list(args, "properties");
     if !properties.is_empty() {
@@ -176,14 +187,24 @@ fn limit_arg(args: &Map<String, Value>) -> Result<u64, ToolError> {
 fn string_list(args: &Map<String, Value>, name: &str) -> Vec<String> {
     args.get(name)
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.contains(char::is_whitespace)
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
         }
         None => false,
     }

@@ -43,7 +43,8 @@ impl Shutdown {
     pub fn begin(&self, listen_addr: SocketAddr) {
         self.stopping.store(true, Ordering::SeqCst);
         // Wake the accept loop, which is parked in accept(), with a connection of our own.
-        let _ = std::net::TcpStream::connect_timeout(&wake_addr(listen_addr), Duration::from_secs(1));
+        let _ =
+            std::net::TcpStream::connect_timeout(&wake_addr(listen_addr), Duration::from_secs(1));
     }
 
     /// Whether a stop has begun.
@@ -160,7 +161,12 @@ impl<H: Handler> Connection<'_, H> {
                         header_len,
                         body,
                     } => {
-                        close = self.answer(&rbuf[start..start + consumed], header_len, body, &mut wbuf);
+                        close = self.answer(
+                            &rbuf[start..start + consumed],
+                            header_len,
+                            body,
+                            &mut wbuf,
+                        );
                         start += consumed;
                         request_started = None;
                         sent_continue = false;
@@ -211,7 +217,11 @@ impl<H: Handler> Connection<'_, H> {
                 Ok(n) => rbuf.truncate(len + n),
                 Err(err) if is_timeout(&err) => {
                     rbuf.truncate(len);
-                    return if rbuf.is_empty() { Ok(()) } else { self.timed_out() };
+                    return if rbuf.is_empty() {
+                        Ok(())
+                    } else {
+                        self.timed_out()
+                    };
                 }
                 Err(err) => return Err(err),
             }
@@ -281,7 +291,10 @@ impl<H: Handler> Connection<'_, H> {
 }
 
 fn is_timeout(err: &io::Error) -> bool {
-    matches!(err.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+    matches!(
+        err.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 /// A small JSON error body for problems found before any handler runs.
@@ -353,7 +366,10 @@ fn frame(buf: &[u8], max_body: usize) -> Framed {
         }
     }
     if chunked && content_length.is_some() {
-        return Framed::Reject(400, "a request may not carry both Content-Length and Transfer-Encoding");
+        return Framed::Reject(
+            400,
+            "a request may not carry both Content-Length and Transfer-Encoding",
+        );
     }
     if chunked {
         return match dechunk(&buf[header_len..], max_body) {
@@ -365,7 +381,9 @@ fn frame(buf: &[u8], max_body: usize) -> Framed {
             Dechunked::NeedMore => Framed::Partial {
                 continue_100: expect_continue,
             },
-            Dechunked::TooLarge => Framed::Reject(413, "the request body is larger than MAX_REQUEST_SIZE"),
+            Dechunked::TooLarge => {
+                Framed::Reject(413, "the request body is larger than MAX_REQUEST_SIZE")
+            }
             Dechunked::Invalid => Framed::Reject(400, "the chunked request body is malformed"),
         };
     }
@@ -398,7 +416,11 @@ fn dechunk(buf: &[u8], max_body: usize) -> Dechunked {
     let mut pos = 0;
     loop {
         let Some(line_end) = find_crlf(&buf[pos..]) else {
-            return if buf.len() - pos > 1024 { Dechunked::Invalid } else { Dechunked::NeedMore };
+            return if buf.len() - pos > 1024 {
+                Dechunked::Invalid
+            } else {
+                Dechunked::NeedMore
+            };
         };
         let line = &buf[pos..pos + line_end];
         let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
@@ -491,8 +513,14 @@ mod tests {
 
     fn complete_body(buf: &[u8]) -> Vec<u8> {
         match frame(buf, 1024) {
-            Framed::Complete { body: Body::InBuffer(a, b), .. } => buf[a..b].to_vec(),
-            Framed::Complete { body: Body::Decoded(v), .. } => v,
+            Framed::Complete {
+                body: Body::InBuffer(a, b),
+                ..
+            } => buf[a..b].to_vec(),
+            Framed::Complete {
+                body: Body::Decoded(v),
+                ..
+            } => v,
             _ => panic!("not complete"),
         }
     }
@@ -506,31 +534,58 @@ mod tests {
 
     #[test]
     fn frames_content_length_and_chunked_bodies() {
-        assert_eq!(complete_body(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcXX"), b"abc");
+        assert_eq!(
+            complete_body(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcXX"),
+            b"abc"
+        );
         assert_eq!(
             complete_body(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"),
             b"abcde"
         );
         assert!(matches!(
-            frame(b"POST / HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nab", 1024),
+            frame(
+                b"POST / HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nab",
+                1024
+            ),
             Framed::Partial { continue_100: true }
         ));
     }
 
     #[test]
     fn rejects_bad_framing_with_the_right_status() {
-        assert_eq!(rejected(b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"), 400);
-        assert_eq!(rejected(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
-        assert_eq!(rejected(b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"), 413);
-        assert_eq!(rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+        assert_eq!(
+            rejected(b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            rejected(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            rejected(b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"),
+            413
+        );
+        assert_eq!(
+            rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            501
+        );
         assert_eq!(
             rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
             400
         );
-        assert_eq!(rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), 400);
-        assert_eq!(rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n"), 413);
+        assert_eq!(
+            rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+            400
+        );
+        assert_eq!(
+            rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n"),
+            413
+        );
         let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
-        assert_eq!(rejected(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()), 431);
+        assert_eq!(
+            rejected(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()),
+            431
+        );
         let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
         assert_eq!(rejected(big.as_bytes()), 431);
     }

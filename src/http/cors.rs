@@ -88,7 +88,10 @@ impl CorsPolicy {
             .unwrap_or(ALLOWED_HEADERS)
             .to_string();
         self.decorate(req, Response::empty(204))
-            .with_header("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
+            .with_header(
+                "Access-Control-Allow-Methods",
+                "GET, POST, PATCH, DELETE, OPTIONS",
+            )
             .with_header("Access-Control-Allow-Headers", headers)
             .with_header("Access-Control-Max-Age", "600")
     }
@@ -109,7 +112,9 @@ impl CorsPolicy {
 fn origin_host(origin: &str) -> &str {
     let rest = origin.split_once("://").map_or(origin, |(_, rest)| rest);
     if rest.starts_with('[') {
-        return rest.split_once(']').map_or(rest, |(h, _)| &rest[..h.len() + 1]);
+        return rest
+            .split_once(']')
+            .map_or(rest, |(h, _)| &rest[..h.len() + 1]);
     }
     rest.split(':').next().unwrap_or(rest)
 }
@@ -130,7 +135,9 @@ mod tests {
         assert!(list.allows("https://app.example.com"));
         assert!(!list.allows("http://app.example.com"));
         assert!(list.allows("http://example.org:8080"));
-        assert!(CorsPolicy::parse("*").unwrap().allows("https://anything.example"));
+        assert!(CorsPolicy::parse("*")
+            .unwrap()
+            .allows("https://anything.example"));
         assert!(CorsPolicy::parse(" , ").is_err());
     }
 }

@@ -148,7 +148,13 @@ mod tests {
         let body = br#"{"status":"error","message":"This app hasn't been granted all required scopes","category":"MISSING_SCOPES","errors":[{"message":"x","context":{"requiredGranularScopes":["crm.objects.deals.read"]}}]}"#;
         let text = HubSpotError::from_response(403, body, None).to_string();
         assert!(text.contains("crm.objects.deals.read"), "{text}");
-        let text = HubSpotError::from_response(502, b"<html>Bad gateway</html>", Some(3)).to_string();
-        assert!(text.contains("502") && text.contains("Bad gateway") && text.contains("retry after 3 s"), "{text}");
+        let text =
+            HubSpotError::from_response(502, b"<html>Bad gateway</html>", Some(3)).to_string();
+        assert!(
+            text.contains("502")
+                && text.contains("Bad gateway")
+                && text.contains("retry after 3 s"),
+            "{text}"
+        );
     }
 }

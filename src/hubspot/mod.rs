@@ -58,9 +58,17 @@ impl Client {
     }
 
     /// `POST /crm/v3/objects/{type}`: creates a record with `properties`.
-    pub fn create_object(&self, object_type: &str, properties: Value) -> Result<Value, HubSpotError> {
+    pub fn create_object(
+        &self,
+        object_type: &str,
+        properties: Value,
+    ) -> Result<Value, HubSpotError> {
         let path = format!("/crm/v3/objects/{}", encode(object_type));
-        self.call(Method::Post, path, Some(serde_json::json!({ "properties": properties })))
+        self.call(
+            Method::Post,
+            path,
+            Some(serde_json::json!({ "properties": properties })),
+        )
     }
 
     /// `POST /crm/v3/objects/{type}/search` with a HubSpot search body.
@@ -71,9 +79,17 @@ impl Client {
 
     /// Sends one request on the blocking pool and waits for it without blocking the
     /// calling coroutine's worker.
-    pub fn call(&self, method: Method, path: String, body: Option<Value>) -> Result<Value, HubSpotError> {
+    pub fn call(
+        &self,
+        method: Method,
+        path: String,
+        body: Option<Value>,
+    ) -> Result<Value, HubSpotError> {
         let client = self.clone();
-        match self.pool.run(move || client.send_blocking(method, &path, body.as_ref())) {
+        match self
+            .pool
+            .run(move || client.send_blocking(method, &path, body.as_ref()))
+        {
             Ok(result) => result,
             Err(PoolError::Busy) => Err(HubSpotError::Busy),
             Err(PoolError::Failed) => Err(HubSpotError::InvalidResponse(
@@ -83,7 +99,12 @@ impl Client {
     }
 
     /// The blocking HTTP exchange; runs on a pool thread.
-    fn send_blocking(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, HubSpotError> {
+    fn send_blocking(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, HubSpotError> {
         let url = format!("{}{}", self.base_url, path);
         let mut request = match method {
             Method::Get => minreq::get(url),
@@ -91,7 +112,10 @@ impl Client {
         }
         .with_header("Authorization", format!("Bearer {}", self.token))
         .with_header("Accept", "application/json")
-        .with_header("User-Agent", concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")))
+        .with_header(
+            "User-Agent",
+            concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")),
+        )
         .with_follow_redirects(false)
         .with_timeout(self.timeout.as_secs().max(1));
         if let Some(body) = body {
@@ -102,8 +126,14 @@ impl Client {
         let response = request.send().map_err(transport_error)?;
         let status = response.status_code;
         if !(200..300).contains(&status) {
-            let retry_after = response.header("retry-after").and_then(|v| v.trim().parse().ok());
-            return Err(HubSpotError::from_response(status, response.as_bytes(), retry_after));
+            let retry_after = response
+                .header("retry-after")
+                .and_then(|v| v.trim().parse().ok());
+            return Err(HubSpotError::from_response(
+                status,
+                response.as_bytes(),
+                retry_after,
+            ));
         }
         if response.as_bytes().is_empty() {
             return Ok(Value::Null);
@@ -116,7 +146,12 @@ impl Client {
 /// Maps a minreq failure to a timeout or an unreachable HubSpot, without the URL's secrets.
 fn transport_error(err: minreq::Error) -> HubSpotError {
     match err {
-        minreq::Error::IoError(io) if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+        minreq::Error::IoError(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
+        {
             HubSpotError::Timeout
         }
         minreq::Error::IoError(io) => HubSpotError::Unreachable(io.to_string()),

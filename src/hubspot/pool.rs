@@ -81,7 +81,10 @@ mod tests {
     fn runs_jobs_and_survives_panics() {
         let pool = BlockingPool::new(1, 4);
         assert_eq!(pool.run(|| 6 * 7), Ok(42));
-        assert_eq!(pool.run(|| -> u8 { panic!("boom") }), Err(PoolError::Failed));
+        assert_eq!(
+            pool.run(|| -> u8 { panic!("boom") }),
+            Err(PoolError::Failed)
+        );
         assert_eq!(pool.run(|| "still alive"), Ok("still alive"));
     }
 

@@ -70,7 +70,12 @@ pub const METHODS: &[&str] = &[
 
 impl Server<'_> {
     /// Answers one request (not a notification).
-    pub fn handle(&self, method: &str, params: &Map<String, Value>, headers: Headers) -> Result<Value, RpcError> {
+    pub fn handle(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        headers: Headers,
+    ) -> Result<Value, RpcError> {
         let era = version::detect(method, params, headers)?;
         let modern = matches!(era, Era::Modern(_));
         let (mut result, cacheable) = match method {
@@ -114,10 +119,9 @@ impl Server<'_> {
     /// `tools/call`: checks the tool is exposed and its arguments fit the schema, runs it,
     /// and turns a HubSpot failure into a result with `isError: true`.
     fn call_tool(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let name = params
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| RpcError::invalid_params("'name' must be the name of a tool (string)"))?;
+        let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
+            RpcError::invalid_params("'name' must be the name of a tool (string)")
+        })?;
         let tool = match catalog::find(name) {
             Some(tool) if self.exposure.tools.iter().any(|t| t.name == name) => tool,
             Some(_) => {
@@ -145,7 +149,9 @@ impl Server<'_> {
             Ok(value) => Ok(json!({
                 "content": [{ "type": "text", "text": serde_json::to_string_pretty(&value).unwrap_or_default() }]
             })),
-            Err(ToolError::InvalidArguments(why)) => Err(RpcError::invalid_params(format!("{name}: {why}"))),
+            Err(ToolError::InvalidArguments(why)) => {
+                Err(RpcError::invalid_params(format!("{name}: {why}")))
+            }
             Err(ToolError::HubSpot(err)) => Ok(json!({
                 "content": [{ "type": "text", "text": err.to_string() }],
                 "isError": true

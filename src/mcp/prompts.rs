@@ -63,7 +63,10 @@ pub fn get(params: &Map<String, Value>) -> Result<Value, RpcError> {
         .ok_or_else(|| RpcError::invalid_params("'name' must be a prompt name (string)"))?;
     let prompt = PROMPTS.iter().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<&str> = PROMPTS.iter().map(|p| p.name).collect();
-        RpcError::invalid_params(format!("unknown prompt '{name}'; available: {}", names.join(", ")))
+        RpcError::invalid_params(format!(
+            "unknown prompt '{name}'; available: {}",
+            names.join(", ")
+        ))
     })?;
     let args = match params.get("arguments") {
         None | Some(Value::Null) => Map::new(),

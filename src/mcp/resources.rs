@@ -32,16 +32,23 @@ pub fn templates() -> Value {
 }
 
 /// The `resources/read` result for `params.uri`.
-pub fn read(exposure: &Exposure, client: &Client, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let uri = params
-        .get("uri")
-        .and_then(Value::as_str)
-        .ok_or_else(|| RpcError::invalid_params("'uri' must be a resource URI such as hubspot://contacts"))?;
+pub fn read(
+    exposure: &Exposure,
+    client: &Client,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    let uri = params.get("uri").and_then(Value::as_str).ok_or_else(|| {
+        RpcError::invalid_params("'uri' must be a resource URI such as hubspot://contacts")
+    })?;
     let object = uri
         .strip_prefix("hubspot://")
         .and_then(|name| exposure.objects.iter().find(|o| o.name == name))
         .ok_or_else(|| {
-            let known: Vec<String> = exposure.objects.iter().map(|o| format!("hubspot://{}", o.name)).collect();
+            let known: Vec<String> = exposure
+                .objects
+                .iter()
+                .map(|o| format!("hubspot://{}", o.name))
+                .collect();
             RpcError::new(
                 RESOURCE_NOT_FOUND,
                 format!("Resource not found: {uri}; available: {}", known.join(", ")),

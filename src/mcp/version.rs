@@ -36,7 +36,9 @@ impl Era {
 
 /// Every supported version, newest first.
 pub fn supported() -> Vec<&'static str> {
-    std::iter::once(MODERN).chain(LEGACY.iter().copied()).collect()
+    std::iter::once(MODERN)
+        .chain(LEGACY.iter().copied())
+        .collect()
 }
 
 fn known(version: &str) -> Option<&'static str> {
@@ -72,16 +74,26 @@ fn mismatch(what: String) -> RpcError {
 }
 
 /// Decides the era of one request and checks the protocol headers against the body.
-pub fn detect(method: &str, params: &Map<String, Value>, headers: Headers) -> Result<Era, RpcError> {
-    let meta_version = params
-        .get("_meta")
-        .and_then(|meta| meta.get(META_VERSION));
+pub fn detect(
+    method: &str,
+    params: &Map<String, Value>,
+    headers: Headers,
+) -> Result<Era, RpcError> {
+    let meta_version = params.get("_meta").and_then(|meta| meta.get(META_VERSION));
     let Some(meta_version) = meta_version else {
         return legacy(method, params, headers);
     };
-    let requested = meta_version
-        .as_str()
-        .ok_or_else(|| RpcError::invalid_params(format!("_meta.{META_VERSION} must be a string")))?;
+    let requested = meta_version.as_str().ok_or_else(|| {
+        RpcError::invalid_params(format!("_meta.{META_VERSION} must be a string"))
+    })?;
+    let capabilities = params
+        .get("_meta")
+        .and_then(|meta| meta.get(META_CAPABILITIES));
+    if capabilities.is_some_and(|c| !c.is_object()) {
+        return Err(RpcError::invalid_params(format!(
+            "_meta.{META_CAPABILITIES} must be an object"
+        )));
+    }
     let version = match known(requested) {
         Some(v) if !LEGACY.contains(&v) => v,
         _ => return Err(unsupported(requested)),
@@ -95,7 +107,9 @@ pub fn detect(method: &str, params: &Map<String, Value>, headers: Headers) -> Re
     }
     if let Some(header) = headers.method {
         if header != method {
-            return Err(mismatch(format!("Mcp-Method is '{header}' but the body's method is '{method}'")));
+            return Err(mismatch(format!(
+                "Mcp-Method is '{header}' but the body's method is '{method}'"
+            )));
         }
     }
     if let Some(header) = headers.name {
@@ -147,7 +161,8 @@ mod tests {
     #[test]
     fn initialize_echoes_supported_versions_and_falls_back_to_the_newest() {
         let h = Headers::default();
-        let era = |v: &str| detect("initialize", &params(json!({"protocolVersion": v})), h).unwrap();
+        let era =
+            |v: &str| detect("initialize", &params(json!({"protocolVersion": v})), h).unwrap();
         assert_eq!(era("2024-11-05"), Era::Legacy("2024-11-05"));
         assert_eq!(era("2025-06-18"), Era::Legacy("2025-06-18"));
         assert_eq!(era("1999-01-01"), Era::Legacy("2025-11-25"));
@@ -156,15 +171,27 @@ mod tests {
     #[test]
     fn modern_requests_are_checked_against_their_headers() {
         let p = params(json!({"name": "get_contacts", "_meta": {META_VERSION: MODERN}}));
-        assert_eq!(detect("tools/call", &p, Headers::default()), Ok(Era::Modern(MODERN)));
+        assert_eq!(
+            detect("tools/call", &p, Headers::default()),
+            Ok(Era::Modern(MODERN))
+        );
         let bad = params(json!({"_meta": {META_VERSION: "2030-01-01"}}));
         let err = detect("tools/list", &bad, Headers::default()).unwrap_err();
         assert_eq!((err.code, err.http_status), (UNSUPPORTED_VERSION, 400));
         assert_eq!(err.data.unwrap()["supported"][0], MODERN);
         for headers in [
-            Headers { protocol_version: Some("2025-06-18"), ..Default::default() },
-            Headers { method: Some("tools/list"), ..Default::default() },
-            Headers { name: Some("get_deals"), ..Default::default() },
+            Headers {
+                protocol_version: Some("2025-06-18"),
+                ..Default::default()
+            },
+            Headers {
+                method: Some("tools/list"),
+                ..Default::default()
+            },
+            Headers {
+                name: Some("get_deals"),
+                ..Default::default()
+            },
         ] {
             let err = detect("tools/call", &p, headers).unwrap_err();
             assert_eq!((err.code, err.http_status), (HEADER_MISMATCH, 400));
@@ -174,8 +201,17 @@ mod tests {
     #[test]
     fn legacy_headers_default_and_validate() {
         let none = Map::new();
-        assert_eq!(detect("tools/list", &none, Headers::default()), Ok(Era::Legacy(LEGACY_DEFAULT)));
-        let odd = Headers { protocol_version: Some("2019-01-01"), ..Default::default() };
-        assert_eq!(detect("tools/list", &none, odd).unwrap_err().code, UNSUPPORTED_VERSION);
+        assert_eq!(
+            detect("tools/list", &none, Headers::default()),
+            Ok(Era::Legacy(LEGACY_DEFAULT))
+        );
+        let odd = Headers {
+            protocol_version: Some("2019-01-01"),
+            ..Default::default()
+        };
+        assert_eq!(
+            detect("tools/list", &none, odd).unwrap_err().code,
+            UNSUPPORTED_VERSION
+        );
     }
 }

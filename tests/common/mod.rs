@@ -94,7 +94,12 @@ impl Server {
                 panic!("server did not start; log:\n{}", log.lock().unwrap());
             }
         };
-        Server { child, addr, log, client: Client { addr } }
+        Server {
+            child,
+            addr,
+            log,
+            client: Client { addr },
+        }
     }
 
     /// Everything the server logged so far.
@@ -122,19 +127,26 @@ impl Server {
         }
         None
     }
-
 }
 
 impl Client {
     /// A new connection to the server.
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(self.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         stream
     }
 
     /// One request on a fresh connection.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         let mut stream = self.connect();
         send(&mut stream, method, path, headers, body);
         read_reply(&mut stream).expect("a response")
@@ -152,7 +164,10 @@ impl Client {
 
     /// A JSON-RPC POST with extra headers.
     pub fn rpc_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Reply {
-        let mut all = vec![("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")];
+        let mut all = vec![
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ];
         all.extend_from_slice(headers);
         self.request("POST", path, &all, body.to_string().as_bytes())
     }
@@ -176,7 +191,13 @@ impl Drop for Server {
 }
 
 /// Writes one request with a Content-Length.
-pub fn send(stream: &mut TcpStream, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
+pub fn send(
+    stream: &mut TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) {
     let mut out = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
@@ -201,7 +222,10 @@ pub struct Reply {
 impl Reply {
     /// The first header called `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -209,7 +233,8 @@ impl Reply {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -245,6 +270,13 @@ pub fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.parse::<usize>().ok());
     let mut body = buf[header_end..].to_vec();
+    if status == 204 || status == 304 {
+        return Some(Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        });
+    }
     match length {
         Some(n) => {
             while body.len() < n {
@@ -259,10 +291,17 @@ pub fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
             let _ = stream.read_to_end(&mut body);
         }
     }
-    Some(Reply { status, headers, body })
+    Some(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// The text of a tool result's first content item.
 pub fn tool_text(response: &Value) -> String {
-    response["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string()
+    response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }

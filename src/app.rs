@@ -3,9 +3,8 @@
 
 use crate::http::{CorsPolicy, Handler, Request, Response, Shutdown};
 use crate::hubspot::Client;
-use crate::jsonrpc::{self, Body, Message, RpcError};
-use crate::mcp::{self, version::Headers, Exposure};
-use serde_json::{json, Value};
+use crate::mcp::{self, exchange, version::Headers, Exposure};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -126,23 +125,10 @@ impl App {
             exposure: &self.exposure,
             client: &self.client,
         };
-        let (status, body) = match jsonrpc::parse_body(req.body) {
-            Err(err) => (err.http_status, jsonrpc::failure(Value::Null, &err)),
-            Ok(Body::Single(value)) => match answer(&server, value, method_path, headers, trace) {
-                None => return Response::empty(202),
-                Some((status, reply)) => (status, reply),
-            },
-            Ok(Body::Batch(items)) => {
-                let replies: Vec<Value> = items
-                    .into_iter()
-                    .filter_map(|item| answer(&server, item, method_path, headers, trace))
-                    .map(|(_, reply)| reply)
-                    .collect();
-                if replies.is_empty() {
-                    return Response::empty(202);
-                }
-                (200, Value::Array(replies))
-            }
+        let Some((status, body)) =
+            exchange(&server, req.body, method_path, headers, &mut trace.methods)
+        else {
+            return Response::empty(202);
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         if sse {
@@ -155,56 +141,6 @@ impl App {
         }
         Response::json_bytes(status, bytes)
     }
-}
-
-/// Answers one JSON-RPC message: `None` for notifications and client responses (202),
-/// else the HTTP status it would get alone and the response object.
-fn answer(
-    server: &mcp::Server,
-    value: Value,
-    method_path: Option<&str>,
-    headers: Headers,
-    trace: &mut Trace,
-) -> Option<(u16, Value)> {
-    let message = match jsonrpc::classify(value) {
-        Ok(message) => message,
-        Err(rejected) => {
-            trace.methods.push("invalid".into());
-            let status = if rejected.error.http_status == 200 {
-                400
-            } else {
-                rejected.error.http_status
-            };
-            return Some((status, jsonrpc::failure(rejected.id, &rejected.error)));
-        }
-    };
-    let (id, method, params) = match message {
-        Message::Request { id, method, params } => (id, method, params),
-        Message::Notification { method } => {
-            trace.methods.push(method);
-            return None;
-        }
-        Message::Response => return None,
-    };
-    trace
-        .methods
-        .push(match params.get("name").and_then(Value::as_str) {
-            Some(name) if method == "tools/call" => format!("{method}:{name}"),
-            _ => method.clone(),
-        });
-    if let Some(path) = method_path {
-        if path != method {
-            let err = RpcError::invalid_request(format!(
-                "the body's method '{method}' does not match the path /mcp/{path}; POST it to /mcp/{method} or /mcp"
-            ))
-            .with_status(400);
-            return Some((err.http_status, jsonrpc::failure(id, &err)));
-        }
-    }
-    Some(match server.handle(&method, &params, headers) {
-        Ok(result) => (200, jsonrpc::success(id, result)),
-        Err(err) => (err.http_status, jsonrpc::failure(id, &err)),
-    })
 }
 
 /// True when the client accepts `text/event-stream` but not JSON.

@@ -13,6 +13,7 @@ mod jsonrpc;
 mod mcp;
 mod mock;
 mod signals;
+mod stdio;
 
 use config::{Config, Upstream};
 use http::{Limits, Shutdown};
@@ -27,6 +28,7 @@ hubspot-mcp-server: a Model Context Protocol server for the HubSpot CRM
 
 USAGE:
     hubspot-mcp-server [serve] [--port P] [--host H] [--mock DIR] [--log-level L]
+    hubspot-mcp-server stdio [--mock DIR] [--log-level L]
     hubspot-mcp-server mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]
     hubspot-mcp-server --help | --version
 
@@ -34,6 +36,8 @@ serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready
                 Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN, or HUBSPOT_MOCK=DIR / --mock DIR
                 for the built-in mock HubSpot. Every setting is an environment variable
                 (see README: PORT, HOST, CORS_ORIGIN, MAX_REQUEST_SIZE, LOG_LEVEL, ...).
+stdio           Speaks MCP as newline-delimited JSON-RPC on stdin/stdout (logs on stderr),
+                for clients that start the server themselves; exits at end of input.
 mock-hubspot    Serves the fake HubSpot CRM v3 API from fixture files (default port 3001).
                 --latency-ms makes every answer wait that long (slow-upstream tests).
 ";
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         }
         Some("serve") => ("serve", &args[1..]),
         Some("mock-hubspot") => ("mock-hubspot", &args[1..]),
+        Some("stdio") => ("stdio", &args[1..]),
         Some(flag) if flag.starts_with("--") => ("serve", &args[..]),
         None => ("serve", &args[..]),
         Some(other) => {
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
     let signals = signals::block_termination();
     let result = match command {
         "serve" => serve(rest, signals),
+        "stdio" => stdio_mode(rest, signals),
         _ => mock_hubspot(rest, signals),
     };
     match result {
@@ -93,18 +99,13 @@ fn bind(host: &str, port: u16) -> Result<may::net::TcpListener, String> {
         .map_err(|err| format!("cannot listen on {host}:{port}: {err}"))
 }
 
-/// Runs the MCP server until SIGTERM/SIGINT, then drains in-flight requests.
-fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
-    let started = Instant::now();
-    let config =
-        Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
-    init_logging(config.log_level);
-    configure_may(config.workers);
+/// The HubSpot client for the configured upstream, starting the embedded mock if asked.
+fn hubspot_client(config: &Config) -> Result<hubspot::Client, String> {
     let pool = Arc::new(hubspot::pool::BlockingPool::new(
         config.pool_threads,
         config.pool_queue,
     ));
-    let client = match &config.upstream {
+    Ok(match &config.upstream {
         Upstream::Token(token) => {
             hubspot::Client::new(&config.hubspot_api_url, token, config.hubspot_timeout, pool)
         }
@@ -121,7 +122,39 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
                 pool,
             )
         }
+    })
+}
+
+/// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
+fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
+    let config =
+        Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
+    init_logging(config.log_level);
+    configure_may(config.workers);
+    let client = hubspot_client(&config)?;
+    signals.on_termination(|| std::process::exit(0));
+    let exposure = mcp::Exposure::all();
+    let server = mcp::Server {
+        exposure: &exposure,
+        client: &client,
     };
+    log::info!(
+        "hubspot-mcp-server {} on stdio ({} tools)",
+        env!("CARGO_PKG_VERSION"),
+        exposure.len()
+    );
+    stdio::run(&server).map_err(|err| format!("stdio failed: {err}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the MCP server until SIGTERM/SIGINT, then drains in-flight requests.
+fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let config =
+        Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
+    init_logging(config.log_level);
+    configure_may(config.workers);
+    let client = hubspot_client(&config)?;
     let listener = bind(&config.host, config.port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     let shutdown = Arc::new(Shutdown::default());
@@ -156,7 +189,8 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         started.elapsed().as_secs_f64() * 1000.0
     );
     let accept = run_accept_loop(listener, app, limits, shutdown.clone());
-    signals.on_termination(addr, shutdown.clone());
+    let stopper = shutdown.clone();
+    signals.on_termination(move || stopper.begin(addr));
     let _ = accept.join();
     log::info!(
         "stopping: waiting up to {:?} for in-flight requests",
@@ -236,7 +270,8 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
         request_timeout: Duration::from_secs(60),
     };
     let accept = run_accept_loop(listener, Arc::new(mock), limits, shutdown.clone());
-    signals.on_termination(addr, shutdown.clone());
+    let stopper = shutdown.clone();
+    signals.on_termination(move || stopper.begin(addr));
     let _ = accept.join();
     shutdown.drain(Duration::from_secs(5));
     Ok(ExitCode::SUCCESS)

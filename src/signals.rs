@@ -2,10 +2,6 @@
 //! `sigwait`, which starts the graceful stop (a second signal exits at once). This is
 //! what lets the server run as PID 1 in a container.
 
-use crate::http::Shutdown;
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 /// The blocked termination signals, ready to be waited for.
 pub struct Signals {
     set: libc::sigset_t,
@@ -26,9 +22,9 @@ pub fn block_termination() -> Signals {
 }
 
 impl Signals {
-    /// Starts a thread that begins the graceful stop of the server listening on `addr` at
-    /// the first signal and exits the process with status 1 at the second.
-    pub fn on_termination(self, addr: SocketAddr, shutdown: Arc<Shutdown>) {
+    /// Starts a thread that runs `on_first` at the first signal and exits the process with
+    /// status 1 at the second.
+    pub fn on_termination(self, mut on_first: impl FnMut() + Send + 'static) {
         std::thread::spawn(move || {
             let mut received = 0;
             loop {
@@ -47,8 +43,8 @@ impl Signals {
                 } else {
                     "SIGINT"
                 };
-                log::info!("{name} received: no new connections, finishing in-flight requests");
-                shutdown.begin(addr);
+                log::info!("{name} received: stopping");
+                on_first();
             }
         });
     }

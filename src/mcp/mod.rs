@@ -1,6 +1,7 @@
 //! The MCP protocol: version negotiation across both eras, `initialize`,
 //! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
 
+mod exchange;
 mod prompts;
 mod resources;
 pub mod version;
@@ -8,6 +9,7 @@ pub mod version;
 use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use crate::hubspot::Client;
 use crate::jsonrpc::RpcError;
+pub use exchange::exchange;
 use serde_json::{json, Map, Value};
 use version::{Era, Headers};
 
@@ -43,6 +45,11 @@ impl Exposure {
     /// Every tool in the catalog.
     pub fn all() -> Exposure {
         Exposure::new(|_| true)
+    }
+
+    /// How many tools are exposed.
+    pub fn len(&self) -> usize {
+        self.tools.len()
     }
 }
 

@@ -35,7 +35,11 @@ fn speaks_json_rpc_lines_and_exits_cleanly_at_eof() {
         .lines()
         .map(|l| serde_json::from_str(&l.unwrap()).expect("stdout holds only JSON-RPC lines"))
         .collect();
-    assert_eq!(replies.len(), 4, "no reply to the notification: {replies:?}");
+    assert_eq!(
+        replies.len(),
+        4,
+        "no reply to the notification: {replies:?}"
+    );
     assert_eq!(replies[0]["result"]["protocolVersion"], "2025-06-18");
     let text = replies[1]["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("dealname"));

@@ -590,6 +590,48 @@ mod tests {
         assert_eq!(rejected(big.as_bytes()), 431);
     }
 
+    struct Panicky;
+
+    impl Handler for Panicky {
+        fn handle(&self, req: &Request) -> Response {
+            if req.path == "/panic" {
+                panic!("deliberate test panic");
+            }
+            Response::json_bytes(200, b"{}".to_vec())
+        }
+    }
+
+    #[test]
+    fn a_panicking_handler_gets_500_and_the_server_stays_up() {
+        let listener = may::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            max_body: 1024,
+            idle_timeout: std::time::Duration::from_secs(5),
+            request_timeout: std::time::Duration::from_secs(5),
+        };
+        let shutdown = Arc::new(Shutdown::default());
+        let stopper = shutdown.clone();
+        may::go!(move || serve(listener, Arc::new(Panicky), limits, stopper));
+        let exchange = |path: &str| {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply).unwrap();
+            reply
+        };
+        let reply = exchange("/panic");
+        assert!(reply.starts_with("HTTP/1.1 500 "), "{reply}");
+        assert!(reply.contains("-32603"), "{reply}");
+        assert!(exchange("/fine").starts_with("HTTP/1.1 200 "));
+        shutdown.begin(addr);
+        assert!(shutdown.drain(std::time::Duration::from_secs(1)));
+    }
+
     #[test]
     fn writes_framed_responses() {
         let mut out = Vec::new();

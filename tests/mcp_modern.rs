@@ -1,0 +1,145 @@
+//! The stateless 2026-07-28 revision: `server/discover`, `_meta` on every request,
+//! `resultType`, cache hints, version and header errors, served beside the legacy era.
+
+mod common;
+use common::Server;
+use serde_json::{json, Value};
+
+const MODERN: &str = "2026-07-28";
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {}
+    })
+}
+
+fn modern(
+    server: &Server,
+    method: &str,
+    mut params: Value,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    params["_meta"] = meta();
+    let mut all = vec![("MCP-Protocol-Version", MODERN), ("Mcp-Method", method)];
+    all.extend_from_slice(headers);
+    let reply = server.rpc_with(
+        "/mcp",
+        &json!({"jsonrpc":"2.0","id":"m-1","method":method,"params":params}),
+        &all,
+    );
+    (reply.status, reply.json())
+}
+
+#[test]
+fn server_discover_lists_versions_capabilities_and_server_info() {
+    let server = Server::mock(&[]);
+    let (status, body) = modern(&server, "server/discover", json!({}), &[]);
+    assert_eq!(status, 200, "{body}");
+    let result = &body["result"];
+    let versions: Vec<&str> = result["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        versions.contains(&MODERN) && versions.contains(&"2024-11-05"),
+        "{versions:?}"
+    );
+    assert_eq!(result["serverInfo"]["name"], "hubspot-mcp-server");
+    assert!(result["capabilities"]["tools"].is_object());
+    assert_eq!(result["resultType"], "complete");
+}
+
+#[test]
+fn modern_results_carry_result_type_and_cache_hints() {
+    let server = Server::mock(&[]);
+    let (status, body) = modern(&server, "tools/list", json!({}), &[]);
+    assert_eq!(status, 200);
+    let result = &body["result"];
+    assert_eq!(result["resultType"], "complete");
+    assert!(result["ttlMs"].as_u64().is_some());
+    assert!(result["cacheScope"].is_string());
+    assert!(result["tools"].as_array().unwrap().len() >= 5);
+    let (_, body) = modern(
+        &server,
+        "tools/call",
+        json!({"name":"get_deals","arguments":{"limit":1}}),
+        &[("Mcp-Name", "get_deals")],
+    );
+    assert_eq!(body["result"]["resultType"], "complete");
+    assert!(body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("dealname"));
+    assert!(
+        body["result"].get("ttlMs").is_none(),
+        "a tool call is not cacheable"
+    );
+    // The same server still answers a legacy client, without any hint fields.
+    let legacy = server
+        .rpc(
+            "/mcp",
+            &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+        )
+        .json();
+    assert!(legacy["result"].get("resultType").is_none());
+    let init = server
+        .rpc("/mcp", &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}))
+        .json();
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
+}
+
+#[test]
+fn an_unsupported_version_is_400_with_32022_and_the_supported_list() {
+    let server = Server::mock(&[]);
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}});
+    let reply = server.rpc("/mcp", &body);
+    assert_eq!(reply.status, 400);
+    let error = &reply.json()["error"];
+    assert_eq!(error["code"], -32022);
+    assert!(error["data"]["supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(MODERN)));
+    // An unknown MCP-Protocol-Version header on a legacy request is refused too.
+    let reply = server.rpc_with(
+        "/mcp",
+        &json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+        &[("MCP-Protocol-Version", "1999-12-31")],
+    );
+    assert_eq!(reply.status, 400);
+}
+
+#[test]
+fn headers_that_disagree_with_the_body_are_400_with_32020() {
+    let server = Server::mock(&[]);
+    for (header, value) in [
+        ("MCP-Protocol-Version", "2025-06-18"),
+        ("Mcp-Method", "prompts/list"),
+    ] {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": meta()}});
+        let reply = server.rpc_with("/mcp", &body, &[(header, value)]);
+        assert_eq!(reply.status, 400, "{header}");
+        assert_eq!(reply.json()["error"]["code"], -32020, "{header}");
+    }
+    let (status, body) = modern(
+        &server,
+        "tools/call",
+        json!({"name":"get_deals"}),
+        &[("Mcp-Name", "get_contacts")],
+    );
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!(-32020))
+    );
+}
+
+#[test]
+fn modern_method_not_found_is_http_404() {
+    let server = Server::mock(&[]);
+    let (status, body) = modern(&server, "tools/teleport", json!({}), &[]);
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], -32601);
+}

@@ -1,1 +1,329 @@
-//! Store (being written).
+//! A durable JSON file in the data directory: the registry's only storage.
+//!
+//! One value lives in `<dir>/registry.json`. A save writes `registry.json.tmp` (mode 0600),
+//! fsyncs it, renames it over `registry.json` and fsyncs the directory, so a crash (even
+//! `kill -9` or a power cut) at any moment leaves either the old file or the new one, never a
+//! torn one. A file that does not parse is reported and never overwritten. An exclusive
+//! `flock` on `<dir>/registry.lock`, held for the life of the [`Store`], refuses a second
+//! process on the same directory instead of letting the two race.
+//!
+//! The store knows nothing about accounts or servers: it keeps one `serde_json::Value`.
+
+// Not wired into the server yet (the HTTP routes come next); remove when they are.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::fmt;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// The registry file's name inside the data directory.
+pub const FILE_NAME: &str = "registry.json";
+/// The temporary file a save writes before renaming it over [`FILE_NAME`].
+pub const TMP_NAME: &str = "registry.json.tmp";
+/// The lock file that keeps a second process out of the data directory.
+pub const LOCK_NAME: &str = "registry.lock";
+
+/// Why the store could not open, read or write its file. The messages name the path and
+/// say what to do; they never contain the file's contents.
+#[derive(Debug)]
+pub enum StoreError {
+    /// An I/O operation failed: `action` says what was being done to `path`.
+    Io {
+        /// What was being done (`create data directory`, `write`, `rename`, ...).
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// Another process holds the data directory's lock.
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// The holder's pid, when the lock file names one.
+        pid: Option<u32>,
+    },
+    /// The registry file exists but is not usable; it has been left untouched.
+    Corrupt {
+        /// The registry file.
+        path: PathBuf,
+        /// What is wrong with it (a parse error with line and column, or a shape error).
+        detail: String,
+    },
+}
+
+impl StoreError {
+    fn io(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
+            StoreError::Locked { dir, pid } => {
+                write!(
+                    f,
+                    "data directory {} is in use by another hubspot-mcp-server process",
+                    dir.display()
+                )?;
+                if let Some(pid) = pid {
+                    write!(f, " (pid {pid})")?;
+                }
+                write!(
+                    f,
+                    " holding {}; stop it or choose another DATA_DIR",
+                    dir.join(LOCK_NAME).display()
+                )
+            }
+            StoreError::Corrupt { path, detail } => write!(
+                f,
+                "registry file {} is not readable ({detail}); it was left untouched: \
+                 repair it or move it away, then start again",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The data directory, locked for this process, and its one JSON file.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    /// Held open for the life of the store: closing it releases the `flock`.
+    _lock: File,
+}
+
+impl Store {
+    /// Opens `dir` (creating it with mode 0700 if missing) and takes its exclusive lock.
+    /// Fails with [`StoreError::Locked`] when another process (or another `Store` in this
+    /// one) has it.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StoreError::io("create data directory", dir, e))?;
+        let lock_path = dir.join(LOCK_NAME);
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io("open lock file", &lock_path, e))?;
+        // SAFETY: flock on a file descriptor we own, which stays open while `lock` lives.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut text = String::new();
+                let _ = lock.read_to_string(&mut text);
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    pid: text.trim().parse().ok(),
+                });
+            }
+            return Err(StoreError::io("lock", &lock_path, err));
+        }
+        // Record who holds the lock, for the message a second process prints. Best effort.
+        let _ = lock
+            .set_len(0)
+            .and_then(|()| lock.rewind())
+            .and_then(|()| write!(lock, "{}", std::process::id()));
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The registry file's path (`<dir>/registry.json`).
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE_NAME)
+    }
+
+    /// Reads the registry file: `None` when there is none yet, [`StoreError::Corrupt`] when it
+    /// is not JSON (the file is not touched). A leftover temporary file from an interrupted
+    /// save is ignored: the rename never happened, so the old file is the current one.
+    pub fn load(&self) -> Result<Option<Value>, StoreError> {
+        let path = self.path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("read", &path, e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                path,
+                detail: format!("invalid JSON: {e}"),
+            })
+    }
+
+    /// Replaces the registry file with `value` atomically and durably: temporary file (mode
+    /// 0600), fsync, rename over the old file, fsync of the directory. On error the old file
+    /// is still in place and complete.
+    pub fn save(&self, value: &Value) -> Result<(), StoreError> {
+        let tmp = self.dir.join(TMP_NAME);
+        let path = self.path();
+        let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| {
+            StoreError::io(
+                "encode",
+                &path,
+                io::Error::new(io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        bytes.push(b'\n');
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| StoreError::io("create", &tmp, e))?;
+        // `mode` only applies to a new file; a leftover temporary file may have another.
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::io("set permissions of", &tmp, e))?;
+        file.write_all(&bytes)
+            .map_err(|e| StoreError::io("write", &tmp, e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io("fsync", &tmp, e))?;
+        drop(file);
+        fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename over", &path, e))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("fsync directory", &self.dir, e))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A unique directory under the system temp dir, removed on drop.
+    pub(crate) struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(label: &str) -> TempDir {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!(
+                "hubspot-mcp-test-{}-{label}-{n}",
+                std::process::id()
+            ));
+            let _ = fs::remove_dir_all(&path);
+            TempDir(path)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn saves_and_loads_across_reopen() {
+        let tmp = TempDir::new("roundtrip");
+        let dir = tmp.0.join("nested/data");
+        let store = Store::open(&dir).expect("open");
+        assert_eq!(mode(&dir), 0o700);
+        assert!(store.load().expect("load").is_none());
+        let value = json!({"version": 1, "items": [1, 2, 3]});
+        store.save(&value).expect("save");
+        assert_eq!(mode(&store.path()), 0o600);
+        assert!(!dir.join(TMP_NAME).exists());
+        drop(store);
+        let store = Store::open(&dir).expect("reopen");
+        assert_eq!(store.load().expect("load"), Some(value));
+    }
+
+    #[test]
+    fn second_open_is_refused_until_the_first_is_dropped() {
+        let tmp = TempDir::new("lock");
+        let first = Store::open(&tmp.0).expect("open");
+        let err = Store::open(&tmp.0).expect_err("second open must fail");
+        assert!(matches!(err, StoreError::Locked { pid: Some(p), .. } if p == std::process::id()));
+        let text = err.to_string();
+        assert!(text.contains(&tmp.0.display().to_string()), "{text}");
+        assert!(text.contains("DATA_DIR"), "{text}");
+        drop(first);
+        Store::open(&tmp.0).expect("open after release");
+    }
+
+    #[test]
+    fn corrupt_file_is_refused_and_left_untouched() {
+        let tmp = TempDir::new("corrupt");
+        let store = Store::open(&tmp.0).expect("open");
+        let garbage = b"{\"version\": 1, \"accounts\": [tor";
+        fs::write(store.path(), garbage).expect("write garbage");
+        let err = store.load().expect_err("corrupt file must fail");
+        let text = err.to_string();
+        assert!(text.contains(&store.path().display().to_string()), "{text}");
+        assert!(text.contains("line 1"), "{text}");
+        assert_eq!(fs::read(store.path()).expect("read"), garbage);
+    }
+
+    #[test]
+    fn leftover_tmp_file_is_ignored_and_replaced() {
+        let tmp = TempDir::new("leftover");
+        let store = Store::open(&tmp.0).expect("open");
+        store.save(&json!({"n": 1})).expect("save");
+        // A crash between writing the temporary file and the rename leaves this behind.
+        let leftover = tmp.0.join(TMP_NAME);
+        fs::write(&leftover, b"{\"n\": 2, torn").expect("write");
+        fs::set_permissions(&leftover, fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(store.load().expect("load"), Some(json!({"n": 1})));
+        store.save(&json!({"n": 3})).expect("save");
+        assert_eq!(store.load().expect("load"), Some(json!({"n": 3})));
+        assert_eq!(mode(&store.path()), 0o600);
+    }
+
+    #[test]
+    fn failed_save_keeps_the_old_file() {
+        let tmp = TempDir::new("failsave");
+        let store = Store::open(&tmp.0).expect("open");
+        store.save(&json!({"n": 1})).expect("save");
+        // A directory where the temporary file goes makes the write fail, even as root.
+        fs::create_dir(tmp.0.join(TMP_NAME)).expect("mkdir");
+        let err = store.save(&json!({"n": 2})).expect_err("save must fail");
+        assert!(err.to_string().contains(TMP_NAME), "{err}");
+        assert_eq!(store.load().expect("load"), Some(json!({"n": 1})));
+    }
+}

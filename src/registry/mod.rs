@@ -1,1 +1,850 @@
-//! Registry (being written).
+//! Integrated accounts and the scoped MCP servers minted for them (Truto's API), kept in
+//! memory behind a mutex and saved through [`Store`] on every change.
+//!
+//! This is the logic under the admin routes: every method takes plain inputs (ids, the parsed
+//! JSON body, the query's `limit`/`next_cursor`, the current time in milliseconds) and returns
+//! the response body or a [`RegistryError`] that carries the HTTP status and the
+//! `{statusCode, error, message}` envelope. Time is always passed in (`now_ms`), so expiry is
+//! testable without sleeping.
+//!
+//! Guarantees:
+//! - **Memory and disk agree.** A change is applied to a copy, the copy is saved, and only
+//!   then does it replace the in-memory state; a failed save leaves both as they were and
+//!   answers 500. Changes are serialised by a writer lock; readers (such as
+//!   [`Registry::resolve_token`] on every scoped MCP request) never wait for an fsync.
+//! - **Tokens are shown once.** Only [`Registry::create_server`]'s answer holds the MCP token
+//!   and its URL; the file and every other answer hold the token's SHA-256 at most.
+//! - **HubSpot keys never leave.** An account's private app token is kept in the file (mode
+//!   0600) so it survives restarts, but no answer shows it (`has_token` instead) and
+//!   [`AccountAuth`]'s `Debug` redacts it. The start-up account's key comes from the
+//!   environment on every start and is never written to the file.
+//! - **Expired servers are gone.** An expired server answers like an unknown one (404, and
+//!   [`Registry::resolve_token`] gives `None`); it is deleted from the file when its token
+//!   is next presented and with the next change of any kind.
+//! - `created_by` is whatever the HTTP layer passes: the fixed admin identity
+//!   [`ADMIN_IDENTITY`] while there is a single admin token.
+//!
+//! Registry writes fsync: call the changing methods off the coroutine workers if that
+//! matters (they take milliseconds).
+
+// Not wired into the server yet (the HTTP routes come next); remove when they are.
+#![allow(dead_code)]
+
+mod error;
+pub mod filter;
+#[cfg(test)]
+mod tests;
+pub mod token;
+
+pub use error::RegistryError;
+pub use filter::{Catalog, ToolFilter};
+
+use crate::clock;
+use crate::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::HashSet;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// `created_by` of servers minted with the single admin token.
+pub const ADMIN_IDENTITY: &str = "admin";
+/// The longest account or server name, in characters.
+pub const MAX_NAME_LEN: usize = 200;
+/// How far in the future `expires_at` must be, at least.
+pub const MIN_EXPIRY_MS: i64 = 60_000;
+/// The page size when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 20;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 100;
+/// The longest HubSpot private app token accepted.
+pub const MAX_HUBSPOT_TOKEN_LEN: usize = 1024;
+/// The file format version this code reads and writes.
+const FILE_VERSION: u32 = 1;
+/// Hashed into the start-up account's id, so the id is the same on every run.
+const DEFAULT_ACCOUNT_LABEL: &str = "hubspot-mcp-server:start-up integrated account";
+
+/// How an integrated account reaches HubSpot.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AccountAuth {
+    /// A HubSpot private app access token (sent as `Authorization: Bearer`).
+    Token(String),
+    /// The server's built-in mock HubSpot (`HUBSPOT_MOCK`).
+    Mock,
+}
+
+impl fmt::Debug for AccountAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountAuth::Token(_) => f.write_str("Token(<redacted>)"),
+            AccountAuth::Mock => f.write_str("Mock"),
+        }
+    }
+}
+
+/// A scoped MCP server found by its token: what the MCP layer needs to serve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedServer {
+    /// The server's id.
+    pub id: String,
+    /// The server's name.
+    pub name: String,
+    /// The integrated account it is bound to.
+    pub integrated_account_id: String,
+    /// How to reach HubSpot for that account.
+    pub auth: AccountAuth,
+    /// Which tools it exposes.
+    pub filter: ToolFilter,
+    /// When it expires, in milliseconds since the epoch.
+    pub expires_at_ms: Option<i64>,
+}
+
+/// One page request: `limit` (1 to 100, default 20) and the `next_cursor` of the previous
+/// page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    limit: usize,
+    /// The sort key (`created_at`, `id`) of the last item already returned.
+    after: Option<(String, String)>,
+}
+
+impl Page {
+    /// The first page of `DEFAULT_LIMIT` items.
+    pub fn first() -> Page {
+        Page {
+            limit: DEFAULT_LIMIT,
+            after: None,
+        }
+    }
+
+    /// Parses the query parameters `limit` and `next_cursor` as they arrived (empty counts
+    /// as absent). 400 for a limit outside 1..=100 or a cursor this server did not issue.
+    pub fn from_query(
+        limit: Option<&str>,
+        next_cursor: Option<&str>,
+    ) -> Result<Page, RegistryError> {
+        let limit = match limit.map(str::trim).filter(|s| !s.is_empty()) {
+            None => DEFAULT_LIMIT,
+            Some(s) => s
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    RegistryError::bad(format!("limit must be an integer from 1 to {MAX_LIMIT}"))
+                })?,
+        };
+        let after = match next_cursor.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                RegistryError::bad("next_cursor is not a cursor returned by this server")
+            })?),
+        };
+        Ok(Page { limit, after })
+    }
+}
+
+/// The cursor is the hex of `created_at` and `id`: opaque to clients, stable when items
+/// before it are deleted.
+fn encode_cursor(created_at: &str, id: &str) -> String {
+    format!("{created_at} {id}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 512 {
+        return None;
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (created_at, id) = text.split_once(' ')?;
+    Some((created_at.to_string(), id.to_string()))
+}
+
+/// Builds `{result, next_cursor}` from items sorted by (`created_at`, `id`).
+fn paginate<T>(
+    items: Vec<&T>,
+    page: &Page,
+    key: impl Fn(&T) -> (&str, &str),
+    show: impl Fn(&T) -> Value,
+) -> Value {
+    let mut items = items;
+    items.sort_by(|a, b| key(a).cmp(&key(b)));
+    let start = match &page.after {
+        None => 0,
+        Some((c, i)) => items.partition_point(|x| key(x) <= (c.as_str(), i.as_str())),
+    };
+    let rest = &items[start.min(items.len())..];
+    let shown = &rest[..page.limit.min(rest.len())];
+    let next_cursor = match shown.last() {
+        Some(last) if rest.len() > shown.len() => {
+            let (c, i) = key(last);
+            Value::String(encode_cursor(c, i))
+        }
+        _ => Value::Null,
+    };
+    json!({
+        "result": shown.iter().map(|x| show(x)).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })
+}
+
+/// An integrated account as stored.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+struct Account {
+    id: String,
+    name: String,
+    /// The HubSpot private app token; never shown, never written for the start-up account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private_app_token: Option<String>,
+    #[serde(default)]
+    mock: bool,
+    /// The start-up account (credentials from the environment).
+    #[serde(default)]
+    is_default: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl Account {
+    fn auth(&self) -> Option<AccountAuth> {
+        if self.mock {
+            Some(AccountAuth::Mock)
+        } else {
+            self.private_app_token.clone().map(AccountAuth::Token)
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "mock": self.mock,
+            "has_token": self.private_app_token.is_some(),
+            "is_default": self.is_default,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// A scoped MCP server as stored: the token only as its SHA-256.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+struct Server {
+    id: String,
+    name: String,
+    config: Value,
+    integrated_account_id: String,
+    created_by: String,
+    created_at: String,
+    updated_at: String,
+    #[serde(default)]
+    expires_at: Option<String>,
+    token_sha256: String,
+}
+
+impl Server {
+    fn expires_at_ms(&self) -> Option<i64> {
+        self.expires_at.as_deref().and_then(clock::parse_rfc3339)
+    }
+
+    fn expired(&self, now_ms: i64) -> bool {
+        self.expires_at_ms().is_some_and(|at| now_ms >= at)
+    }
+
+    /// The server as every answer but the create shows it: no token, no URL.
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "config": self.config,
+            "integrated_account_id": self.integrated_account_id,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "expires_at": self.expires_at,
+        })
+    }
+}
+
+/// Everything the registry holds; also the file's shape.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+struct State {
+    version: u32,
+    accounts: Vec<Account>,
+    servers: Vec<Server>,
+}
+
+impl State {
+    fn empty() -> State {
+        State {
+            version: FILE_VERSION,
+            accounts: Vec::new(),
+            servers: Vec::new(),
+        }
+    }
+
+    /// What goes into the file: everything but the start-up account's HubSpot key.
+    fn to_file(&self) -> Result<Value, RegistryError> {
+        let mut copy = self.clone();
+        for a in copy.accounts.iter_mut().filter(|a| a.is_default) {
+            a.private_app_token = None;
+        }
+        serde_json::to_value(&copy)
+            .map_err(|e| RegistryError::Internal(format!("cannot encode the registry: {e}")))
+    }
+
+    /// Checks a loaded file beyond its JSON shape; the error says what is wrong.
+    fn check(&self) -> Result<(), String> {
+        if self.version != FILE_VERSION {
+            return Err(format!(
+                "format version {} is not supported (this server reads version {FILE_VERSION})",
+                self.version
+            ));
+        }
+        let mut ids = HashSet::new();
+        for a in &self.accounts {
+            if !ids.insert(a.id.as_str()) {
+                return Err(format!("account id {} appears twice", a.id));
+            }
+        }
+        let mut hashes = HashSet::new();
+        for s in &self.servers {
+            if !ids.insert(s.id.as_str()) {
+                return Err(format!("id {} appears twice", s.id));
+            }
+            if !self
+                .accounts
+                .iter()
+                .any(|a| a.id == s.integrated_account_id)
+            {
+                return Err(format!(
+                    "MCP server {} refers to integrated account {}, which is not in the file",
+                    s.id, s.integrated_account_id
+                ));
+            }
+            let hex = s.token_sha256.len() == 64
+                && s.token_sha256
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if !hex || !hashes.insert(s.token_sha256.as_str()) {
+                return Err(format!("MCP server {} has a bad token_sha256", s.id));
+            }
+            if s.expires_at.is_some() && s.expires_at_ms().is_none() {
+                return Err(format!("MCP server {} has a bad expires_at", s.id));
+            }
+            if let Err(e) = ToolFilter::parse(Some(&s.config)) {
+                return Err(format!(
+                    "MCP server {} has a bad config: {}",
+                    s.id,
+                    e.message()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn account(&self, id: &str) -> Result<&Account, RegistryError> {
+        self.accounts
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| RegistryError::NotFound(format!("integrated account {id} not found")))
+    }
+
+    /// The index of a live (not expired) server of account `account_id`.
+    fn server_index(
+        &self,
+        account_id: &str,
+        server_id: &str,
+        now_ms: i64,
+    ) -> Result<usize, RegistryError> {
+        self.account(account_id)?;
+        self.servers
+            .iter()
+            .position(|s| {
+                s.id == server_id && s.integrated_account_id == account_id && !s.expired(now_ms)
+            })
+            .ok_or_else(|| RegistryError::NotFound(format!("MCP server {server_id} not found")))
+    }
+
+    /// Drops expired servers; returns how many.
+    fn purge_expired(&mut self, now_ms: i64) -> usize {
+        let before = self.servers.len();
+        self.servers.retain(|s| {
+            let keep = !s.expired(now_ms);
+            if !keep {
+                log::info!("MCP server {} expired and was deleted", s.id);
+            }
+            keep
+        });
+        before - self.servers.len()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // State is only ever replaced whole, after a successful save, so a panic elsewhere
+    // cannot leave it half-changed: a poisoned lock is safe to use.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The registry: integrated accounts and scoped MCP servers, durable in one JSON file.
+pub struct Registry {
+    store: Store,
+    state: Mutex<State>,
+    /// Serialises changes so that each save holds the previous change.
+    writer: Mutex<()>,
+}
+
+impl Registry {
+    /// Loads the registry from `store` (empty when there is no file yet). A file that is not
+    /// a registry stops here with [`StoreError::Corrupt`] and is left untouched.
+    pub fn open(store: Store) -> Result<Registry, StoreError> {
+        let state = match store.load()? {
+            None => State::empty(),
+            Some(value) => {
+                let corrupt = |detail: String| StoreError::Corrupt {
+                    path: store.path(),
+                    detail,
+                };
+                let state: State = serde_json::from_value(value)
+                    .map_err(|e| corrupt(format!("not a registry: {e}")))?;
+                state.check().map_err(corrupt)?;
+                state
+            }
+        };
+        Ok(Registry {
+            store,
+            state: Mutex::new(state),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// The registry file's path, for logs.
+    pub fn path(&self) -> PathBuf {
+        self.store.path()
+    }
+
+    /// The start-up account's id: the same on every run and every machine.
+    pub fn default_account_id() -> String {
+        token::stable_uuid(DEFAULT_ACCOUNT_LABEL)
+    }
+
+    /// Applies `f` to a copy of the state (after dropping expired servers), saves the copy
+    /// when its file form changed, then installs it. On any error nothing changes.
+    fn change<R>(
+        &self,
+        now_ms: i64,
+        f: impl FnOnce(&mut State) -> Result<R, RegistryError>,
+    ) -> Result<R, RegistryError> {
+        self.change_counting(now_ms, f).map(|(out, _)| out)
+    }
+
+    /// [`Registry::change`], also returning how many expired servers it deleted.
+    fn change_counting<R>(
+        &self,
+        now_ms: i64,
+        f: impl FnOnce(&mut State) -> Result<R, RegistryError>,
+    ) -> Result<(R, usize), RegistryError> {
+        let _writer = lock(&self.writer);
+        let current = lock(&self.state).clone();
+        let mut next = current.clone();
+        let purged = next.purge_expired(now_ms);
+        let out = f(&mut next)?;
+        let file = next.to_file()?;
+        if file != current.to_file()? {
+            self.store.save(&file)?;
+        }
+        *lock(&self.state) = next;
+        Ok((out, purged))
+    }
+
+    /// Registers (or updates) the start-up account with the credentials of this run
+    /// (`HUBSPOT_PRIVATE_APP_ACCESS_TOKEN` or the mock) under [`Registry::default_account_id`],
+    /// and returns that id. The key is kept in memory only; the file records the account
+    /// without it, so servers minted for it survive restarts.
+    pub fn ensure_default_account(
+        &self,
+        auth: AccountAuth,
+        now_ms: i64,
+    ) -> Result<String, RegistryError> {
+        let id = Registry::default_account_id();
+        let (token, mock) = match auth {
+            AccountAuth::Token(t) => (Some(t), false),
+            AccountAuth::Mock => (None, true),
+        };
+        self.change(now_ms, |state| {
+            let now = clock::format_millis(now_ms);
+            match state.accounts.iter_mut().find(|a| a.id == id) {
+                Some(a) => {
+                    if a.mock != mock || !a.is_default {
+                        a.mock = mock;
+                        a.is_default = true;
+                        a.updated_at = now;
+                    }
+                    a.private_app_token = token;
+                }
+                None => state.accounts.push(Account {
+                    id: id.clone(),
+                    name: "default".to_string(),
+                    private_app_token: token,
+                    mock,
+                    is_default: true,
+                    created_at: now.clone(),
+                    updated_at: now,
+                }),
+            }
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// `POST /integrated-account`: `{name, private_app_token}` or `{name, mock: true}`.
+    /// Returns the account (with `has_token`, never the token).
+    pub fn create_account(&self, body: &Value, now_ms: i64) -> Result<Value, RegistryError> {
+        let obj = body_object(body, &["name", "private_app_token", "mock"])?;
+        let name = name_field(obj)?.ok_or_else(|| RegistryError::bad("name is required"))?;
+        let mock = match obj.get("mock") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(RegistryError::bad("mock must be true or false")),
+        };
+        let token = match obj.get("private_app_token") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t))
+                if !t.is_empty()
+                    && t.len() <= MAX_HUBSPOT_TOKEN_LEN
+                    && t.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Some(t.clone())
+            }
+            Some(_) => {
+                return Err(RegistryError::bad(format!(
+                    "private_app_token must be a non-empty string of printable ASCII without \
+                     spaces, at most {MAX_HUBSPOT_TOKEN_LEN} characters"
+                )))
+            }
+        };
+        if mock == token.is_some() {
+            return Err(RegistryError::bad(
+                "give exactly one of private_app_token (a HubSpot private app access token) or \
+                 mock: true",
+            ));
+        }
+        let id = token::new_uuid_v4()?;
+        let now = clock::format_millis(now_ms);
+        let account = Account {
+            id,
+            name,
+            private_app_token: token,
+            mock,
+            is_default: false,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let shown = account.to_json();
+        self.change(now_ms, |state| {
+            state.accounts.push(account);
+            Ok(())
+        })?;
+        Ok(shown)
+    }
+
+    /// `GET /integrated-account`: `{result: [...], next_cursor}`, oldest first.
+    pub fn list_accounts(&self, page: &Page) -> Value {
+        let state = lock(&self.state);
+        paginate(
+            state.accounts.iter().collect(),
+            page,
+            |a| (a.created_at.as_str(), a.id.as_str()),
+            Account::to_json,
+        )
+    }
+
+    /// `GET /integrated-account/{id}`.
+    pub fn get_account(&self, id: &str) -> Result<Value, RegistryError> {
+        lock(&self.state).account(id).map(Account::to_json)
+    }
+
+    /// `DELETE /integrated-account/{id}`: deletes the account and all its MCP servers and
+    /// returns the deleted account. The start-up account cannot be deleted (409): it comes
+    /// back at every start.
+    pub fn delete_account(&self, id: &str, now_ms: i64) -> Result<Value, RegistryError> {
+        self.change(now_ms, |state| {
+            let account = state.account(id)?;
+            if account.is_default {
+                return Err(RegistryError::Conflict(format!(
+                    "integrated account {id} is the start-up account (from \
+                     HUBSPOT_PRIVATE_APP_ACCESS_TOKEN or HUBSPOT_MOCK) and cannot be deleted"
+                )));
+            }
+            let shown = account.to_json();
+            state.accounts.retain(|a| a.id != id);
+            state.servers.retain(|s| s.integrated_account_id != id);
+            Ok(shown)
+        })
+    }
+
+    /// How account `id` reaches HubSpot; `None` when there is no such account or (for the
+    /// start-up account before [`Registry::ensure_default_account`]) no credentials yet.
+    pub fn account_auth(&self, id: &str) -> Option<AccountAuth> {
+        lock(&self.state).account(id).ok().and_then(Account::auth)
+    }
+
+    /// `POST /integrated-account/{account_id}/mcp` with `{name, config?, expires_at?}`.
+    /// Checks the config against `catalog` (400 when it selects no tool), mints a token and
+    /// returns the server with `token` and `url` (`<base_url>/mcp/<token>`): the only answer
+    /// that ever holds them. `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
+    pub fn create_server(
+        &self,
+        account_id: &str,
+        body: &Value,
+        catalog: &Catalog<'_>,
+        created_by: &str,
+        base_url: &str,
+        now_ms: i64,
+    ) -> Result<Value, RegistryError> {
+        lock(&self.state).account(account_id)?;
+        let obj = body_object(body, &["name", "config", "expires_at"])?;
+        let name = name_field(obj)?.ok_or_else(|| RegistryError::bad("name is required"))?;
+        let (filter, config) = ToolFilter::parse(obj.get("config"))?;
+        filter.check_selects_some(catalog)?;
+        let expires_at = match obj.get("expires_at") {
+            None => None,
+            Some(v) => expires_at_field(v, now_ms)?,
+        };
+        let token = token::new_token()?;
+        let id = token::new_uuid_v4()?;
+        let now = clock::format_millis(now_ms);
+        let server = Server {
+            id,
+            name,
+            config,
+            integrated_account_id: account_id.to_string(),
+            created_by: created_by.to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+            expires_at,
+            token_sha256: token::hash_token(&token),
+        };
+        let mut shown = server.to_json();
+        self.change(now_ms, |state| {
+            state.account(account_id)?;
+            state.servers.push(server);
+            Ok(())
+        })?;
+        shown["url"] = Value::String(format!("{}/mcp/{token}", base_url.trim_end_matches('/')));
+        shown["token"] = Value::String(token);
+        Ok(shown)
+    }
+
+    /// `GET /integrated-account/{account_id}/mcp`: `{result: [...], next_cursor}`, oldest
+    /// first, expired servers left out.
+    pub fn list_servers(
+        &self,
+        account_id: &str,
+        page: &Page,
+        now_ms: i64,
+    ) -> Result<Value, RegistryError> {
+        let state = lock(&self.state);
+        state.account(account_id)?;
+        let servers = state
+            .servers
+            .iter()
+            .filter(|s| s.integrated_account_id == account_id && !s.expired(now_ms))
+            .collect();
+        Ok(paginate(
+            servers,
+            page,
+            |s| (s.created_at.as_str(), s.id.as_str()),
+            Server::to_json,
+        ))
+    }
+
+    /// `GET /integrated-account/{account_id}/mcp/{server_id}` (no token).
+    pub fn get_server(
+        &self,
+        account_id: &str,
+        server_id: &str,
+        now_ms: i64,
+    ) -> Result<Value, RegistryError> {
+        let state = lock(&self.state);
+        let i = state.server_index(account_id, server_id, now_ms)?;
+        Ok(state.servers[i].to_json())
+    }
+
+    /// `PATCH /integrated-account/{account_id}/mcp/{server_id}` with any of `name`, `config`
+    /// (replaces the whole config; checked against `catalog`) and `expires_at` (`null`
+    /// clears it). Returns the server (no token). A body with none of them changes nothing.
+    pub fn update_server(
+        &self,
+        account_id: &str,
+        server_id: &str,
+        body: &Value,
+        catalog: &Catalog<'_>,
+        now_ms: i64,
+    ) -> Result<Value, RegistryError> {
+        lock(&self.state).server_index(account_id, server_id, now_ms)?;
+        let obj = body_object(body, &["name", "config", "expires_at"])?;
+        let name = name_field(obj)?;
+        let config = match obj.get("config") {
+            None => None,
+            Some(v) => {
+                let (filter, config) = ToolFilter::parse(Some(v))?;
+                filter.check_selects_some(catalog)?;
+                Some(config)
+            }
+        };
+        let expires_at = match obj.get("expires_at") {
+            None => None,
+            Some(v) => Some(expires_at_field(v, now_ms)?),
+        };
+        self.change(now_ms, |state| {
+            let i = state.server_index(account_id, server_id, now_ms)?;
+            let server = &mut state.servers[i];
+            let changed = name.is_some() || config.is_some() || expires_at.is_some();
+            if let Some(name) = name {
+                server.name = name;
+            }
+            if let Some(config) = config {
+                server.config = config;
+            }
+            if let Some(expires_at) = expires_at {
+                server.expires_at = expires_at;
+            }
+            if changed {
+                server.updated_at = clock::format_millis(now_ms);
+            }
+            Ok(server.to_json())
+        })
+    }
+
+    /// `DELETE /integrated-account/{account_id}/mcp/{server_id}`: its token stops working at
+    /// once. Returns the deleted server (no token).
+    pub fn delete_server(
+        &self,
+        account_id: &str,
+        server_id: &str,
+        now_ms: i64,
+    ) -> Result<Value, RegistryError> {
+        self.change(now_ms, |state| {
+            let i = state.server_index(account_id, server_id, now_ms)?;
+            Ok(state.servers.remove(i).to_json())
+        })
+    }
+
+    /// The scoped server behind `token` (from `/mcp/<token>`), or `None` when the token is
+    /// unknown, deleted or expired (answer 404). An expired server is deleted on the way; if
+    /// that save fails it is still refused, and deleted with the next change.
+    pub fn resolve_token(&self, token: &str, now_ms: i64) -> Option<ScopedServer> {
+        if !token::is_token_format(token) {
+            return None;
+        }
+        let hash = token::hash_token(token);
+        let (server, account) = {
+            let state = lock(&self.state);
+            let server = state
+                .servers
+                .iter()
+                .find(|s| token::constant_time_eq(s.token_sha256.as_bytes(), hash.as_bytes()))?
+                .clone();
+            let account = state.account(&server.integrated_account_id).ok()?.clone();
+            (server, account)
+        };
+        if server.expired(now_ms) {
+            if let Err(e) = self.change(now_ms, |_| Ok(())) {
+                log::warn!("could not delete expired MCP server {}: {e}", server.id);
+            }
+            return None;
+        }
+        let Some(auth) = account.auth() else {
+            log::warn!(
+                "MCP server {} refused: integrated account {} has no HubSpot credentials",
+                server.id,
+                account.id
+            );
+            return None;
+        };
+        let filter = ToolFilter::parse(Some(&server.config)).ok()?.0;
+        Some(ScopedServer {
+            expires_at_ms: server.expires_at_ms(),
+            id: server.id,
+            name: server.name,
+            integrated_account_id: server.integrated_account_id,
+            auth,
+            filter,
+        })
+    }
+
+    /// Deletes every expired server now (for a periodic sweep); returns how many.
+    pub fn purge_expired(&self, now_ms: i64) -> Result<usize, RegistryError> {
+        self.change_counting(now_ms, |_| Ok(())).map(|((), n)| n)
+    }
+}
+
+/// The body as an object holding only `allowed` fields.
+fn body_object<'a>(
+    body: &'a Value,
+    allowed: &[&str],
+) -> Result<&'a Map<String, Value>, RegistryError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| RegistryError::bad("the request body must be a JSON object"))?;
+    if let Some(key) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(RegistryError::bad(format!(
+            "unknown field `{key}`; allowed fields: {}",
+            allowed.join(", ")
+        )));
+    }
+    Ok(obj)
+}
+
+/// `name`, if present: a non-empty string (trimmed) of at most [`MAX_NAME_LEN`] characters.
+fn name_field(obj: &Map<String, Value>) -> Result<Option<String>, RegistryError> {
+    match obj.get("name") {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.chars().count() <= MAX_NAME_LEN)
+            .map(|s| Some(s.to_string()))
+            .ok_or_else(|| {
+                RegistryError::bad(format!(
+                    "name must be a non-empty string of at most {MAX_NAME_LEN} characters"
+                ))
+            }),
+    }
+}
+
+/// `expires_at`: `null` (no expiry) or an RFC 3339 time at least a minute ahead of `now_ms`,
+/// returned normalised to UTC with milliseconds.
+fn expires_at_field(value: &Value, now_ms: i64) -> Result<Option<String>, RegistryError> {
+    let text = match value {
+        Value::Null => return Ok(None),
+        Value::String(s) => s,
+        _ => {
+            return Err(RegistryError::bad(
+                "expires_at must be an RFC 3339 date-time string (such as \
+                 2025-12-31T23:59:59Z) or null",
+            ))
+        }
+    };
+    let at = clock::parse_rfc3339(text).ok_or_else(|| {
+        RegistryError::bad(
+            "expires_at must be an RFC 3339 date-time string (such as 2025-12-31T23:59:59Z) \
+             or null",
+        )
+    })?;
+    if at < now_ms.saturating_add(MIN_EXPIRY_MS) {
+        return Err(RegistryError::bad(format!(
+            "expires_at must be at least {} seconds in the future (now is {})",
+            MIN_EXPIRY_MS / 1000,
+            clock::format_millis(now_ms)
+        )));
+    }
+    Ok(Some(clock::format_millis(at)))
+}

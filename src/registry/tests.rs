@@ -1,0 +1,662 @@
+//! Registry behaviour against a real data directory: what the admin routes will rely on.
+
+use super::*;
+use crate::store::tests::TempDir;
+use crate::store::{FILE_NAME, TMP_NAME};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+/// The seed's five tools as (method, tags).
+const CATALOG: &Catalog<'static> = &[
+    ("list", &["contacts"]),
+    ("list", &["companies"]),
+    ("list", &["deals"]),
+    ("create", &["contacts"]),
+    ("search", &["contacts"]),
+];
+
+/// 2024-01-15T10:30:00.000Z
+const NOW: i64 = 1_705_314_600_000;
+const BASE: &str = "https://mcp.example.com/";
+const HUBSPOT_KEY: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
+
+fn open(dir: &TempDir) -> Registry {
+    Registry::open(Store::open(&dir.0).expect("store")).expect("registry")
+}
+
+fn file_text(dir: &TempDir) -> String {
+    fs::read_to_string(dir.0.join(FILE_NAME)).expect("registry file")
+}
+
+/// A registry with the start-up account; returns it and the account id.
+fn with_default(dir: &TempDir) -> (Registry, String) {
+    let reg = open(dir);
+    let id = reg
+        .ensure_default_account(AccountAuth::Token(HUBSPOT_KEY.into()), NOW)
+        .expect("default account");
+    (reg, id)
+}
+
+fn create(reg: &Registry, account: &str, body: Value) -> Result<Value, RegistryError> {
+    reg.create_server(account, &body, CATALOG, ADMIN_IDENTITY, BASE, NOW)
+}
+
+fn token_of(created: &Value) -> String {
+    created["token"].as_str().expect("token").to_string()
+}
+
+#[test]
+fn create_server_returns_the_seed_shape_once() {
+    let dir = TempDir::new("reg-create");
+    let (reg, account) = with_default(&dir);
+    let created = create(
+        &reg,
+        &account,
+        json!({"name": "Read-only HubSpot", "config": {"methods": ["read"], "tags": ["contacts"]}}),
+    )
+    .expect("create");
+    let keys: Vec<&str> = created
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "name",
+            "config",
+            "integrated_account_id",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "expires_at",
+            "url",
+            "token"
+        ]
+    );
+    let token = token_of(&created);
+    assert!(token::is_token_format(&token));
+    assert_eq!(
+        created["url"],
+        format!("https://mcp.example.com/mcp/{token}")
+    );
+    assert_eq!(created["created_by"], "admin");
+    assert_eq!(created["created_at"], "2024-01-15T10:30:00.000Z");
+    assert_eq!(created["expires_at"], Value::Null);
+    assert_eq!(created["integrated_account_id"], account.as_str());
+    assert_eq!(
+        created["config"],
+        json!({"methods": ["read"], "tags": ["contacts"]})
+    );
+    let id = created["id"].as_str().expect("id");
+    assert!(token::is_uuid(id));
+
+    // Nothing after the create holds the token or the URL.
+    let got = reg.get_server(&account, id, NOW).expect("get");
+    let listed = reg
+        .list_servers(&account, &Page::first(), NOW)
+        .expect("list");
+    let patched = reg
+        .update_server(&account, id, &json!({"name": "Renamed"}), CATALOG, NOW + 1)
+        .expect("patch");
+    for v in [&got, &listed, &patched] {
+        let text = v.to_string();
+        assert!(!text.contains(&token), "{text}");
+        assert!(
+            !text.contains("\"url\"") && !text.contains("\"token\""),
+            "{text}"
+        );
+    }
+    assert_eq!(patched["name"], "Renamed");
+    assert_eq!(patched["updated_at"], "2024-01-15T10:30:00.001Z");
+    assert_eq!(patched["created_at"], "2024-01-15T10:30:00.000Z");
+
+    // The token resolves to the server with its filter.
+    let scoped = reg.resolve_token(&token, NOW).expect("resolves");
+    assert_eq!(scoped.id, id);
+    assert_eq!(scoped.auth, AccountAuth::Token(HUBSPOT_KEY.into()));
+    assert!(scoped.filter.allows("list", &["contacts"]));
+    assert!(!scoped.filter.allows("create", &["contacts"]));
+    assert!(!scoped.filter.allows("list", &["deals"]));
+    assert_eq!(
+        reg.resolve_token("0123456789abcdef0123456789abcdef", NOW),
+        None
+    );
+    assert_eq!(reg.resolve_token("initialize", NOW), None);
+}
+
+#[test]
+fn omitted_config_exposes_everything_and_bad_configs_are_400() {
+    let dir = TempDir::new("reg-config");
+    let (reg, account) = with_default(&dir);
+    let created = create(&reg, &account, json!({"name": "All"})).expect("create");
+    assert_eq!(created["config"], json!({}));
+    let scoped = reg
+        .resolve_token(&token_of(&created), NOW)
+        .expect("resolves");
+    assert!(scoped.filter.is_all());
+
+    let seed = json!({
+        "name": "My MCP server",
+        "config": {"methods": ["GET", "POST", "READ", "DOWNLAOD"], "tags": ["api", "webhook"]}
+    });
+    let err = create(&reg, &account, seed).expect_err("selects nothing");
+    assert_eq!(err.status(), 400);
+    assert!(
+        err.message()
+            .contains("valid tags: contacts, companies, deals"),
+        "{err}"
+    );
+    assert!(
+        err.message()
+            .contains("Valid methods: list, create, search"),
+        "{err}"
+    );
+
+    let err = create(
+        &reg,
+        &account,
+        json!({"name": "x", "config": {"scopes": []}}),
+    )
+    .expect_err("unknown config field");
+    assert!(err.message().contains("config.scopes"), "{err}");
+    // Refused creates leave nothing behind.
+    let listed = reg
+        .list_servers(&account, &Page::first(), NOW)
+        .expect("list");
+    assert_eq!(listed["result"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn input_errors_name_the_field() {
+    let dir = TempDir::new("reg-input");
+    let (reg, account) = with_default(&dir);
+    let cases = [
+        (json!([]), "JSON object"),
+        (json!({}), "name is required"),
+        (json!({"name": ""}), "name must be"),
+        (json!({"name": "   "}), "name must be"),
+        (json!({"name": 5}), "name must be"),
+        (json!({"name": "x".repeat(201)}), "name must be"),
+        (
+            json!({"name": "x", "config": []}),
+            "config must be an object",
+        ),
+        (
+            json!({"name": "x", "config": {"methods": "read"}}),
+            "config.methods",
+        ),
+        (json!({"name": "x", "expires_at": 12}), "expires_at must be"),
+        (
+            json!({"name": "x", "expires_at": "tomorrow"}),
+            "expires_at must be",
+        ),
+        (
+            json!({"name": "x", "expiresAt": "2030-01-01T00:00:00Z"}),
+            "unknown field `expiresAt`",
+        ),
+    ];
+    for (body, want) in cases {
+        let err = create(&reg, &account, body.clone()).expect_err("must fail");
+        assert_eq!(err.status(), 400, "{body}");
+        assert!(err.message().contains(want), "{want} not in {err}");
+    }
+    assert!(create(&reg, &account, json!({"name": "x".repeat(200)})).is_ok());
+    let err = create(
+        &reg,
+        "1ba1f401-7183-47c5-9e39-e8e257e3c795",
+        json!({"name": "x"}),
+    )
+    .expect_err("unknown account");
+    assert_eq!(err.status(), 404);
+    assert_eq!(err.to_json()["error"], "Not Found");
+}
+
+#[test]
+fn expiry_must_be_a_minute_ahead_and_expired_servers_vanish() {
+    let dir = TempDir::new("reg-expiry");
+    let (reg, account) = with_default(&dir);
+    let at = |ms: i64| clock::format_millis(NOW + ms);
+    let err = create(
+        &reg,
+        &account,
+        json!({"name": "x", "expires_at": at(59_999)}),
+    )
+    .expect_err("too soon");
+    assert!(err.message().contains("at least 60 seconds"), "{err}");
+    assert!(create(
+        &reg,
+        &account,
+        json!({"name": "x", "expires_at": at(-1000)})
+    )
+    .is_err());
+
+    // An offset time is accepted and shown normalised to UTC.
+    let created = create(
+        &reg,
+        &account,
+        json!({"name": "x", "expires_at": "2024-01-15T12:31:00+02:00"}),
+    )
+    .expect("one minute ahead");
+    assert_eq!(created["expires_at"], "2024-01-15T10:31:00.000Z");
+    let id = created["id"].as_str().expect("id").to_string();
+    let token = token_of(&created);
+    assert!(reg.resolve_token(&token, NOW + 59_999).is_some());
+    assert!(file_text(&dir).contains(&id));
+
+    // Once passed: gone from lookups, from the answers and from the file.
+    assert_eq!(reg.resolve_token(&token, NOW + 60_000), None);
+    assert!(!file_text(&dir).contains(&id));
+    assert_eq!(
+        reg.get_server(&account, &id, NOW).map_err(|e| e.status()),
+        Err(404)
+    );
+    assert_eq!(reg.resolve_token(&token, NOW), None);
+
+    // Expired servers are hidden before they are deleted, and a sweep deletes them.
+    let created = create(
+        &reg,
+        &account,
+        json!({"name": "y", "expires_at": at(120_000)}),
+    )
+    .expect("create");
+    let id = created["id"].as_str().expect("id").to_string();
+    let later = NOW + 120_000;
+    assert_eq!(
+        reg.get_server(&account, &id, later).map_err(|e| e.status()),
+        Err(404)
+    );
+    let listed = reg
+        .list_servers(&account, &Page::first(), later)
+        .expect("list");
+    assert_eq!(listed["result"], json!([]));
+    assert!(file_text(&dir).contains(&id));
+    assert_eq!(reg.purge_expired(later).expect("purge"), 1);
+    assert!(!file_text(&dir).contains(&id));
+}
+
+#[test]
+fn patch_changes_and_clears_expiry_and_revalidates() {
+    let dir = TempDir::new("reg-patch");
+    let (reg, account) = with_default(&dir);
+    let created = create(
+        &reg,
+        &account,
+        json!({"name": "x", "expires_at": "2024-01-15T11:00:00Z"}),
+    )
+    .expect("create");
+    let id = created["id"].as_str().expect("id");
+    let cleared = reg
+        .update_server(&account, id, &json!({"expires_at": null}), CATALOG, NOW)
+        .expect("clear");
+    assert_eq!(cleared["expires_at"], Value::Null);
+    assert!(reg
+        .resolve_token(&token_of(&created), NOW + 86_400_000)
+        .is_some());
+
+    let err = reg
+        .update_server(
+            &account,
+            id,
+            &json!({"expires_at": "2024-01-15T10:30:30Z"}),
+            CATALOG,
+            NOW,
+        )
+        .expect_err("too soon");
+    assert_eq!(err.status(), 400);
+    let err = reg
+        .update_server(
+            &account,
+            id,
+            &json!({"config": {"tags": ["tickets"]}}),
+            CATALOG,
+            NOW,
+        )
+        .expect_err("no match");
+    assert!(err.message().contains("valid tags"), "{err}");
+    let err = reg
+        .update_server(&account, id, &json!({"token": "x"}), CATALOG, NOW)
+        .expect_err("unknown field");
+    assert!(err.message().contains("`token`"), "{err}");
+
+    let changed = reg
+        .update_server(
+            &account,
+            id,
+            &json!({"config": {"methods": ["write"]}}),
+            CATALOG,
+            NOW + 5,
+        )
+        .expect("config");
+    assert_eq!(changed["config"], json!({"methods": ["write"]}));
+    let scoped = reg
+        .resolve_token(&token_of(&created), NOW)
+        .expect("resolves");
+    assert!(scoped.filter.allows("create", &["contacts"]));
+    assert!(!scoped.filter.allows("list", &["contacts"]));
+
+    // Empty patch: no change, not even updated_at.
+    let same = reg
+        .update_server(&account, id, &json!({}), CATALOG, NOW + 10)
+        .expect("noop");
+    assert_eq!(same, changed);
+    let err = reg
+        .update_server(&account, "nope", &json!({"name": "y"}), CATALOG, NOW)
+        .expect_err("unknown");
+    assert_eq!(err.status(), 404);
+}
+
+#[test]
+fn delete_server_stops_its_token() {
+    let dir = TempDir::new("reg-delete");
+    let (reg, account) = with_default(&dir);
+    let created = create(&reg, &account, json!({"name": "x"})).expect("create");
+    let id = created["id"].as_str().expect("id");
+    let deleted = reg.delete_server(&account, id, NOW).expect("delete");
+    assert_eq!(deleted["id"], id);
+    assert!(deleted.get("token").is_none());
+    assert_eq!(reg.resolve_token(&token_of(&created), NOW), None);
+    assert_eq!(
+        reg.delete_server(&account, id, NOW).map_err(|e| e.status()),
+        Err(404)
+    );
+}
+
+#[test]
+fn accounts_hide_their_keys_and_deleting_one_deletes_its_servers() {
+    let dir = TempDir::new("reg-accounts");
+    let (reg, default_id) = with_default(&dir);
+    let other_key = "pat-eu1-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+    let account = reg
+        .create_account(
+            &json!({"name": "EU portal", "private_app_token": other_key}),
+            NOW + 1,
+        )
+        .expect("account");
+    let id = account["id"].as_str().expect("id").to_string();
+    assert!(token::is_uuid(&id));
+    assert_eq!(account["has_token"], true);
+    assert_eq!(account["mock"], false);
+    assert_eq!(account["is_default"], false);
+    let mock = reg
+        .create_account(&json!({"name": "Mock", "mock": true}), NOW + 2)
+        .expect("mock account");
+    assert_eq!(mock["mock"], true);
+    assert_eq!(mock["has_token"], false);
+
+    let listed = reg.list_accounts(&Page::first());
+    let text = listed.to_string();
+    assert!(
+        !text.contains(other_key) && !text.contains(HUBSPOT_KEY),
+        "{text}"
+    );
+    assert_eq!(listed["result"][0]["id"], default_id.as_str());
+    assert_eq!(listed["result"][0]["is_default"], true);
+    assert_eq!(listed["result"].as_array().map(Vec::len), Some(3));
+    assert!(!reg
+        .get_account(&id)
+        .expect("get")
+        .to_string()
+        .contains(other_key));
+    assert_eq!(
+        format!("{:?}", reg.account_auth(&id)),
+        "Some(Token(<redacted>))"
+    );
+
+    for (body, want) in [
+        (json!({"name": "x"}), "exactly one of"),
+        (
+            json!({"name": "x", "mock": true, "private_app_token": "pat"}),
+            "exactly one of",
+        ),
+        (
+            json!({"name": "x", "private_app_token": "pat\r\nX-Evil: 1"}),
+            "printable ASCII",
+        ),
+        (
+            json!({"name": "x", "private_app_token": ""}),
+            "private_app_token must be",
+        ),
+        (json!({"name": "x", "mock": "yes"}), "mock must be"),
+        (json!({"private_app_token": "pat"}), "name is required"),
+        (
+            json!({"name": "x", "token": "pat"}),
+            "unknown field `token`",
+        ),
+    ] {
+        let err = reg.create_account(&body, NOW).expect_err("must fail");
+        assert_eq!(err.status(), 400);
+        assert!(err.message().contains(want), "{want} not in {err}");
+        assert!(!err.message().contains("pat"), "{err}");
+    }
+
+    let server = create(&reg, &id, json!({"name": "EU"})).expect("server");
+    let kept = create(&reg, &default_id, json!({"name": "kept"})).expect("server");
+    let deleted = reg.delete_account(&id, NOW).expect("delete");
+    assert_eq!(deleted["id"], id.as_str());
+    assert_eq!(reg.get_account(&id).map_err(|e| e.status()), Err(404));
+    assert_eq!(reg.resolve_token(&token_of(&server), NOW), None);
+    assert!(reg.resolve_token(&token_of(&kept), NOW).is_some());
+    assert!(!file_text(&dir).contains(server["id"].as_str().expect("id")));
+    assert_eq!(
+        reg.list_servers(&id, &Page::first(), NOW)
+            .map_err(|e| e.status()),
+        Err(404)
+    );
+
+    let err = reg
+        .delete_account(&default_id, NOW)
+        .expect_err("start-up account");
+    assert_eq!(err.status(), 409);
+    assert_eq!(err.to_json()["error"], "Conflict");
+}
+
+#[test]
+fn paging_walks_every_item_once() {
+    let dir = TempDir::new("reg-paging");
+    let (reg, account) = with_default(&dir);
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let created = reg
+            .create_server(
+                &account,
+                &json!({"name": format!("s{i}")}),
+                CATALOG,
+                ADMIN_IDENTITY,
+                BASE,
+                NOW + i,
+            )
+            .expect("create");
+        ids.push(created["id"].as_str().expect("id").to_string());
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = Page::from_query(Some("3"), cursor.as_deref()).expect("page");
+        let listed = reg.list_servers(&account, &page, NOW).expect("list");
+        let result = listed["result"].as_array().expect("result");
+        assert!(result.len() <= 3);
+        seen.extend(
+            result
+                .iter()
+                .map(|s| s["id"].as_str().expect("id").to_string()),
+        );
+        match &listed["next_cursor"] {
+            Value::String(c) => cursor = Some(c.clone()),
+            Value::Null => break,
+            other => panic!("bad cursor {other}"),
+        }
+    }
+    assert_eq!(seen, ids);
+    // The default page holds all seven and no cursor.
+    let listed = reg
+        .list_servers(&account, &Page::first(), NOW)
+        .expect("list");
+    assert_eq!(listed["next_cursor"], Value::Null);
+
+    for (limit, cursor) in [
+        (Some("0"), None),
+        (Some("101"), None),
+        (Some("ten"), None),
+        (None, Some("zz")),
+        (None, Some("abc")),
+    ] {
+        let err = Page::from_query(limit, cursor).expect_err("bad page");
+        assert_eq!(err.status(), 400);
+    }
+    assert_eq!(Page::from_query(Some(""), Some("")), Ok(Page::first()));
+}
+
+#[test]
+fn registry_survives_reopen_and_the_file_holds_no_clear_secret() {
+    let dir = TempDir::new("reg-reopen");
+    let (reg, default_id) = with_default(&dir);
+    let other_key = "pat-na1-99999999-8888-7777-6666-555555555555";
+    let account = reg
+        .create_account(
+            &json!({"name": "Other", "private_app_token": other_key}),
+            NOW,
+        )
+        .expect("account");
+    let other_id = account["id"].as_str().expect("id").to_string();
+    let on_default = create(&reg, &default_id, json!({"name": "a"})).expect("server");
+    let on_other = create(&reg, &other_id, json!({"name": "b"})).expect("server");
+
+    let path = dir.0.join(FILE_NAME);
+    let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = file_text(&dir);
+    for created in [&on_default, &on_other] {
+        let token = token_of(created);
+        assert!(!text.contains(&token), "clear MCP token in the file");
+        assert!(text.contains(&token::hash_token(&token)));
+    }
+    assert!(!text.contains(HUBSPOT_KEY), "start-up key in the file");
+    drop(reg);
+
+    // Same directory, new run with a new start-up key: same id, same servers.
+    let reg = open(&dir);
+    assert_eq!(reg.account_auth(&default_id), None);
+    assert_eq!(reg.resolve_token(&token_of(&on_default), NOW), None);
+    let again = reg
+        .ensure_default_account(AccountAuth::Token("pat-new".into()), NOW + 1)
+        .expect("default");
+    assert_eq!(again, default_id);
+    let scoped = reg
+        .resolve_token(&token_of(&on_default), NOW)
+        .expect("resolves");
+    assert_eq!(scoped.auth, AccountAuth::Token("pat-new".into()));
+    let scoped = reg
+        .resolve_token(&token_of(&on_other), NOW)
+        .expect("resolves");
+    assert_eq!(scoped.auth, AccountAuth::Token(other_key.into()));
+    assert_eq!(scoped.integrated_account_id, other_id);
+    assert_eq!(
+        reg.list_accounts(&Page::first())["result"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    // Switching the start-up account to the mock is recorded.
+    reg.ensure_default_account(AccountAuth::Mock, NOW + 2)
+        .expect("mock");
+    assert_eq!(reg.account_auth(&default_id), Some(AccountAuth::Mock));
+    drop(reg);
+    let reg = open(&dir);
+    assert_eq!(reg.account_auth(&default_id), Some(AccountAuth::Mock));
+}
+
+#[test]
+fn a_failed_save_changes_nothing() {
+    let dir = TempDir::new("reg-rollback");
+    let (reg, account) = with_default(&dir);
+    let kept = create(&reg, &account, json!({"name": "kept"})).expect("create");
+    let before = file_text(&dir);
+    // A directory where the temporary file goes makes every save fail, even as root.
+    fs::create_dir(dir.0.join(TMP_NAME)).expect("mkdir");
+
+    let err = create(&reg, &account, json!({"name": "lost"})).expect_err("save fails");
+    assert_eq!(err.status(), 500);
+    let kept_id = kept["id"].as_str().expect("id");
+    let err = reg
+        .delete_server(&account, kept_id, NOW)
+        .expect_err("save fails");
+    assert_eq!(err.status(), 500);
+    let err = reg
+        .update_server(&account, kept_id, &json!({"name": "renamed"}), CATALOG, NOW)
+        .expect_err("save fails");
+    assert_eq!(err.status(), 500);
+
+    // Memory still matches the file: one server, unchanged, still serving.
+    let listed = reg
+        .list_servers(&account, &Page::first(), NOW)
+        .expect("list");
+    assert_eq!(listed["result"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["result"][0]["name"], "kept");
+    assert!(reg.resolve_token(&token_of(&kept), NOW).is_some());
+    assert_eq!(file_text(&dir), before);
+
+    // Once the disk is fine again, changes go through.
+    fs::remove_dir(dir.0.join(TMP_NAME)).expect("rmdir");
+    reg.delete_server(&account, kept_id, NOW).expect("delete");
+    assert_eq!(reg.resolve_token(&token_of(&kept), NOW), None);
+}
+
+#[test]
+fn unusable_files_stop_start_up_and_are_left_alone() {
+    for (label, contents, want) in [
+        ("notjson", "{\"version\": 1,", "invalid JSON"),
+        (
+            "shape",
+            "{\"version\": 1, \"accounts\": {}}",
+            "not a registry",
+        ),
+        (
+            "version",
+            "{\"version\": 9, \"accounts\": [], \"servers\": []}",
+            "version 9",
+        ),
+        (
+            "orphan",
+            r#"{"version": 1, "accounts": [], "servers": [{"id": "s", "name": "n",
+               "config": {}, "integrated_account_id": "gone", "created_by": "admin",
+               "created_at": "2024-01-15T10:30:00.000Z", "updated_at": "2024-01-15T10:30:00.000Z",
+               "token_sha256": "00"}]}"#,
+            "integrated account gone",
+        ),
+    ] {
+        let dir = TempDir::new(&format!("reg-bad-{label}"));
+        fs::create_dir_all(&dir.0).expect("mkdir");
+        fs::write(dir.0.join(FILE_NAME), contents).expect("write");
+        let err = match Registry::open(Store::open(&dir.0).expect("store")) {
+            Ok(_) => panic!("{label}: must be refused"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want), "{label}: {err}");
+        assert!(err.contains(FILE_NAME), "{label}: {err}");
+        assert_eq!(file_text(&dir), contents, "{label}: file changed");
+    }
+}
+
+#[test]
+fn concurrent_changes_are_all_kept() {
+    let dir = TempDir::new("reg-concurrent");
+    let (reg, account) = with_default(&dir);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (reg, account) = (&reg, &account);
+            s.spawn(move || {
+                for i in 0..5 {
+                    create(reg, account, json!({"name": format!("t{t}-{i}")})).expect("create");
+                }
+            });
+        }
+    });
+    drop(reg);
+    let reg = open(&dir);
+    let page = Page::from_query(Some("100"), None).expect("page");
+    let listed = reg.list_servers(&account, &page, NOW).expect("list");
+    assert_eq!(listed["result"].as_array().map(Vec::len), Some(40));
+}

@@ -1,11 +1,15 @@
 //! The server's routes: `/health`, `/ready`, the MCP endpoints, CORS, and one log line per
 //! request. Everything here runs on may coroutines and never blocks.
 
+use crate::accounts::Connector;
+use crate::admin::Admin;
 use crate::http::{CorsPolicy, Handler, Request, Response, Shutdown};
 use crate::hubspot::Client;
 use crate::mcp::{self, exchange, version::Headers, Exposure};
+use crate::registry::{token, ScopedServer, ToolFilter};
 use serde_json::json;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The main server's state.
@@ -22,6 +26,12 @@ pub struct App {
     pub exposure: Exposure,
     /// The default HubSpot account.
     pub client: Client,
+    /// The admin API and the registry behind scoped servers.
+    pub admin: Admin,
+    /// Builds the HubSpot client of a scoped server's account.
+    pub connector: Connector,
+    /// Scoped servers' exposures by server id, rebuilt when the filter changes.
+    pub scoped: Mutex<HashMap<String, (ToolFilter, Arc<Exposure>)>>,
 }
 
 /// What the log line says about the JSON-RPC side of a request.
@@ -66,8 +76,21 @@ impl App {
         match (req.method, req.path) {
             ("GET" | "HEAD", "/health") => self.health(),
             ("GET" | "HEAD", "/ready") => self.ready(),
-            ("POST", "/mcp") => self.mcp(req, None, trace),
-            ("POST", path) if path.starts_with("/mcp/") => self.mcp(req, Some(&path[5..]), trace),
+            ("POST", "/mcp") => self.mcp(req, &self.exposure, &self.client, None, trace),
+            ("POST", path) if path.starts_with("/mcp/") => {
+                let rest = &path[5..];
+                let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
+                if token::is_token_format(first) {
+                    self.scoped(req, first, (!tail.is_empty()).then_some(tail), trace)
+                } else {
+                    self.mcp(req, &self.exposure, &self.client, Some(rest), trace)
+                }
+            }
+            (_, path)
+                if path == "/integrated-account" || path.starts_with("/integrated-account/") =>
+            {
+                self.admin.handle(req)
+            }
             (_, "/health" | "/ready") => method_not_allowed("GET, HEAD, OPTIONS"),
             (_, path) if path == "/mcp" || path.starts_with("/mcp/") => {
                 method_not_allowed("POST, OPTIONS")
@@ -105,8 +128,64 @@ impl App {
         )
     }
 
+    /// `POST /mcp/<token>[/<method path>]`: a scoped server from the registry. An unknown,
+    /// deleted or expired token gets 404; a Bearer token, when sent, must be the same one.
+    fn scoped(
+        &self,
+        req: &Request,
+        url_token: &str,
+        method_path: Option<&str>,
+        trace: &mut Trace,
+    ) -> Response {
+        if let Some(bearer) = req.bearer_token() {
+            if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) {
+                return error_envelope(401, "the Bearer token does not match the token in the URL");
+            }
+        }
+        let registry = self.admin.registry.clone();
+        let owned = url_token.to_string();
+        // Resolving may delete an expired server (an fsync): do it off the coroutine worker.
+        let resolved = self
+            .admin
+            .pool
+            .run(move || registry.resolve_token(&owned, crate::clock::now_millis()));
+        let server: ScopedServer = match resolved {
+            Ok(Some(server)) => server,
+            Ok(None) => return error_envelope(404, "unknown, deleted or expired MCP server token"),
+            Err(_) => return error_envelope(503, "the server is busy; try again in a moment"),
+        };
+        let client = match self.connector.client(&server.auth) {
+            Ok(client) => client,
+            Err(why) => return error_envelope(503, &why),
+        };
+        let exposure = self.scoped_exposure(&server);
+        self.mcp(req, &exposure, &client, method_path, trace)
+    }
+
+    /// The exposure of a scoped server, built once per filter.
+    fn scoped_exposure(&self, server: &ScopedServer) -> Arc<Exposure> {
+        let mut cache = self.scoped.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.get(&server.id) {
+            Some((filter, exposure)) if *filter == server.filter => exposure.clone(),
+            _ => {
+                let filter = server.filter.clone();
+                let exposure =
+                    Arc::new(Exposure::new(|tool| filter.allows(tool.method, tool.tags)));
+                cache.insert(server.id.clone(), (filter, exposure.clone()));
+                exposure
+            }
+        }
+    }
+
     /// `POST /mcp` and `POST /mcp/<method path>`: JSON-RPC in, JSON (or one SSE event) out.
-    fn mcp(&self, req: &Request, method_path: Option<&str>, trace: &mut Trace) -> Response {
+    fn mcp(
+        &self,
+        req: &Request,
+        exposure: &Exposure,
+        client: &Client,
+        method_path: Option<&str>,
+        trace: &mut Trace,
+    ) -> Response {
         if let Some(content_type) = req.header("content-type") {
             let media = content_type.split(';').next().unwrap_or("").trim();
             if !media.eq_ignore_ascii_case("application/json") {
@@ -121,10 +200,7 @@ impl App {
             method: req.header("mcp-method"),
             name: req.header("mcp-name"),
         };
-        let server = mcp::Server {
-            exposure: &self.exposure,
-            client: &self.client,
-        };
+        let server = mcp::Server { exposure, client };
         let Some((status, body)) =
             exchange(&server, req.body, method_path, headers, &mut trace.methods)
         else {

@@ -39,6 +39,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `WORKERS`: may coroutine worker threads (default: the number of CPUs).
     pub workers: usize,
+    /// `ADMIN_API_TOKEN`: turns the admin API on (`None`: off).
+    pub admin_token: Option<String>,
+    /// `DATA_DIR`: where the registry file lives.
+    pub data_dir: PathBuf,
+    /// `PUBLIC_URL`: the base of minted MCP server URLs.
+    pub public_url: Option<String>,
 }
 
 /// Where HubSpot calls go.
@@ -157,6 +163,24 @@ impl Config {
         let cors = CorsPolicy::parse(&cors_text)
             .map_err(|why| invalid("CORS_ORIGIN", &cors_text, &why))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let admin_token = get("ADMIN_API_TOKEN").map(|t| t.trim().to_string());
+        if let Some(token) = &admin_token {
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError(
+                    "ADMIN_API_TOKEN is not valid: expected at least 16 printable characters without spaces (e.g. openssl rand -hex 32)".into(),
+                ));
+            }
+        }
+        let public_url = get("PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+        if let Some(url) = &public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(
+                    "PUBLIC_URL",
+                    url,
+                    "an http:// or https:// URL such as https://mcp.example.com",
+                ));
+            }
+        }
 
         Ok(Config {
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
@@ -174,6 +198,9 @@ impl Config {
             idle_timeout: millis(&get, "HTTP_IDLE_TIMEOUT_MS", 60_000)?,
             request_timeout: millis(&get, "HTTP_REQUEST_TIMEOUT_MS", 30_000)?,
             workers: number(&get, "WORKERS", cpus as u64, 1, 256)? as usize,
+            admin_token,
+            data_dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into())),
+            public_url,
         })
     }
 
@@ -279,6 +306,29 @@ mod tests {
             .0;
         assert!(err.contains("not a directory"));
         assert!(load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")], &["--port"]).is_err());
+        let err = load(
+            &[
+                ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"),
+                ("ADMIN_API_TOKEN", "short"),
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            err.starts_with("ADMIN_API_TOKEN") && !err.contains("short"),
+            "never echo a secret: {err}"
+        );
+        let err = load(
+            &[
+                ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"),
+                ("PUBLIC_URL", "mcp.example.com"),
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert!(err.starts_with("PUBLIC_URL=mcp.example.com"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! `serve` (the default) runs the MCP server; `mock-hubspot` runs the fixture-driven fake
 //! HubSpot API on its own.
 
+mod accounts;
+mod admin;
 mod app;
 mod catalog;
 mod clock;
@@ -12,11 +14,15 @@ mod hubspot;
 mod jsonrpc;
 mod mcp;
 mod mock;
+mod registry;
 mod signals;
 mod stdio;
+mod store;
 
+use accounts::Connector;
 use config::{Config, Upstream};
 use http::{Limits, Shutdown};
+use registry::{AccountAuth, Registry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,30 +105,45 @@ fn bind(host: &str, port: u16) -> Result<may::net::TcpListener, String> {
         .map_err(|err| format!("cannot listen on {host}:{port}: {err}"))
 }
 
-/// The HubSpot client for the configured upstream, starting the embedded mock if asked.
-fn hubspot_client(config: &Config) -> Result<hubspot::Client, String> {
-    let pool = Arc::new(hubspot::pool::BlockingPool::new(
-        config.pool_threads,
-        config.pool_queue,
-    ));
-    Ok(match &config.upstream {
-        Upstream::Token(token) => {
-            hubspot::Client::new(&config.hubspot_api_url, token, config.hubspot_timeout, pool)
-        }
+/// The connector for every account's client and the start-up account's credentials,
+/// starting the embedded mock when asked.
+fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
+    let mut connector = Connector {
+        api_url: config.hubspot_api_url.clone(),
+        mock_url: None,
+        timeout: config.hubspot_timeout,
+        pool: Arc::new(hubspot::pool::BlockingPool::new(
+            config.pool_threads,
+            config.pool_queue,
+        )),
+    };
+    let auth = match &config.upstream {
+        Upstream::Token(token) => AccountAuth::Token(token.clone()),
         Upstream::Mock(dir) => {
             let addr = start_embedded_mock(dir)?;
             log::info!(
                 "mock HubSpot from {} on http://{addr} (no HubSpot account used)",
                 dir.display()
             );
-            hubspot::Client::new(
-                &format!("http://{addr}"),
-                "mock-token",
-                config.hubspot_timeout,
-                pool,
-            )
+            connector.mock_url = Some(format!("http://{addr}"));
+            AccountAuth::Mock
         }
-    })
+    };
+    Ok((connector, auth))
+}
+
+/// Opens the registry under `DATA_DIR` and registers the start-up account.
+fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, String> {
+    let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
+    let registry = Registry::open(store).map_err(|err| err.to_string())?;
+    let id = registry
+        .ensure_default_account(auth, clock::now_millis())
+        .map_err(|err| format!("cannot register the start-up account: {}", err.message()))?;
+    log::info!(
+        "registry {}; start-up integrated account {id}",
+        registry.path().display()
+    );
+    Ok(Arc::new(registry))
 }
 
 /// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
@@ -131,7 +152,8 @@ fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, S
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     init_logging(config.log_level);
     configure_may(config.workers);
-    let client = hubspot_client(&config)?;
+    let (connector, auth) = connector(&config)?;
+    let client = connector.client(&auth)?;
     signals.on_termination(|| std::process::exit(0));
     let exposure = mcp::Exposure::all();
     let server = mcp::Server {
@@ -154,7 +176,12 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     init_logging(config.log_level);
     configure_may(config.workers);
-    let client = hubspot_client(&config)?;
+    let (connector, auth) = connector(&config)?;
+    let client = connector.client(&auth)?;
+    let registry = open_registry(&config, auth)?;
+    if config.admin_token.is_none() {
+        log::info!("admin API off (set ADMIN_API_TOKEN to mint scoped MCP servers)");
+    }
     let listener = bind(&config.host, config.port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     let shutdown = Arc::new(Shutdown::default());
@@ -165,6 +192,14 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         shutdown: shutdown.clone(),
         exposure: mcp::Exposure::all(),
         client,
+        admin: admin::Admin {
+            token: config.admin_token.clone(),
+            public_url: config.public_url.clone(),
+            registry,
+            pool: connector.pool.clone(),
+        },
+        connector,
+        scoped: Default::default(),
     });
     let limits = Limits {
         max_body: config.max_request_size,

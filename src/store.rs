@@ -9,9 +9,6 @@
 //!
 //! The store knows nothing about accounts or servers: it keeps one `serde_json::Value`.
 
-// Not wired into the server yet (the HTTP routes come next); remove when they are.
-#![allow(dead_code)]
-
 use serde_json::Value;
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -158,11 +155,6 @@ impl Store {
             dir: dir.to_path_buf(),
             _lock: lock,
         })
-    }
-
-    /// The data directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The registry file's path (`<dir>/registry.json`).

@@ -103,6 +103,12 @@ pub fn tools() -> &'static [Tool] {
     TOOLS.get_or_init(tools::all)
 }
 
+/// Every tool's Truto method and tags, the shape the registry filters on.
+pub fn filter_view() -> &'static [(&'static str, &'static [&'static str])] {
+    static VIEW: OnceLock<Vec<(&'static str, &'static [&'static str])>> = OnceLock::new();
+    VIEW.get_or_init(|| tools().iter().map(|t| (t.method, t.tags)).collect())
+}
+
 /// The tool called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Tool> {
     tools().iter().find(|tool| tool.name == name)

@@ -12,15 +12,11 @@ pub enum RegistryError {
     /// 400: the input is malformed or invalid; the message names the field.
     BadRequest(String),
     /// 401: missing or wrong admin credentials (for the HTTP layer; the registry itself
-    /// never authenticates).
-    Unauthorized(String),
     /// 404: no such integrated account or MCP server.
     NotFound(String),
     /// 409: the request conflicts with the current state (deleting the start-up account).
     Conflict(String),
     /// 422: well-formed but unprocessable (kept for the HTTP layer; the registry answers 400
-    /// for invalid input as the issue asks).
-    Unprocessable(String),
     /// 500: the registry could not be saved (the change was not applied) or no random bytes
     /// could be drawn.
     Internal(String),
@@ -31,10 +27,8 @@ impl RegistryError {
     pub fn status(&self) -> u16 {
         match self {
             RegistryError::BadRequest(_) => 400,
-            RegistryError::Unauthorized(_) => 401,
             RegistryError::NotFound(_) => 404,
             RegistryError::Conflict(_) => 409,
-            RegistryError::Unprocessable(_) => 422,
             RegistryError::Internal(_) => 500,
         }
     }
@@ -43,10 +37,8 @@ impl RegistryError {
     pub fn error_name(&self) -> &'static str {
         match self {
             RegistryError::BadRequest(_) => "Bad Request",
-            RegistryError::Unauthorized(_) => "Unauthorized",
             RegistryError::NotFound(_) => "Not Found",
             RegistryError::Conflict(_) => "Conflict",
-            RegistryError::Unprocessable(_) => "Unprocessable Entity",
             RegistryError::Internal(_) => "Internal Server Error",
         }
     }
@@ -55,10 +47,8 @@ impl RegistryError {
     pub fn message(&self) -> &str {
         match self {
             RegistryError::BadRequest(m)
-            | RegistryError::Unauthorized(m)
             | RegistryError::NotFound(m)
             | RegistryError::Conflict(m)
-            | RegistryError::Unprocessable(m)
             | RegistryError::Internal(m) => m,
         }
     }
@@ -111,14 +101,8 @@ mod tests {
     fn envelope_has_status_name_and_message() {
         let cases = [
             (RegistryError::BadRequest("b".into()), 400, "Bad Request"),
-            (RegistryError::Unauthorized("u".into()), 401, "Unauthorized"),
             (RegistryError::NotFound("n".into()), 404, "Not Found"),
             (RegistryError::Conflict("c".into()), 409, "Conflict"),
-            (
-                RegistryError::Unprocessable("p".into()),
-                422,
-                "Unprocessable Entity",
-            ),
             (
                 RegistryError::Internal("i".into()),
                 500,

@@ -17,8 +17,6 @@ use serde_json::{Map, Value};
 
 /// The five standard Truto methods; anything else is `custom`.
 pub const STANDARD_METHODS: [&str; 5] = ["list", "get", "create", "update", "delete"];
-/// The method groups `config.methods` accepts besides method names.
-pub const METHOD_GROUPS: [&str; 3] = ["read", "write", "custom"];
 /// The most entries `config.methods` or `config.tags` may hold.
 pub const MAX_ENTRIES: usize = 100;
 /// The longest entry, in characters.
@@ -74,6 +72,7 @@ impl ToolFilter {
         Ok((filter, Value::Object(stored)))
     }
 
+    #[cfg(test)]
     /// True when the filter restricts nothing.
     pub fn is_all(&self) -> bool {
         self.methods.is_empty() && self.tags.is_empty()

@@ -27,9 +27,6 @@
 //! Registry writes fsync: call the changing methods off the coroutine workers if that
 //! matters (they take milliseconds).
 
-// Not wired into the server yet (the HTTP routes come next); remove when they are.
-#![allow(dead_code)]
-
 mod error;
 pub mod filter;
 #[cfg(test)]
@@ -110,6 +107,7 @@ pub struct Page {
 }
 
 impl Page {
+    #[cfg(test)]
     /// The first page of `DEFAULT_LIMIT` items.
     pub fn first() -> Page {
         Page {
@@ -589,6 +587,7 @@ impl Registry {
         })
     }
 
+    #[cfg(test)]
     /// How account `id` reaches HubSpot; `None` when there is no such account or (for the
     /// start-up account before [`Registry::ensure_default_account`]) no credentials yet.
     pub fn account_auth(&self, id: &str) -> Option<AccountAuth> {
@@ -780,6 +779,7 @@ impl Registry {
         })
     }
 
+    #[cfg(test)]
     /// Deletes every expired server now (for a periodic sweep); returns how many.
     pub fn purge_expired(&self, now_ms: i64) -> Result<usize, RegistryError> {
         self.change_counting(now_ms, |_| Ok(())).map(|((), n)| n)

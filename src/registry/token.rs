@@ -100,6 +100,7 @@ pub fn stable_uuid(label: &str) -> String {
     format_uuid_v4(bytes)
 }
 
+#[cfg(test)]
 /// True when `s` is a lowercase UUID in the 8-4-4-4-12 layout.
 pub fn is_uuid(s: &str) -> bool {
     s.len() == 36

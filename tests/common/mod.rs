@@ -19,7 +19,23 @@ pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
     pub log: Arc<Mutex<String>>,
+    /// The server's own `DATA_DIR` (removed on drop unless the test passed its own).
+    pub data_dir: Option<std::path::PathBuf>,
     client: Client,
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(label: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "hubspot-mcp-test-{label}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 impl std::ops::Deref for Server {
@@ -63,6 +79,10 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        let own_data_dir = (!env.iter().any(|(k, _)| *k == "DATA_DIR")).then(|| temp_dir("data"));
+        if let Some(dir) = &own_data_dir {
+            cmd.env("DATA_DIR", dir);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -98,6 +118,7 @@ impl Server {
             child,
             addr,
             log,
+            data_dir: own_data_dir,
             client: Client { addr },
         }
     }
@@ -187,6 +208,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -1,0 +1,154 @@
+//! The admin API (Truto-compatible): integrated accounts and the scoped MCP servers minted
+//! for them, behind `Authorization: Bearer <ADMIN_API_TOKEN>`. Registry changes fsync, so
+//! they run on the blocking pool, never on a coroutine worker.
+
+use crate::app::error_envelope;
+use crate::catalog;
+use crate::clock;
+use crate::http::{Request, Response};
+use crate::hubspot::pool::BlockingPool;
+use crate::registry::{token, Page, Registry, RegistryError, ADMIN_IDENTITY};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The admin API's state.
+pub struct Admin {
+    /// `ADMIN_API_TOKEN`; `None` turns the admin API off (404).
+    pub token: Option<String>,
+    /// `PUBLIC_URL`: the base of minted URLs (else the request's scheme and Host).
+    pub public_url: Option<String>,
+    /// The registry.
+    pub registry: Arc<Registry>,
+    /// Where registry writes run.
+    pub pool: Arc<BlockingPool>,
+}
+
+impl Admin {
+    /// Answers a request under `/integrated-account`.
+    pub fn handle(&self, req: &Request) -> Response {
+        let Some(expected) = &self.token else {
+            return error_envelope(
+                404,
+                "the admin API is off: set ADMIN_API_TOKEN to turn it on",
+            );
+        };
+        match req.bearer_token() {
+            Some(given) if token::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
+            Some(_) => return error_envelope(401, "the admin token is not valid"),
+            None => {
+                return error_envelope(401, "send Authorization: Bearer <ADMIN_API_TOKEN>")
+                    .with_header("WWW-Authenticate", "Bearer")
+            }
+        }
+        let result = match self.dispatch(req) {
+            Ok(Ok((status, body))) => return Response::json(status, &body),
+            Ok(Err(err)) => err,
+            Err(response) => return response,
+        };
+        Response::json(result.status(), &result.to_json())
+    }
+
+    /// Routes to a registry call; the outer `Err` is an answer made here (404, 405, 400 on
+    /// a body that is not JSON, 503 when the pool is full).
+    fn dispatch(&self, req: &Request) -> Result<Result<(u16, Value), RegistryError>, Response> {
+        let rest = req
+            .path
+            .trim_start_matches("/integrated-account")
+            .trim_matches('/');
+        let segments: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').collect()
+        };
+        let page = || {
+            Page::from_query(
+                req.query_param("limit").as_deref(),
+                req.query_param("next_cursor").as_deref(),
+            )
+        };
+        let registry = &self.registry;
+        let now = clock::now_millis();
+        Ok(match (req.method, segments.as_slice()) {
+            ("GET", []) => page().map(|p| (200, registry.list_accounts(&p))),
+            ("POST", []) => {
+                let body = json_body(req)?;
+                self.write(move |r| r.create_account(&body, now).map(|v| (201, v)))?
+            }
+            ("GET", [id]) => registry.get_account(id).map(|v| (200, v)),
+            ("DELETE", [id]) => {
+                let id = id.to_string();
+                self.write(move |r| r.delete_account(&id, now).map(|v| (200, v)))?
+            }
+            ("GET", [id, "mcp"]) => page()
+                .and_then(|p| registry.list_servers(id, &p, now))
+                .map(|v| (200, v)),
+            ("POST", [id, "mcp"]) => {
+                let (id, body, base) = (id.to_string(), json_body(req)?, self.base_url(req));
+                self.write(move |r| {
+                    r.create_server(
+                        &id,
+                        &body,
+                        catalog::filter_view(),
+                        ADMIN_IDENTITY,
+                        &base,
+                        now,
+                    )
+                    .map(|v| (201, v))
+                })?
+            }
+            ("GET", [id, "mcp", mcp_id]) => registry.get_server(id, mcp_id, now).map(|v| (200, v)),
+            ("PATCH", [id, "mcp", mcp_id]) => {
+                let (id, mcp_id, body) = (id.to_string(), mcp_id.to_string(), json_body(req)?);
+                self.write(move |r| {
+                    r.update_server(&id, &mcp_id, &body, catalog::filter_view(), now)
+                        .map(|v| (200, v))
+                })?
+            }
+            ("DELETE", [id, "mcp", mcp_id]) => {
+                let (id, mcp_id) = (id.to_string(), mcp_id.to_string());
+                self.write(move |r| r.delete_server(&id, &mcp_id, now).map(|v| (200, v)))?
+            }
+            (_, [] | [_] | [_, "mcp"] | [_, "mcp", _]) => {
+                return Err(error_envelope(
+                    405,
+                    &format!("{} is not supported on {}", req.method, req.path),
+                ))
+            }
+            _ => return Err(error_envelope(404, &format!("no admin route {}", req.path))),
+        })
+    }
+
+    /// Runs a registry change on the blocking pool (it fsyncs).
+    fn write<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&Registry) -> T + Send + 'static,
+    ) -> Result<T, Response> {
+        let registry = self.registry.clone();
+        self.pool
+            .run(move || change(&registry))
+            .map_err(|_| error_envelope(503, "the server is busy; try again in a moment"))
+    }
+
+    /// The base of minted URLs: `PUBLIC_URL`, else `http://<Host>` (or the scheme named by
+    /// `X-Forwarded-Proto` from a proxy in front).
+    fn base_url(&self, req: &Request) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let host = req
+            .header("host")
+            .filter(|h| !h.is_empty())
+            .unwrap_or("localhost");
+        let scheme = match req.header("x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        format!("{scheme}://{host}")
+    }
+}
+
+/// The request body as JSON, or a 400 envelope.
+fn json_body(req: &Request) -> Result<Value, Response> {
+    serde_json::from_slice(req.body)
+        .map_err(|err| error_envelope(400, &format!("the body is not valid JSON: {err}")))
+}

@@ -1,0 +1,454 @@
+//! The Truto-compatible admin API and scoped `/mcp/<token>` servers, over HTTP.
+
+mod common;
+use common::{temp_dir, tool_text, Server};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "admin-secret-0123456789abcdef";
+
+fn admin_server(data_dir: &std::path::Path) -> Server {
+    Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_MOCK", common::fixtures()),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("DATA_DIR", data_dir.display().to_string()),
+        ],
+        "listening on http://",
+    )
+}
+
+fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let auth = format!("Bearer {ADMIN}");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let reply = server.request(
+        method,
+        path,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    (
+        reply.status,
+        if reply.body.is_empty() {
+            Value::Null
+        } else {
+            reply.json()
+        },
+    )
+}
+
+fn default_account(server: &Server) -> String {
+    let (status, list) = admin(server, "GET", "/integrated-account", None);
+    assert_eq!(status, 200, "{list}");
+    list["result"][0]["id"].as_str().unwrap().to_string()
+}
+
+fn mint(server: &Server, account: &str, config: Value) -> (u16, Value) {
+    admin(
+        server,
+        "POST",
+        &format!("/integrated-account/{account}/mcp"),
+        Some(json!({"name": "test", "config": config})),
+    )
+}
+
+fn tool_names(server: &Server, path: &str) -> Vec<String> {
+    let reply = server.rpc(path, &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let mut names: Vec<String> = reply.json()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn create_returns_the_seed_shape_and_the_token_only_once() {
+    let dir = temp_dir("scoped");
+    let server = admin_server(&dir);
+    let account = default_account(&server);
+    let (status, created) = admin(
+        &server,
+        "POST",
+        &format!("/integrated-account/{account}/mcp"),
+        Some(
+            json!({"name": "Read-only HubSpot", "config": {"methods": ["read"], "tags": ["contacts"]}}),
+        ),
+    );
+    assert_eq!(status, 201, "{created}");
+    for field in [
+        "id",
+        "name",
+        "config",
+        "integrated_account_id",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "token",
+        "url",
+    ] {
+        assert!(created.get(field).is_some(), "{field} in {created}");
+    }
+    let token = created["token"].as_str().unwrap();
+    assert_eq!(token.len(), 32);
+    assert!(token
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert_eq!(created["url"], format!("http://localhost/mcp/{token}"));
+    assert_eq!(created["integrated_account_id"], account.as_str());
+    assert_eq!(created["created_by"], "admin");
+    assert_eq!(created["expires_at"], Value::Null);
+    let id = created["id"].as_str().unwrap();
+
+    let (_, got) = admin(
+        &server,
+        "GET",
+        &format!("/integrated-account/{account}/mcp/{id}"),
+        None,
+    );
+    let (_, listed) = admin(
+        &server,
+        "GET",
+        &format!("/integrated-account/{account}/mcp"),
+        None,
+    );
+    let (_, patched) = admin(
+        &server,
+        "PATCH",
+        &format!("/integrated-account/{account}/mcp/{id}"),
+        Some(json!({"name": "Renamed"})),
+    );
+    assert_eq!(got["name"], "Read-only HubSpot");
+    assert_eq!(listed["result"][0]["id"], id);
+    assert!(listed.get("next_cursor").is_some());
+    assert_eq!(patched["name"], "Renamed");
+    for body in [&got, &listed, &patched] {
+        assert!(
+            !body.to_string().contains(token),
+            "the token is shown only at create: {body}"
+        );
+    }
+    let file = std::fs::read_to_string(dir.join("registry.json")).unwrap();
+    assert!(
+        !file.contains(token),
+        "the registry holds only the token's hash"
+    );
+
+    // The scoped URL serves only the allowed tools, and refuses the others.
+    assert_eq!(
+        tool_names(&server, &format!("/mcp/{token}")),
+        vec!["get_contacts"]
+    );
+    let reply = server.rpc(
+        &format!("/mcp/{token}/tools/call"),
+        &json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_contacts","arguments":{"limit":2}}}),
+    );
+    assert!(tool_text(&reply.json()).contains("results"));
+    let reply = server.rpc(
+        &format!("/mcp/{token}"),
+        &json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"create_contact","arguments":{"email":"x@y.example"}}}),
+    );
+    let error = &reply.json()["error"];
+    assert_eq!(error["code"], -32602);
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("not available on this server"));
+    let resources = server
+        .rpc(
+            &format!("/mcp/{token}"),
+            &json!({"jsonrpc":"2.0","id":4,"method":"resources/list"}),
+        )
+        .json();
+    assert_eq!(
+        resources["result"]["resources"].as_array().unwrap().len(),
+        1
+    );
+    let reply = server.rpc(&format!("/mcp/{token}"), &json!({"jsonrpc":"2.0","id":5,"method":"resources/read","params":{"uri":"hubspot://deals"}}));
+    assert_eq!(reply.json()["error"]["code"], -32002);
+    // A matching Bearer is accepted; a different one is refused.
+    let auth = format!("Bearer {token}");
+    let ok = server.rpc_with(
+        &format!("/mcp/{token}"),
+        &json!({"jsonrpc":"2.0","id":6,"method":"ping"}),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(ok.status, 200);
+    let wrong = server.rpc_with(
+        &format!("/mcp/{token}"),
+        &json!({"jsonrpc":"2.0","id":6,"method":"ping"}),
+        &[("Authorization", "Bearer 0123")],
+    );
+    assert_eq!(wrong.status, 401);
+
+    let (status, _) = admin(
+        &server,
+        "DELETE",
+        &format!("/integrated-account/{account}/mcp/{id}"),
+        None,
+    );
+    assert_eq!(status, 200);
+    let gone = server.rpc(
+        &format!("/mcp/{token}"),
+        &json!({"jsonrpc":"2.0","id":7,"method":"tools/list"}),
+    );
+    assert_eq!(gone.status, 404);
+    assert!(!server.log().contains(token), "tokens are never logged");
+}
+
+#[test]
+fn filter_semantics_table() {
+    let server = admin_server(&temp_dir("filters"));
+    let account = default_account(&server);
+    let all = [
+        "create_contact",
+        "get_companies",
+        "get_contacts",
+        "get_deals",
+        "search_contacts",
+    ];
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!({}), all.to_vec()),
+        (json!({"methods": [], "tags": []}), all.to_vec()),
+        (
+            json!({"methods": ["read"]}),
+            vec!["get_companies", "get_contacts", "get_deals"],
+        ),
+        (json!({"methods": ["write"]}), vec!["create_contact"]),
+        (json!({"methods": ["custom"]}), vec!["search_contacts"]),
+        (
+            json!({"methods": ["LIST", "Search"]}),
+            vec![
+                "get_companies",
+                "get_contacts",
+                "get_deals",
+                "search_contacts",
+            ],
+        ),
+        (
+            json!({"tags": ["deals", "companies"]}),
+            vec!["get_companies", "get_deals"],
+        ),
+        (
+            json!({"methods": ["read", "create"], "tags": ["contacts"]}),
+            vec!["create_contact", "get_contacts"],
+        ),
+    ];
+    for (config, expected) in cases {
+        let (status, created) = mint(&server, &account, config.clone());
+        assert_eq!(status, 201, "{config}: {created}");
+        let names = tool_names(
+            &server,
+            &format!("/mcp/{}", created["token"].as_str().unwrap()),
+        );
+        assert_eq!(names, expected, "{config}");
+    }
+    // No tool matches: 400 naming the valid methods and tags; the seed's own example too.
+    for config in [
+        json!({"methods": ["delete"]}),
+        json!({"methods": ["GET","POST","READ","DOWNLAOD"], "tags": ["api","webhook"]}),
+    ] {
+        let (status, error) = mint(&server, &account, config.clone());
+        assert_eq!(status, 400, "{config}: {error}");
+        assert_eq!(error["statusCode"], 400);
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("contacts") && message.contains("list"),
+            "{message}"
+        );
+    }
+    let (status, _) = mint(&server, &account, json!({"methods": "read"}));
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn expiry_is_checked_at_create_and_an_expired_server_is_gone() {
+    let dir = temp_dir("expiry");
+    let (id, token) = {
+        let server = admin_server(&dir);
+        let account = default_account(&server);
+        let path = format!("/integrated-account/{account}/mcp");
+        for bad in [
+            json!("tomorrow"),
+            json!(rfc3339_in(30)),
+            json!(rfc3339_in(-3600)),
+            json!(12345),
+        ] {
+            let (status, error) = admin(
+                &server,
+                "POST",
+                &path,
+                Some(json!({"name": "x", "expires_at": bad})),
+            );
+            assert_eq!(status, 400, "{bad}: {error}");
+            assert!(error["message"].as_str().unwrap().contains("expires_at"));
+        }
+        let (status, created) = admin(
+            &server,
+            "POST",
+            &path,
+            Some(json!({"name": "week", "expires_at": rfc3339_in(7 * 86400)})),
+        );
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        let (status, patched) = admin(
+            &server,
+            "PATCH",
+            &format!("{path}/{id}"),
+            Some(json!({"expires_at": null})),
+        );
+        assert_eq!((status, patched["expires_at"].clone()), (200, Value::Null));
+        let (status, patched) = admin(
+            &server,
+            "PATCH",
+            &format!("{path}/{id}"),
+            Some(json!({"expires_at": rfc3339_in(120)})),
+        );
+        assert_eq!(status, 200, "{patched}");
+        (id, created["token"].as_str().unwrap().to_string())
+    };
+    // Time passes while the server is down: move the stored expiry into the past.
+    let file = dir.join("registry.json");
+    let mut registry: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let servers = registry["servers"].as_array_mut().unwrap();
+    let stored = servers.iter_mut().find(|s| s["id"] == id.as_str()).unwrap();
+    stored["expires_at"] = json!(rfc3339_in(-5));
+    std::fs::write(&file, registry.to_string()).unwrap();
+
+    let server = admin_server(&dir);
+    let reply = server.rpc(
+        &format!("/mcp/{token}"),
+        &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    );
+    assert_eq!(reply.status, 404);
+    assert!(
+        !std::fs::read_to_string(&file).unwrap().contains(&id),
+        "the expired server was deleted"
+    );
+}
+
+/// An RFC 3339 UTC time `secs` seconds from now.
+fn rfc3339_in(secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = now + secs;
+    let (y, m, d) = civil(t.div_euclid(86400));
+    let sod = t.rem_euclid(86400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// The date of a day number since 1970-01-01.
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+#[test]
+fn admin_routes_refuse_missing_and_wrong_tokens_and_are_off_without_one() {
+    let server = admin_server(&temp_dir("auth"));
+    assert_eq!(server.get("/integrated-account").status, 401);
+    let wrong = server.request(
+        "GET",
+        "/integrated-account",
+        &[("Authorization", "Bearer admin-secret-0123456789abcdeX")],
+        b"",
+    );
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json()["statusCode"], 401);
+    let off = Server::mock(&[]);
+    let reply = off.get("/integrated-account");
+    assert_eq!(reply.status, 404);
+    assert!(off.log().contains("admin API off"));
+}
+
+#[test]
+fn restart_keeps_accounts_and_servers() {
+    let dir = temp_dir("restart");
+    let (account, token) = {
+        let server = admin_server(&dir);
+        let account = default_account(&server);
+        let (_, created) = mint(&server, &account, json!({"tags": ["deals"]}));
+        let (status, other) = admin(
+            &server,
+            "POST",
+            "/integrated-account",
+            Some(json!({"name": "Sandbox", "mock": true})),
+        );
+        assert_eq!(status, 201, "{other}");
+        // A second process on the same DATA_DIR is refused.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+            .env_clear()
+            .env("HUBSPOT_MOCK", common::fixtures())
+            .env("DATA_DIR", &dir)
+            .env("PORT", "0")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("lock"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (account, created["token"].as_str().unwrap().to_string())
+    };
+    let server = admin_server(&dir);
+    assert_eq!(
+        default_account(&server),
+        account,
+        "the start-up account keeps its id"
+    );
+    let (_, accounts) = admin(&server, "GET", "/integrated-account", None);
+    assert_eq!(accounts["result"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        tool_names(&server, &format!("/mcp/{token}")),
+        vec!["get_deals"]
+    );
+}
+
+#[test]
+fn a_corrupt_registry_stops_start_up_and_is_left_alone() {
+    let dir = temp_dir("corrupt");
+    std::fs::write(dir.join("registry.json"), b"{ not json").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .env_clear()
+        .env("HUBSPOT_MOCK", common::fixtures())
+        .env("DATA_DIR", &dir)
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("registry.json"));
+    assert_eq!(
+        std::fs::read(dir.join("registry.json")).unwrap(),
+        b"{ not json"
+    );
+}

@@ -23,6 +23,8 @@ pub const FILE_NAME: &str = "registry.json";
 pub const TMP_NAME: &str = "registry.json.tmp";
 /// The lock file that keeps a second process out of the data directory.
 pub const LOCK_NAME: &str = "registry.lock";
+/// The key that seals secrets inside the registry file (32 random bytes, mode 0600).
+pub const KEY_NAME: &str = "registry.key";
 
 /// Why the store could not open, read or write its file. The messages name the path and
 /// say what to do; they never contain the file's contents.
@@ -178,6 +180,41 @@ impl Store {
                 path,
                 detail: format!("invalid JSON: {e}"),
             })
+    }
+
+    /// The data directory's secret key, created (32 random bytes, mode 0600, fsynced) on
+    /// first use. It seals secrets kept in the registry file, so that a copy of the file
+    /// alone (a backup, a support bundle) reveals none of them.
+    pub fn secret_key(&self) -> Result<Vec<u8>, StoreError> {
+        let path = self.dir.join(KEY_NAME);
+        match fs::read(&path) {
+            Ok(key) if key.len() == 32 => return Ok(key),
+            Ok(_) => {
+                return Err(StoreError::Corrupt {
+                    path,
+                    detail: "the key must be exactly 32 bytes; restore it from a backup".into(),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("read", &path, e)),
+        }
+        let mut key = vec![0u8; 32];
+        aws_lc_rs::rand::fill(&mut key).map_err(|_| {
+            StoreError::io("generate", &path, io::Error::other("no system randomness"))
+        })?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| StoreError::io("create", &path, e))?;
+        file.write_all(&key)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StoreError::io("write", &path, e))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("fsync directory", &self.dir, e))?;
+        Ok(key)
     }
 
     /// Replaces the registry file with `value` atomically and durably: temporary file (mode

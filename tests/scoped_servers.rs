@@ -7,12 +7,18 @@ use serde_json::{json, Value};
 const ADMIN: &str = "admin-secret-0123456789abcdef";
 
 fn admin_server(data_dir: &std::path::Path) -> Server {
+    admin_server_with(data_dir, "http://127.0.0.1:9")
+}
+
+/// An admin-enabled server on the embedded mock whose token accounts call `api_url`.
+fn admin_server_with(data_dir: &std::path::Path, api_url: &str) -> Server {
     Server::start(
         &["serve"],
         &[
             ("HUBSPOT_MOCK", common::fixtures()),
             ("ADMIN_API_TOKEN", ADMIN.into()),
             ("DATA_DIR", data_dir.display().to_string()),
+            ("HUBSPOT_API_URL", api_url.into()),
         ],
         "listening on http://",
     )
@@ -391,19 +397,20 @@ fn admin_routes_refuse_missing_and_wrong_tokens_and_are_off_without_one() {
 }
 
 #[test]
-fn restart_keeps_accounts_and_servers() {
+fn restart_keeps_accounts_and_servers_and_seals_hubspot_keys() {
     let dir = temp_dir("restart");
-    let (account, token) = {
-        let server = admin_server(&dir);
+    let upstream = Server::mock_hubspot(&[]);
+    let api_url = format!("http://{}", upstream.addr);
+    let secret = "pat-na1-restart-SECRET-42";
+    let (account, token, sealed_token) = {
+        let server = admin_server_with(&dir, &api_url);
         let account = default_account(&server);
         let (_, created) = mint(&server, &account, json!({"tags": ["deals"]}));
-        let (status, other) = admin(
-            &server,
-            "POST",
-            "/integrated-account",
-            Some(json!({"name": "Sandbox", "mock": true})),
-        );
+        let (status, other) = admin(&server, "POST", "/integrated-account", Some(json!({"name": "Sales", "private_app_token": secret})));
         assert_eq!(status, 201, "{other}");
+        assert!(!other.to_string().contains(secret));
+        let other_id = other["id"].as_str().unwrap();
+        let (_, sealed) = mint(&server, other_id, json!({"methods": ["list"], "tags": ["companies"]}));
         // A second process on the same DATA_DIR is refused.
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
             .env_clear()
@@ -413,25 +420,23 @@ fn restart_keeps_accounts_and_servers() {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(2));
-        assert!(
-            String::from_utf8_lossy(&output.stderr).contains("lock"),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (account, created["token"].as_str().unwrap().to_string())
+        assert!(String::from_utf8_lossy(&output.stderr).contains("lock"), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(!server.log().contains(secret));
+        (account, created["token"].as_str().unwrap().to_string(), sealed["token"].as_str().unwrap().to_string())
     };
-    let server = admin_server(&dir);
-    assert_eq!(
-        default_account(&server),
-        account,
-        "the start-up account keeps its id"
-    );
+    let file = std::fs::read_to_string(dir.join("registry.json")).unwrap();
+    assert!(!file.contains(secret), "HubSpot keys are sealed in the registry file");
+    let server = admin_server_with(&dir, &api_url);
+    assert_eq!(default_account(&server), account, "the start-up account keeps its id");
     let (_, accounts) = admin(&server, "GET", "/integrated-account", None);
     assert_eq!(accounts["result"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        tool_names(&server, &format!("/mcp/{token}")),
-        vec!["get_deals"]
+    assert_eq!(tool_names(&server, &format!("/mcp/{token}")), vec!["get_deals"]);
+    // The sealed key opens after the restart: the account's server reaches its HubSpot.
+    let reply = server.rpc(
+        &format!("/mcp/{sealed_token}"),
+        &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_companies","arguments":{"limit":1}}}),
     );
+    assert!(tool_text(&reply.json()).contains("results"), "{}", reply.text());
 }
 
 #[test]

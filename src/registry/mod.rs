@@ -15,7 +15,9 @@
 //! - **Tokens are shown once.** Only [`Registry::create_server`]'s answer holds the MCP token
 //!   and its URL; the file and every other answer hold the token's SHA-256 at most.
 //! - **HubSpot keys never leave.** An account's private app token is kept in the file (mode
-//!   0600) so it survives restarts, but no answer shows it (`has_token` instead) and
+//!   0600) sealed with AES-256-GCM under the data directory's `registry.key`, so it survives
+//!   restarts while a copy of the file alone reveals nothing; no answer shows it (`has_token`
+//!   instead) and
 //!   [`AccountAuth`]'s `Debug` redacts it. The start-up account's key comes from the
 //!   environment on every start and is never written to the file.
 //! - **Expired servers are gone.** An expired server answers like an unknown one (404, and
@@ -29,12 +31,14 @@
 
 mod error;
 pub mod filter;
+mod seal;
 #[cfg(test)]
 mod tests;
 pub mod token;
 
 pub use error::RegistryError;
 pub use filter::{Catalog, ToolFilter};
+use seal::Sealer;
 
 use crate::clock;
 use crate::store::{Store, StoreError};
@@ -287,11 +291,15 @@ impl State {
         }
     }
 
-    /// What goes into the file: everything but the start-up account's HubSpot key.
-    fn to_file(&self) -> Result<Value, RegistryError> {
+    /// What goes into the file: the start-up account without its HubSpot key (it comes
+    /// from the environment), every other account's key sealed.
+    fn to_file(&self, sealer: &Sealer) -> Result<Value, RegistryError> {
         let mut copy = self.clone();
-        for a in copy.accounts.iter_mut().filter(|a| a.is_default) {
-            a.private_app_token = None;
+        for a in copy.accounts.iter_mut() {
+            a.private_app_token = match (&a.private_app_token, a.is_default) {
+                (Some(token), false) => Some(sealer.seal(token)),
+                _ => None,
+            };
         }
         serde_json::to_value(&copy)
             .map_err(|e| RegistryError::Internal(format!("cannot encode the registry: {e}")))
@@ -396,12 +404,19 @@ pub struct Registry {
     state: Mutex<State>,
     /// Serialises changes so that each save holds the previous change.
     writer: Mutex<()>,
+    /// Seals HubSpot keys in the file.
+    sealer: Sealer,
 }
 
 impl Registry {
     /// Loads the registry from `store` (empty when there is no file yet). A file that is not
     /// a registry stops here with [`StoreError::Corrupt`] and is left untouched.
     pub fn open(store: Store) -> Result<Registry, StoreError> {
+        let key = store.secret_key()?;
+        let sealer = Sealer::new(&key).ok_or_else(|| StoreError::Corrupt {
+            path: store.path(),
+            detail: "the data directory's key is not usable".into(),
+        })?;
         let state = match store.load()? {
             None => State::empty(),
             Some(value) => {
@@ -409,13 +424,26 @@ impl Registry {
                     path: store.path(),
                     detail,
                 };
-                let state: State = serde_json::from_value(value)
+                let mut state: State = serde_json::from_value(value)
                     .map_err(|e| corrupt(format!("not a registry: {e}")))?;
-                state.check().map_err(corrupt)?;
+                state.check().map_err(&corrupt)?;
+                for a in state.accounts.iter_mut() {
+                    if let Some(sealed) = &a.private_app_token {
+                        let token = sealer.open(sealed).ok_or_else(|| {
+                            corrupt(format!(
+                                "the HubSpot key of integrated account {} cannot be opened with {}: restore the registry.key that goes with this file",
+                                a.id,
+                                crate::store::KEY_NAME
+                            ))
+                        })?;
+                        a.private_app_token = Some(token);
+                    }
+                }
                 state
             }
         };
         Ok(Registry {
+            sealer,
             store,
             state: Mutex::new(state),
             writer: Mutex::new(()),
@@ -453,8 +481,8 @@ impl Registry {
         let mut next = current.clone();
         let purged = next.purge_expired(now_ms);
         let out = f(&mut next)?;
-        let file = next.to_file()?;
-        if file != current.to_file()? {
+        let file = next.to_file(&self.sealer)?;
+        if file != current.to_file(&self.sealer)? {
             self.store.save(&file)?;
         }
         *lock(&self.state) = next;

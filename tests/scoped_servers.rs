@@ -406,11 +406,20 @@ fn restart_keeps_accounts_and_servers_and_seals_hubspot_keys() {
         let server = admin_server_with(&dir, &api_url);
         let account = default_account(&server);
         let (_, created) = mint(&server, &account, json!({"tags": ["deals"]}));
-        let (status, other) = admin(&server, "POST", "/integrated-account", Some(json!({"name": "Sales", "private_app_token": secret})));
+        let (status, other) = admin(
+            &server,
+            "POST",
+            "/integrated-account",
+            Some(json!({"name": "Sales", "private_app_token": secret})),
+        );
         assert_eq!(status, 201, "{other}");
         assert!(!other.to_string().contains(secret));
         let other_id = other["id"].as_str().unwrap();
-        let (_, sealed) = mint(&server, other_id, json!({"methods": ["list"], "tags": ["companies"]}));
+        let (_, sealed) = mint(
+            &server,
+            other_id,
+            json!({"methods": ["list"], "tags": ["companies"]}),
+        );
         // A second process on the same DATA_DIR is refused.
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
             .env_clear()
@@ -420,23 +429,45 @@ fn restart_keeps_accounts_and_servers_and_seals_hubspot_keys() {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("lock"), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("lock"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert!(!server.log().contains(secret));
-        (account, created["token"].as_str().unwrap().to_string(), sealed["token"].as_str().unwrap().to_string())
+        (
+            account,
+            created["token"].as_str().unwrap().to_string(),
+            sealed["token"].as_str().unwrap().to_string(),
+        )
     };
     let file = std::fs::read_to_string(dir.join("registry.json")).unwrap();
-    assert!(!file.contains(secret), "HubSpot keys are sealed in the registry file");
+    assert!(
+        !file.contains(secret),
+        "HubSpot keys are sealed in the registry file"
+    );
     let server = admin_server_with(&dir, &api_url);
-    assert_eq!(default_account(&server), account, "the start-up account keeps its id");
+    assert_eq!(
+        default_account(&server),
+        account,
+        "the start-up account keeps its id"
+    );
     let (_, accounts) = admin(&server, "GET", "/integrated-account", None);
     assert_eq!(accounts["result"].as_array().unwrap().len(), 2);
-    assert_eq!(tool_names(&server, &format!("/mcp/{token}")), vec!["get_deals"]);
+    assert_eq!(
+        tool_names(&server, &format!("/mcp/{token}")),
+        vec!["get_deals"]
+    );
     // The sealed key opens after the restart: the account's server reaches its HubSpot.
     let reply = server.rpc(
         &format!("/mcp/{sealed_token}"),
         &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_companies","arguments":{"limit":1}}}),
     );
-    assert!(tool_text(&reply.json()).contains("results"), "{}", reply.text());
+    assert!(
+        tool_text(&reply.json()).contains("results"),
+        "{}",
+        reply.text()
+    );
 }
 
 #[test]
@@ -455,5 +486,69 @@ fn a_corrupt_registry_stops_start_up_and_is_left_alone() {
     assert_eq!(
         std::fs::read(dir.join("registry.json")).unwrap(),
         b"{ not json"
+    );
+}
+
+#[test]
+fn kill_9_during_writes_leaves_a_readable_registry() {
+    let dir = temp_dir("kill9");
+    let (account, ids) = {
+        let mut server = admin_server(&dir);
+        let account = default_account(&server);
+        let client = *server;
+        let path = format!("/integrated-account/{account}/mcp");
+        let writer = std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            for i in 0..400 {
+                let auth = format!("Bearer {ADMIN}");
+                let body = json!({"name": format!("server {i}")}).to_string();
+                let reply = client.try_request(
+                    "POST",
+                    &path,
+                    &[
+                        ("Authorization", &auth),
+                        ("Content-Type", "application/json"),
+                    ],
+                    body.as_bytes(),
+                );
+                match reply {
+                    Some(r) if r.status == 201 => {
+                        ids.push(r.json()["id"].as_str().unwrap().to_string())
+                    }
+                    _ => break,
+                }
+            }
+            ids
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        server.child.kill().unwrap(); // SIGKILL, mid-write
+        let _ = server.child.wait();
+        (account, writer.join().unwrap())
+    };
+    assert!(!ids.is_empty(), "some servers were created before the kill");
+    let server = admin_server(&dir);
+    let (status, listed) = admin(
+        &server,
+        "GET",
+        &format!("/integrated-account/{account}/mcp?limit=100"),
+        None,
+    );
+    assert_eq!(status, 200, "{listed}");
+    let mut count = listed["result"].as_array().unwrap().len();
+    let mut cursor = listed["next_cursor"].clone();
+    while let Some(c) = cursor.as_str() {
+        let (_, page) = admin(
+            &server,
+            "GET",
+            &format!("/integrated-account/{account}/mcp?limit=100&next_cursor={c}"),
+            None,
+        );
+        count += page["result"].as_array().unwrap().len();
+        cursor = page["next_cursor"].clone();
+    }
+    assert!(
+        count >= ids.len(),
+        "every acknowledged create survived: {count} < {}",
+        ids.len()
     );
 }

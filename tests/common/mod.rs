@@ -173,6 +173,31 @@ impl Client {
         read_reply(&mut stream).expect("a response")
     }
 
+    /// One request on a fresh connection; `None` when the server is gone.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Option<Reply> {
+        let mut stream = TcpStream::connect(self.addr).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok()?;
+        let mut out = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        stream.write_all(out.as_bytes()).ok()?;
+        stream.write_all(body).ok()?;
+        read_reply(&mut stream)
+    }
+
     /// `GET path`.
     pub fn get(&self, path: &str) -> Reply {
         self.request("GET", path, &[], b"")

@@ -146,14 +146,21 @@ fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, St
     Ok(Arc::new(registry))
 }
 
-/// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
-fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
+/// What `serve` and `stdio` share: the validated config, logging and the coroutine
+/// runtime set up, the connector, the start-up account and its client.
+fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot::Client), String> {
     let config =
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     init_logging(config.log_level);
     configure_may(config.workers);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
+    Ok((config, connector, auth, client))
+}
+
+/// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
+fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
+    let (_, _, _, client) = prepare(flags)?;
     signals.on_termination(|| std::process::exit(0));
     let exposure = mcp::Exposure::all();
     let server = mcp::Server {
@@ -172,12 +179,7 @@ fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, S
 /// Runs the MCP server until SIGTERM/SIGINT, then drains in-flight requests.
 fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let config =
-        Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
-    init_logging(config.log_level);
-    configure_may(config.workers);
-    let (connector, auth) = connector(&config)?;
-    let client = connector.client(&auth)?;
+    let (config, connector, auth, client) = prepare(flags)?;
     let registry = open_registry(&config, auth)?;
     if config.admin_token.is_none() {
         log::info!("admin API off (set ADMIN_API_TOKEN to mint scoped MCP servers)");
@@ -251,18 +253,20 @@ fn run_accept_loop<H: http::Handler>(
     may::go!(move || http::serve(listener, handler, limits, shutdown))
 }
 
+/// The mock HubSpot's HTTP limits (generous: it only serves this server and tests).
+const MOCK_LIMITS: Limits = Limits {
+    max_body: 16 << 20,
+    idle_timeout: Duration::from_secs(60),
+    request_timeout: Duration::from_secs(60),
+};
+
 /// Starts the fixture-driven mock HubSpot in this process on a loopback port.
 fn start_embedded_mock(dir: &std::path::Path) -> Result<SocketAddr, String> {
     let mock = Arc::new(mock::MockHubSpot::load(dir)?);
     let listener = bind("127.0.0.1", 0)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
-    let limits = Limits {
-        max_body: 16 << 20,
-        idle_timeout: Duration::from_secs(60),
-        request_timeout: Duration::from_secs(60),
-    };
     // The embedded mock never stops on its own: it lives as long as the process.
-    run_accept_loop(listener, mock, limits, Arc::new(Shutdown::default()));
+    run_accept_loop(listener, mock, MOCK_LIMITS, Arc::new(Shutdown::default()));
     Ok(addr)
 }
 
@@ -299,12 +303,7 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
         fixtures.display()
     );
     let shutdown = Arc::new(Shutdown::default());
-    let limits = Limits {
-        max_body: 16 << 20,
-        idle_timeout: Duration::from_secs(60),
-        request_timeout: Duration::from_secs(60),
-    };
-    let accept = run_accept_loop(listener, Arc::new(mock), limits, shutdown.clone());
+    let accept = run_accept_loop(listener, Arc::new(mock), MOCK_LIMITS, shutdown.clone());
     let stopper = shutdown.clone();
     signals.on_termination(move || stopper.begin(addr));
     let _ = accept.join();

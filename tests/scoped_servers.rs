@@ -340,42 +340,33 @@ fn expiry_is_checked_at_create_and_an_expired_server_is_gone() {
     );
 }
 
-/// An RFC 3339 UTC time `secs` seconds from now.
+/// An RFC 3339 UTC time `secs` seconds from now (formatted by `date`).
 fn rfc3339_in(secs: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let t = now + secs;
-    let (y, m, d) = civil(t.div_euclid(86400));
-    let sod = t.rem_euclid(86400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
+    let out = std::process::Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}", now + secs),
+            "+%Y-%m-%dT%H:%M:%SZ",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// The date of a day number since 1970-01-01.
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+/// Runs a second server process on `dir` to completion (it is expected to refuse to start).
+fn start_on(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .env_clear()
+        .env("HUBSPOT_MOCK", common::fixtures())
+        .env("DATA_DIR", dir)
+        .env("PORT", "0")
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -421,13 +412,7 @@ fn restart_keeps_accounts_and_servers_and_seals_hubspot_keys() {
             json!({"methods": ["list"], "tags": ["companies"]}),
         );
         // A second process on the same DATA_DIR is refused.
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
-            .env_clear()
-            .env("HUBSPOT_MOCK", common::fixtures())
-            .env("DATA_DIR", &dir)
-            .env("PORT", "0")
-            .output()
-            .unwrap();
+        let output = start_on(&dir);
         assert_eq!(output.status.code(), Some(2));
         assert!(
             String::from_utf8_lossy(&output.stderr).contains("lock"),
@@ -474,13 +459,7 @@ fn restart_keeps_accounts_and_servers_and_seals_hubspot_keys() {
 fn a_corrupt_registry_stops_start_up_and_is_left_alone() {
     let dir = temp_dir("corrupt");
     std::fs::write(dir.join("registry.json"), b"{ not json").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
-        .env_clear()
-        .env("HUBSPOT_MOCK", common::fixtures())
-        .env("DATA_DIR", &dir)
-        .env("PORT", "0")
-        .output()
-        .unwrap();
+    let output = start_on(&dir);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("registry.json"));
     assert_eq!(

@@ -190,7 +190,6 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
     let app = Arc::new(app::App {
         cors: config.cors.clone(),
         started,
-        hubspot_configured: true,
         shutdown: shutdown.clone(),
         exposure: mcp::Exposure::all(),
         client,

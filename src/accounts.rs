@@ -2,7 +2,7 @@
 //! talks to `HUBSPOT_API_URL`, a mock account to the embedded mock HubSpot.
 
 use crate::hubspot::pool::BlockingPool;
-use crate::hubspot::Client;
+use crate::hubspot::{CallPolicy, Client};
 use crate::registry::AccountAuth;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,8 @@ pub struct Connector {
     pub mock_url: Option<String>,
     /// The per-call timeout.
     pub timeout: Duration,
+    /// How calls are paced and retried (each account has its own rate limiter).
+    pub policy: CallPolicy,
     /// The blocking pool the calls run on.
     pub pool: Arc<BlockingPool>,
 }
@@ -25,12 +27,13 @@ const MOCK_TOKEN: &str = "mock-token";
 impl Connector {
     /// The client for an account, or why there is none.
     pub fn client(&self, auth: &AccountAuth) -> Result<Client, String> {
-        match auth {
-            AccountAuth::Token(token) => Ok(Client::new(&self.api_url, token, self.timeout, self.pool.clone())),
+        let client = match auth {
+            AccountAuth::Token(token) => Client::new(&self.api_url, token, self.timeout, self.pool.clone()),
             AccountAuth::Mock => match &self.mock_url {
-                Some(url) => Ok(Client::new(url, MOCK_TOKEN, self.timeout, self.pool.clone())),
-                None => Err("this account uses the mock HubSpot, but the server was started without HUBSPOT_MOCK".into()),
+                Some(url) => Client::new(url, MOCK_TOKEN, self.timeout, self.pool.clone()),
+                None => return Err("this account uses the mock HubSpot, but the server was started without HUBSPOT_MOCK".into()),
             },
-        }
+        };
+        Ok(client.with_policy(self.policy))
     }
 }

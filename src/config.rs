@@ -2,6 +2,7 @@
 //! flags, validated once at start with errors that name the variable and what it allows.
 
 use crate::http::CorsPolicy;
+use crate::hubspot::CallPolicy;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,6 +46,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `PUBLIC_URL`: the base of minted MCP server URLs.
     pub public_url: Option<String>,
+    /// `HUBSPOT_RATE_LIMIT_PER_10S`, `HUBSPOT_SEARCH_RATE_PER_S`, `HUBSPOT_MAX_RETRIES`,
+    /// `HUBSPOT_MAX_WAIT_MS`: how HubSpot calls are paced and retried.
+    pub hubspot_policy: CallPolicy,
 }
 
 /// Where HubSpot calls go.
@@ -201,6 +205,7 @@ impl Config {
             admin_token,
             data_dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into())),
             public_url,
+            hubspot_policy: call_policy(&get)?,
         })
     }
 
@@ -233,6 +238,41 @@ fn number(
             &format!("a whole number from {min} to {max}"),
         )),
     }
+}
+
+/// The pacing and retry policy of HubSpot calls (0 turns a rate limit or retries off).
+fn call_policy(get: &impl Fn(&str) -> Option<String>) -> Result<CallPolicy, ConfigError> {
+    let defaults = CallPolicy::default();
+    Ok(CallPolicy {
+        per_10s: number(
+            get,
+            "HUBSPOT_RATE_LIMIT_PER_10S",
+            defaults.per_10s.into(),
+            0,
+            100_000,
+        )? as u32,
+        search_per_s: number(
+            get,
+            "HUBSPOT_SEARCH_RATE_PER_S",
+            defaults.search_per_s.into(),
+            0,
+            10_000,
+        )? as u32,
+        max_retries: number(
+            get,
+            "HUBSPOT_MAX_RETRIES",
+            defaults.max_retries.into(),
+            0,
+            10,
+        )? as u32,
+        max_wait: Duration::from_millis(number(
+            get,
+            "HUBSPOT_MAX_WAIT_MS",
+            defaults.max_wait.as_millis() as u64,
+            0,
+            60_000,
+        )?),
+    })
 }
 
 /// A duration in milliseconds from 1 ms to one day, or `default` ms when unset.
@@ -329,6 +369,55 @@ mod tests {
         .unwrap_err()
         .0;
         assert!(err.starts_with("PUBLIC_URL=mcp.example.com"));
+    }
+
+    #[test]
+    fn hubspot_pacing_and_retries_are_configurable_and_checked() {
+        let token = ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t");
+        let config = load(&[token], &[]).unwrap();
+        assert_eq!(config.hubspot_policy, CallPolicy::default());
+        assert_eq!(
+            (
+                config.hubspot_policy.per_10s,
+                config.hubspot_policy.search_per_s
+            ),
+            (100, 5)
+        );
+        assert_eq!(config.hubspot_policy.max_retries, 2);
+        assert_eq!(config.hubspot_policy.max_wait, Duration::from_secs(2));
+        let config = load(
+            &[
+                token,
+                ("HUBSPOT_RATE_LIMIT_PER_10S", "190"),
+                ("HUBSPOT_SEARCH_RATE_PER_S", "0"),
+                ("HUBSPOT_MAX_RETRIES", "0"),
+                ("HUBSPOT_MAX_WAIT_MS", "500"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            config.hubspot_policy,
+            CallPolicy {
+                per_10s: 190,
+                search_per_s: 0,
+                max_retries: 0,
+                max_wait: Duration::from_millis(500),
+            }
+        );
+        for (name, value, allowed) in [
+            ("HUBSPOT_RATE_LIMIT_PER_10S", "-1", "from 0 to 100000"),
+            ("HUBSPOT_SEARCH_RATE_PER_S", "five", "from 0 to 10000"),
+            ("HUBSPOT_MAX_RETRIES", "11", "from 0 to 10"),
+            ("HUBSPOT_MAX_WAIT_MS", "60001", "from 0 to 60000"),
+        ] {
+            let err = load(&[token, (name, value)], &[]).unwrap_err().0;
+            assert!(
+                err.starts_with(&format!("{name}={value} is not valid")),
+                "{err}"
+            );
+            assert!(err.contains(allowed), "{err}");
+        }
     }
 
     #[test]

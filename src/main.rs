@@ -36,6 +36,7 @@ USAGE:
     hubspot-mcp-server [serve] [--port P] [--host H] [--mock DIR] [--log-level L]
     hubspot-mcp-server stdio [--mock DIR] [--log-level L]
     hubspot-mcp-server mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]
+                                    [--faults FILE]
     hubspot-mcp-server --help | --version
 
 serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready).
@@ -45,7 +46,9 @@ serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready
 stdio           Speaks MCP as newline-delimited JSON-RPC on stdin/stdout (logs on stderr),
                 for clients that start the server themselves; exits at end of input.
 mock-hubspot    Serves the fake HubSpot CRM v3 API from fixture files (default port 3001).
-                --latency-ms makes every answer wait that long (slow-upstream tests).
+                --latency-ms makes every answer wait that long (slow-upstream tests);
+                --faults FILE starts with a fault plan (429, 5xx, slow answers; see
+                src/mock/faults.rs, also settable with POST /__mock/faults).
 ";
 
 fn main() -> ExitCode {
@@ -112,6 +115,7 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
         api_url: config.hubspot_api_url.clone(),
         mock_url: None,
         timeout: config.hubspot_timeout,
+        policy: config.hubspot_policy,
         pool: Arc::new(hubspot::pool::BlockingPool::new(
             config.pool_threads,
             config.pool_queue,
@@ -269,9 +273,10 @@ fn start_embedded_mock(dir: &std::path::Path) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-/// `mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]`.
+/// `mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N] [--faults FILE]`.
 fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let mut fixtures: Option<PathBuf> = None;
+    let mut faults = mock::faults::Faults::default();
     let (mut host, mut port, mut latency_ms) = ("127.0.0.1".to_string(), 3001u16, 0u64);
     let mut args = flags.iter();
     while let Some(flag) = args.next() {
@@ -284,6 +289,12 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
             "--host" => host = value.clone(),
             "--port" => port = value.parse().map_err(|_| bad("a port number 0-65535"))?,
             "--latency-ms" => latency_ms = value.parse().map_err(|_| bad("milliseconds"))?,
+            "--faults" => {
+                let text = std::fs::read_to_string(value)
+                    .map_err(|e| format!("--faults {value} cannot be read: {e}"))?;
+                faults = mock::faults::Faults::parse(&text)
+                    .map_err(|e| format!("--faults {value}: {e}"))?;
+            }
             other => {
                 return Err(format!(
                     "unknown option '{other}' for mock-hubspot; see --help"
@@ -294,7 +305,9 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     let fixtures = fixtures.ok_or("mock-hubspot needs --fixtures DIR (e.g. fixtures/hubspot)")?;
     init_logging(log::LevelFilter::Info);
     configure_may(2);
-    let mock = mock::MockHubSpot::load(&fixtures)?.with_latency(Duration::from_millis(latency_ms));
+    let mock = mock::MockHubSpot::load(&fixtures)?
+        .with_latency(Duration::from_millis(latency_ms))
+        .with_faults(faults);
     let listener = bind(&host, port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     log::info!(

@@ -10,7 +10,8 @@ pub enum HubSpotError {
     Status {
         /// The HTTP status.
         status: u16,
-        /// HubSpot's `message`, or the start of the body when it was not HubSpot JSON.
+        /// HubSpot's `message` (with the missing scopes or the invalid properties added when
+        /// HubSpot names them), or the start of the body when it was not HubSpot JSON.
         message: String,
         /// HubSpot's `category` (e.g. `CONFLICT`, `MISSING_SCOPES`).
         category: Option<String>,
@@ -18,6 +19,19 @@ pub enum HubSpotError {
         correlation_id: Option<String>,
         /// The `Retry-After` header, in seconds, when present.
         retry_after: Option<u64>,
+    },
+    /// A rate limit: HubSpot's (a 429) or this server's own pacing, which refuses a call
+    /// rather than wait too long for a free slot.
+    RateLimited {
+        /// The limit: `TEN_SECONDLY_ROLLING`, `SECONDLY` (search), `DAILY`, or another
+        /// policy name HubSpot gave.
+        policy: String,
+        /// Seconds to wait before trying again, when known.
+        retry_after: Option<u64>,
+        /// True when this server refused the call before sending it.
+        local: bool,
+        /// HubSpot's `correlationId`, when HubSpot answered.
+        correlation_id: Option<String>,
     },
     /// No answer within the configured timeout.
     Timeout,
@@ -27,10 +41,14 @@ pub enum HubSpotError {
     InvalidResponse(String),
     /// Too many HubSpot calls are already waiting in this server.
     Busy,
+    /// A create failed in a way that may have happened after HubSpot made the record (a 5xx
+    /// or a timeout), so it was not retried.
+    MaybeCreated(Box<HubSpotError>),
 }
 
 impl HubSpotError {
-    /// Builds a `Status` error from an error response's status, body and headers.
+    /// Builds the error for an error response from its status, body and `Retry-After`
+    /// (seconds): a 429 becomes [`HubSpotError::RateLimited`], anything else `Status`.
     pub fn from_response(status: u16, body: &[u8], retry_after: Option<u64>) -> HubSpotError {
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
         let field = |name: &str| {
@@ -42,16 +60,36 @@ impl HubSpotError {
         };
         let message = field("message").unwrap_or_else(|| {
             let text = String::from_utf8_lossy(body);
-            let text = text.trim();
+            let text = plain_text(text.trim());
             if text.is_empty() {
                 "no details were given".to_string()
             } else {
                 text.chars().take(300).collect()
             }
         });
+        if status == 429 {
+            return HubSpotError::RateLimited {
+                policy: field("policyName").unwrap_or_else(|| policy_from(&message)),
+                retry_after,
+                local: false,
+                correlation_id: field("correlationId"),
+            };
+        }
         let mut message = message;
         if let Some(scopes) = parsed.as_ref().and_then(required_scopes) {
             message.push_str(&format!(" (required scopes: {scopes})"));
+        }
+        let invalid = parsed.as_ref().map(invalid_properties).unwrap_or_default();
+        if !invalid.is_empty() {
+            // The list replaces the raw JSON HubSpot puts after "...not valid: ".
+            if let Some(pos) = message.find(": [") {
+                message.truncate(pos);
+            }
+            message = format!(
+                "{}; invalid properties: {}",
+                message.trim_end_matches('.'),
+                invalid.join("; ")
+            );
         }
         HubSpotError::Status {
             status,
@@ -61,6 +99,49 @@ impl HubSpotError {
             retry_after,
         }
     }
+}
+
+/// A body that is not JSON, as text: an HTML page (a gateway's 502) becomes its title,
+/// or its words without tags.
+fn plain_text(body: &str) -> String {
+    if !body.starts_with('<') {
+        return body.to_string();
+    }
+    let lower = body.to_ascii_lowercase();
+    if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>")) {
+        if start + 7 < end {
+            return body[start + 7..end].trim().to_string();
+        }
+    }
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The policy of a 429 whose body has no `policyName` (search answers have none).
+fn policy_from(message: &str) -> String {
+    let message = message.to_ascii_lowercase();
+    if message.contains("daily") {
+        "DAILY"
+    } else if message.contains("ten_secondly") {
+        "TEN_SECONDLY_ROLLING"
+    } else if message.contains("secondly") {
+        "SECONDLY"
+    } else {
+        "TEN_SECONDLY_ROLLING"
+    }
+    .to_string()
 }
 
 /// The scopes named in a MISSING_SCOPES error body, comma separated.
@@ -77,19 +158,87 @@ fn required_scopes(body: &Value) -> Option<String> {
     (!scopes.is_empty()).then(|| scopes.join(", "))
 }
 
-/// What a status means, in a few words.
-fn status_hint(status: u16) -> &'static str {
-    match status {
-        400 => "HubSpot rejected the request as invalid",
-        401 => "the HubSpot access token is missing, invalid or expired",
-        403 => "the HubSpot token lacks a required scope",
-        404 => "HubSpot has no such record or endpoint",
-        409 => "the record conflicts with an existing one",
-        423 => "the record is locked; try again shortly",
-        429 => "HubSpot's rate limit was reached",
-        500..=599 => "HubSpot had a temporary problem",
-        _ => "HubSpot returned an error",
+/// The properties a VALIDATION_ERROR names, each as `name (CODE: why)`: from `errors[]`
+/// (`context.propertyName`, `code`, `message`), else from the JSON list HubSpot puts in
+/// `message` ("Property values were not valid: [{name, error, message}]").
+fn invalid_properties(body: &Value) -> Vec<String> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut add = |name: &str, code: Option<&str>, why: Option<&str>| {
+        if name.is_empty() || found.iter().any(|(n, _)| n == name) {
+            return;
+        }
+        let detail = match (code, why) {
+            (Some(code), Some(why)) => format!("{code}: {why}"),
+            (Some(one), None) | (None, Some(one)) => one.to_string(),
+            (None, None) => "invalid".to_string(),
+        };
+        found.push((name.to_string(), detail));
+    };
+    for error in body
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let code = error.get("code").and_then(Value::as_str);
+        let why = error.get("message").and_then(Value::as_str);
+        match error.pointer("/context/propertyName") {
+            Some(Value::String(name)) => add(name, code, why),
+            Some(Value::Array(names)) => names
+                .iter()
+                .filter_map(Value::as_str)
+                .for_each(|name| add(name, code, why)),
+            _ => {}
+        }
     }
+    let message = body.get("message").and_then(Value::as_str).unwrap_or("");
+    let embedded = message
+        .find(": [")
+        .and_then(|pos| serde_json::from_str::<Value>(&message[pos + 2..]).ok());
+    for item in embedded
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(name) = item.get("name").and_then(Value::as_str) {
+            let code = item.get("error").and_then(Value::as_str);
+            add(name, code, item.get("message").and_then(Value::as_str));
+        }
+    }
+    found
+        .into_iter()
+        .map(|(name, detail)| format!("{name} ({detail})"))
+        .collect()
+}
+
+/// What to do about an error status, for a model.
+fn status_hint(status: u16, category: Option<&str>, message: &str) -> String {
+    match (status, category) {
+        (400, _) if message.contains("invalid properties:") => "HubSpot rejected the request as invalid: fix the properties listed (list the object's properties to see valid names and options) and try again".into(),
+        (400, _) => "HubSpot rejected the request as invalid: check the arguments and try again".into(),
+        (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN; the server's operator must fix it, retrying will not help".into(),
+        (403, Some("MISSING_SCOPES")) | (403, None) => "the HubSpot private app lacks a scope this call needs: add the scope named here to the private app in HubSpot and use its new token; retrying will not help".into(),
+        (403, _) => "HubSpot refused access to this record or feature".into(),
+        (404, _) => "HubSpot has no such record or endpoint: check the id, or list or search to find the record".into(),
+        (409, _) => match existing_id(message) {
+            Some(id) => format!("a record with these values already exists (id {id}): read or update record {id} instead of creating another"),
+            None => "the record conflicts with an existing one: search for it and update it instead".into(),
+        },
+        (423, _) => "the record is locked by another HubSpot operation (locks last about 2 s): try again in a few seconds".into(),
+        (500..=599, _) => "HubSpot had a temporary problem: try again in a little while".into(),
+        _ => "HubSpot returned an error".into(),
+    }
+}
+
+/// The id in HubSpot's conflict message `... Existing ID: 12345`.
+fn existing_id(message: &str) -> Option<&str> {
+    let rest = &message[message.find("Existing ID:")? + "Existing ID:".len()..];
+    let id = rest.trim_start();
+    let end = id
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(id.len());
+    (end > 0).then(|| &id[..end])
 }
 
 impl fmt::Display for HubSpotError {
@@ -106,10 +255,33 @@ impl fmt::Display for HubSpotError {
                 if let Some(category) = category {
                     write!(f, " ({category})")?;
                 }
+                let hint = status_hint(*status, category.as_deref(), message);
                 let message = message.trim_end_matches('.');
-                write!(f, ": {message} ({})", status_hint(*status))?;
+                write!(f, ": {message} ({hint})")?;
                 if let Some(secs) = retry_after {
                     write!(f, "; retry after {secs} s")?;
+                }
+                if let Some(id) = correlation_id {
+                    write!(f, " [correlationId: {id}]")?;
+                }
+                Ok(())
+            }
+            HubSpotError::RateLimited {
+                policy,
+                retry_after,
+                local,
+                correlation_id,
+            } => {
+                let after = match retry_after {
+                    Some(secs) => format!("retry after {secs} s"),
+                    None => "retry in a few seconds".to_string(),
+                };
+                match (*local, policy.as_str()) {
+                    (true, "SECONDLY") => write!(f, "rate limited, {after}: this server keeps searches within HubSpot's per-second search limit (HUBSPOT_SEARCH_RATE_PER_S) and the next free slot is further away than it waits")?,
+                    (true, _) => write!(f, "rate limited, {after}: this server keeps HubSpot calls within the account's 10-second limit (HUBSPOT_RATE_LIMIT_PER_10S) and the next free slot is further away than it waits")?,
+                    (false, "DAILY") => write!(f, "HubSpot error 429 (RATE_LIMIT, DAILY): the account's daily API limit is used up; it resets at midnight in the account's time zone, so do not retry today")?,
+                    (false, "SECONDLY") => write!(f, "HubSpot error 429 (RATE_LIMIT, SECONDLY): HubSpot's search limit (5 searches per second) was reached; {after}")?,
+                    (false, policy) => write!(f, "HubSpot error 429 (RATE_LIMIT, {policy}): the account's HubSpot rate limit was reached (other apps using the account share it); {after}")?,
                 }
                 if let Some(id) = correlation_id {
                     write!(f, " [correlationId: {id}]")?;
@@ -124,6 +296,10 @@ impl fmt::Display for HubSpotError {
             HubSpotError::Busy => write!(
                 f,
                 "too many HubSpot calls are waiting in this server; try again in a few seconds"
+            ),
+            HubSpotError::MaybeCreated(cause) => write!(
+                f,
+                "{cause}. This create was not retried because HubSpot may have made the record anyway: search for it (e.g. by email or name) before creating it again"
             ),
         }
     }
@@ -152,8 +328,151 @@ mod tests {
             HubSpotError::from_response(502, b"<html>Bad gateway</html>", Some(3)).to_string();
         assert!(
             text.contains("502")
-                && text.contains("Bad gateway")
+                && text.contains(": Bad gateway (")
                 && text.contains("retry after 3 s"),
+            "tags are dropped: {text}"
+        );
+        let page =
+            b"<html><head><title>502 Bad Gateway</title></head><body><h1>502</h1></body></html>";
+        let text = HubSpotError::from_response(502, page, None).to_string();
+        assert!(
+            text.starts_with("HubSpot error 502: 502 Bad Gateway ("),
+            "{text}"
+        );
+    }
+
+    fn text(status: u16, body: &str) -> String {
+        HubSpotError::from_response(status, body.as_bytes(), None).to_string()
+    }
+
+    #[test]
+    fn validation_errors_list_the_bad_properties() {
+        // The current shape: errors[].context.propertyName, plus the old list in message.
+        let body = r#"{"status":"error","message":"Property values were not valid: [{\"isValid\":false,\"message\":\"Property \\\"favcolor\\\" does not exist\",\"error\":\"PROPERTY_DOESNT_EXIST\",\"name\":\"favcolor\"}]","correlationId":"c-1","errors":[{"message":"Property \"favcolor\" does not exist","code":"PROPERTY_DOESNT_EXIST","context":{"propertyName":["favcolor"]}}],"category":"VALIDATION_ERROR"}"#;
+        let text = text(400, body);
+        assert!(
+            text.contains(r#"invalid properties: favcolor (PROPERTY_DOESNT_EXIST: Property "favcolor" does not exist)"#),
+            "{text}"
+        );
+        assert!(
+            !text.contains("isValid"),
+            "the raw JSON list is replaced: {text}"
+        );
+        assert!(text.contains("fix the properties listed"), "{text}");
+        // The older shape (and the mock's): only the list inside message.
+        let body = r#"{"status":"error","message":"Property values were not valid: [{\"isValid\":false,\"message\":\"Email address x@y is invalid\",\"error\":\"INVALID_EMAIL\",\"name\":\"email\"},{\"isValid\":false,\"message\":\"bad\",\"error\":\"INVALID_OPTION\",\"name\":\"lifecyclestage\"}]","category":"VALIDATION_ERROR"}"#;
+        let text = super::tests::text(400, body);
+        assert!(
+            text.contains("email (INVALID_EMAIL: Email address x@y is invalid); lifecyclestage (INVALID_OPTION: bad)"),
+            "{text}"
+        );
+        // propertyName as a plain string, and a 400 that names no property.
+        let body = r#"{"message":"One or more validation errors occurred","category":"VALIDATION_ERROR","errors":[{"message":"must be a number","context":{"propertyName":"amount"}}]}"#;
+        assert!(super::tests::text(400, body).contains("amount (must be a number)"));
+        let plain = super::tests::text(
+            400,
+            r#"{"message":"Invalid input JSON","category":"VALIDATION_ERROR"}"#,
+        );
+        assert!(plain.contains("check the arguments"), "{plain}");
+    }
+
+    #[test]
+    fn each_category_says_what_to_do() {
+        let cases = [
+            (
+                401,
+                r#"{"message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}"#,
+                "check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN",
+            ),
+            (
+                403,
+                r#"{"message":"This app hasn't been granted all required scopes","category":"MISSING_SCOPES","errors":[{"context":{"requiredGranularScopes":["crm.objects.deals.read"]}}]}"#,
+                "required scopes: crm.objects.deals.read",
+            ),
+            (
+                404,
+                r#"{"message":"Object not found","category":"OBJECT_NOT_FOUND"}"#,
+                "check the id, or list or search",
+            ),
+            (
+                409,
+                r#"{"message":"Contact already exists. Existing ID: 951","category":"CONFLICT"}"#,
+                "read or update record 951 instead",
+            ),
+            (
+                423,
+                r#"{"message":"locked","category":"LOCKED"}"#,
+                "try again in a few seconds",
+            ),
+            (503, "<html>Service Unavailable</html>", "temporary problem"),
+        ];
+        for (status, body, expected) in cases {
+            let text = text(status, body);
+            assert!(text.contains(expected), "{status}: {text}");
+            assert!(text.contains(&format!("HubSpot error {status}")), "{text}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_name_their_policy() {
+        let ten = r#"{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","correlationId":"c-9","policyName":"TEN_SECONDLY_ROLLING","groupName":"g"}"#;
+        let err = HubSpotError::from_response(429, ten.as_bytes(), Some(3));
+        assert_eq!(
+            err,
+            HubSpotError::RateLimited {
+                policy: "TEN_SECONDLY_ROLLING".into(),
+                retry_after: Some(3),
+                local: false,
+                correlation_id: Some("c-9".into()),
+            }
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("429")
+                && text.contains("TEN_SECONDLY_ROLLING")
+                && text.contains("retry after 3 s")
+                && text.contains("c-9"),
+            "{text}"
+        );
+        let daily =
+            text_429(r#"{"message":"You have reached your daily limit.","policyName":"DAILY"}"#);
+        assert!(
+            daily.contains("resets at midnight") && daily.contains("do not retry today"),
+            "{daily}"
+        );
+        let search = text_429(
+            r#"{"message":"You have reached your secondly limit.","errorType":"RATE_LIMIT"}"#,
+        );
+        assert!(
+            search.contains("SECONDLY") && search.contains("5 searches per second"),
+            "{search}"
+        );
+        let local = HubSpotError::RateLimited {
+            policy: "TEN_SECONDLY_ROLLING".into(),
+            retry_after: Some(4),
+            local: true,
+            correlation_id: None,
+        };
+        let local = local.to_string();
+        assert!(
+            local.starts_with("rate limited, retry after 4 s")
+                && local.contains("HUBSPOT_RATE_LIMIT_PER_10S"),
+            "{local}"
+        );
+    }
+
+    fn text_429(body: &str) -> String {
+        HubSpotError::from_response(429, body.as_bytes(), None).to_string()
+    }
+
+    #[test]
+    fn a_create_that_may_have_happened_says_so() {
+        let cause = HubSpotError::from_response(503, b"", None);
+        let text = HubSpotError::MaybeCreated(Box::new(cause)).to_string();
+        assert!(
+            text.contains("HubSpot error 503")
+                && text.contains("not retried")
+                && text.contains("search for it"),
             "{text}"
         );
     }

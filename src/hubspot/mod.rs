@@ -1,14 +1,26 @@
 //! The HubSpot CRM client: minreq over HTTPS (or HTTP to the mock), with the private app
 //! token as Bearer, timeouts, typed errors, and every call run on the blocking pool.
+//!
+//! [`Client::call`] paces calls to the account's rate limits ([`ratelimit`]) and retries
+//! the failures that are safe to retry ([`retry`]). Each attempt is one job on the
+//! blocking pool; the waits between them (for a rate-limit slot or a back-off) happen on
+//! the calling coroutine with `may::coroutine::sleep`, which parks the coroutine and frees
+//! its worker. Waiting inside a pool thread instead would hold one of the few pool threads
+//! idle, so a burst of rate-limited calls would starve every other HubSpot call.
 
 mod error;
 pub mod pool;
+pub mod ratelimit;
+pub mod retry;
 
 pub use error::HubSpotError;
 use pool::{BlockingPool, PoolError};
+use ratelimit::{RateLimiter, Refusal};
+use retry::Backoff;
 use serde_json::Value;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An HTTP method the client uses.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,23 +31,96 @@ pub enum Method {
     Post,
 }
 
-/// A HubSpot API client. Cheap to clone; never prints its token.
+/// How a client paces and retries its calls. The defaults are HubSpot's limits for a
+/// private app on a Free or Starter account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallPolicy {
+    /// Calls in any 10 s (`HUBSPOT_RATE_LIMIT_PER_10S`, default 100; 0: no limit).
+    pub per_10s: u32,
+    /// Searches in any second (`HUBSPOT_SEARCH_RATE_PER_S`, default 5; 0: no limit).
+    pub search_per_s: u32,
+    /// Retries after the first attempt (`HUBSPOT_MAX_RETRIES`, default 2).
+    pub max_retries: u32,
+    /// The longest single wait for a rate-limit slot or before a retry
+    /// (`HUBSPOT_MAX_WAIT_MS`, default 2 s); beyond it the call fails with "retry after N s".
+    pub max_wait: Duration,
+}
+
+impl Default for CallPolicy {
+    fn default() -> CallPolicy {
+        CallPolicy {
+            per_10s: 100,
+            search_per_s: 5,
+            max_retries: 2,
+            max_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+impl CallPolicy {
+    /// The account's shared limiter, keyed by a hash (the token is not kept a second time).
+    fn limiter(&self, base_url: &str, token: &str) -> Arc<RateLimiter> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (
+            base_url,
+            token,
+            self.per_10s,
+            self.search_per_s,
+            self.max_wait,
+        )
+            .hash(&mut hasher);
+        ratelimit::shared(hasher.finish(), || {
+            RateLimiter::new(self.per_10s, self.search_per_s, self.max_wait)
+        })
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            max_retries: self.max_retries,
+            max_wait: self.max_wait,
+            base: BACKOFF_BASE,
+        }
+    }
+}
+
+/// The first retry's back-off (doubled for each further retry, with jitter).
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+
+/// A HubSpot API client for one account. Cheap to clone (clones share the account's rate
+/// limiter); never prints its token.
 #[derive(Clone)]
 pub struct Client {
     base_url: Arc<str>,
     token: Arc<str>,
     timeout: Duration,
     pool: Arc<BlockingPool>,
+    limiter: Arc<RateLimiter>,
+    backoff: Backoff,
 }
 
 impl Client {
-    /// A client for `base_url` (no trailing slash needed) with a private app `token`.
+    /// A client for `base_url` (no trailing slash needed) with a private app `token`,
+    /// paced and retried by [`CallPolicy::default`].
     pub fn new(base_url: &str, token: &str, timeout: Duration, pool: Arc<BlockingPool>) -> Client {
+        let base_url: Arc<str> = base_url.trim_end_matches('/').into();
+        let policy = CallPolicy::default();
         Client {
-            base_url: base_url.trim_end_matches('/').into(),
+            limiter: policy.limiter(&base_url, token),
+            backoff: policy.backoff(),
+            base_url,
             token: token.into(),
             timeout,
             pool,
+        }
+    }
+
+    /// The same client with another pacing and retry policy. Every client of the same
+    /// account (base URL and token) and policy shares one rate limiter.
+    pub fn with_policy(self, policy: CallPolicy) -> Client {
+        Client {
+            limiter: policy.limiter(&self.base_url, &self.token),
+            backoff: policy.backoff(),
+            ..self
         }
     }
 
@@ -77,9 +162,52 @@ impl Client {
         self.call(Method::Post, path, Some(body))
     }
 
-    /// Sends one request on the blocking pool and waits for it without blocking the
-    /// calling coroutine's worker.
+    /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
+    /// limits and retrying what is safe to retry (see [`retry`]). Every wait parks the
+    /// calling coroutine, never its worker thread, and the HTTP exchange runs on the pool.
     pub fn call(
+        &self,
+        method: Method,
+        path: String,
+        body: Option<Value>,
+    ) -> Result<Value, HubSpotError> {
+        let idempotent = retry::is_idempotent(method, &path);
+        let search = retry::is_search(method, &path);
+        let mut retries = 0;
+        loop {
+            let wait = self
+                .limiter
+                .acquire(search, Instant::now())
+                .map_err(refused)?;
+            if !wait.is_zero() {
+                log::debug!("waiting {wait:?} for a HubSpot rate-limit slot");
+                may::coroutine::sleep(wait);
+            }
+            let err = match self.attempt(method, path.clone(), body.clone()) {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            match self
+                .backoff
+                .delay(&err, idempotent, retries, retry::jitter())
+            {
+                Some(delay) => {
+                    retries += 1;
+                    log::info!(
+                        "HubSpot {} {} failed ({}); retry {retries} in {delay:?}",
+                        format!("{method:?}").to_uppercase(),
+                        log_path(&path),
+                        short(&err)
+                    );
+                    may::coroutine::sleep(delay);
+                }
+                None => return Err(final_error(err, idempotent, retries)),
+            }
+        }
+    }
+
+    /// One attempt on the blocking pool; the calling coroutine parks until it is done.
+    fn attempt(
         &self,
         method: Method,
         path: String,
@@ -125,7 +253,22 @@ impl Client {
         }
         let response = request.send().map_err(transport_error)?;
         let status = response.status_code;
-        if !(200..300).contains(&status) {
+        if (200..300).contains(&status) {
+            let number = |name: &str| {
+                response
+                    .header(name)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            };
+            let ten_seconds =
+                number("x-hubspot-ratelimit-interval-milliseconds").is_none_or(|ms| ms == 10_000);
+            if ten_seconds {
+                self.limiter.observe(
+                    number("x-hubspot-ratelimit-max"),
+                    number("x-hubspot-ratelimit-remaining"),
+                    Instant::now(),
+                );
+            }
+        } else {
             let retry_after = response
                 .header("retry-after")
                 .and_then(|v| v.trim().parse().ok());
@@ -140,6 +283,70 @@ impl Client {
         }
         serde_json::from_slice(response.as_bytes())
             .map_err(|err| HubSpotError::InvalidResponse(format!("status {status}, {err}")))
+    }
+}
+
+/// The error for a call this server's own pacing refused.
+fn refused(refusal: Refusal) -> HubSpotError {
+    let policy = if refusal.search {
+        "SECONDLY"
+    } else {
+        "TEN_SECONDLY_ROLLING"
+    };
+    HubSpotError::RateLimited {
+        policy: policy.into(),
+        retry_after: Some(refusal.retry_after.as_secs_f64().ceil().max(1.0) as u64),
+        local: true,
+        correlation_id: None,
+    }
+}
+
+/// The error a call ends with: a create that may have gone through says so, and an error
+/// status says how many attempts were made.
+fn final_error(err: HubSpotError, idempotent: bool, retries: u32) -> HubSpotError {
+    let may_have_applied = matches!(
+        err,
+        HubSpotError::Status {
+            status: 500..=599,
+            ..
+        } | HubSpotError::Timeout
+    );
+    if !idempotent && may_have_applied {
+        return HubSpotError::MaybeCreated(Box::new(err));
+    }
+    match err {
+        HubSpotError::Status {
+            status,
+            message,
+            category,
+            correlation_id,
+            retry_after,
+        } if retries > 0 => HubSpotError::Status {
+            status,
+            message: format!(
+                "{}; gave up after {} attempts",
+                message.trim_end_matches('.'),
+                retries + 1
+            ),
+            category,
+            correlation_id,
+            retry_after,
+        },
+        other => other,
+    }
+}
+
+/// A path for the log: without its query (which may hold an email or a search term).
+fn log_path(path: &str) -> &str {
+    path.split('?').next().unwrap_or_default()
+}
+
+/// The first words of an error, for a log line.
+fn short(err: &HubSpotError) -> String {
+    match err {
+        HubSpotError::Status { status, .. } => format!("status {status}"),
+        HubSpotError::RateLimited { policy, .. } => format!("429 {policy}"),
+        other => other.to_string(),
     }
 }
 

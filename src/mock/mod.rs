@@ -5,8 +5,10 @@
 //! like HubSpot does, with HubSpot's error bodies (`{status, message, correlationId, category}`).
 //! Any non-empty bearer token is accepted. Writes live only in memory. Where HubSpot
 //! is vague the mock is strict and clear: archiving a missing record is a 404, and
-//! an unknown object type is a 404 `OBJECT_NOT_FOUND`.
+//! an unknown object type is a 404 `OBJECT_NOT_FOUND`. Faults (429, 5xx, slow answers)
+//! and a request log for tests: see [`faults`].
 
+pub mod faults;
 mod search;
 mod store;
 
@@ -27,6 +29,7 @@ const MAX_LIST_LIMIT: usize = 100;
 pub struct MockHubSpot {
     store: Mutex<Store>,
     latency: Duration,
+    faults: faults::Faults,
 }
 
 impl MockHubSpot {
@@ -35,7 +38,13 @@ impl MockHubSpot {
         Ok(MockHubSpot {
             store: Mutex::new(Store::load(dir)?),
             latency: Duration::ZERO,
+            faults: faults::Faults::default(),
         })
+    }
+
+    /// Starts with this fault plan (see [`faults`]).
+    pub fn with_faults(self, faults: faults::Faults) -> MockHubSpot {
+        MockHubSpot { faults, ..self }
     }
 
     /// Makes every answer wait this long first (slow-upstream tests). The wait parks
@@ -52,6 +61,13 @@ impl MockHubSpot {
 
 impl Handler for MockHubSpot {
     fn handle(&self, req: &Request) -> Response {
+        self.faults.handle(req, || self.answer(req))
+    }
+}
+
+impl MockHubSpot {
+    /// The answer of the fake HubSpot itself (faults aside).
+    fn answer(&self, req: &Request) -> Response {
         if !self.latency.is_zero() {
             may::coroutine::sleep(self.latency);
         }

@@ -60,7 +60,10 @@ fn modern_results_carry_result_type_and_cache_hints() {
     let result = &body["result"];
     assert_eq!(result["resultType"], "complete");
     assert!(result["ttlMs"].as_u64().is_some());
-    assert!(result["cacheScope"].is_string());
+    assert!(
+        matches!(result["cacheScope"].as_str(), Some("public" | "private")),
+        "the spec allows only public and private: {result}"
+    );
     assert!(result["tools"].as_array().unwrap().len() >= 5);
     let (_, body) = modern(
         &server,

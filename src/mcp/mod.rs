@@ -106,7 +106,7 @@ impl Server<'_> {
                 obj.insert("resultType".into(), "complete".into());
                 if cacheable {
                     obj.insert("ttlMs".into(), LIST_TTL_MS.into());
-                    obj.insert("cacheScope".into(), "shared".into());
+                    obj.insert("cacheScope".into(), cache_scope(method).into());
                 }
             }
         }
@@ -164,6 +164,17 @@ impl Server<'_> {
                 "isError": true
             })),
         }
+    }
+}
+
+/// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and
+/// `"private"`. Whatever depends on the exposure (a scoped server filters tools and
+/// resources per token) or holds CRM records is `"private"`; the rest is the same for
+/// every caller.
+fn cache_scope(method: &str) -> &'static str {
+    match method {
+        "tools/list" | "resources/list" | "resources/read" => "private",
+        _ => "public",
     }
 }
 

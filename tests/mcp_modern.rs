@@ -47,7 +47,10 @@ fn server_discover_lists_versions_capabilities_and_server_info() {
         versions.contains(&MODERN) && versions.contains(&"2024-11-05"),
         "{versions:?}"
     );
-    assert_eq!(result["serverInfo"]["name"], "hubspot-mcp-server");
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "hubspot-mcp-server"
+    );
     assert!(result["capabilities"]["tools"].is_object());
     assert_eq!(result["resultType"], "complete");
 }

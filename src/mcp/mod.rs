@@ -104,6 +104,7 @@ impl Server<'_> {
         if modern {
             if let Value::Object(obj) = &mut result {
                 obj.insert("resultType".into(), "complete".into());
+                stamp_server_info(obj);
                 if cacheable {
                     obj.insert("ttlMs".into(), LIST_TTL_MS.into());
                     obj.insert("cacheScope".into(), cache_scope(method).into());
@@ -201,12 +202,25 @@ fn initialize(era: Era) -> Value {
     })
 }
 
-/// The modern discovery result: versions, capabilities and who we are.
+/// The modern discovery result: versions and capabilities (who we are goes in `_meta`,
+/// as on every modern result).
 fn discover() -> Value {
     json!({
         "supportedVersions": version::supported(),
         "capabilities": capabilities(),
-        "serverInfo": server_info(),
         "instructions": INSTRUCTIONS
     })
+}
+
+/// Puts `_meta["io.modelcontextprotocol/serverInfo"]` on a modern result: 2026-07-28 has
+/// no `initialize` result to carry `serverInfo`, so servers SHOULD stamp it on every
+/// result (basic/index.mdx, "Per-response protocol fields"), and clients read it from
+/// there (the discover result has no top-level `serverInfo`).
+fn stamp_server_info(result: &mut Map<String, Value>) {
+    let meta = result
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(meta) = meta {
+        meta.insert(version::META_SERVER_INFO.into(), server_info());
+    }
 }

@@ -15,6 +15,8 @@ pub const LEGACY_DEFAULT: &str = "2025-03-26";
 pub const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 /// The `_meta` key carrying a modern request's client capabilities.
 pub const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// The `_meta` key carrying the server's name and version on a modern result.
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 /// Which era a request belongs to, with its version.
 #[derive(Debug, Clone, Copy, PartialEq)]

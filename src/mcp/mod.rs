@@ -93,7 +93,10 @@ impl Server<'_> {
             "tools/call" => (self.call_tool(params)?, false),
             "resources/list" => (self.page(&resources::list(self.exposure), params)?, true),
             "resources/templates/list" => (self.page(&resources::templates(), params)?, true),
-            "resources/read" => (resources::read(self.exposure, self.client, params)?, true),
+            "resources/read" => (
+                resources::read(self.exposure, self.client, params, modern)?,
+                true,
+            ),
             "prompts/list" => (self.page(&prompts::list(), params)?, true),
             "prompts/get" => (prompts::get(params)?, false),
             _ => {

@@ -3,7 +3,7 @@
 
 use super::Exposure;
 use crate::hubspot::Client;
-use crate::jsonrpc::{RpcError, RESOURCE_NOT_FOUND};
+use crate::jsonrpc::{RpcError, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use serde_json::{json, Map, Value};
 
 /// How many records a resource read returns.
@@ -31,11 +31,13 @@ pub fn templates() -> Value {
     json!({ "resourceTemplates": [] })
 }
 
-/// The `resources/read` result for `params.uri`.
+/// The `resources/read` result for `params.uri`. An unknown URI is -32002 for legacy
+/// clients and -32602 on 2026-07-28, which retires -32002 (resources.mdx, Error Handling).
 pub fn read(
     exposure: &Exposure,
     client: &Client,
     params: &Map<String, Value>,
+    modern: bool,
 ) -> Result<Value, RpcError> {
     let uri = params.get("uri").and_then(Value::as_str).ok_or_else(|| {
         RpcError::invalid_params("'uri' must be a resource URI such as hubspot://contacts")
@@ -50,7 +52,11 @@ pub fn read(
                 .map(|o| format!("hubspot://{}", o.name))
                 .collect();
             RpcError::new(
-                RESOURCE_NOT_FOUND,
+                if modern {
+                    INVALID_PARAMS
+                } else {
+                    RESOURCE_NOT_FOUND
+                },
                 format!("Resource not found: {uri}; available: {}", known.join(", ")),
             )
             .with_data(json!({ "uri": uri }))

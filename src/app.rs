@@ -199,6 +199,7 @@ impl App {
             protocol_version: req.header("mcp-protocol-version"),
             method: req.header("mcp-method"),
             name: req.header("mcp-name"),
+            http: true,
         };
         let server = mcp::Server { exposure, client };
         let Some((status, body)) =

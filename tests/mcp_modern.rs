@@ -101,7 +101,14 @@ fn modern_results_carry_result_type_and_cache_hints() {
 fn an_unsupported_version_is_400_with_32022_and_the_supported_list() {
     let server = Server::mock(&[]);
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}});
-    let reply = server.rpc("/mcp", &body);
+    let reply = server.rpc_with(
+        "/mcp",
+        &body,
+        &[
+            ("MCP-Protocol-Version", "2099-01-01"),
+            ("Mcp-Method", "tools/list"),
+        ],
+    );
     assert_eq!(reply.status, 400);
     let error = &reply.json()["error"];
     assert_eq!(error["code"], -32022);
@@ -130,16 +137,48 @@ fn headers_that_disagree_with_the_body_are_400_with_32020() {
         assert_eq!(reply.status, 400, "{header}");
         assert_eq!(reply.json()["error"]["code"], -32020, "{header}");
     }
+    for name in [
+        Some("get_contacts"),
+        None,
+        Some("=?base64?bm90IGJhc2U2NA?="),
+    ] {
+        let headers: Vec<(&str, &str)> = name.iter().map(|n| ("Mcp-Name", *n)).collect();
+        let (status, body) = modern(&server, "tools/call", json!({"name":"get_deals"}), &headers);
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (400, json!(-32020)),
+            "Mcp-Name {name:?}"
+        );
+    }
+    // Over HTTP the protocol headers are required on a modern request.
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": meta()}});
+    let reply = server.rpc("/mcp", &body);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"]["code"], -32020);
+    // A name outside the header-safe set comes base64-encoded and is decoded.
     let (status, body) = modern(
         &server,
         "tools/call",
-        json!({"name":"get_deals"}),
-        &[("Mcp-Name", "get_contacts")],
+        json!({"name":"get_deals","arguments":{"limit":1}}),
+        &[("Mcp-Name", "=?base64?Z2V0X2RlYWxz?=")],
     );
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (400, json!(-32020))
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn a_modern_request_without_client_capabilities_is_400_with_32602() {
+    let server = Server::mock(&[]);
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":MODERN}}});
+    let reply = server.rpc_with(
+        "/mcp",
+        &body,
+        &[
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "tools/list"),
+        ],
     );
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"]["code"], -32602);
 }
 
 #[test]

@@ -56,6 +56,9 @@ pub struct Headers<'a> {
     pub method: Option<&'a str>,
     /// `Mcp-Name` (modern).
     pub name: Option<&'a str>,
+    /// True over Streamable HTTP, where a modern request must carry the headers above;
+    /// false on stdio, which has none.
+    pub http: bool,
 }
 
 /// The unsupported-version error: HTTP 400, -32022, `data.supported`.
@@ -75,58 +78,156 @@ fn mismatch(what: String) -> RpcError {
     RpcError::new(HEADER_MISMATCH, format!("Header mismatch: {what}")).with_status(400)
 }
 
-/// Decides the era of one request and checks the protocol headers against the body.
+/// Decides the era of one request and checks it, in the order of the 2026-07-28 spec:
+/// the required `_meta` fields (-32602, HTTP 400), then over HTTP the request metadata
+/// headers against the body (-32020, HTTP 400), then the version itself (-32022).
 pub fn detect(
     method: &str,
     params: &Map<String, Value>,
     headers: Headers,
 ) -> Result<Era, RpcError> {
-    let meta_version = params.get("_meta").and_then(|meta| meta.get(META_VERSION));
-    let Some(meta_version) = meta_version else {
+    let meta = params.get("_meta");
+    let Some(meta_version) = meta.and_then(|meta| meta.get(META_VERSION)) else {
         return legacy(method, params, headers);
     };
-    let requested = meta_version.as_str().ok_or_else(|| {
-        RpcError::invalid_params(format!("_meta.{META_VERSION} must be a string"))
-    })?;
-    let capabilities = params
-        .get("_meta")
-        .and_then(|meta| meta.get(META_CAPABILITIES));
-    if capabilities.is_some_and(|c| !c.is_object()) {
-        return Err(RpcError::invalid_params(format!(
-            "_meta.{META_CAPABILITIES} must be an object"
-        )));
+    let malformed = |why: String| RpcError::invalid_params(why).with_status(400);
+    let requested = meta_version
+        .as_str()
+        .ok_or_else(|| malformed(format!("_meta.{META_VERSION} must be a string")))?;
+    match meta.and_then(|meta| meta.get(META_CAPABILITIES)) {
+        Some(Value::Object(_)) => {}
+        Some(_) => {
+            return Err(malformed(format!(
+                "_meta.{META_CAPABILITIES} must be an object"
+            )))
+        }
+        None => {
+            return Err(malformed(format!(
+            "_meta.{META_CAPABILITIES} is required on a {requested} request (send {{}} for none)"
+        )))
+        }
     }
-    let version = match known(requested) {
-        Some(v) if !LEGACY.contains(&v) => v,
-        _ => return Err(unsupported(requested)),
-    };
-    if let Some(header) = headers.protocol_version {
-        if header != requested {
+    if headers.http {
+        check_headers(method, params, requested, headers)?;
+    }
+    match known(requested) {
+        Some(v) if !LEGACY.contains(&v) => Ok(Era::Modern(v)),
+        _ => Err(unsupported(requested)),
+    }
+}
+
+/// The params field a method's `Mcp-Name` header mirrors.
+fn name_field(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    }
+}
+
+/// Streamable HTTP, "Server Validation": `MCP-Protocol-Version` and `Mcp-Method` are
+/// required on every modern request, `Mcp-Name` on `tools/call`, `prompts/get` and
+/// `resources/read`; each must equal the body (`Mcp-Name` after decoding the
+/// `=?base64?...?=` form); a missing, undecodable or different header is -32020.
+fn check_headers(
+    method: &str,
+    params: &Map<String, Value>,
+    requested: &str,
+    headers: Headers,
+) -> Result<(), RpcError> {
+    match headers.protocol_version {
+        Some(header) if header == requested => {}
+        Some(header) => {
             return Err(mismatch(format!(
                 "MCP-Protocol-Version is '{header}' but _meta.{META_VERSION} is '{requested}'"
-            )));
+            )))
+        }
+        None => {
+            return Err(mismatch(format!(
+                "the MCP-Protocol-Version header is required (send '{requested}')"
+            )))
         }
     }
-    if let Some(header) = headers.method {
-        if header != method {
+    match headers.method {
+        Some(header) if header == method => {}
+        Some(header) => {
             return Err(mismatch(format!(
                 "Mcp-Method is '{header}' but the body's method is '{method}'"
-            )));
+            )))
         }
-    }
-    if let Some(header) = headers.name {
-        let body_name = params
-            .get("name")
-            .or_else(|| params.get("uri"))
-            .and_then(Value::as_str);
-        if body_name != Some(header) {
+        None => {
             return Err(mismatch(format!(
-                "Mcp-Name is '{header}' but the body names '{}'",
-                body_name.unwrap_or("nothing")
-            )));
+                "the Mcp-Method header is required (send '{method}')"
+            )))
         }
     }
-    Ok(Era::Modern(version))
+    let Some(field) = name_field(method) else {
+        return Ok(());
+    };
+    let Some(body) = params.get(field).and_then(Value::as_str) else {
+        return Ok(()); // the body itself is wrong: the method answers -32602
+    };
+    match headers.name.map(decode_header_value) {
+        Some(Some(header)) if header == body => Ok(()),
+        Some(Some(header)) => Err(mismatch(format!(
+            "Mcp-Name is '{header}' but the body's {field} is '{body}'"
+        ))),
+        Some(None) => Err(mismatch(
+            "Mcp-Name is not a valid =?base64?...?= value".to_string(),
+        )),
+        None => Err(mismatch(format!(
+            "the Mcp-Name header is required on {method} (send the {field} '{body}')"
+        ))),
+    }
+}
+
+/// A header value as sent: plain, or `=?base64?<standard base64 of UTF-8>?=` (Streamable
+/// HTTP, "Value Encoding"). `None` when the encoded form is not valid base64 or UTF-8.
+pub fn decode_header_value(value: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let Some(payload) = value
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    else {
+        return Some(std::borrow::Cow::Borrowed(value));
+    };
+    let bytes = base64_decode(payload.as_bytes())?;
+    String::from_utf8(bytes).ok().map(std::borrow::Cow::Owned)
+}
+
+/// Standard base64 with `=` padding, strictly: `None` on anything else.
+fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
+    fn sextet(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    if !input.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(input.len() / 4 * 3);
+    let chunks = input.chunks(4).count();
+    for (i, chunk) in input.chunks(4).enumerate() {
+        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != chunks) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = n << 6 | sextet(c)?;
+        }
+        n <<= 6 * pad as u32;
+        // Canonical form only: the bits below the last full byte must be zero.
+        if n & ((1 << (8 * pad as u32)) - 1) != 0 {
+            return None;
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
 }
 
 /// A request without `_meta` version: the legacy era. `initialize` negotiates its own
@@ -155,6 +256,7 @@ fn legacy(method: &str, params: &Map<String, Value>, headers: Headers) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonrpc::INVALID_PARAMS;
 
     fn params(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
@@ -170,33 +272,114 @@ mod tests {
         assert_eq!(era("1999-01-01"), Era::Legacy("2025-11-25"));
     }
 
+    fn meta() -> Value {
+        json!({META_VERSION: MODERN, META_CAPABILITIES: {}})
+    }
+
+    /// The headers a conforming HTTP client sends with a `tools/call` of `get_contacts`.
+    fn http(name: Option<&'static str>) -> Headers<'static> {
+        Headers {
+            protocol_version: Some(MODERN),
+            method: Some("tools/call"),
+            name,
+            http: true,
+        }
+    }
+
     #[test]
-    fn modern_requests_are_checked_against_their_headers() {
-        let p = params(json!({"name": "get_contacts", "_meta": {META_VERSION: MODERN}}));
+    fn modern_requests_need_their_meta_fields() {
+        let p = params(json!({"name": "get_contacts", "_meta": meta()}));
         assert_eq!(
             detect("tools/call", &p, Headers::default()),
             Ok(Era::Modern(MODERN))
         );
-        let bad = params(json!({"_meta": {META_VERSION: "2030-01-01"}}));
+        let bad = params(json!({"_meta": {META_VERSION: "2030-01-01", META_CAPABILITIES: {}}}));
         let err = detect("tools/list", &bad, Headers::default()).unwrap_err();
         assert_eq!((err.code, err.http_status), (UNSUPPORTED_VERSION, 400));
         assert_eq!(err.data.unwrap()["supported"][0], MODERN);
+        for meta in [
+            json!({META_VERSION: MODERN}),
+            json!({META_VERSION: MODERN, META_CAPABILITIES: []}),
+            json!({META_VERSION: 2026, META_CAPABILITIES: {}}),
+        ] {
+            let p = params(json!({"_meta": meta}));
+            let err = detect("tools/list", &p, Headers::default()).unwrap_err();
+            assert_eq!((err.code, err.http_status), (INVALID_PARAMS, 400), "{meta}");
+        }
+    }
+
+    #[test]
+    fn over_http_modern_requests_are_checked_against_their_headers() {
+        let p = params(json!({"name": "get_contacts", "_meta": meta()}));
+        assert_eq!(
+            detect("tools/call", &p, http(Some("get_contacts"))),
+            Ok(Era::Modern(MODERN))
+        );
+        // base64-encoded name, as a client sends a name outside the header-safe set
+        assert_eq!(
+            detect("tools/call", &p, http(Some("=?base64?Z2V0X2NvbnRhY3Rz?="))),
+            Ok(Era::Modern(MODERN))
+        );
         for headers in [
             Headers {
                 protocol_version: Some("2025-06-18"),
-                ..Default::default()
+                ..http(Some("get_contacts"))
+            },
+            Headers {
+                protocol_version: None,
+                ..http(Some("get_contacts"))
             },
             Headers {
                 method: Some("tools/list"),
-                ..Default::default()
+                ..http(Some("get_contacts"))
             },
             Headers {
-                name: Some("get_deals"),
-                ..Default::default()
+                method: None,
+                ..http(Some("get_contacts"))
             },
+            http(Some("get_deals")),
+            http(None),
+            http(Some("=?base64?not base64?=")),
         ] {
             let err = detect("tools/call", &p, headers).unwrap_err();
-            assert_eq!((err.code, err.http_status), (HEADER_MISMATCH, 400));
+            assert_eq!(
+                (err.code, err.http_status),
+                (HEADER_MISMATCH, 400),
+                "{headers:?}"
+            );
+        }
+        // a method without a name needs no Mcp-Name
+        let list = params(json!({"_meta": meta()}));
+        let headers = Headers {
+            method: Some("tools/list"),
+            ..http(None)
+        };
+        assert_eq!(
+            detect("tools/list", &list, headers),
+            Ok(Era::Modern(MODERN))
+        );
+    }
+
+    #[test]
+    fn decodes_base64_header_values_strictly() {
+        assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
+        assert_eq!(
+            decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?=").as_deref(),
+            Some("Hello, 世界")
+        );
+        assert_eq!(
+            decode_header_value("=?base64?IHBhZGRlZCA=?=").as_deref(),
+            Some(" padded ")
+        );
+        assert_eq!(decode_header_value("=?base64?YQ==?=").as_deref(), Some("a"));
+        assert_eq!(decode_header_value("=?base64??=").as_deref(), Some(""));
+        for bad in [
+            "=?base64?YQ=?=",
+            "=?base64?YR==?=",
+            "=?base64?Y===?=",
+            "=?base64?/w==?=",
+        ] {
+            assert_eq!(decode_header_value(bad), None, "{bad}");
         }
     }
 

@@ -191,6 +191,15 @@ fn capabilities() -> Value {
     })
 }
 
+/// The capabilities claimed on 2026-07-28. There, `listChanged: true` promises
+/// `notifications/*/list_changed` on a `subscriptions/listen` stream, which this server
+/// does not offer (its lists are fixed for its lifetime), so the claim is left out;
+/// clients fall back on the `ttlMs` of each list (caching.mdx, "Interaction with
+/// Notifications").
+fn modern_capabilities() -> Value {
+    json!({ "tools": {}, "resources": {}, "prompts": {} })
+}
+
 fn server_info() -> Value {
     json!({ "name": "hubspot-mcp-server", "version": env!("CARGO_PKG_VERSION") })
 }
@@ -210,7 +219,7 @@ fn initialize(era: Era) -> Value {
 fn discover() -> Value {
     json!({
         "supportedVersions": version::supported(),
-        "capabilities": capabilities(),
+        "capabilities": modern_capabilities(),
         "instructions": INSTRUCTIONS
     })
 }

@@ -32,3 +32,37 @@ fmt: ## Format the code
 
 clean: ## Remove build output
 	$(CARGO) clean
+
+# --- Interop: real MCP clients against the built server (tests/interop/) ---------------
+# Python SDK (pytest, .venv), TypeScript SDK and Inspector CLI (node:test), the official
+# conformance suite. Everything installs from PyPI and npm into .venv and
+# tests/interop/node_modules; the tests talk only to servers they start on 127.0.0.1.
+
+.PHONY: interop conformance venv node-deps
+
+PYTHON ?= python3
+NPM ?= npm
+NODE ?= node
+VENV := .venv
+INTEROP := tests/interop
+INTEROP_BIN ?= $(or $(CARGO_TARGET_DIR),target)/debug/$(BIN)
+
+venv: $(VENV)/.installed ## Python venv with the pinned MCP Python SDK and pytest (.venv)
+$(VENV)/.installed: $(INTEROP)/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(INTEROP)/requirements.txt
+	touch $@
+
+node-deps: $(INTEROP)/node_modules/.installed ## npm ci: TypeScript SDK, Inspector, conformance suite, Node 22
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	cd $(INTEROP) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+interop: build venv node-deps ## Python SDK (HTTP + stdio, both eras), TypeScript SDK and Inspector CLI flows
+	PYTHONDONTWRITEBYTECODE=1 HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(VENV)/bin/pytest $(INTEROP) -q -p no:cacheprovider
+	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(NODE) --test $(INTEROP)/ts_sdk.test.mjs $(INTEROP)/inspector.test.mjs
+
+conformance: build node-deps ## The official MCP conformance suite's server scenarios (README: MCP clients)
+	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(INTEROP)/conformance.sh
+
+test: interop conformance

@@ -1,0 +1,67 @@
+// The MCP Inspector CLI (@modelcontextprotocol/inspector, pinned in package.json) against
+// hubspot-mcp-server: the exact commands README shows, listing tools and calling one, in
+// the Inspector's default (legacy) era and with --protocol-era auto (modern). The Inspector
+// needs Node >= 22.19, so it runs on the Node 22 that the `node` package puts in
+// node_modules/.bin; its catalog and secrets go to a throw-away HOME.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { startServer } from "./server.mjs";
+
+const run = promisify(execFile);
+const here = import.meta.dirname;
+const NODE22 = join(here, "node_modules", ".bin", "node");
+const INSPECTOR = join(here, "node_modules", ".bin", "mcp-inspector");
+
+let server;
+let home;
+
+before(async () => {
+  server = await startServer();
+  home = mkdtempSync(join(tmpdir(), "inspector-home-"));
+});
+
+after(async () => {
+  await server?.stop();
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+/** `mcp-inspector --cli <url> ...args`, as in README; resolves to the parsed stdout. */
+async function inspector(...args) {
+  const { stdout } = await run(NODE22, [INSPECTOR, "--cli", server.url, ...args], {
+    env: { PATH: process.env.PATH, HOME: home, NO_COLOR: "1" },
+    timeout: 60_000,
+  });
+  return JSON.parse(stdout);
+}
+
+function rpcsSince(mark) {
+  return server.log.slice(mark).join("\n");
+}
+
+for (const era of ["legacy", "auto"]) {
+  const extra = era === "legacy" ? [] : ["--protocol-era", era];
+  const handshake = era === "legacy" ? "rpc=initialize" : "rpc=server/discover";
+
+  test(`inspector --cli lists tools (${era})`, async () => {
+    const mark = server.log.length;
+    const result = await inspector(...extra, "--method", "tools/list");
+    const names = result.tools.map((t) => t.name);
+    assert.ok(names.includes("get_contacts") && names.includes("create_contact"), names.join(","));
+    assert.ok(rpcsSince(mark).includes(handshake), `expected ${handshake}:\n${rpcsSince(mark)}`);
+    assert.ok(!/ POST \/mcp 4\d\d /.test(rpcsSince(mark)), `no request refused:\n${rpcsSince(mark)}`);
+  });
+
+  test(`inspector --cli calls get_contacts (${era})`, async () => {
+    const result = await inspector(
+      ...extra,
+      "--method", "tools/call", "--tool-name", "get_contacts", "--tool-arg", "limit=2",
+    );
+    assert.notEqual(result.isError, true);
+    assert.equal(JSON.parse(result.content[0].text).results.length, 2);
+  });
+}

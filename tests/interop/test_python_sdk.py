@@ -1,0 +1,164 @@
+"""The official Python MCP SDK (`mcp` on PyPI, pinned in requirements.txt) against
+hubspot-mcp-server on the mock HubSpot: Streamable HTTP on `/mcp` and the stdio transport,
+on the modern revision (the SDK's default `mode="auto"` probes `server/discover` first) and
+on the legacy one (`mode="legacy"`: the `initialize` handshake).
+
+Run with `make interop` (or `.venv/bin/pytest tests/interop`); `HUBSPOT_MCP_BIN` names the
+binary (default: the cargo debug build).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from conftest import FIXTURES, binary
+
+MODERN = "2026-07-28"
+LEGACY_NEWEST = "2025-11-25"
+SEED_TOOLS = {"get_contacts", "get_companies", "get_deals", "create_contact", "search_contacts"}
+
+# (transport, mode, the protocol version the client must end up on)
+CASES = [
+    pytest.param(("http", "auto", MODERN), id="http-modern"),
+    pytest.param(("http", "legacy", LEGACY_NEWEST), id="http-legacy"),
+    pytest.param(("stdio", "auto", MODERN), id="stdio-modern"),
+    pytest.param(("stdio", "legacy", LEGACY_NEWEST), id="stdio-legacy"),
+]
+
+
+# Every test runs once per transport and era.
+# Async tests run on anyio's pytest plugin (anyio is an SDK dependency).
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("client", CASES, indirect=True)]
+
+
+def connect(transport: str, mode: str, server_url: str) -> Client:
+    if transport == "http":
+        return Client(server_url, mode=mode)
+    params = StdioServerParameters(
+        command=binary(),
+        args=["stdio", "--mock", FIXTURES],
+        env={"LOG_LEVEL": "warn"},
+    )
+    return Client(params, mode=mode)
+
+
+def text_of(result) -> str:
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+@pytest.fixture
+async def client(request, server_url):
+    transport, mode, expected = request.param
+    async with connect(transport, mode, server_url) as client:
+        client.expected_version = expected
+        client.transport = transport
+        yield client
+
+
+async def test_negotiates_the_right_revision(client):
+    assert client.protocol_version == client.expected_version
+    session = client.session
+    if client.expected_version == MODERN:
+        # server/discover was answered and adopted, no initialize handshake happened
+        assert session.discover_result is not None
+        assert session.initialize_result is None
+        assert MODERN in session.discover_result.supported_versions
+        assert session.discover_result.cache_scope in ("public", "private")
+    else:
+        assert session.initialize_result is not None
+        assert session.discover_result is None
+    assert client.server_info is not None
+    assert client.server_info.name == "hubspot-mcp-server"
+    caps = client.server_capabilities
+    assert caps.tools is not None and caps.resources is not None and caps.prompts is not None
+    assert "HubSpot" in (client.instructions or "")
+
+
+async def test_lists_tools(client):
+    result = await client.list_tools()
+    names = {tool.name for tool in result.tools}
+    assert SEED_TOOLS <= names, names
+    contacts = next(t for t in result.tools if t.name == "get_contacts")
+    assert contacts.input_schema["type"] == "object"
+    assert contacts.description
+
+
+async def test_calls_get_contacts(client):
+    result = await client.call_tool(
+        "get_contacts", {"limit": 3, "properties": ["firstname", "lastname", "email"]}
+    )
+    assert not result.is_error, text_of(result)
+    page = json.loads(text_of(result))
+    assert len(page["results"]) == 3
+    assert all("email" in r["properties"] for r in page["results"])
+
+
+async def test_creates_then_finds_a_contact(client):
+    email = f"sdk-{uuid.uuid4().hex[:12]}@example.com"
+    created = await client.call_tool(
+        "create_contact",
+        {"firstname": "Py", "lastname": "Client", "email": email, "company": "Interop Ltd"},
+    )
+    assert not created.is_error, text_of(created)
+    record = json.loads(text_of(created))
+    assert record["properties"]["email"] == email
+    found = await client.call_tool("search_contacts", {"query": email})
+    assert not found.is_error, text_of(found)
+    hits = json.loads(text_of(found))
+    assert [r["id"] for r in hits["results"]] == [record["id"]]
+
+
+async def test_a_duplicate_email_is_a_tool_error_not_a_protocol_error(client):
+    email = f"dup-{uuid.uuid4().hex[:12]}@example.com"
+    args = {"firstname": "Dup", "lastname": "Licate", "email": email}
+    first = await client.call_tool("create_contact", args)
+    assert not first.is_error, text_of(first)
+    second = await client.call_tool("create_contact", args)
+    assert second.is_error
+    message = text_of(second)
+    assert "409" in message, message
+    assert json.loads(text_of(first))["id"] in message, "names the existing record"
+
+
+async def test_an_unknown_tool_is_a_json_rpc_error(client):
+    with pytest.raises(MCPError) as raised:
+        await client.call_tool("no_such_tool", {})
+    assert raised.value.code == -32602
+    assert "no_such_tool" in str(raised.value)
+
+
+async def test_lists_and_reads_resources(client):
+    listed = await client.list_resources()
+    uris = {str(r.uri) for r in listed.resources}
+    assert "hubspot://contacts" in uris, uris
+    read = await client.read_resource("hubspot://contacts")
+    assert len(read.contents) == 1
+    content = read.contents[0]
+    assert str(content.uri) == "hubspot://contacts"
+    assert content.mime_type == "application/json"
+    assert json.loads(content.text)["results"]
+    templates = await client.list_resource_templates()
+    assert templates.resource_templates == []
+
+
+async def test_an_unknown_resource_is_a_json_rpc_error(client):
+    with pytest.raises(MCPError) as raised:
+        await client.read_resource("hubspot://nothing")
+    # 2026-07-28 answers -32602 (resources.mdx, Error Handling); earlier revisions -32002
+    expected = -32602 if client.expected_version == MODERN else -32002
+    assert raised.value.code == expected
+
+
+async def test_lists_and_gets_prompts(client):
+    listed = await client.list_prompts()
+    names = {p.name for p in listed.prompts}
+    assert {"analyze_contacts", "company_research"} <= names
+    prompt = await client.get_prompt("company_research", {"industry": "fintech"})
+    assert prompt.messages[0].role == "user"
+    assert "fintech" in prompt.messages[0].content.text

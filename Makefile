@@ -60,7 +60,7 @@ $(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-l
 
 interop: build venv node-deps ## Python SDK (HTTP + stdio, both eras), TypeScript SDK and Inspector CLI flows
 	PYTHONDONTWRITEBYTECODE=1 HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(VENV)/bin/pytest $(INTEROP) -q -p no:cacheprovider
-	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(NODE) --test $(INTEROP)/ts_sdk.test.mjs $(INTEROP)/inspector.test.mjs
+	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(NODE) --test --test-reporter=spec $(INTEROP)/ts_sdk.test.mjs $(INTEROP)/inspector.test.mjs
 
 conformance: build node-deps ## The official MCP conformance suite's server scenarios (README: MCP clients)
 	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(INTEROP)/conformance.sh

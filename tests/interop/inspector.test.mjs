@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { startServer } from "./server.mjs";
+import { binary, FIXTURES, startServer } from "./server.mjs";
 
 const run = promisify(execFile);
 const here = import.meta.dirname;
@@ -31,8 +31,14 @@ after(async () => {
 });
 
 /** `mcp-inspector --cli <url> ...args`, as in README; resolves to the parsed stdout. */
-async function inspector(...args) {
-  const { stdout } = await run(NODE22, [INSPECTOR, "--cli", server.url, ...args], {
+function inspector(...args) {
+  return inspectorOn(server.url, ...args);
+}
+
+/** `mcp-inspector --cli <target> ...args`; a target is a URL or a command and its args. */
+async function inspectorOn(target, ...args) {
+  const targets = Array.isArray(target) ? target : [target];
+  const { stdout } = await run(NODE22, [INSPECTOR, "--cli", ...targets, ...args], {
     env: { PATH: process.env.PATH, HOME: home, NO_COLOR: "1" },
     timeout: 60_000,
   });
@@ -65,3 +71,15 @@ for (const era of ["legacy", "auto"]) {
     assert.equal(JSON.parse(result.content[0].text).results.length, 2);
   });
 }
+
+test("inspector --cli over stdio lists tools and calls one", async () => {
+  const command = [binary(), "stdio", "--mock", FIXTURES];
+  const listed = await inspectorOn(command, "--method", "tools/list");
+  assert.ok(listed.tools.some((t) => t.name === "get_deals"));
+  const called = await inspectorOn(
+    command,
+    "--protocol-era", "auto",
+    "--method", "tools/call", "--tool-name", "get_deals", "--tool-arg", "limit=1",
+  );
+  assert.equal(JSON.parse(called.content[0].text).results.length, 1);
+});

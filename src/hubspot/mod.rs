@@ -1,4 +1,4 @@
-//! The HubSpot CRM client: minreq over HTTPS (or HTTP to the mock), with the private app
+//! The HubSpot CRM client: HTTPS (or HTTP to the mock) via [`transport`], with the private app
 //! token as Bearer, timeouts, typed errors, and every call run on the blocking pool.
 //!
 //! [`Client::call`] paces calls to the account's rate limits ([`ratelimit`]) and retries
@@ -12,6 +12,7 @@ mod error;
 pub mod pool;
 pub mod ratelimit;
 pub mod retry;
+pub mod transport;
 
 pub use error::HubSpotError;
 use pool::{BlockingPool, PoolError};
@@ -234,25 +235,31 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Value, HubSpotError> {
         let url = format!("{}{}", self.base_url, path);
-        let mut request = match method {
-            Method::Get => minreq::get(url),
-            Method::Post => minreq::post(url),
+        let authorization = format!("Bearer {}", self.token);
+        let mut headers = vec![
+            ("Authorization", authorization.as_str()),
+            ("Accept", "application/json"),
+            (
+                "User-Agent",
+                concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")),
+            ),
+        ];
+        let body = body.map(|body| serde_json::to_vec(body).unwrap_or_default());
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
         }
-        .with_header("Authorization", format!("Bearer {}", self.token))
-        .with_header("Accept", "application/json")
-        .with_header(
-            "User-Agent",
-            concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")),
-        )
-        .with_follow_redirects(false)
-        .with_timeout(self.timeout.as_secs().max(1));
-        if let Some(body) = body {
-            request = request
-                .with_header("Content-Type", "application/json")
-                .with_body(serde_json::to_vec(body).unwrap_or_default());
-        }
-        let response = request.send().map_err(transport_error)?;
-        let status = response.status_code;
+        let response = transport::send(&transport::Request {
+            method: match method {
+                Method::Get => "GET",
+                Method::Post => "POST",
+            },
+            url: &url,
+            headers: &headers,
+            body: body.as_deref(),
+            timeout: self.timeout,
+        })
+        .map_err(transport_error)?;
+        let status = response.status;
         if (200..300).contains(&status) {
             let number = |name: &str| {
                 response
@@ -274,14 +281,14 @@ impl Client {
                 .and_then(|v| v.trim().parse().ok());
             return Err(HubSpotError::from_response(
                 status,
-                response.as_bytes(),
+                &response.body,
                 retry_after,
             ));
         }
-        if response.as_bytes().is_empty() {
+        if response.body.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(response.as_bytes())
+        serde_json::from_slice(&response.body)
             .map_err(|err| HubSpotError::InvalidResponse(format!("status {status}, {err}")))
     }
 }
@@ -350,19 +357,11 @@ fn short(err: &HubSpotError) -> String {
     }
 }
 
-/// Maps a minreq failure to a timeout or an unreachable HubSpot, without the URL's secrets.
-fn transport_error(err: minreq::Error) -> HubSpotError {
-    match err {
-        minreq::Error::IoError(io)
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) =>
-        {
-            HubSpotError::Timeout
-        }
-        minreq::Error::IoError(io) => HubSpotError::Unreachable(io.to_string()),
-        other => HubSpotError::Unreachable(other.to_string()),
+/// Maps a transport failure to a timeout or an unreachable HubSpot, without the URL's secrets.
+fn transport_error(err: std::io::Error) -> HubSpotError {
+    match err.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => HubSpotError::Timeout,
+        _ => HubSpotError::Unreachable(err.to_string()),
     }
 }
 

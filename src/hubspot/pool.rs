@@ -1,4 +1,4 @@
-//! The blocking pool: a few OS threads that run blocking work (minreq calls to HubSpot)
+//! The blocking pool: a few OS threads that run blocking work (HTTP calls to HubSpot)
 //! for coroutines. The coroutine sends a job over a bounded `std::sync::mpsc` queue and
 //! parks on a `may::sync::mpsc` reply channel, so its worker thread moves on to other
 //! coroutines (such as `/health`) while HubSpot is slow.

@@ -1,0 +1,145 @@
+//! HTTPS to HubSpot: the server's TLS client verifies certificates against its built-in
+//! roots plus `SSL_CERT_FILE`. A throwaway CA signs a certificate for `localhost`; a TLS
+//! front on 127.0.0.1 holding it relays to the mock HubSpot, so a tool call crosses a real
+//! TLS handshake without touching the internet.
+
+mod common;
+
+use common::{temp_dir, tool_text, Server};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use serde_json::json;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A TLS front for `upstream`: where it listens, the test CA's PEM file, and how many
+/// requests it relayed after a completed handshake.
+struct TlsFront {
+    addr: SocketAddr,
+    ca_file: std::path::PathBuf,
+    relayed: Arc<AtomicUsize>,
+}
+
+impl TlsFront {
+    fn start(upstream: SocketAddr) -> TlsFront {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let dir = temp_dir("tls");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+
+        let config = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let relayed = Arc::new(AtomicUsize::new(0));
+        let count = relayed.clone();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming().map_while(Result::ok) {
+                let (config, count) = (config.clone(), count.clone());
+                std::thread::spawn(move || relay(tcp, config, upstream, &count));
+            }
+        });
+        TlsFront {
+            addr,
+            ca_file,
+            relayed,
+        }
+    }
+}
+
+/// Terminates TLS on `tcp`, passes one request to `upstream` in the clear and the whole
+/// answer back. A failed handshake just drops the connection.
+fn relay(tcp: TcpStream, config: Arc<ServerConfig>, upstream: SocketAddr, count: &AtomicUsize) {
+    let mut tls = StreamOwned::new(ServerConnection::new(config).unwrap(), tcp);
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let Ok(n) = tls.read(&mut buf) else { return };
+        if n == 0 {
+            return;
+        }
+        request.extend_from_slice(&buf[..n]);
+        if let Some(head_end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+            if request.len() >= head_end + 4 + length {
+                break;
+            }
+        }
+    }
+    count.fetch_add(1, Ordering::SeqCst);
+    let mut plain = TcpStream::connect(upstream).unwrap();
+    plain.write_all(&request).unwrap();
+    let mut answer = Vec::new();
+    plain.read_to_end(&mut answer).unwrap();
+    tls.write_all(&answer).unwrap();
+    tls.conn.send_close_notify();
+    tls.flush().unwrap();
+}
+
+/// The MCP server with its HubSpot at `https://localhost:<front>` and `extra` env.
+fn server_behind(front: &TlsFront, extra: &[(&str, String)]) -> Server {
+    let mut env = vec![
+        (
+            "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN",
+            "tls-test-token".to_string(),
+        ),
+        (
+            "HUBSPOT_API_URL",
+            format!("https://localhost:{}", front.addr.port()),
+        ),
+        ("HUBSPOT_MAX_RETRIES", "0".to_string()),
+    ];
+    env.extend(extra.iter().cloned());
+    Server::start(&["serve"], &env, "listening on http://")
+}
+
+#[test]
+fn a_tool_call_reaches_hubspot_over_tls_trusting_ssl_cert_file() {
+    let upstream = Server::mock_hubspot(&[]);
+    let front = TlsFront::start(upstream.addr);
+    let ssl_cert_file = front.ca_file.display().to_string();
+    let server = server_behind(&front, &[("SSL_CERT_FILE", ssl_cert_file)]);
+
+    let reply = server.call_tool("get_contacts", json!({"limit": 2}));
+    let text = tool_text(&reply);
+    assert_ne!(reply["result"]["isError"], true, "{reply}");
+    assert!(
+        text.contains("priya.raman@northwind-analytics.example"),
+        "{text}"
+    );
+    assert_eq!(front.relayed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_certificate_from_an_unknown_ca_is_refused_with_a_clear_error() {
+    let upstream = Server::mock_hubspot(&[]);
+    let front = TlsFront::start(upstream.addr);
+    let server = server_behind(&front, &[]);
+
+    let reply = server.call_tool("get_contacts", json!({"limit": 2}));
+    let text = tool_text(&reply);
+    assert_eq!(reply["result"]["isError"], true, "{reply}");
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
+    assert_eq!(front.relayed.load(Ordering::SeqCst), 0);
+    assert!(!text.contains("tls-test-token"), "{text}");
+}

@@ -66,3 +66,55 @@ conformance: build node-deps ## The official MCP conformance suite's server scen
 	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(INTEROP)/conformance.sh
 
 test: interop conformance
+
+# --- Static binaries, size budget, FROM scratch ------------------------------------------
+# Fully static musl binaries with TLS (rustls on aws-lc-rs, whose C code needs a C compiler
+# for the target) and the Mozilla CA roots built in. A fresh Debian 12 machine with rustup,
+# gcc and python3 is enough: each target installs what it lacks and says so.
+#   x86_64:  Debian's musl-tools (musl-gcc) compiles the C code.
+#   aarch64: Zig's clang and musl (the `ziglang` wheel from PyPI, pinned, in .tools/zig)
+#            through scripts/zig-cc; rust-lld (shipped with rustup) links.
+
+.PHONY: static static-arm64 size test-scratch test-scratch-arm64 image musl-gcc zig qemu
+
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+STATIC_TARGET := x86_64-unknown-linux-musl
+ARM_TARGET := aarch64-unknown-linux-musl
+STATIC_BIN := $(TARGET_DIR)/$(STATIC_TARGET)/release/$(BIN)
+ARM_BIN := $(TARGET_DIR)/$(ARM_TARGET)/release/$(BIN)
+# The x86_64 binary may not grow past this many bytes (README: Static binaries).
+SIZE_BUDGET ?= 3145728
+ZIG_VERSION := 0.15.2
+ZIG_VENV := .tools/zig
+ZIG_BIN = $(shell $(ZIG_VENV)/bin/python -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
+# apt-get as root, else through sudo when there is one.
+APT := $(if $(filter 0,$(shell id -u)),,$(if $(shell command -v sudo),sudo ))apt-get
+
+musl-gcc: ## Install Debian's musl-tools (musl-gcc) if missing
+	@command -v musl-gcc >/dev/null || { \
+	  echo "==> installing musl-tools (musl-gcc) to compile aws-lc's C code for $(STATIC_TARGET)"; \
+	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq musl-tools >/dev/null; }
+
+zig: $(ZIG_VENV)/.installed ## Zig $(ZIG_VERSION) from PyPI in .tools/zig: the C compiler and musl for aarch64
+$(ZIG_VENV)/.installed:
+	@echo "==> installing ziglang==$(ZIG_VERSION) from PyPI into $(ZIG_VENV) (C compiler for $(ARM_TARGET))"
+	$(PYTHON) -m venv $(ZIG_VENV)
+	$(ZIG_VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==$(ZIG_VERSION)
+	touch $@
+
+rustup-target-%:
+	@rustup target list --installed | grep -qx '$*' || { \
+	  echo "==> rustup target add $*"; rustup target add '$*'; }
+
+static: rustup-target-$(STATIC_TARGET) musl-gcc ## Fully static x86_64 musl binary: target/x86_64-unknown-linux-musl/release/
+	CC_x86_64_unknown_linux_musl=musl-gcc $(CARGO) build --release --locked --target $(STATIC_TARGET)
+	@! readelf -l $(STATIC_BIN) | grep -q 'INTERP' || { echo "$(STATIC_BIN) asks for a dynamic loader"; exit 1; }
+	@ls -l $(STATIC_BIN)
+
+static-arm64: rustup-target-$(ARM_TARGET) zig ## Fully static aarch64 musl binary (Zig's clang for the C code)
+	ZIG="$(ZIG_BIN)" ZIG_TARGET=aarch64-linux-musl CC_aarch64_unknown_linux_musl=$(CURDIR)/scripts/zig-cc \
+	  AR_aarch64_unknown_linux_musl=ar CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+	  $(CARGO) build --release --locked --target $(ARM_TARGET)
+	@readelf -h $(ARM_BIN) | grep -q 'AArch64' || { echo "$(ARM_BIN) is not an AArch64 binary"; exit 1; }
+	@! readelf -l $(ARM_BIN) | grep -q 'INTERP' || { echo "$(ARM_BIN) asks for a dynamic loader"; exit 1; }
+	@ls -l $(ARM_BIN)

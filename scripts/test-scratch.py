@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""The FROM scratch property, proven without Docker.
+
+Default mode: copies the static binary and the fixtures into an empty directory (plus an
+empty data/ owned by the image's uid) and runs `serve --mock /fixtures` there with
+`unshare --pid --fork --root DIR`, as PID 1 of a new PID namespace and, when run as root,
+as uid 65532 like the image. Checks /health, an MCP tools/call on the mock, and that
+SIGTERM ends PID 1 with exit code 0. Skips with a message where namespaces are not allowed.
+
+--qemu QEMU: runs a foreign-architecture binary under QEMU's user-mode emulator instead
+(no chroot: the emulator itself is dynamically linked) with the same HTTP checks.
+
+Prints one line per check and a closing 'N passed, N failed' line; exits 1 on a failure.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+UID = 65532  # the image's non-root user ("nonroot" in distroless terms)
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, ok, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""))
+    return ok
+
+
+def finish():
+    print(f"{results['passed']} passed, {results['failed']} failed")
+    sys.exit(1 if results["failed"] else 0)
+
+
+def namespaces_allowed():
+    """The unshare prefix this machine allows, or None with the reason printed."""
+    if shutil.which("unshare") is None:
+        print("SKIP test-scratch: util-linux 'unshare' is not installed")
+        return None
+    probe = ["unshare", "--pid", "--fork", "true"]
+    if os.geteuid() == 0 and subprocess.run(probe, capture_output=True).returncode == 0:
+        return ["unshare", "--pid", "--fork"], True
+    rootless = ["unshare", "--map-root-user", "--pid", "--fork"]
+    if subprocess.run(rootless + ["true"], capture_output=True).returncode == 0:
+        return rootless, False
+    print("SKIP test-scratch: this machine allows neither root nor user namespaces for unshare")
+    return None
+
+
+def start(cmd, env):
+    """Starts the server; returns (process, address, log lines) once it listens."""
+    proc = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )
+    lines, found = [], threading.Event()
+    address = []
+
+    def pump():
+        for line in proc.stderr:
+            lines.append(line.rstrip())
+            marker = " listening on http://"
+            if not found.is_set() and marker in line:
+                address.append(line.split(marker, 1)[1].split()[0])
+                found.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not found.wait(60):
+        proc.kill()
+        check("the server starts and listens", False, "\n".join(lines))
+        finish()
+    return proc, address[0], lines
+
+
+def http(addr, method, path, body=None):
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"http://{addr}{path}", data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def probe(addr):
+    status, health = http(addr, "GET", "/health")
+    check("GET /health answers 200 healthy", status == 200 and health.get("status") == "healthy",
+          json.dumps(health))
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "get_contacts", "arguments": {"limit": 1}}}
+    status, reply = http(addr, "POST", "/mcp", call)
+    result = reply.get("result", {})
+    text = "".join(c.get("text", "") for c in result.get("content", []))
+    check("MCP tools/call get_contacts answers from the fixtures",
+          status == 200 and not result.get("isError") and "priya.raman@" in text, json.dumps(reply))
+
+
+def stop(proc, target_pid, lines):
+    os.kill(target_pid, signal.SIGTERM)
+    try:
+        code = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = "still running 30 s after SIGTERM"
+    check("SIGTERM ends the server with exit code 0", code == 0, f"{code}\n" + "\n".join(lines))
+
+
+def child_of(pid):
+    """The forked child of `unshare --fork` (the server, PID 1 inside)."""
+    for _ in range(100):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    return None
+
+
+def scratch(binary, fixtures):
+    allowed = namespaces_allowed()
+    if allowed is None:
+        sys.exit(0)
+    prefix, as_root = allowed
+    root = tempfile.mkdtemp(prefix="hubspot-mcp-scratch-")
+    try:
+        shutil.copy(binary, os.path.join(root, "hubspot-mcp-server"))
+        shutil.copytree(fixtures, os.path.join(root, "fixtures"))
+        os.mkdir(os.path.join(root, "data"), 0o700)
+        if as_root:
+            os.chown(os.path.join(root, "data"), UID, UID)
+            os.chmod(root, 0o755)
+            prefix = prefix + ["--setgid", str(UID), "--setuid", str(UID)]
+        check("the root holds only the binary, fixtures/ and data/",
+              sorted(os.listdir(root)) == ["data", "fixtures", "hubspot-mcp-server"],
+              str(os.listdir(root)))
+        env = {"PORT": "0", "HOST": "127.0.0.1", "DATA_DIR": "/data", "LOG_LEVEL": "info"}
+        cmd = prefix + ["--root", root, "/hubspot-mcp-server", "serve", "--mock", "/fixtures"]
+        proc, addr, lines = start(cmd, env)
+        server = child_of(proc.pid)
+        with open(f"/proc/{server}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        check("the server is PID 1 of its PID namespace",
+              status.get("NSpid", "").split()[-1:] == ["1"], status.get("NSpid", "?"))
+        if as_root:
+            check(f"the server runs as uid {UID}", status["Uid"].split()[0] == str(UID),
+                  status["Uid"])
+        check("the server sees / as the scratch root",
+              os.readlink(f"/proc/{server}/root") == root, os.readlink(f"/proc/{server}/root"))
+        probe(addr)
+        stop(proc, server, lines)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def emulated(qemu, binary, fixtures):
+    data = tempfile.mkdtemp(prefix="hubspot-mcp-qemu-")
+    try:
+        env = {"PORT": "0", "HOST": "127.0.0.1", "DATA_DIR": data, "LOG_LEVEL": "info"}
+        proc, addr, lines = start([qemu, binary, "serve", "--mock", fixtures], env)
+        probe(addr)
+        stop(proc, proc.pid, lines)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin", required=True, help="the static binary")
+    parser.add_argument("--fixtures", required=True, help="the mock's fixtures directory")
+    parser.add_argument("--qemu", help="run under this QEMU user-mode emulator instead")
+    args = parser.parse_args()
+    if args.qemu:
+        emulated(args.qemu, os.path.abspath(args.bin), os.path.abspath(args.fixtures))
+    else:
+        scratch(os.path.abspath(args.bin), os.path.abspath(args.fixtures))
+    finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -199,9 +199,9 @@ impl Store {
             Err(e) => return Err(StoreError::io("read", &path, e)),
         }
         let mut key = vec![0u8; 32];
-        aws_lc_rs::rand::fill(&mut key).map_err(|_| {
-            StoreError::io("generate", &path, io::Error::other("no system randomness"))
-        })?;
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).map_err(
+            |_| StoreError::io("generate", &path, io::Error::other("no system randomness")),
+        )?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)

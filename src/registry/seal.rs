@@ -5,8 +5,8 @@
 //! save of unchanged state byte-identical (the registry only writes when the file form
 //! changes); the cost is that two equal keys seal to equal text, which reveals nothing else.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use aws_lc_rs::hmac;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::hmac;
 
 /// Seals and opens secrets under one key.
 pub struct Sealer {

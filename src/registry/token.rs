@@ -2,8 +2,8 @@
 //! their SHA-256 hashes (the only form the registry file holds), a constant-time comparison
 //! for the admin token, and UUID v4 ids.
 
-use aws_lc_rs::digest::{digest, SHA256};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use ring::digest::{digest, SHA256};
+use ring::rand::{SecureRandom, SystemRandom};
 
 /// The system random generator failed (no entropy source): nothing can be minted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

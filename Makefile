@@ -68,7 +68,7 @@ conformance: build node-deps ## The official MCP conformance suite's server scen
 test: interop conformance
 
 # --- Static binaries, size budget, FROM scratch ------------------------------------------
-# Fully static musl binaries with TLS (rustls on aws-lc-rs, whose C code needs a C compiler
+# Fully static musl binaries with TLS (rustls on ring, whose C code needs a C compiler
 # for the target) and the Mozilla CA roots built in. A fresh Debian 12 machine with rustup,
 # gcc and python3 is enough: each target installs what it lacks and says so.
 #   x86_64:  Debian's musl-tools (musl-gcc) compiles the C code.
@@ -92,7 +92,7 @@ APT := $(if $(filter 0,$(shell id -u)),,$(if $(shell command -v sudo),sudo ))apt
 
 musl-gcc: ## Install Debian's musl-tools (musl-gcc) if missing
 	@command -v musl-gcc >/dev/null || { \
-	  echo "==> installing musl-tools (musl-gcc) to compile aws-lc's C code for $(STATIC_TARGET)"; \
+	  echo "==> installing musl-tools (musl-gcc) to compile ring's C code for $(STATIC_TARGET)"; \
 	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq musl-tools >/dev/null; }
 
 zig: $(ZIG_VENV)/.installed ## Zig $(ZIG_VERSION) from PyPI in .tools/zig: the C compiler and musl for aarch64

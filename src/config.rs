@@ -186,6 +186,16 @@ impl Config {
             }
         }
 
+        if let Some(path) = get("SSL_CERT_FILE") {
+            if !std::path::Path::new(&path).is_file() {
+                return Err(invalid(
+                    "SSL_CERT_FILE",
+                    &path,
+                    "a readable PEM file of CA certificates to trust besides the built-in roots",
+                ));
+            }
+        }
+
         Ok(Config {
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: number(&get, "PORT", 3000, 0, 65_535)? as u16,

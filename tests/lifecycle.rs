@@ -38,6 +38,7 @@ fn invalid_values_exit_2_naming_the_variable_and_what_is_allowed() {
         ("LOG_LEVEL", "chatty", "debug"),
         ("CORS_ORIGIN", ",", "origins"),
         ("NODE_ENV", "staging", "production"),
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem", "PEM file"),
     ] {
         let (code, stderr) =
             run_expecting_failure(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-x"), (name, value)]);

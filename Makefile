@@ -144,12 +144,13 @@ image: ## docker build -t hubspot-mcp-server:latest . (FROM scratch; README: Doc
 # need (root, or sudo); elsewhere it says so and goes on.
 CAN_INSTALL := $(or $(filter 0,$(shell id -u)),$(shell command -v sudo))
 ifneq ($(or $(shell command -v musl-gcc),$(CAN_INSTALL)),)
-test: test-scratch size
-else
-test: static-skipped
-endif
+test: test-scratch
 ifneq ($(or $(shell command -v qemu-aarch64-static),$(CAN_INSTALL)),)
 test: test-arm64
+endif
+test: size
+else
+test: static-skipped
 endif
 
 .PHONY: static-skipped

@@ -63,8 +63,9 @@ impl TlsFront {
     }
 }
 
-/// Terminates TLS on `tcp`, passes one request to `upstream` in the clear and the whole
-/// answer back. A failed handshake just drops the connection.
+/// Terminates TLS on `tcp`, passes one request to `upstream` in the clear and the answer
+/// back re-framed as HubSpot sends it: chunked, in several TLS records. A failed handshake
+/// just drops the connection.
 fn relay(tcp: TcpStream, config: Arc<ServerConfig>, upstream: SocketAddr, count: &AtomicUsize) {
     let mut tls = StreamOwned::new(ServerConnection::new(config).unwrap(), tcp);
     let mut request = Vec::new();
@@ -91,7 +92,28 @@ fn relay(tcp: TcpStream, config: Arc<ServerConfig>, upstream: SocketAddr, count:
     plain.write_all(&request).unwrap();
     let mut answer = Vec::new();
     plain.read_to_end(&mut answer).unwrap();
-    tls.write_all(&answer).unwrap();
+    let head_end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..head_end]);
+    let head: Vec<&str> = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+        .collect();
+    tls.write_all(
+        format!(
+            "{}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            head.join("\r\n")
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    for chunk in answer[head_end + 4..].chunks(100) {
+        tls.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .unwrap();
+        tls.write_all(chunk).unwrap();
+        tls.write_all(b"\r\n").unwrap();
+        tls.flush().unwrap();
+    }
+    tls.write_all(b"0\r\n\r\n").unwrap();
     tls.conn.send_close_notify();
     tls.flush().unwrap();
 }

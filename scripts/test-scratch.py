@@ -73,8 +73,12 @@ def start(cmd, env):
                 found.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    if not found.wait(60):
+    deadline = time.monotonic() + 60
+    while not found.wait(0.1) and proc.poll() is None and time.monotonic() < deadline:
+        pass
+    if not found.is_set():
         proc.kill()
+        time.sleep(0.2)  # let the pump take the last lines
         check("the server starts and listens", False, "\n".join(lines))
         finish()
     return proc, address[0], lines
@@ -114,15 +118,19 @@ def stop(proc, target_pid, lines):
 def child_of(pid):
     """The forked child of `unshare --fork` (the server, PID 1 inside)."""
     for _ in range(100):
-        try:
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                kids = f.read().split()
-            if kids:
-                return int(kids[0])
-        except FileNotFoundError:
-            pass
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                return int(entry)
         time.sleep(0.05)
-    return None
+    check("unshare forked the server", False, f"no child of {pid}")
+    finish()
 
 
 def scratch(binary, fixtures):

@@ -49,6 +49,9 @@ pub struct Config {
     /// `HUBSPOT_RATE_LIMIT_PER_10S`, `HUBSPOT_SEARCH_RATE_PER_S`, `HUBSPOT_MAX_RETRIES`,
     /// `HUBSPOT_MAX_WAIT_MS`: how HubSpot calls are paced and retried.
     pub hubspot_policy: CallPolicy,
+    /// `TOOL_RESULT_MAX_BYTES`: the most text one tool result holds before records are
+    /// left out (default 100 000).
+    pub tool_result_max_bytes: usize,
 }
 
 /// Where HubSpot calls go.
@@ -206,6 +209,13 @@ impl Config {
             data_dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into())),
             public_url,
             hubspot_policy: call_policy(&get)?,
+            tool_result_max_bytes: number(
+                &get,
+                "TOOL_RESULT_MAX_BYTES",
+                crate::catalog::DEFAULT_RESULT_LIMIT as u64,
+                1_000,
+                100_000_000,
+            )? as usize,
         })
     }
 

@@ -157,6 +157,7 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     init_logging(config.log_level);
     configure_may(config.workers);
+    catalog::set_result_limit(config.tool_result_max_bytes);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))

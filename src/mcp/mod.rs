@@ -2,6 +2,7 @@
 //! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
 
 mod exchange;
+mod paging;
 mod prompts;
 mod resources;
 pub mod version;
@@ -23,7 +24,9 @@ const LIST_TTL_MS: u64 = 60_000;
 pub struct Exposure {
     tools: Vec<&'static Tool>,
     objects: Vec<&'static ObjectType>,
-    tools_list: Value,
+    /// The `tools/list` pages, built once: `[0]` without `outputSchema` (before
+    /// 2025-06-18), `[1]` with it.
+    tools_pages: [Vec<Value>; 2],
 }
 
 impl Exposure {
@@ -34,11 +37,16 @@ impl Exposure {
             .iter()
             .filter(|o| tools.iter().any(|t| t.tags.contains(&o.name)))
             .collect();
-        let tools_list = json!({ "tools": tools.iter().map(|t| t.to_json()).collect::<Vec<_>>() });
+        let tools_pages = [false, true].map(|structured| {
+            paging::pages(
+                "tools",
+                tools.iter().map(|t| t.to_json(structured)).collect(),
+            )
+        });
         Exposure {
             tools,
             objects,
-            tools_list,
+            tools_pages,
         }
     }
 
@@ -85,19 +93,33 @@ impl Server<'_> {
     ) -> Result<Value, RpcError> {
         let era = version::detect(method, params, headers)?;
         let modern = matches!(era, Era::Modern(_));
+        let structured = structured_content(era);
         let (mut result, cacheable) = match method {
             "initialize" => (initialize(era), false),
             "server/discover" => (discover(), true),
             "ping" => (json!({}), false),
-            "tools/list" => (self.page(&self.exposure.tools_list, params)?, true),
-            "tools/call" => (self.call_tool(params)?, false),
-            "resources/list" => (self.page(&resources::list(self.exposure), params)?, true),
-            "resources/templates/list" => (self.page(&resources::templates(), params)?, true),
+            "tools/list" => (
+                paging::select(&self.exposure.tools_pages[usize::from(structured)], params)?,
+                true,
+            ),
+            "tools/call" => (self.call_tool(params, structured)?, false),
+            "resources/list" => (
+                page("resources", resources::list(self.exposure), params)?,
+                true,
+            ),
+            "resources/templates/list" => (
+                page(
+                    "resourceTemplates",
+                    resources::templates(self.exposure),
+                    params,
+                )?,
+                true,
+            ),
             "resources/read" => (
                 resources::read(self.exposure, self.client, params, modern)?,
                 true,
             ),
-            "prompts/list" => (self.page(&prompts::list(), params)?, true),
+            "prompts/list" => (page("prompts", prompts::list(), params)?, true),
             "prompts/get" => (prompts::get(params)?, false),
             _ => {
                 let err = RpcError::method_not_found(method);
@@ -117,19 +139,10 @@ impl Server<'_> {
         Ok(result)
     }
 
-    /// A list result, which fits one page: any `cursor` is one we never gave out.
-    fn page(&self, list: &Value, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        match params.get("cursor") {
-            None | Some(Value::Null) => Ok(list.clone()),
-            Some(_) => Err(RpcError::invalid_params(
-                "unknown cursor: this list has a single page; call again without a cursor",
-            )),
-        }
-    }
-
     /// `tools/call`: checks the tool is exposed and its arguments fit the schema, runs it,
-    /// and turns a HubSpot failure into a result with `isError: true`.
-    fn call_tool(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    /// and turns a HubSpot failure into a result with `isError: true`. The result is the
+    /// answer as pretty JSON text, and for `structured` clients also `structuredContent`.
+    fn call_tool(&self, params: &Map<String, Value>, structured: bool) -> Result<Value, RpcError> {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::invalid_params("'name' must be the name of a tool (string)")
         })?;
@@ -156,10 +169,15 @@ impl Server<'_> {
         };
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
-        match (tool.handler)(self.client, args) {
-            Ok(value) => Ok(json!({
-                "content": [{ "type": "text", "text": serde_json::to_string_pretty(&value).unwrap_or_default() }]
-            })),
+        match tool.run(self.client, args) {
+            Ok(value) => {
+                let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+                let mut result = json!({ "content": [{ "type": "text", "text": text }] });
+                if structured {
+                    result["structuredContent"] = value;
+                }
+                Ok(result)
+            }
             Err(ToolError::InvalidArguments(why)) => {
                 Err(RpcError::invalid_params(format!("{name}: {why}")))
             }
@@ -169,6 +187,18 @@ impl Server<'_> {
             })),
         }
     }
+}
+
+/// A list result built per request (resources, templates, prompts), paged.
+fn page(key: &str, items: Vec<Value>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    paging::select(&paging::pages(key, items), params)
+}
+
+/// True for protocol versions whose tools have `outputSchema` and whose results carry
+/// `structuredContent` (2025-06-18 and newer). A legacy request without the
+/// `MCP-Protocol-Version` header counts as 2025-03-26, as the spec says.
+fn structured_content(era: Era) -> bool {
+    era.version() >= "2025-06-18"
 }
 
 /// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and

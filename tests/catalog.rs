@@ -1144,3 +1144,58 @@ fn upstream_errors_reach_the_model_as_tool_errors() {
         "{text}"
     );
 }
+
+/// README's tool table, rendered from the listed tools and the cases' example arguments.
+fn tool_table(server: &Server) -> String {
+    let examples: Vec<(&str, Value)> = record_cases()
+        .into_iter()
+        .map(|c| (c.tool, c.args))
+        .collect();
+    let mut table = String::from(
+        "| tool | method | tags | read-only | example `arguments` |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for tool in list_all(server, None) {
+        let name = tool["name"].as_str().unwrap();
+        let tags: Vec<&str> = tool["_meta"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        let example = &examples.iter().find(|(n, _)| *n == name).unwrap().1;
+        let read_only = if tool["annotations"]["readOnlyHint"] == true {
+            "yes"
+        } else {
+            "no"
+        };
+        table.push_str(&format!(
+            "| `{name}` | {} | {} | {read_only} | `{example}` |\n",
+            tool["_meta"]["method"].as_str().unwrap(),
+            tags.join(", ")
+        ));
+    }
+    table
+}
+
+#[test]
+fn readme_tool_table_matches_the_catalog() {
+    const BEGIN: &str =
+        "<!-- tools:begin (tests/catalog.rs renders this; UPDATE_README=1 rewrites it) -->\n";
+    const END: &str = "<!-- tools:end -->";
+    let server = server();
+    let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start = readme.find(BEGIN).expect("README has the tools markers") + BEGIN.len();
+    let end = readme.find(END).unwrap();
+    let table = tool_table(&server);
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, updated).unwrap();
+    } else {
+        assert_eq!(
+            readme[start..end],
+            table,
+            "README's tool table is stale: run UPDATE_README=1 cargo test --test catalog readme"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The one tool table. `tools/list`, tool calls, scoped-server filtering and resources
 //! are all derived from it; nothing lists tools by hand twice.
 
+pub mod discovery;
 mod schema;
 mod tools;
 

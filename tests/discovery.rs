@@ -348,6 +348,44 @@ fn a_bad_tool_exposure_stops_start_up_with_exit_2() {
     );
 }
 
+#[test]
+fn stdio_follows_tool_exposure_too() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .args(["stdio", "--mock", &common::fixtures()])
+        .env_clear()
+        .env("TOOL_EXPOSURE", "discovery")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in [
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"call_tool","arguments":{"name":"get_deals","arguments":{"limit":1}}}}),
+    ] {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let replies: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = replies[0]["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, META);
+    assert_eq!(
+        text_json(&replies[1])["results"].as_array().unwrap().len(),
+        1
+    );
+}
+
 // --- Scoped servers ----------------------------------------------------------------------
 
 fn admin_server() -> (Server, std::path::PathBuf) {

@@ -223,7 +223,8 @@ fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 /// A tool must have the `method` and `tag` when given. Each word of `query` (lower-cased,
 /// an `s`, `ies` or `y` ending dropped so "contact" finds "contacts", "company" finds
 /// "companies")
-/// scores 3 when found in the name, 2 in the title, 1 in the description or tags; tools
+/// scores 3 when found in the name, 2 in the title, 1 in the description, method or tags;
+/// tools
 /// that match more words come first, then higher scores, then shorter names (the closest
 /// match), then catalog order. A query with words keeps only tools matching at least one.
 pub fn search(tools: &[&Tool], args: &Map<String, Value>) -> Value {
@@ -319,7 +320,13 @@ fn relevance(tool: &Tool, words: &[String]) -> (usize, usize) {
         (name, 3),
         (tool.title.to_lowercase(), 2),
         (
-            format!("{} {}", tool.description, tool.tags.join(" ")).to_lowercase(),
+            format!(
+                "{} {} {}",
+                tool.description,
+                tool.method,
+                tool.tags.join(" ")
+            )
+            .to_lowercase(),
             1,
         ),
     ];
@@ -406,6 +413,8 @@ mod tests {
         let result = search_with(json!({"query": "company", "limit": 50}));
         assert!(names(&result).contains(&"get_companies"), "{result}");
         assert!(!names(&result).contains(&"get_deals"), "{result}");
+        let result = search_with(json!({"query": "list contacts"}));
+        assert_eq!(names(&result)[0], "get_contacts", "the method counts too");
         let result = search_with(json!({"query": "zebra"}));
         assert_eq!(result["total"], 0);
         assert!(result["note"].as_str().unwrap().contains("No tool matches"));

@@ -221,12 +221,11 @@ fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 /// `{tools: [...], total, note?}`.
 ///
 /// A tool must have the `method` and `tag` when given. Each word of `query` (lower-cased,
-/// an `s`, `ies` or `y` ending dropped so "contact" finds "contacts", "company" finds
-/// "companies")
-/// scores 3 when found in the name, 2 in the title, 1 in the description, method or tags;
-/// tools
-/// that match more words come first, then higher scores, then shorter names (the closest
-/// match), then catalog order. A query with words keeps only tools matching at least one.
+/// an `s`, `ies` or `y` ending dropped so "contact" finds "contacts" and "company" finds
+/// "companies") scores 3 when found in the name, 2 in the title, 1 in the description,
+/// method or tags. Tools that match more words come first, then higher scores, then
+/// shorter names (the closest match), then catalog order. A query with words keeps only
+/// tools matching at least one.
 pub fn search(tools: &[&Tool], args: &Map<String, Value>) -> Value {
     let text = |key: &str| args.get(key).and_then(Value::as_str);
     let method = text("method");
@@ -303,8 +302,8 @@ fn stem(word: &str) -> String {
     let long = |n: usize| word.chars().count() > n;
     let cut = if long(4) && word.ends_with("ies") {
         3
-    } else if long(4) && word.ends_with('y')
-        || long(3) && word.ends_with('s') && !word.ends_with("ss")
+    } else if (long(4) && word.ends_with('y'))
+        || (long(3) && word.ends_with('s') && !word.ends_with("ss"))
     {
         1
     } else {

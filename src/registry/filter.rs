@@ -46,42 +46,43 @@ impl ToolFilter {
     }
 
     /// Validates `config` (absent, `null` or an object with optional `methods` and `tags`
-    /// arrays of strings and an optional `tool_exposure`; any other field is refused) and returns the filter with the
-    /// config as it is stored and shown: the given object minus `null` members, or `{}`.
+    /// arrays of strings and `tool_exposure`; any other field is refused) and returns the
+    /// filter with the config as it is stored and shown: the given object minus `null`
+    /// members, or `{}`.
     pub fn parse(config: Option<&Value>) -> Result<(ToolFilter, Value), RegistryError> {
+        const FIELDS: &str = "config takes `methods`, `tags` and `tool_exposure`";
         let obj = match config {
             None | Some(Value::Null) => return Ok((ToolFilter::all(), Value::Object(Map::new()))),
             Some(Value::Object(obj)) => obj,
-            Some(_) => return Err(RegistryError::bad(
-                "config must be an object with optional `methods` and `tags` arrays of strings \
-                     and an optional `tool_exposure`",
-            )),
+            Some(_) => {
+                return Err(RegistryError::bad(format!(
+                    "config must be an object; {FIELDS}"
+                )))
+            }
         };
         let mut filter = ToolFilter::all();
         let mut stored = Map::new();
         for (key, value) in obj {
-            if value.is_null() {
-                continue;
-            }
-            match key.as_str() {
-                "methods" => filter.methods = string_list("config.methods", value)?,
-                "tags" => filter.tags = string_list("config.tags", value)?,
-                "tool_exposure" => {
+            let field = format!("config.{key}");
+            match (key.as_str(), value) {
+                ("methods" | "tags" | "tool_exposure", Value::Null) => continue,
+                ("methods", _) => filter.methods = string_list(&field, value)?,
+                ("tags", _) => filter.tags = string_list(&field, value)?,
+                ("tool_exposure", _) => {
                     filter.tool_exposure =
                         value
                             .as_str()
                             .and_then(ToolExposure::parse)
                             .ok_or_else(|| {
                                 RegistryError::bad(format!(
-                                    "config.tool_exposure must be {}, got {value}",
+                                    "{field} must be {}, got {value}",
                                     ToolExposure::ALLOWED
                                 ))
                             })?
                 }
                 _ => {
                     return Err(RegistryError::bad(format!(
-                        "config.{key} is not a known field; config takes `methods`, `tags` and \
-                         `tool_exposure`"
+                        "{field} is not a known field; {FIELDS}"
                     )))
                 }
             }
@@ -379,6 +380,10 @@ mod tests {
             (json!([]), "config must be an object"),
             (
                 json!({"method": ["list"]}),
+                "config.method is not a known field",
+            ),
+            (
+                json!({"method": null}),
                 "config.method is not a known field",
             ),
             (

@@ -16,6 +16,11 @@ const DEFAULT_RESULTS: u64 = 10;
 const MAX_RESULTS: u64 = 50;
 /// The longest short description in search results, in characters.
 const SHORT_DESCRIPTION: usize = 160;
+/// Words of a query that say nothing about a tool (they would match almost every one).
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "all", "by", "for", "from", "i", "in", "into", "is", "it", "me", "my", "of",
+    "on", "or", "the", "to", "with",
+];
 /// The Truto tag of the meta-tools.
 const TAG: &str = "discovery";
 
@@ -281,14 +286,16 @@ pub fn search(tools: &[&Tool], args: &Map<String, Value>) -> Value {
     result
 }
 
-/// The distinct words of a query, lower-cased, with a plural ending dropped.
+/// The distinct words of a query, lower-cased, with a plural ending dropped and the
+/// [`STOP_WORDS`] left out.
 fn query_words(query: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for word in query
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| !w.is_empty() && !STOP_WORDS.contains(&w.as_str()))
     {
-        let word = stem(&word.to_lowercase());
+        let word = stem(&word);
         if !words.contains(&word) {
             words.push(word);
         }
@@ -414,6 +421,15 @@ mod tests {
         assert!(!names(&result).contains(&"get_deals"), "{result}");
         let result = search_with(json!({"query": "list contacts"}));
         assert_eq!(names(&result)[0], "get_contacts", "the method counts too");
+        let result = search_with(json!({"query": "the deals of a company"}));
+        assert!(
+            !names(&result).contains(&"create_contact"),
+            "stop words match nothing: {result}"
+        );
+        assert_eq!(
+            query_words("Create a NEW contact, for me"),
+            ["create", "new", "contact"]
+        );
         let result = search_with(json!({"query": "zebra"}));
         assert_eq!(result["total"], 0);
         assert!(result["note"].as_str().unwrap().contains("No tool matches"));

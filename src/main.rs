@@ -165,9 +165,9 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
 
 /// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
 fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
-    let (_, _, _, client) = prepare(flags)?;
+    let (config, _, _, client) = prepare(flags)?;
     signals.on_termination(|| std::process::exit(0));
-    let exposure = mcp::Exposure::all();
+    let exposure = mcp::Exposure::all(config.tool_exposure);
     let server = mcp::Server {
         exposure: &exposure,
         client: &client,
@@ -196,7 +196,7 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         cors: config.cors.clone(),
         started,
         shutdown: shutdown.clone(),
-        exposure: mcp::Exposure::all(),
+        exposure: mcp::Exposure::all(config.tool_exposure),
         client,
         admin: admin::Admin {
             token: config.admin_token.clone(),

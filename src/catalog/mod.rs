@@ -9,6 +9,7 @@
 mod args;
 mod cap;
 mod context;
+pub mod discovery;
 mod objects;
 mod output;
 mod schema;

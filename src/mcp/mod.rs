@@ -7,6 +7,7 @@ mod prompts;
 mod resources;
 pub mod version;
 
+use crate::catalog::discovery::{self, MetaTool, ToolExposure};
 use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use crate::hubspot::Client;
 use crate::jsonrpc::RpcError;
@@ -20,44 +21,76 @@ const INSTRUCTIONS: &str = "HubSpot MCP Server - Access to CRM contacts, compani
 const LIST_TTL_MS: u64 = 60_000;
 
 /// Which tools and object types one MCP server exposes (all of them for `/mcp`, a
-/// filtered set for a scoped `/mcp/<token>` server).
+/// filtered set for a scoped `/mcp/<token>` server), and how `tools/list` shows the tools:
+/// each one, or in discovery mode only the meta-tools that search, describe and call them.
 pub struct Exposure {
     tools: Vec<&'static Tool>,
     objects: Vec<&'static ObjectType>,
+    /// The meta-tools and their definitions in discovery mode; empty otherwise.
+    meta: Vec<(MetaTool, Value)>,
     /// The `tools/list` pages, built once: `[0]` without `outputSchema` (before
     /// 2025-06-18), `[1]` with it.
     tools_pages: [Vec<Value>; 2],
 }
 
 impl Exposure {
-    /// Exposes the tools for which `keep` is true, and the object types they touch.
-    pub fn new(keep: impl Fn(&Tool) -> bool) -> Exposure {
+    /// Exposes the tools for which `keep` is true, and the object types they touch, listed
+    /// as `mode` says.
+    pub fn new(mode: ToolExposure, keep: impl Fn(&Tool) -> bool) -> Exposure {
         let tools: Vec<&'static Tool> = catalog::tools().iter().filter(|t| keep(t)).collect();
         let objects = OBJECT_TYPES
             .iter()
             .filter(|o| tools.iter().any(|t| t.tags.contains(&o.name)))
             .collect();
+        let meta: Vec<(MetaTool, Value)> = match mode {
+            ToolExposure::All => Vec::new(),
+            ToolExposure::Discovery => MetaTool::ALL
+                .into_iter()
+                .map(|m| (m, m.definition(&tools)))
+                .collect(),
+        };
         let tools_pages = [false, true].map(|structured| {
-            paging::pages(
-                "tools",
-                tools.iter().map(|t| t.to_json(structured)).collect(),
-            )
+            let listed: Vec<Value> = match mode {
+                ToolExposure::All => tools.iter().map(|t| t.to_json(structured)).collect(),
+                ToolExposure::Discovery => meta.iter().map(|(_, d)| d.clone()).collect(),
+            };
+            paging::pages("tools", listed)
         });
         Exposure {
             tools,
             objects,
+            meta,
             tools_pages,
         }
     }
 
-    /// Every tool in the catalog.
-    pub fn all() -> Exposure {
-        Exposure::new(|_| true)
+    /// Every tool in the catalog, listed as `mode` says.
+    pub fn all(mode: ToolExposure) -> Exposure {
+        Exposure::new(mode, |_| true)
     }
 
-    /// How many tools are exposed.
+    /// How many tools are exposed (reachable, whether listed or found through discovery).
     pub fn len(&self) -> usize {
         self.tools.len()
+    }
+
+    /// The exposed tool called `name`, or the -32602 a direct call of it gets: a catalog
+    /// tool outside this server's filter is "not available", any other name unknown.
+    fn tool(&self, name: &str) -> Result<&'static Tool, RpcError> {
+        if let Some(tool) = self.tools.iter().find(|t| t.name == name) {
+            return Ok(tool);
+        }
+        Err(RpcError::invalid_params(if catalog::find(name).is_some() {
+            format!("tool not available on this server: '{name}'")
+        } else if self.meta.is_empty() {
+            let names: Vec<&str> = self.tools.iter().map(|t| t.name).collect();
+            format!(
+                "Unknown tool: '{name}'; available tools: {}",
+                names.join(", ")
+            )
+        } else {
+            format!("Unknown tool: '{name}'; call search_tools to find this server's tools")
+        }))
     }
 }
 
@@ -139,40 +172,61 @@ impl Server<'_> {
         Ok(result)
     }
 
-    /// `tools/call`: checks the tool is exposed and its arguments fit the schema, runs it,
-    /// and turns a HubSpot failure into a result with `isError: true`. The result is the
-    /// answer as pretty JSON text, and for `structured` clients also `structuredContent`.
+    /// `tools/call`: a meta-tool in discovery mode, else an exposed tool (also callable
+    /// directly in discovery mode: the meta-tools only save listing it). `structured`
+    /// clients (2025-06-18 and newer) also get `structuredContent`.
     fn call_tool(&self, params: &Map<String, Value>, structured: bool) -> Result<Value, RpcError> {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::invalid_params("'name' must be the name of a tool (string)")
         })?;
-        let tool = match catalog::find(name) {
-            Some(tool) if self.exposure.tools.iter().any(|t| t.name == name) => tool,
-            Some(_) => {
-                return Err(RpcError::invalid_params(format!(
-                    "tool not available on this server: '{name}'"
-                )))
+        let args = arguments(params.get("arguments"))?;
+        match self.exposure.meta.iter().find(|(m, _)| m.name() == name) {
+            Some((meta, definition)) => {
+                catalog::check_arguments(args, &definition["inputSchema"])
+                    .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
+                self.call_meta(*meta, args, structured)
             }
-            None => {
-                let names: Vec<&str> = self.exposure.tools.iter().map(|t| t.name).collect();
-                return Err(RpcError::invalid_params(format!(
-                    "Unknown tool: '{name}'; available tools: {}",
-                    names.join(", ")
-                )));
+            None => self.run_tool(self.exposure.tool(name)?, args, structured),
+        }
+    }
+
+    /// Runs a meta-tool with checked arguments. `get_tool_schema` and `call_tool` resolve
+    /// the tool as a direct call does, so they refuse the same tools with the same message.
+    fn call_meta(
+        &self,
+        meta: MetaTool,
+        args: &Map<String, Value>,
+        structured: bool,
+    ) -> Result<Value, RpcError> {
+        let name = || args.get("name").and_then(Value::as_str).unwrap_or_default();
+        match meta {
+            MetaTool::SearchTools => {
+                Ok(tool_result(&discovery::search(&self.exposure.tools, args)))
             }
-        };
-        let empty = Map::new();
-        let args = match params.get("arguments") {
-            None | Some(Value::Null) => &empty,
-            Some(Value::Object(args)) => args,
-            Some(_) => return Err(RpcError::invalid_params("'arguments' must be an object")),
-        };
+            MetaTool::GetToolSchema => Ok(tool_result(
+                &self.exposure.tool(name())?.to_json(structured),
+            )),
+            MetaTool::CallTool => {
+                let tool = self.exposure.tool(name())?;
+                self.run_tool(tool, arguments(args.get("arguments"))?, structured)
+            }
+        }
+    }
+
+    /// Checks the arguments fit the tool's schema, runs it, and turns a HubSpot failure
+    /// into a result with `isError: true`.
+    fn run_tool(
+        &self,
+        tool: &Tool,
+        args: &Map<String, Value>,
+        structured: bool,
+    ) -> Result<Value, RpcError> {
+        let name = tool.name;
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
         match tool.run(self.client, args) {
             Ok(value) => {
-                let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-                let mut result = json!({ "content": [{ "type": "text", "text": text }] });
+                let mut result = tool_result(&value);
                 if structured {
                     result["structuredContent"] = value;
                 }
@@ -199,6 +253,23 @@ fn page(key: &str, items: Vec<Value>, params: &Map<String, Value>) -> Result<Val
 /// `MCP-Protocol-Version` header counts as 2025-03-26, as the spec says.
 fn structured_content(era: Era) -> bool {
     era.version() >= "2025-06-18"
+}
+
+/// A tool's `arguments`: an object, or none.
+fn arguments(value: Option<&Value>) -> Result<&Map<String, Value>, RpcError> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    match value {
+        None | Some(Value::Null) => Ok(EMPTY.get_or_init(Map::new)),
+        Some(Value::Object(args)) => Ok(args),
+        Some(_) => Err(RpcError::invalid_params("'arguments' must be an object")),
+    }
+}
+
+/// A successful tool result: the value as pretty JSON text.
+fn tool_result(value: &Value) -> Value {
+    json!({
+        "content": [{ "type": "text", "text": serde_json::to_string_pretty(value).unwrap_or_default() }]
+    })
 }
 
 /// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and

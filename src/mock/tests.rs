@@ -847,8 +847,8 @@ fn batches_take_1_to_100_inputs_and_creates_are_all_or_nothing() {
     let path = "/crm/v3/objects/contacts/batch/read";
     assert_eq!(
         call(&mock, "POST", path, &inputs(100)).0,
-        200 + 7,
-        "60 contacts exist"
+        207,
+        "only 60 contacts exist: a multi-status answer"
     );
     assert_error(
         &call(&mock, "POST", path, &inputs(101)),

@@ -198,7 +198,7 @@ fn structured_content_follows_the_protocol_version() {
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {}});
     let mut params = args.clone();
-    params["_meta"] = meta;
+    params["_meta"] = meta.clone();
     let reply = server.rpc_with(
         "/mcp",
         &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":params}),
@@ -210,6 +210,20 @@ fn structured_content_follows_the_protocol_version() {
     );
     let body = reply.json();
     assert_eq!(body["result"]["structuredContent"]["id"], "9001", "{body}");
+    let reply = server.rpc_with(
+        "/mcp",
+        &json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta": meta}}),
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/list"),
+        ],
+    );
+    let tools = reply.json()["result"]["tools"].clone();
+    assert!(tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["outputSchema"]["type"] == "object"));
 }
 
 /// The search filters of one case, and the fixture records it must find.

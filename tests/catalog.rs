@@ -1157,6 +1157,10 @@ fn upstream_errors_reach_the_model_as_tool_errors() {
         text.contains("24680135") && !text.contains("pat-na1-test"),
         "{text}"
     );
+    assert!(
+        !server.log().contains("pat-na1-test"),
+        "the token is never logged"
+    );
 }
 
 /// README's tool table, rendered from the listed tools and the cases' example arguments.

@@ -70,7 +70,7 @@ pub struct Tool {
     pub output_schema: Value,
     /// What the tool does to the data.
     pub effect: Effect,
-    /// True when only reads (`effect == Read`), kept as a field for the registry's use.
+    /// True when the tool only reads (`effect == Read`).
     pub read_only: bool,
     /// The Truto method (`list`, `get`, `create`, `update`, `delete`, or a custom name
     /// such as `search`).

@@ -28,7 +28,7 @@ pub struct App {
     pub admin: Admin,
     /// Builds the HubSpot client of a scoped server's account.
     pub connector: Connector,
-    /// Scoped servers' exposures by server id, rebuilt when the filter changes.
+    /// Scoped servers' exposures by server id, rebuilt when the config changes.
     pub scoped: Mutex<HashMap<String, (ToolFilter, Arc<Exposure>)>>,
 }
 
@@ -162,15 +162,16 @@ impl App {
         self.mcp(req, &exposure, &client, method_path, trace)
     }
 
-    /// The exposure of a scoped server, built once per filter.
+    /// The exposure of a scoped server, built once per config.
     fn scoped_exposure(&self, server: &ScopedServer) -> Arc<Exposure> {
         let mut cache = self.scoped.lock().unwrap_or_else(|e| e.into_inner());
         match cache.get(&server.id) {
             Some((filter, exposure)) if *filter == server.filter => exposure.clone(),
             _ => {
                 let filter = server.filter.clone();
-                let exposure =
-                    Arc::new(Exposure::new(|tool| filter.allows(tool.method, tool.tags)));
+                let exposure = Arc::new(Exposure::new(filter.tool_exposure(), |tool| {
+                    filter.allows(tool.method, tool.tags)
+                }));
                 cache.insert(server.id.clone(), (filter, exposure.clone()));
                 exposure
             }

@@ -1,6 +1,7 @@
 //! Configuration from the environment (the seed's table plus ours) and command-line
 //! flags, validated once at start with errors that name the variable and what it allows.
 
+use crate::catalog::discovery::ToolExposure;
 use crate::http::CorsPolicy;
 use crate::hubspot::CallPolicy;
 use std::fmt;
@@ -46,9 +47,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `PUBLIC_URL`: the base of minted MCP server URLs.
     pub public_url: Option<String>,
+    /// `TOOL_EXPOSURE`: how `/mcp` and stdio list the tools (scoped servers have their own).
+    pub tool_exposure: ToolExposure,
     /// `HUBSPOT_RATE_LIMIT_PER_10S`, `HUBSPOT_SEARCH_RATE_PER_S`, `HUBSPOT_MAX_RETRIES`,
     /// `HUBSPOT_MAX_WAIT_MS`: how HubSpot calls are paced and retried.
     pub hubspot_policy: CallPolicy,
+    /// `TOOL_RESULT_MAX_BYTES`: the most text one tool result holds before records are
+    /// left out (default 100 000).
+    pub tool_result_max_bytes: usize,
 }
 
 /// Where HubSpot calls go.
@@ -185,6 +191,11 @@ impl Config {
                 ));
             }
         }
+        let tool_exposure = match get("TOOL_EXPOSURE") {
+            None => ToolExposure::default(),
+            Some(text) => ToolExposure::parse(&text)
+                .ok_or_else(|| invalid("TOOL_EXPOSURE", &text, ToolExposure::ALLOWED))?,
+        };
 
         if let Some(path) = get("SSL_CERT_FILE") {
             if !std::path::Path::new(&path).is_file() {
@@ -215,7 +226,15 @@ impl Config {
             admin_token,
             data_dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into())),
             public_url,
+            tool_exposure,
             hubspot_policy: call_policy(&get)?,
+            tool_result_max_bytes: number(
+                &get,
+                "TOOL_RESULT_MAX_BYTES",
+                crate::catalog::DEFAULT_RESULT_LIMIT as u64,
+                1_000,
+                100_000_000,
+            )? as usize,
         })
     }
 
@@ -317,6 +336,7 @@ mod tests {
         assert_eq!(config.hubspot_api_url, "https://api.hubapi.com");
         assert_eq!(config.max_request_size, 10_485_760);
         assert_eq!(config.shutdown_timeout, Duration::from_millis(10_000));
+        assert_eq!(config.tool_exposure, ToolExposure::All);
         assert!(config.cors.allows("http://localhost:5173"));
         assert!(
             !format!("{config:?}").contains("pat-1"),
@@ -379,6 +399,19 @@ mod tests {
         .unwrap_err()
         .0;
         assert!(err.starts_with("PUBLIC_URL=mcp.example.com"));
+        let err = load(
+            &[
+                ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t"),
+                ("TOOL_EXPOSURE", "some"),
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert_eq!(
+            err,
+            "TOOL_EXPOSURE=some is not valid: expected all or discovery"
+        );
     }
 
     #[test]

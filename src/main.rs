@@ -157,6 +157,7 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     init_logging(config.log_level);
     configure_may(config.workers);
+    catalog::set_result_limit(config.tool_result_max_bytes);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))
@@ -164,9 +165,9 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
 
 /// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
 fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
-    let (_, _, _, client) = prepare(flags)?;
+    let (config, _, _, client) = prepare(flags)?;
     signals.on_termination(|| std::process::exit(0));
-    let exposure = mcp::Exposure::all();
+    let exposure = mcp::Exposure::all(config.tool_exposure);
     let server = mcp::Server {
         exposure: &exposure,
         client: &client,
@@ -195,7 +196,7 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         cors: config.cors.clone(),
         started,
         shutdown: shutdown.clone(),
-        exposure: mcp::Exposure::all(),
+        exposure: mcp::Exposure::all(config.tool_exposure),
         client,
         admin: admin::Admin {
             token: config.admin_token.clone(),

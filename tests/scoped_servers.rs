@@ -61,12 +61,27 @@ fn mint(server: &Server, account: &str, config: Value) -> (u16, Value) {
     )
 }
 
+/// Every tool a server lists (all pages).
+fn tools(server: &Server, path: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor = Value::Null;
+    loop {
+        let reply = server.rpc(
+            path,
+            &json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":cursor}}),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let result = reply.json()["result"].clone();
+        all.extend(result["tools"].as_array().unwrap().iter().cloned());
+        match result.get("nextCursor") {
+            Some(next) => cursor = next.clone(),
+            None => return all,
+        }
+    }
+}
+
 fn tool_names(server: &Server, path: &str) -> Vec<String> {
-    let reply = server.rpc(path, &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    let mut names: Vec<String> = reply.json()["result"]["tools"]
-        .as_array()
-        .unwrap()
+    let mut names: Vec<String> = tools(server, path)
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_string())
         .collect();
@@ -150,7 +165,7 @@ fn create_returns_the_seed_shape_and_the_token_only_once() {
     // The scoped URL serves only the allowed tools, and refuses the others.
     assert_eq!(
         tool_names(&server, &format!("/mcp/{token}")),
-        vec!["get_contacts"]
+        vec!["get_contact", "get_contacts"]
     );
     let reply = server.rpc(
         &format!("/mcp/{token}/tools/call"),
@@ -213,41 +228,61 @@ fn create_returns_the_seed_shape_and_the_token_only_once() {
 fn filter_semantics_table() {
     let server = admin_server(&temp_dir("filters"));
     let account = default_account(&server);
-    let all = [
-        "create_contact",
-        "get_companies",
-        "get_contacts",
-        "get_deals",
-        "search_contacts",
-    ];
-    let cases: Vec<(Value, Vec<&str>)> = vec![
-        (json!({}), all.to_vec()),
-        (json!({"methods": [], "tags": []}), all.to_vec()),
+    // The unscoped catalog, with each tool's Truto method and tags, is the oracle.
+    let catalog: Vec<(String, String, Vec<String>)> = tools(&server, "/mcp")
+        .iter()
+        .map(|t| {
+            let tags = t["_meta"]["tags"].as_array().unwrap();
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["_meta"]["method"].as_str().unwrap().to_string(),
+                tags.iter()
+                    .map(|x| x.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    let select = |keep: &dyn Fn(&str, &[String]) -> bool| -> Vec<String> {
+        let mut names: Vec<String> = catalog
+            .iter()
+            .filter(|(_, m, tags)| keep(m, tags))
+            .map(|(n, _, _)| n.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    let standard = ["get", "list", "create", "update", "delete"];
+    let has = |tags: &[String], t: &str| tags.iter().any(|x| x == t);
+    let cases: Vec<(Value, Vec<String>)> = vec![
+        (json!({}), select(&|_, _| true)),
+        (json!({"methods": [], "tags": []}), select(&|_, _| true)),
         (
             json!({"methods": ["read"]}),
-            vec!["get_companies", "get_contacts", "get_deals"],
+            select(&|m, _| m == "get" || m == "list"),
         ),
-        (json!({"methods": ["write"]}), vec!["create_contact"]),
-        (json!({"methods": ["custom"]}), vec!["search_contacts"]),
+        (
+            json!({"methods": ["write"]}),
+            select(&|m, _| ["create", "update", "delete"].contains(&m)),
+        ),
+        (
+            json!({"methods": ["custom"]}),
+            select(&|m, _| !standard.contains(&m)),
+        ),
         (
             json!({"methods": ["LIST", "Search"]}),
-            vec![
-                "get_companies",
-                "get_contacts",
-                "get_deals",
-                "search_contacts",
-            ],
+            select(&|m, _| m == "list" || m == "search"),
         ),
         (
             json!({"tags": ["deals", "companies"]}),
-            vec!["get_companies", "get_deals"],
+            select(&|_, t| has(t, "deals") || has(t, "companies")),
         ),
         (
             json!({"methods": ["read", "create"], "tags": ["contacts"]}),
-            vec!["create_contact", "get_contacts"],
+            select(&|m, t| ["get", "list", "create"].contains(&m) && has(t, "contacts")),
         ),
     ];
     for (config, expected) in cases {
+        assert!(!expected.is_empty(), "{config}");
         let (status, created) = mint(&server, &account, config.clone());
         assert_eq!(status, 201, "{config}: {created}");
         let names = tool_names(
@@ -256,9 +291,34 @@ fn filter_semantics_table() {
         );
         assert_eq!(names, expected, "{config}");
     }
+    // Spot checks that do not depend on the oracle.
+    let (_, created) = mint(
+        &server,
+        &account,
+        json!({"methods": ["list"], "tags": ["deals", "companies"]}),
+    );
+    assert_eq!(
+        tool_names(
+            &server,
+            &format!("/mcp/{}", created["token"].as_str().unwrap())
+        ),
+        vec!["get_companies", "get_deal_pipelines", "get_deals"]
+    );
+    let (_, created) = mint(
+        &server,
+        &account,
+        json!({"methods": ["delete"], "tags": ["contacts"]}),
+    );
+    assert_eq!(
+        tool_names(
+            &server,
+            &format!("/mcp/{}", created["token"].as_str().unwrap())
+        ),
+        vec!["delete_contact"]
+    );
     // No tool matches: 400 naming the valid methods and tags; the seed's own example too.
     for config in [
-        json!({"methods": ["delete"]}),
+        json!({"methods": ["delete"], "tags": ["owners"]}),
         json!({"methods": ["GET","POST","READ","DOWNLAOD"], "tags": ["api","webhook"]}),
     ] {
         let (status, error) = mint(&server, &account, config.clone());
@@ -396,7 +456,11 @@ fn restart_keeps_accounts_and_servers_and_seals_hubspot_keys() {
     let (account, token, sealed_token) = {
         let server = admin_server_with(&dir, &api_url);
         let account = default_account(&server);
-        let (_, created) = mint(&server, &account, json!({"tags": ["deals"]}));
+        let (_, created) = mint(
+            &server,
+            &account,
+            json!({"methods": ["list"], "tags": ["deals"]}),
+        );
         let (status, other) = admin(
             &server,
             "POST",
@@ -441,7 +505,7 @@ fn restart_keeps_accounts_and_servers_and_seals_hubspot_keys() {
     assert_eq!(accounts["result"].as_array().unwrap().len(), 2);
     assert_eq!(
         tool_names(&server, &format!("/mcp/{token}")),
-        vec!["get_deals"]
+        vec!["get_deal_pipelines", "get_deals"]
     );
     // The sealed key opens after the restart: the account's server reaches its HubSpot.
     let reply = server.rpc(

@@ -157,14 +157,23 @@ fn resources_and_prompts_have_the_seed_shapes() {
         "resources/list",
         json!({}),
     );
+    // The seed's three resources come first, exactly; the catalog's further object types
+    // (tickets, notes, tasks) follow in the same shape.
+    let resources = body["result"]["resources"].as_array().unwrap();
     assert_eq!(
-        body["result"]["resources"],
+        resources[..3],
         json!([
             {"uri":"hubspot://contacts","name":"HubSpot Contacts","description":"Access to HubSpot CRM contacts database","mimeType":"application/json"},
             {"uri":"hubspot://companies","name":"HubSpot Companies","description":"Access to HubSpot CRM companies database","mimeType":"application/json"},
             {"uri":"hubspot://deals","name":"HubSpot Deals","description":"Access to HubSpot CRM deals database","mimeType":"application/json"}
         ])
+        .as_array()
+        .unwrap()[..]
     );
+    for extra in &resources[3..] {
+        assert!(extra["uri"].as_str().unwrap().starts_with("hubspot://"));
+        assert_eq!(extra["mimeType"], "application/json");
+    }
     let body = rpc(
         &server,
         "/mcp/resources/read",

@@ -3,35 +3,9 @@
 //! (`POST /__mock/faults`), counting attempts with `GET /__mock/requests`.
 
 mod common;
-use common::{tool_text, Server};
+use common::{plan, servers, tool_text, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-/// A mock HubSpot and the server pointed at it with a token and `env`.
-fn servers(env: &[(&str, &str)]) -> (Server, Server) {
-    let upstream = Server::mock_hubspot(&[]);
-    let mut all = vec![
-        (
-            "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN",
-            "pat-na1-test".to_string(),
-        ),
-        ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
-    ];
-    all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
-    let server = Server::start(&["serve"], &all, "listening on http://");
-    (upstream, server)
-}
-
-/// Replaces the mock's fault plan.
-fn plan(upstream: &Server, faults: Value) {
-    let reply = upstream.request(
-        "POST",
-        "/__mock/faults",
-        &[("Content-Type", "application/json")],
-        faults.to_string().as_bytes(),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.text());
-}
 
 /// How many `method path` requests the mock answered.
 fn attempts(upstream: &Server, method: &str, path: &str) -> usize {

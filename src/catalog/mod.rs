@@ -1,6 +1,17 @@
-//! The one tool table. `tools/list`, tool calls, scoped-server filtering and resources
-//! are all derived from it; nothing lists tools by hand twice.
+//! The one tool table. `tools/list`, tool calls, scoped-server filtering, resources and
+//! the README's tool table are all derived from it; nothing lists tools by hand twice.
+//!
+//! Most tools are generated: one per object type and operation ([`objects`]), plus tools
+//! that take any object type, custom ones (`2-xxxx`) included, and the account-level
+//! tools ([`context`]). The seed's five tools keep the seed's exact names, descriptions
+//! and input schemas ([`tools`]).
 
+mod args;
+mod cap;
+mod context;
+pub mod discovery;
+mod objects;
+mod output;
 mod schema;
 mod tools;
 
@@ -8,10 +19,14 @@ use crate::hubspot::{Client, HubSpotError};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
+use cap::result_limit;
+pub use cap::{set_result_limit, DEFAULT_RESULT_LIMIT};
 pub use schema::check_arguments;
 
-/// What a tool's handler gets: the HubSpot client and the already-checked arguments.
-pub type Handler = fn(&Client, &Map<String, Value>) -> Result<Value, ToolError>;
+/// What a tool runs: the HubSpot client and the already-checked arguments in, the result
+/// (a JSON object) out.
+pub type Handler =
+    Box<dyn Fn(&Client, &Map<String, Value>) -> Result<Value, ToolError> + Send + Sync>;
 
 /// Why a tool call failed.
 #[derive(Debug)]
@@ -28,19 +43,37 @@ impl From<HubSpotError> for ToolError {
     }
 }
 
+/// What a tool does to HubSpot data, for the MCP annotations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effect {
+    /// Only reads.
+    Read,
+    /// Adds something new (not idempotent: twice makes two).
+    Create,
+    /// Sets values (idempotent: twice is the same as once).
+    Update,
+    /// Removes or archives (destructive, idempotent).
+    Delete,
+}
+
 /// One tool: what `tools/list` shows, what scoped servers filter on, and what it runs.
 pub struct Tool {
     /// The tool name (`get_contacts`).
     pub name: &'static str,
     /// A short human-readable title.
     pub title: &'static str,
-    /// What the tool does, written for a model.
+    /// What the tool does, when to use it and what it returns, written for a model.
     pub description: &'static str,
     /// The JSON Schema of the arguments.
     pub input_schema: Value,
-    /// True when the tool only reads.
+    /// The JSON Schema of the result (`structuredContent`).
+    pub output_schema: Value,
+    /// What the tool does to the data.
+    pub effect: Effect,
+    /// True when the tool only reads (`effect == Read`).
     pub read_only: bool,
-    /// The Truto method (`list`, `get`, `create`, `update`, `delete`, or a custom name).
+    /// The Truto method (`list`, `get`, `create`, `update`, `delete`, or a custom name
+    /// such as `search`).
     pub method: &'static str,
     /// Tags for scoped-server filtering (`contacts`, `companies`, ...).
     pub tags: &'static [&'static str],
@@ -49,9 +82,36 @@ pub struct Tool {
 }
 
 impl Tool {
-    /// The tool as `tools/list` shows it.
-    pub fn to_json(&self) -> Value {
-        json!({
+    /// A tool; `read_only` follows from `effect`.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        effect: Effect,
+        method: &'static str,
+        tags: &'static [&'static str],
+        (input_schema, output_schema): (Value, Value),
+        handler: Handler,
+    ) -> Tool {
+        Tool {
+            name,
+            title,
+            description,
+            input_schema,
+            output_schema,
+            effect,
+            read_only: effect == Effect::Read,
+            method,
+            tags,
+            handler,
+        }
+    }
+
+    /// The tool as `tools/list` shows it; `structured` adds the `outputSchema` (protocol
+    /// 2025-06-18 and newer, whose results carry `structuredContent`).
+    pub fn to_json(&self, structured: bool) -> Value {
+        let mut tool = json!({
             "name": self.name,
             "title": self.title,
             "description": self.description,
@@ -59,48 +119,148 @@ impl Tool {
             "annotations": {
                 "title": self.title,
                 "readOnlyHint": self.read_only,
-                "destructiveHint": false,
-                "idempotentHint": self.read_only,
+                "destructiveHint": self.effect == Effect::Delete,
+                "idempotentHint": self.effect != Effect::Create,
                 "openWorldHint": true
             },
             "_meta": { "method": self.method, "tags": self.tags }
+        });
+        if structured {
+            tool["outputSchema"] = self.output_schema.clone();
+        }
+        tool
+    }
+
+    /// Runs the tool and fits its result under the result size limit (see [`cap`]).
+    pub fn run(&self, client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        let value = (self.handler)(client, args)?;
+        cap::fit(value, &self.input_schema, args, result_limit(), |smaller| {
+            (self.handler)(client, smaller)
         })
     }
 }
 
-/// A HubSpot object type that is also an MCP resource (`hubspot://contacts`).
+/// A HubSpot object type served by per-type tools and as an MCP resource
+/// (`hubspot://contacts`, `hubspot://contacts/{id}`).
 pub struct ObjectType {
     /// HubSpot's object type name, also the resource URI host and the tag.
     pub name: &'static str,
+    /// HubSpot's object type id (`0-1`).
+    pub type_id: &'static str,
+    /// One record, lowercase (`contact`), for tool names.
+    pub singular: &'static str,
+    /// One record, capitalized (`Contact`), for titles.
+    pub noun: &'static str,
     /// The resource's display name.
     pub title: &'static str,
     /// The resource's description.
     pub description: &'static str,
+    /// The properties HubSpot (and the mock) answer when none are asked for.
+    pub default_properties: &'static [&'static str],
+    /// Properties worth knowing when writing one (for the create tool's description).
+    pub write_hint: &'static str,
+    /// True when the type has pipelines (deals, tickets).
+    pub pipelines: bool,
 }
 
-/// The object types served as resources, in the seed's order.
+/// The object types with their own tools and resources, in the seed's order first.
 pub static OBJECT_TYPES: &[ObjectType] = &[
     ObjectType {
         name: "contacts",
+        type_id: "0-1",
+        singular: "contact",
+        noun: "Contact",
         title: "HubSpot Contacts",
         description: "Access to HubSpot CRM contacts database",
+        default_properties: &["firstname", "lastname", "email"],
+        write_hint: "Common properties: email (unique; a duplicate is a 409 naming the existing contact), firstname, lastname, phone, company, jobtitle, lifecyclestage.",
+        pipelines: false,
     },
     ObjectType {
         name: "companies",
+        type_id: "0-2",
+        singular: "company",
+        noun: "Company",
         title: "HubSpot Companies",
         description: "Access to HubSpot CRM companies database",
+        default_properties: &["name", "domain"],
+        write_hint: "Common properties: name, domain, website, industry (an enumeration), city, country, numberofemployees, annualrevenue.",
+        pipelines: false,
     },
     ObjectType {
         name: "deals",
+        type_id: "0-3",
+        singular: "deal",
+        noun: "Deal",
         title: "HubSpot Deals",
         description: "Access to HubSpot CRM deals database",
+        default_properties: &["dealname", "amount", "dealstage", "pipeline", "closedate"],
+        write_hint: "Common properties: dealname, amount, pipeline and dealstage (ids from get_deal_pipelines), closedate, hubspot_owner_id (from get_owners).",
+        pipelines: true,
+    },
+    ObjectType {
+        name: "tickets",
+        type_id: "0-5",
+        singular: "ticket",
+        noun: "Ticket",
+        title: "HubSpot Tickets",
+        description: "Access to HubSpot CRM support tickets",
+        default_properties: &[
+            "subject",
+            "content",
+            "hs_pipeline",
+            "hs_pipeline_stage",
+            "hs_ticket_priority",
+            "hs_ticket_category",
+        ],
+        write_hint: "Common properties: subject, content, hs_pipeline and hs_pipeline_stage (ids from get_ticket_pipelines), hs_ticket_priority (LOW, MEDIUM, HIGH, URGENT), hubspot_owner_id.",
+        pipelines: true,
+    },
+    ObjectType {
+        name: "notes",
+        type_id: "0-46",
+        singular: "note",
+        noun: "Note",
+        title: "HubSpot Notes",
+        description: "Access to HubSpot CRM notes (engagements)",
+        default_properties: &["hs_note_body", "hs_timestamp"],
+        write_hint: "Properties: hs_note_body (the text, HTML allowed), hs_timestamp (when it happened, ISO 8601), hubspot_owner_id. Link it to a record with create_association.",
+        pipelines: false,
+    },
+    ObjectType {
+        name: "tasks",
+        type_id: "0-27",
+        singular: "task",
+        noun: "Task",
+        title: "HubSpot Tasks",
+        description: "Access to HubSpot CRM tasks (engagements)",
+        default_properties: &[
+            "hs_task_subject",
+            "hs_task_status",
+            "hs_task_priority",
+            "hs_timestamp",
+        ],
+        write_hint: "Properties: hs_task_subject, hs_task_body, hs_task_status (NOT_STARTED, IN_PROGRESS, WAITING, COMPLETED, DEFERRED), hs_task_priority (LOW, MEDIUM, HIGH), hs_task_type (CALL, EMAIL, TODO), hs_timestamp (due date, ISO 8601), hubspot_owner_id.",
+        pipelines: false,
     },
 ];
+
+/// The object type called `name` (or with type id `name`), if it has its own tools.
+pub fn object_type(name: &str) -> Option<&'static ObjectType> {
+    OBJECT_TYPES
+        .iter()
+        .find(|o| o.name == name || o.type_id == name)
+}
 
 /// Every tool, built once.
 pub fn tools() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
-    TOOLS.get_or_init(tools::all)
+    TOOLS.get_or_init(|| {
+        let mut all = tools::seed();
+        all.extend(objects::tools(&all));
+        all.extend(context::tools());
+        all
+    })
 }
 
 /// Every tool's Truto method and tags, the shape the registry filters on.
@@ -112,4 +272,9 @@ pub fn filter_view() -> &'static [(&'static str, &'static [&'static str])] {
 /// The tool called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Tool> {
     tools().iter().find(|tool| tool.name == name)
+}
+
+/// Gives a string built once, while the static table is made, the table's lifetime.
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
 }

@@ -1,6 +1,6 @@
 //! Checks tool arguments against a tool's JSON Schema (the subset our schemas use:
-//! type, properties, required, items, enum, minimum, maximum, minItems, maxItems),
-//! with messages that name the offending field.
+//! type (one or a list), properties, required, additionalProperties, items, enum,
+//! minimum, maximum, minItems, maxItems), with messages that name the offending field.
 
 use serde_json::{Map, Value};
 
@@ -31,24 +31,42 @@ pub fn check_arguments(args: &Map<String, Value>, schema: &Value) -> Result<(), 
     Ok(())
 }
 
+fn is_type(value: &Value, expected: &str) -> bool {
+    match expected {
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        "null" => value.is_null(),
+        _ => true,
+    }
+}
+
 fn check_value(path: &str, value: &Value, schema: &Value) -> Result<(), String> {
-    if let Some(expected) = schema.get("type").and_then(Value::as_str) {
-        let ok = match expected {
-            "string" => value.is_string(),
-            "number" => value.is_number(),
-            "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
-            "boolean" => value.is_boolean(),
-            "array" => value.is_array(),
-            "object" => value.is_object(),
-            _ => true,
-        };
-        if !ok {
+    match schema.get("type") {
+        Some(Value::String(expected)) if !is_type(value, expected) => {
             return Err(format!(
                 "argument '{path}' must be {} {expected}, got {}",
                 article(expected),
                 type_name(value)
             ));
         }
+        Some(Value::Array(options)) => {
+            let names: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
+            if !names.iter().any(|t| is_type(value, t)) {
+                return Err(format!(
+                    "argument '{path}' must be one of: {}; got {}",
+                    names.join(", "),
+                    type_name(value)
+                ));
+            }
+        }
+        _ => {}
+    }
+    if let Some(fields) = value.as_object() {
+        check_object(path, fields, schema)?;
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
         if !options.contains(value) {
@@ -86,6 +104,40 @@ fn check_value(path: &str, value: &Value, schema: &Value) -> Result<(), String> 
             for (i, item) in items.iter().enumerate() {
                 check_value(&format!("{path}[{i}]"), item, item_schema)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks an object value's fields: `required`, each field's schema from `properties`,
+/// and unknown fields against `additionalProperties` (false refuses them, a schema checks them).
+fn check_object(path: &str, fields: &Map<String, Value>, schema: &Value) -> Result<(), String> {
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        for name in required.iter().filter_map(Value::as_str) {
+            if fields.get(name).is_none_or(Value::is_null) {
+                return Err(format!("argument '{path}' needs the field '{name}'"));
+            }
+        }
+    }
+    let props = schema.get("properties").and_then(Value::as_object);
+    for (name, value) in fields {
+        let field = format!("{path}.{name}");
+        match (
+            props.and_then(|p| p.get(name)),
+            schema.get("additionalProperties"),
+        ) {
+            (Some(prop), _) => check_value(&field, value, prop)?,
+            (None, Some(Value::Bool(false))) => {
+                let known: Vec<&str> = props
+                    .map(|p| p.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                return Err(format!(
+                    "argument '{path}' has an unknown field '{name}'; it takes: {}",
+                    known.join(", ")
+                ));
+            }
+            (None, Some(extra @ Value::Object(_))) => check_value(&field, value, extra)?,
+            (None, _) => {}
         }
     }
     Ok(())

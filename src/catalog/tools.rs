@@ -1,150 +1,112 @@
-//! The tools themselves: the seed's five, with the seed's exact names, descriptions and
-//! input schemas.
+//! The seed's five tools, with the seed's exact names, descriptions and input schemas.
+//! They run the same code as the generated record tools ([`super::objects`]); only their
+//! arguments are the seed's.
 
-use super::{Handler, ObjectType, Tool, ToolError, OBJECT_TYPES};
-use crate::hubspot::Client;
+use super::args::{self, DEFAULT_LIMIT};
+use super::objects::{self, Op};
+use super::{leak, output, Effect, Handler, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use serde_json::{json, Map, Value};
 
-/// HubSpot's largest page for list calls.
-const MAX_LIMIT: u64 = 100;
-/// The seed's default page size.
-const DEFAULT_LIMIT: u64 = 10;
-
-/// Builds the tool table.
-pub fn all() -> Vec<Tool> {
+/// The seed's tools, in the seed's order.
+pub fn seed() -> Vec<Tool> {
     let [contacts, companies, deals] = [0, 1, 2].map(|i| &OBJECT_TYPES[i]);
     vec![
         list_tool(
-            "get_contacts",
-            "Get contacts",
-            "Retrieve HubSpot contacts with optional filtering",
             contacts,
-            "Contact",
-            get_contacts,
+            "Retrieve HubSpot contacts with optional filtering",
         ),
         list_tool(
-            "get_companies",
-            "Get companies",
-            "Retrieve HubSpot companies with optional filtering",
             companies,
-            "Company",
-            get_companies,
+            "Retrieve HubSpot companies with optional filtering",
         ),
-        list_tool(
-            "get_deals",
-            "Get deals",
-            "Retrieve HubSpot deals with optional filtering",
-            deals,
-            "Deal",
-            get_deals,
-        ),
-        Tool {
-            name: "create_contact",
-            title: "Create a contact",
-            description: "Create a new contact in HubSpot",
-            input_schema: json!({
-                "type": "object",
-                "properties": {
-                    "firstname": { "type": "string", "description": "Contact first name" },
-                    "lastname": { "type": "string", "description": "Contact last name" },
-                    "email": { "type": "string", "description": "Contact email address" },
-                    "company": { "type": "string", "description": "Contact company name" }
-                },
-                "required": ["email"]
-            }),
-            read_only: false,
-            method: "create",
-            tags: std::slice::from_ref(&contacts.name),
-            handler: create_contact,
-        },
-        Tool {
-            name: "search_contacts",
-            title: "Search contacts",
-            description: "Search HubSpot contacts by query",
-            input_schema: json!({
-                "type": "object",
-                "properties": {
-                    "query": { "type": "string", "description": "Search query string" },
+        list_tool(deals, "Retrieve HubSpot deals with optional filtering"),
+        Tool::new(
+            "create_contact",
+            "Create a contact",
+            "Create a new contact in HubSpot",
+            Effect::Create,
+            "create",
+            std::slice::from_ref(&contacts.name),
+            (
+                json!({
+                    "type": "object",
                     "properties": {
-                        "type": "array",
-                        "items": { "type": "string" },
-                        "description": "Contact properties to include"
-                    }
-                },
-                "required": ["query"]
-            }),
-            read_only: true,
-            method: "search",
-            tags: std::slice::from_ref(&contacts.name),
-            handler: search_contacts,
-        },
+                        "firstname": { "type": "string", "description": "Contact first name" },
+                        "lastname": { "type": "string", "description": "Contact last name" },
+                        "email": { "type": "string", "description": "Contact email address" },
+                        "company": { "type": "string", "description": "Contact company name" }
+                    },
+                    "required": ["email"]
+                }),
+                output::record(),
+            ),
+            Box::new(create_contact),
+        ),
+        Tool::new(
+            "search_contacts",
+            "Search contacts",
+            "Search HubSpot contacts by query",
+            Effect::Read,
+            "search",
+            std::slice::from_ref(&contacts.name),
+            (
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "query": { "type": "string", "description": "Search query string" },
+                        "properties": {
+                            "type": "array",
+                            "items": { "type": "string" },
+                            "description": "Contact properties to include"
+                        }
+                    },
+                    "required": ["query"]
+                }),
+                output::page(output::record(), true),
+            ),
+            Box::new(|client, args| objects::search(client, "contacts", args)),
+        ),
     ]
 }
 
 /// One of the seed's list tools (`get_contacts`, `get_companies`, `get_deals`).
-fn list_tool(
-    name: &'static str,
-    title: &'static str,
-    description: &'static str,
-    object: &'static ObjectType,
-    noun: &str,
-    handler: Handler,
-) -> Tool {
-    Tool {
-        name,
-        title,
+fn list_tool(object: &'static ObjectType, description: &'static str) -> Tool {
+    let name = object.name;
+    let handler: Handler = Box::new(move |client, args| objects::list(client, name, args));
+    Tool::new(
+        leak(objects::tool_name(objects::Target::Fixed(object), Op::List)),
+        leak(format!("Get {name}")),
         description,
-        input_schema: json!({
-            "type": "object",
-            "properties": {
-                "limit": {
-                    "type": "number",
-                    "description": format!("Maximum number of {} to retrieve", object.name),
-                    "default": DEFAULT_LIMIT
-                },
+        Effect::Read,
+        "list",
+        std::slice::from_ref(&object.name),
+        (
+            json!({
+                "type": "object",
                 "properties": {
-                    "type": "array",
-                    "items": { "type": "string" },
-                    "description": format!("{noun} properties to include")
+                    "limit": {
+                        "type": "number",
+                        "description": format!("Maximum number of {name} to retrieve"),
+                        "default": DEFAULT_LIMIT
+                    },
+                    "properties": {
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": format!("{} properties to include", object.noun)
+                    }
                 }
-            }
-        }),
-        read_only: true,
-        method: "list",
-        tags: std::slice::from_ref(&object.name),
+            }),
+            output::page(output::record(), false),
+        ),
         handler,
-    }
+    )
 }
 
-fn get_contacts(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    list(client, "contacts", args)
-}
-
-fn get_companies(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    list(client, "companies", args)
-}
-
-fn get_deals(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    list(client, "deals", args)
-}
-
-/// Lists one page of `object_type` with the `limit` and `properties` arguments.
-pub fn list(
-    client: &Client,
-    object_type: &str,
+fn create_contact(
+    client: &crate::hubspot::Client,
     args: &Map<String, Value>,
 ) -> Result<Value, ToolError> {
-    let limit = limit_arg(args)?;
-    let properties = string_list(args, "properties");
-    Ok(client.list_objects(object_type, limit, None, &properties)?)
-}
-
-fn create_contact(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let email = args
-        .get("email")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim();
+    let email = args::text(args, "email").unwrap_or_default().trim();
     if !looks_like_email(email) {
         return Err(ToolError::InvalidArguments(format!(
             "argument 'email' must be an email address like name@example.com, got '{email}'"
@@ -155,46 +117,6 @@ fn create_contact(client: &Client, args: &Map<String, Value>) -> Result<Value, T
         .filter_map(|key| Some((key.to_string(), args.get(*key)?.clone())))
         .collect();
     Ok(client.create_object("contacts", Value::Object(properties))?)
-}
-
-fn search_contacts(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let query = args
-        .get("query")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let mut body = json!({ "query": query, "limit": DEFAULT_LIMIT });
-    let properties = string_list(args, "properties");
-    if !properties.is_empty() {
-        body["properties"] = json!(properties);
-    }
-    Ok(client.search_objects("contacts", body)?)
-}
-
-/// The `limit` argument: a whole number from 1 to 100, default 10.
-fn limit_arg(args: &Map<String, Value>) -> Result<u64, ToolError> {
-    let Some(value) = args.get("limit") else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    match value.as_f64() {
-        Some(n) if n.fract() == 0.0 && (1.0..=MAX_LIMIT as f64).contains(&n) => Ok(n as u64),
-        _ => Err(ToolError::InvalidArguments(format!(
-            "argument 'limit' must be a whole number from 1 to {MAX_LIMIT}, got {value}"
-        ))),
-    }
-}
-
-/// A string-array argument (already type-checked), or empty.
-fn string_list(args: &Map<String, Value>, name: &str) -> Vec<String> {
-    args.get(name)
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn looks_like_email(s: &str) -> bool {

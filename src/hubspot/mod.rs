@@ -30,6 +30,12 @@ pub enum Method {
     Get,
     /// POST
     Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
 }
 
 /// How a client paces and retries its calls. The defaults are HubSpot's limits for a
@@ -163,6 +169,18 @@ impl Client {
         self.call(Method::Post, path, Some(body))
     }
 
+    /// `POST /oauth/v2/private-apps/get/access-token-info`: this client's own token's
+    /// hub (portal) id, user, app and scopes. The token goes in the body, as HubSpot asks;
+    /// it is never part of the answer.
+    pub fn token_info(&self) -> Result<Value, HubSpotError> {
+        let body = serde_json::json!({ "tokenKey": &*self.token });
+        self.call(
+            Method::Post,
+            "/oauth/v2/private-apps/get/access-token-info".into(),
+            Some(body),
+        )
+    }
+
     /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
     /// limits and retrying what is safe to retry (see [`retry`]). Every wait parks the
     /// calling coroutine, never its worker thread, and the HTTP exchange runs on the pool.
@@ -252,6 +270,9 @@ impl Client {
             method: match method {
                 Method::Get => "GET",
                 Method::Post => "POST",
+                Method::Put => "PUT",
+                Method::Patch => "PATCH",
+                Method::Delete => "DELETE",
             },
             url: &url,
             headers: &headers,

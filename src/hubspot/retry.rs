@@ -14,11 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// True when sending the request twice does no harm: anything but a POST, and POSTs that
-/// only read (a path ending in `/search` or `/batch/read`). Every other POST is taken as a
-/// create.
+/// only read (a path ending in `/search`, `/batch/read` or `/access-token-info`). Every
+/// other POST is taken as a create.
 pub fn is_idempotent(method: Method, path: &str) -> bool {
     let path = path_only(path);
-    method != Method::Post || path.ends_with("/search") || path.ends_with("/batch/read")
+    method != Method::Post
+        || path.ends_with("/search")
+        || path.ends_with("/batch/read")
+        || path.ends_with("/access-token-info")
 }
 
 /// True for HubSpot's search endpoints (`POST .../search`), which have their own limit.

@@ -2,10 +2,12 @@
 //! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
 
 mod exchange;
+mod paging;
 mod prompts;
 mod resources;
 pub mod version;
 
+use crate::catalog::discovery::{self, MetaTool, ToolExposure};
 use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use crate::hubspot::Client;
 use crate::jsonrpc::RpcError;
@@ -19,37 +21,76 @@ const INSTRUCTIONS: &str = "HubSpot MCP Server - Access to CRM contacts, compani
 const LIST_TTL_MS: u64 = 60_000;
 
 /// Which tools and object types one MCP server exposes (all of them for `/mcp`, a
-/// filtered set for a scoped `/mcp/<token>` server).
+/// filtered set for a scoped `/mcp/<token>` server), and how `tools/list` shows the tools:
+/// each one, or in discovery mode only the meta-tools that search, describe and call them.
 pub struct Exposure {
     tools: Vec<&'static Tool>,
     objects: Vec<&'static ObjectType>,
-    tools_list: Value,
+    /// The meta-tools and their definitions in discovery mode; empty otherwise.
+    meta: Vec<(MetaTool, Value)>,
+    /// The `tools/list` pages, built once: `[0]` without `outputSchema` (before
+    /// 2025-06-18), `[1]` with it.
+    tools_pages: [Vec<Value>; 2],
 }
 
 impl Exposure {
-    /// Exposes the tools for which `keep` is true, and the object types they touch.
-    pub fn new(keep: impl Fn(&Tool) -> bool) -> Exposure {
+    /// Exposes the tools for which `keep` is true, and the object types they touch, listed
+    /// as `mode` says.
+    pub fn new(mode: ToolExposure, keep: impl Fn(&Tool) -> bool) -> Exposure {
         let tools: Vec<&'static Tool> = catalog::tools().iter().filter(|t| keep(t)).collect();
         let objects = OBJECT_TYPES
             .iter()
             .filter(|o| tools.iter().any(|t| t.tags.contains(&o.name)))
             .collect();
-        let tools_list = json!({ "tools": tools.iter().map(|t| t.to_json()).collect::<Vec<_>>() });
+        let meta: Vec<(MetaTool, Value)> = match mode {
+            ToolExposure::All => Vec::new(),
+            ToolExposure::Discovery => MetaTool::ALL
+                .into_iter()
+                .map(|m| (m, m.definition(&tools)))
+                .collect(),
+        };
+        let tools_pages = [false, true].map(|structured| {
+            let listed: Vec<Value> = match mode {
+                ToolExposure::All => tools.iter().map(|t| t.to_json(structured)).collect(),
+                ToolExposure::Discovery => meta.iter().map(|(_, d)| d.clone()).collect(),
+            };
+            paging::pages("tools", listed)
+        });
         Exposure {
             tools,
             objects,
-            tools_list,
+            meta,
+            tools_pages,
         }
     }
 
-    /// Every tool in the catalog.
-    pub fn all() -> Exposure {
-        Exposure::new(|_| true)
+    /// Every tool in the catalog, listed as `mode` says.
+    pub fn all(mode: ToolExposure) -> Exposure {
+        Exposure::new(mode, |_| true)
     }
 
-    /// How many tools are exposed.
+    /// How many tools are exposed (reachable, whether listed or found through discovery).
     pub fn len(&self) -> usize {
         self.tools.len()
+    }
+
+    /// The exposed tool called `name`, or the -32602 a direct call of it gets: a catalog
+    /// tool outside this server's filter is "not available", any other name unknown.
+    fn tool(&self, name: &str) -> Result<&'static Tool, RpcError> {
+        if let Some(tool) = self.tools.iter().find(|t| t.name == name) {
+            return Ok(tool);
+        }
+        Err(RpcError::invalid_params(if catalog::find(name).is_some() {
+            format!("tool not available on this server: '{name}'")
+        } else if self.meta.is_empty() {
+            let names: Vec<&str> = self.tools.iter().map(|t| t.name).collect();
+            format!(
+                "Unknown tool: '{name}'; available tools: {}",
+                names.join(", ")
+            )
+        } else {
+            format!("Unknown tool: '{name}'; call search_tools to find this server's tools")
+        }))
     }
 }
 
@@ -85,19 +126,33 @@ impl Server<'_> {
     ) -> Result<Value, RpcError> {
         let era = version::detect(method, params, headers)?;
         let modern = matches!(era, Era::Modern(_));
+        let structured = structured_content(era);
         let (mut result, cacheable) = match method {
             "initialize" => (initialize(era), false),
             "server/discover" => (discover(), true),
             "ping" => (json!({}), false),
-            "tools/list" => (self.page(&self.exposure.tools_list, params)?, true),
-            "tools/call" => (self.call_tool(params)?, false),
-            "resources/list" => (self.page(&resources::list(self.exposure), params)?, true),
-            "resources/templates/list" => (self.page(&resources::templates(), params)?, true),
+            "tools/list" => (
+                paging::select(&self.exposure.tools_pages[usize::from(structured)], params)?,
+                true,
+            ),
+            "tools/call" => (self.call_tool(params, structured)?, false),
+            "resources/list" => (
+                page("resources", resources::list(self.exposure), params)?,
+                true,
+            ),
+            "resources/templates/list" => (
+                page(
+                    "resourceTemplates",
+                    resources::templates(self.exposure),
+                    params,
+                )?,
+                true,
+            ),
             "resources/read" => (
                 resources::read(self.exposure, self.client, params, modern)?,
                 true,
             ),
-            "prompts/list" => (self.page(&prompts::list(), params)?, true),
+            "prompts/list" => (page("prompts", prompts::list(), params)?, true),
             "prompts/get" => (prompts::get(params)?, false),
             _ => {
                 let err = RpcError::method_not_found(method);
@@ -117,49 +172,66 @@ impl Server<'_> {
         Ok(result)
     }
 
-    /// A list result, which fits one page: any `cursor` is one we never gave out.
-    fn page(&self, list: &Value, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        match params.get("cursor") {
-            None | Some(Value::Null) => Ok(list.clone()),
-            Some(_) => Err(RpcError::invalid_params(
-                "unknown cursor: this list has a single page; call again without a cursor",
-            )),
-        }
-    }
-
-    /// `tools/call`: checks the tool is exposed and its arguments fit the schema, runs it,
-    /// and turns a HubSpot failure into a result with `isError: true`.
-    fn call_tool(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    /// `tools/call`: a meta-tool in discovery mode, else an exposed tool (also callable
+    /// directly in discovery mode: the meta-tools only save listing it). `structured`
+    /// clients (2025-06-18 and newer) also get `structuredContent`.
+    fn call_tool(&self, params: &Map<String, Value>, structured: bool) -> Result<Value, RpcError> {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::invalid_params("'name' must be the name of a tool (string)")
         })?;
-        let tool = match catalog::find(name) {
-            Some(tool) if self.exposure.tools.iter().any(|t| t.name == name) => tool,
-            Some(_) => {
-                return Err(RpcError::invalid_params(format!(
-                    "tool not available on this server: '{name}'"
-                )))
+        let args = arguments(params.get("arguments"))?;
+        match self.exposure.meta.iter().find(|(m, _)| m.name() == name) {
+            Some((meta, definition)) => {
+                catalog::check_arguments(args, &definition["inputSchema"])
+                    .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
+                self.call_meta(*meta, args, structured)
             }
-            None => {
-                let names: Vec<&str> = self.exposure.tools.iter().map(|t| t.name).collect();
-                return Err(RpcError::invalid_params(format!(
-                    "Unknown tool: '{name}'; available tools: {}",
-                    names.join(", ")
-                )));
+            None => self.run_tool(self.exposure.tool(name)?, args, structured),
+        }
+    }
+
+    /// Runs a meta-tool with checked arguments. `get_tool_schema` and `call_tool` resolve
+    /// the tool as a direct call does, so they refuse the same tools with the same message.
+    fn call_meta(
+        &self,
+        meta: MetaTool,
+        args: &Map<String, Value>,
+        structured: bool,
+    ) -> Result<Value, RpcError> {
+        let name = || args.get("name").and_then(Value::as_str).unwrap_or_default();
+        match meta {
+            MetaTool::SearchTools => {
+                Ok(tool_result(&discovery::search(&self.exposure.tools, args)))
             }
-        };
-        let empty = Map::new();
-        let args = match params.get("arguments") {
-            None | Some(Value::Null) => &empty,
-            Some(Value::Object(args)) => args,
-            Some(_) => return Err(RpcError::invalid_params("'arguments' must be an object")),
-        };
+            MetaTool::GetToolSchema => Ok(tool_result(
+                &self.exposure.tool(name())?.to_json(structured),
+            )),
+            MetaTool::CallTool => {
+                let tool = self.exposure.tool(name())?;
+                self.run_tool(tool, arguments(args.get("arguments"))?, structured)
+            }
+        }
+    }
+
+    /// Checks the arguments fit the tool's schema, runs it, and turns a HubSpot failure
+    /// into a result with `isError: true`.
+    fn run_tool(
+        &self,
+        tool: &Tool,
+        args: &Map<String, Value>,
+        structured: bool,
+    ) -> Result<Value, RpcError> {
+        let name = tool.name;
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
-        match (tool.handler)(self.client, args) {
-            Ok(value) => Ok(json!({
-                "content": [{ "type": "text", "text": serde_json::to_string_pretty(&value).unwrap_or_default() }]
-            })),
+        match tool.run(self.client, args) {
+            Ok(value) => {
+                let mut result = tool_result(&value);
+                if structured {
+                    result["structuredContent"] = value;
+                }
+                Ok(result)
+            }
             Err(ToolError::InvalidArguments(why)) => {
                 Err(RpcError::invalid_params(format!("{name}: {why}")))
             }
@@ -169,6 +241,35 @@ impl Server<'_> {
             })),
         }
     }
+}
+
+/// A list result built per request (resources, templates, prompts), paged.
+fn page(key: &str, items: Vec<Value>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    paging::select(&paging::pages(key, items), params)
+}
+
+/// True for protocol versions whose tools have `outputSchema` and whose results carry
+/// `structuredContent` (2025-06-18 and newer). A legacy request without the
+/// `MCP-Protocol-Version` header counts as 2025-03-26, as the spec says.
+fn structured_content(era: Era) -> bool {
+    era.version() >= "2025-06-18"
+}
+
+/// A tool's `arguments`: an object, or none.
+fn arguments(value: Option<&Value>) -> Result<&Map<String, Value>, RpcError> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    match value {
+        None | Some(Value::Null) => Ok(EMPTY.get_or_init(Map::new)),
+        Some(Value::Object(args)) => Ok(args),
+        Some(_) => Err(RpcError::invalid_params("'arguments' must be an object")),
+    }
+}
+
+/// A successful tool result: the value as pretty JSON text.
+fn tool_result(value: &Value) -> Value {
+    json!({
+        "content": [{ "type": "text", "text": serde_json::to_string_pretty(value).unwrap_or_default() }]
+    })
 }
 
 /// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and

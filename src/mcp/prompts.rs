@@ -35,9 +35,9 @@ const PROMPTS: &[Prompt] = &[
     },
 ];
 
-/// The `prompts/list` result.
-pub fn list() -> Value {
-    let prompts: Vec<Value> = PROMPTS
+/// The prompts `prompts/list` pages.
+pub fn list() -> Vec<Value> {
+    PROMPTS
         .iter()
         .map(|p| {
             json!({
@@ -51,8 +51,7 @@ pub fn list() -> Value {
                 }]
             })
         })
-        .collect();
-    json!({ "prompts": prompts })
+        .collect()
 }
 
 /// The `prompts/get` result: the prompt's messages with its argument filled in.

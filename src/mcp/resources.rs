@@ -1,17 +1,19 @@
 //! Resources: one per exposed HubSpot object type (`hubspot://contacts`), whose read is
-//! the first page of records as JSON.
+//! the first page of records as JSON, and one template per type
+//! (`hubspot://contacts/{id}`), whose read is that record.
 
 use super::Exposure;
-use crate::hubspot::Client;
+use crate::catalog::ObjectType;
+use crate::hubspot::{Client, HubSpotError};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use serde_json::{json, Map, Value};
 
 /// How many records a resource read returns.
 const PAGE: u64 = 10;
 
-/// The `resources/list` result.
-pub fn list(exposure: &Exposure) -> Value {
-    let resources: Vec<Value> = exposure
+/// The resources `resources/list` pages.
+pub fn list(exposure: &Exposure) -> Vec<Value> {
+    exposure
         .objects
         .iter()
         .map(|object| {
@@ -22,17 +24,28 @@ pub fn list(exposure: &Exposure) -> Value {
                 "mimeType": "application/json"
             })
         })
-        .collect();
-    json!({ "resources": resources })
+        .collect()
 }
 
-/// The `resources/templates/list` result (no templates yet).
-pub fn templates() -> Value {
-    json!({ "resourceTemplates": [] })
+/// The templates `resources/templates/list` pages: one record of each exposed type.
+pub fn templates(exposure: &Exposure) -> Vec<Value> {
+    exposure
+        .objects
+        .iter()
+        .map(|object| {
+            json!({
+                "uriTemplate": format!("hubspot://{}/{{id}}", object.name),
+                "name": format!("HubSpot {}", object.noun),
+                "description": format!("One HubSpot {} by record id, with its default properties", object.singular),
+                "mimeType": "application/json"
+            })
+        })
+        .collect()
 }
 
-/// The `resources/read` result for `params.uri`. An unknown URI is -32002 for legacy
-/// clients and -32602 on 2026-07-28, which retires -32002 (resources.mdx, Error Handling).
+/// The `resources/read` result for `params.uri`: `hubspot://<type>` or
+/// `hubspot://<type>/<id>`. An unknown URI or record is -32002 for legacy clients and
+/// -32602 on 2026-07-28, which retires -32002 (resources.mdx, Error Handling).
 pub fn read(
     exposure: &Exposure,
     client: &Client,
@@ -42,28 +55,55 @@ pub fn read(
     let uri = params.get("uri").and_then(Value::as_str).ok_or_else(|| {
         RpcError::invalid_params("'uri' must be a resource URI such as hubspot://contacts")
     })?;
-    let object = uri
-        .strip_prefix("hubspot://")
-        .and_then(|name| exposure.objects.iter().find(|o| o.name == name))
+    let not_found = |why: String| {
+        RpcError::new(
+            if modern {
+                INVALID_PARAMS
+            } else {
+                RESOURCE_NOT_FOUND
+            },
+            format!("Resource not found: {uri}; {why}"),
+        )
+        .with_data(json!({ "uri": uri }))
+    };
+    let rest = uri.strip_prefix("hubspot://").unwrap_or_default();
+    let (name, id) = match rest.split_once('/') {
+        Some((name, id)) => (name, Some(id)),
+        None => (rest, None),
+    };
+    let object: &ObjectType = exposure
+        .objects
+        .iter()
+        .find(|o| o.name == name)
         .ok_or_else(|| {
             let known: Vec<String> = exposure
                 .objects
                 .iter()
                 .map(|o| format!("hubspot://{}", o.name))
                 .collect();
-            RpcError::new(
-                if modern {
-                    INVALID_PARAMS
-                } else {
-                    RESOURCE_NOT_FOUND
-                },
-                format!("Resource not found: {uri}; available: {}", known.join(", ")),
-            )
-            .with_data(json!({ "uri": uri }))
+            not_found(format!(
+                "available: {} (add /<id> for one record)",
+                known.join(", ")
+            ))
         })?;
-    let page = client
-        .list_objects(object.name, PAGE, None, &[])
-        .map_err(|err| RpcError::internal(err.to_string()))?;
+    let answer = match id {
+        None => client.list_objects(object.name, PAGE, None, &[]),
+        Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {
+            let path = format!("/crm/v3/objects/{}/{id}", object.name);
+            client.call(crate::hubspot::Method::Get, path, None)
+        }
+        Some(id) => return Err(not_found(format!("'{id}' is not a record id (digits)"))),
+    };
+    let page = match answer {
+        Ok(page) => page,
+        Err(HubSpotError::Status { status: 404, .. }) => {
+            return Err(not_found(format!(
+                "no {} record with that id",
+                object.singular
+            )))
+        }
+        Err(err) => return Err(RpcError::internal(err.to_string())),
+    };
     Ok(json!({
         "contents": [{
             "uri": uri,

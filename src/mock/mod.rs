@@ -8,12 +8,17 @@
 //! an unknown object type is a 404 `OBJECT_NOT_FOUND`. Faults (429, 5xx, slow answers)
 //! and a request log for tests: see [`faults`].
 
+mod batch;
 pub mod faults;
+mod links;
+mod meta;
 mod search;
 mod store;
 
 use crate::clock::now_rfc3339;
 use crate::http::{Handler, Request, Response};
+use links::Links;
+use meta::Meta;
 use search::Search;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -25,18 +30,24 @@ use store::{property_string, Properties, Record, Store, SYSTEM_PROPERTIES};
 /// The largest page a list answers.
 const MAX_LIST_LIMIT: usize = 100;
 
-/// A fake HubSpot: the fixture records in memory, behind one lock.
+/// A fake HubSpot: the fixture records, account data and associations in memory. Locks
+/// are always taken in the order store, meta, links.
 pub struct MockHubSpot {
     store: Mutex<Store>,
+    meta: Mutex<Meta>,
+    links: Mutex<Links>,
     latency: Duration,
     faults: faults::Faults,
 }
 
 impl MockHubSpot {
-    /// Loads every `<type>.json` file in `dir` as object type `<type>` (so tickets.json etc. work later).
+    /// Loads every `<type>.json` file in `dir` as object type `<type>`, and the account
+    /// data files of [`meta::FILES`] when present.
     pub fn load(dir: &Path) -> Result<MockHubSpot, String> {
         Ok(MockHubSpot {
-            store: Mutex::new(Store::load(dir)?),
+            store: Mutex::new(Store::load(dir, &meta::FILES)?),
+            meta: Mutex::new(Meta::load(dir)?),
+            links: Mutex::new(Links::load(dir)?),
             latency: Duration::ZERO,
             faults: faults::Faults::default(),
         })
@@ -56,6 +67,14 @@ impl MockHubSpot {
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         // A panic elsewhere cannot leave a record half-written, so a poisoned lock is fine.
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn meta(&self) -> std::sync::MutexGuard<'_, Meta> {
+        self.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn links(&self) -> std::sync::MutexGuard<'_, Links> {
+        self.links.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -86,6 +105,49 @@ impl MockHubSpot {
             ("GET", ["", "crm", "v3", "objects", ty, id]) => self.get(req, ty, id),
             ("PATCH", ["", "crm", "v3", "objects", ty, id]) => self.update(req, ty, id),
             ("DELETE", ["", "crm", "v3", "objects", ty, id]) => self.archive(ty, id),
+            ("POST", ["", "crm", "v3", "objects", ty, "batch", op]) => self.batch(ty, op, req.body),
+            ("GET", ["", "crm", "v4", "objects", from, id, "associations", to]) => {
+                let store = self.store();
+                self.links().list(req, &store, from, id, to)
+            }
+            (
+                "PUT",
+                ["", "crm", "v4", "objects", from, id, "associations", "default", to, to_id],
+            ) => {
+                let store = self.store();
+                self.links().create_default(&store, (from, id), (to, to_id))
+            }
+            ("PUT", ["", "crm", "v4", "objects", from, id, "associations", to, to_id]) => {
+                let store = self.store();
+                self.links()
+                    .create_labeled(&store, (from, id), (to, to_id), req.body)
+            }
+            ("GET", ["", "crm", "v4", "associations", from, to, "labels"]) => {
+                let store = self.store();
+                self.links().labels(&store, from, to)
+            }
+            ("GET", ["", "crm", "v3", "owners"]) => self.meta().owners(req),
+            ("GET", ["", "crm", "v3", "owners", id]) => self.meta().owner(id),
+            ("GET", ["", "crm", "v3", "pipelines", ty]) => self.meta().pipelines(ty),
+            ("GET", ["", "crm", "v3", "pipelines", ty, id]) => self.meta().pipeline(ty, id),
+            ("GET", ["", "crm", "v3", "properties", ty]) => {
+                let known = self.store().table(ty).is_some();
+                self.meta().properties(ty, known)
+            }
+            ("GET", ["", "crm", "v3", "properties", ty, name]) => self.meta().property(ty, name),
+            ("POST", ["", "crm", "v3", "properties", ty]) => {
+                let known = self.store().table(ty).is_some();
+                self.meta().create_property(ty, req.body, known)
+            }
+            ("PATCH", ["", "crm", "v3", "properties", ty, name]) => {
+                self.meta().update_property(ty, name, req.body)
+            }
+            ("GET", ["", "automation", "v4", "flows"]) => self.meta().workflows(req),
+            ("GET", ["", "automation", "v4", "flows", id]) => self.meta().workflow(id),
+            ("GET", ["", "account-info", "v3", "details"]) => self.meta().account(),
+            ("POST", ["", "oauth", "v2", "private-apps", "get", "access-token-info"]) => {
+                self.meta().token_info(req.body)
+            }
             _ => error(
                 404,
                 "OBJECT_NOT_FOUND",
@@ -165,6 +227,9 @@ impl MockHubSpot {
         let Some(table) = store.table_mut(ty) else {
             return unknown_type(ty);
         };
+        if let Err(response) = self.meta().check_values(ty, &properties) {
+            return response;
+        }
         if let Err(response) = check_contact(ty, table, &properties, None) {
             return response;
         }
@@ -187,6 +252,9 @@ impl MockHubSpot {
             Ok(record) => record.id,
             Err(response) => return response,
         };
+        if let Err(response) = self.meta().check_values(ty, &changes) {
+            return response;
+        }
         if let Err(response) = check_contact(ty, table, &changes, Some(id)) {
             return response;
         }
@@ -245,6 +313,37 @@ impl MockHubSpot {
         }
         Response::json(200, &body)
     }
+}
+
+/// One page of `items` with HubSpot's `limit` (1..=`max`, default 10) and an `after`
+/// cursor that is the offset of the page's first item: `{results, paging?}`.
+fn offset_page<T>(req: &Request, items: &[T], max: usize, show: impl Fn(&T) -> Value) -> Response {
+    let limit = match req.query_param("limit") {
+        None => 10.min(max),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return validation(&format!(
+                    "limit must be an integer from 1 to {max} (got {text:?})"
+                ))
+            }
+        },
+    };
+    let after = match req.query_param("after").filter(|a| !a.is_empty()) {
+        None => 0,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => return validation(&format!("after is not a valid cursor: {text:?}")),
+        },
+    };
+    let results: Vec<Value> = items.iter().skip(after).take(limit).map(show).collect();
+    let mut body = json!({ "results": results });
+    if after + limit < items.len() {
+        let next = (after + limit).to_string();
+        let link = next_link(req, &next);
+        body["paging"] = json!({ "next": { "after": next, "link": link } });
+    }
+    Response::json(200, &body)
 }
 
 /// The live record named by `id`: an object id, or a value of `id_property`.
@@ -328,6 +427,21 @@ fn default_properties(ty: &str) -> Option<&'static [&'static str]> {
         "contacts" => Some(&["firstname", "lastname", "email"]),
         "companies" => Some(&["name", "domain"]),
         "deals" => Some(&["dealname", "amount", "dealstage", "pipeline", "closedate"]),
+        "tickets" => Some(&[
+            "subject",
+            "content",
+            "hs_pipeline",
+            "hs_pipeline_stage",
+            "hs_ticket_priority",
+            "hs_ticket_category",
+        ]),
+        "notes" => Some(&["hs_note_body", "hs_timestamp"]),
+        "tasks" => Some(&[
+            "hs_task_subject",
+            "hs_task_status",
+            "hs_task_priority",
+            "hs_timestamp",
+        ]),
         _ => None,
     }
 }
@@ -338,6 +452,9 @@ fn searchable_properties(ty: &str) -> Option<&'static [&'static str]> {
         "contacts" => Some(&["firstname", "lastname", "email", "phone", "company"]),
         "companies" => Some(&["name", "domain", "website"]),
         "deals" => Some(&["dealname"]),
+        "tickets" => Some(&["subject", "content"]),
+        "notes" => Some(&["hs_note_body"]),
+        "tasks" => Some(&["hs_task_subject", "hs_task_body"]),
         _ => None,
     }
 }

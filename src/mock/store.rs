@@ -148,8 +148,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Loads every `<type>.json` file in `dir` (a JSON array of HubSpot records).
-    pub fn load(dir: &Path) -> Result<Store, String> {
+    /// Loads every `<type>.json` file in `dir` (a JSON array of HubSpot records), except
+    /// the files named in `skip` (which hold other data).
+    pub fn load(dir: &Path, skip: &[&str]) -> Result<Store, String> {
         let entries = std::fs::read_dir(dir)
             .map_err(|e| format!("cannot read fixtures directory {}: {e}", dir.display()))?;
         let mut tables = BTreeMap::new();
@@ -160,7 +161,10 @@ impl Store {
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            let Some(object_type) = name.strip_suffix(".json").filter(|t| !t.is_empty()) else {
+            let Some(object_type) = name
+                .strip_suffix(".json")
+                .filter(|t| !t.is_empty() && !skip.contains(t))
+            else {
                 continue;
             };
             let table = load_table(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -183,15 +187,30 @@ impl Store {
     }
 }
 
+/// HubSpot's standard object type ids and names.
+const TYPE_IDS: [(&str, &str); 6] = [
+    ("0-1", "contacts"),
+    ("0-2", "companies"),
+    ("0-3", "deals"),
+    ("0-5", "tickets"),
+    ("0-46", "notes"),
+    ("0-27", "tasks"),
+];
+
 /// Maps HubSpot's object type ids to their names; names pass through.
 pub fn canonical_type(object_type: &str) -> &str {
-    match object_type {
-        "0-1" => "contacts",
-        "0-2" => "companies",
-        "0-3" => "deals",
-        "0-5" => "tickets",
-        other => other,
-    }
+    TYPE_IDS
+        .iter()
+        .find(|(id, _)| *id == object_type)
+        .map_or(object_type, |(_, name)| name)
+}
+
+/// Maps a standard object type name to its id; ids (and custom types) pass through.
+pub fn type_id(object_type: &str) -> &str {
+    TYPE_IDS
+        .iter()
+        .find(|(_, name)| *name == object_type)
+        .map_or(object_type, |(id, _)| id)
 }
 
 fn load_table(path: &Path) -> Result<Table, String> {

@@ -834,3 +834,235 @@ fn latency_delays_every_answer() {
     assert_eq!(status, 200);
     assert!(start.elapsed() >= Duration::from_millis(60));
 }
+
+#[test]
+fn batches_take_1_to_100_inputs_and_creates_are_all_or_nothing() {
+    let mock = mock();
+    let inputs = |n: usize| {
+        let items: Vec<Value> = (0..n)
+            .map(|i| json!({"id": (101 + i).to_string()}))
+            .collect();
+        json!({ "inputs": items }).to_string()
+    };
+    let path = "/crm/v3/objects/contacts/batch/read";
+    assert_eq!(
+        call(&mock, "POST", path, &inputs(100)).0,
+        207,
+        "only 60 contacts exist: a multi-status answer"
+    );
+    assert_error(
+        &call(&mock, "POST", path, &inputs(101)),
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &call(&mock, "POST", path, &inputs(0)),
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &call(
+            &mock,
+            "POST",
+            "/crm/v3/objects/contacts/batch/explode",
+            &inputs(1),
+        ),
+        404,
+        "OBJECT_NOT_FOUND",
+    );
+    // One duplicate email fails the whole create batch; nothing is written.
+    let before = call(&mock, "GET", "/crm/v3/objects/contacts?limit=100", "").1["results"]
+        .as_array()
+        .unwrap()
+        .len();
+    let batch = json!({"inputs": [
+        {"properties": {"email": "new.one@example.com"}},
+        {"properties": {"email": "NEW.one@example.com"}}
+    ]});
+    assert_error(
+        &call(
+            &mock,
+            "POST",
+            "/crm/v3/objects/contacts/batch/create",
+            &batch.to_string(),
+        ),
+        400,
+        "VALIDATION_ERROR",
+    );
+    let after = call(&mock, "GET", "/crm/v3/objects/contacts?limit=100", "").1["results"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn account_data_answers_and_refuses_like_hubspot() {
+    let mock = mock();
+    let (status, owners) = call(
+        &mock,
+        "GET",
+        "/crm/v3/owners?email=MEI.TANAKA@acme-crm.example",
+        "",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(owners["results"].as_array().unwrap().len(), 1);
+    assert_error(
+        &call(&mock, "GET", "/crm/v3/owners/1", ""),
+        404,
+        "OBJECT_NOT_FOUND",
+    );
+    let (status, pipelines) = call(&mock, "GET", "/crm/v3/pipelines/0-5", "");
+    assert_eq!(
+        (status, pipelines["results"][0]["id"].as_str()),
+        (200, Some("0"))
+    );
+    assert_error(
+        &call(&mock, "GET", "/crm/v3/pipelines/contacts", ""),
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &call(&mock, "GET", "/crm/v3/pipelines/deals/nope", ""),
+        404,
+        "OBJECT_NOT_FOUND",
+    );
+    let (status, email) = call(&mock, "GET", "/crm/v3/properties/contacts/email", "");
+    assert_eq!(
+        (status, email["hasUniqueValue"].as_bool()),
+        (200, Some(true))
+    );
+    for (body, hint) in [
+        (json!({"name": "x"}), "Missing required fields"),
+        (
+            json!({"name": "Bad Name", "label": "B", "type": "string", "fieldType": "text", "groupName": "g"}),
+            "lowercase",
+        ),
+        (
+            json!({"name": "ok_name", "label": "B", "type": "text", "fieldType": "text", "groupName": "g"}),
+            "type must be one of",
+        ),
+        (json!({"name": "ok_name", "colour": "red"}), "Unknown field"),
+    ] {
+        let answer = call(
+            &mock,
+            "POST",
+            "/crm/v3/properties/contacts",
+            &body.to_string(),
+        );
+        assert_error(&answer, 400, "VALIDATION_ERROR");
+        assert!(
+            answer.1["message"].as_str().unwrap().contains(hint),
+            "{}",
+            answer.1
+        );
+    }
+    let rename = json!({"name": "surname"}).to_string();
+    assert_error(
+        &call(
+            &mock,
+            "PATCH",
+            "/crm/v3/properties/contacts/lastname",
+            &rename,
+        ),
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &call(&mock, "GET", "/crm/v3/properties/widgets", ""),
+        404,
+        "OBJECT_NOT_FOUND",
+    );
+    let (status, token) = call(
+        &mock,
+        "POST",
+        "/oauth/v2/private-apps/get/access-token-info",
+        r#"{"tokenKey":"pat-na1-test"}"#,
+    );
+    assert_eq!((status, token["hubId"].as_u64()), (200, Some(24680135)));
+    assert_error(
+        &call(
+            &mock,
+            "POST",
+            "/oauth/v2/private-apps/get/access-token-info",
+            "{}",
+        ),
+        400,
+        "VALIDATION_ERROR",
+    );
+    let (status, account) = call(&mock, "GET", "/account-info/v3/details", "");
+    assert_eq!(
+        (status, account["uiDomain"].as_str()),
+        (200, Some("app-eu1.hubspot.com"))
+    );
+    assert!(
+        account.get("token").is_none(),
+        "token details are not account details"
+    );
+}
+
+#[test]
+fn associations_need_both_records_and_a_defined_type() {
+    let mock = mock();
+    let put = |target: &str, body: &str| call(&mock, "PUT", target, body);
+    assert_error(
+        &put(
+            "/crm/v4/objects/contacts/101/associations/default/companies/1",
+            "",
+        ),
+        404,
+        "OBJECT_NOT_FOUND",
+    );
+    assert_error(
+        &put(
+            "/crm/v4/objects/contacts/1/associations/default/companies/5001",
+            "",
+        ),
+        404,
+        "OBJECT_NOT_FOUND",
+    );
+    // Companies to a custom object has only a labeled type: no default.
+    assert_error(
+        &put(
+            "/crm/v4/objects/companies/5001/associations/default/2-3508482/3001",
+            "",
+        ),
+        400,
+        "VALIDATION_ERROR",
+    );
+    let labeled = r#"[{"associationCategory":"USER_DEFINED","associationTypeId":79}]"#;
+    let (status, made) = put(
+        "/crm/v4/objects/companies/5001/associations/2-3508482/3001",
+        labeled,
+    );
+    assert_eq!(
+        (status, made["labels"].clone()),
+        (201, json!(["Owner site"]))
+    );
+    // Seen from the machine, the link has the inverse type id.
+    let (_, back) = call(
+        &mock,
+        "GET",
+        "/crm/v4/objects/2-3508482/3001/associations/companies",
+        "",
+    );
+    assert_eq!(back["results"][0]["associationTypes"][0]["typeId"], 80);
+    assert_error(
+        &put(
+            "/crm/v4/objects/companies/5001/associations/2-3508482/3001",
+            "{}",
+        ),
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &call(
+            &mock,
+            "GET",
+            "/crm/v4/associations/contacts/widgets/labels",
+            "",
+        ),
+        404,
+        "OBJECT_NOT_FOUND",
+    );
+}

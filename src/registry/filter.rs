@@ -7,12 +7,17 @@
 //! - Both given: a tool must pass both (AND). Omitted or empty: no restriction, so an
 //!   omitted or empty config exposes every tool.
 //!
+//! - `tool_exposure` (`all`, the default, or `discovery`) says how the selected tools are
+//!   listed: each one, or only the meta-tools that search, describe and call them (see
+//!   `catalog::discovery`). It selects nothing, so it is kept beside the filter.
+//!
 //! A config that selects no tool at all is refused with a 400 naming the valid methods and
 //! tags, so a typo cannot mint a server that does nothing. Entries that match nothing on
 //! their own are tolerated when the config as a whole still selects tools (the issue asks
 //! only for the no-match refusal); the refusal message names them.
 
 use super::RegistryError;
+use crate::catalog::discovery::ToolExposure;
 use serde_json::{Map, Value};
 
 /// The five standard Truto methods; anything else is `custom`.
@@ -25,11 +30,13 @@ pub const MAX_ENTRY_LEN: usize = 100;
 /// The tool catalog as the registry sees it: one `(method, tags)` pair per tool.
 pub type Catalog<'a> = [(&'a str, &'a [&'a str])];
 
-/// A parsed `config`: lowercased method and tag lists, empty meaning "no restriction".
+/// A parsed `config`: lowercased method and tag lists, empty meaning "no restriction",
+/// and how the tools they select are listed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolFilter {
     methods: Vec<String>,
     tags: Vec<String>,
+    tool_exposure: ToolExposure,
 }
 
 impl ToolFilter {
@@ -39,37 +46,54 @@ impl ToolFilter {
     }
 
     /// Validates `config` (absent, `null` or an object with optional `methods` and `tags`
-    /// arrays of strings; any other field is refused) and returns the filter with the
-    /// config as it is stored and shown: the given object minus `null` members, or `{}`.
+    /// arrays of strings and `tool_exposure`; any other field is refused) and returns the
+    /// filter with the config as it is stored and shown: the given object minus `null`
+    /// members, or `{}`.
     pub fn parse(config: Option<&Value>) -> Result<(ToolFilter, Value), RegistryError> {
+        const FIELDS: &str = "config takes `methods`, `tags` and `tool_exposure`";
         let obj = match config {
             None | Some(Value::Null) => return Ok((ToolFilter::all(), Value::Object(Map::new()))),
             Some(Value::Object(obj)) => obj,
             Some(_) => {
-                return Err(RegistryError::bad(
-                    "config must be an object with optional `methods` and `tags` arrays of strings",
-                ))
+                return Err(RegistryError::bad(format!(
+                    "config must be an object; {FIELDS}"
+                )))
             }
         };
         let mut filter = ToolFilter::all();
         let mut stored = Map::new();
         for (key, value) in obj {
-            let list = match key.as_str() {
-                "methods" => &mut filter.methods,
-                "tags" => &mut filter.tags,
+            let field = format!("config.{key}");
+            match (key.as_str(), value) {
+                ("methods" | "tags" | "tool_exposure", Value::Null) => continue,
+                ("methods", _) => filter.methods = string_list(&field, value)?,
+                ("tags", _) => filter.tags = string_list(&field, value)?,
+                ("tool_exposure", _) => {
+                    filter.tool_exposure =
+                        value
+                            .as_str()
+                            .and_then(ToolExposure::parse)
+                            .ok_or_else(|| {
+                                RegistryError::bad(format!(
+                                    "{field} must be {}, got {value}",
+                                    ToolExposure::ALLOWED
+                                ))
+                            })?
+                }
                 _ => {
                     return Err(RegistryError::bad(format!(
-                        "config.{key} is not a known field; config takes `methods` and `tags`"
+                        "{field} is not a known field; {FIELDS}"
                     )))
                 }
-            };
-            if value.is_null() {
-                continue;
             }
-            *list = string_list(&format!("config.{key}"), value)?;
             stored.insert(key.clone(), value.clone());
         }
         Ok((filter, Value::Object(stored)))
+    }
+
+    /// How the selected tools are listed (`config.tool_exposure`).
+    pub fn tool_exposure(&self) -> ToolExposure {
+        self.tool_exposure
     }
 
     #[cfg(test)]
@@ -266,6 +290,22 @@ mod tests {
     }
 
     #[test]
+    fn tool_exposure_is_all_unless_discovery_is_asked_for() {
+        assert_eq!(filter(json!({})).tool_exposure(), ToolExposure::All);
+        let f = filter(json!({"tool_exposure": "discovery", "methods": ["read"]}));
+        assert_eq!(f.tool_exposure(), ToolExposure::Discovery);
+        assert!(f.allows("list", &["contacts"]) && !f.allows("create", &["contacts"]));
+        assert!(!f.is_all());
+        let f = filter(json!({"tool_exposure": "discovery"}));
+        assert!(f.is_all(), "the listing mode selects nothing");
+        assert_ne!(f, filter(json!({})));
+        assert_eq!(
+            filter(json!({"tool_exposure": null})).tool_exposure(),
+            ToolExposure::All
+        );
+    }
+
+    #[test]
     fn stored_config_keeps_what_was_given_minus_nulls() {
         let (_, stored) =
             ToolFilter::parse(Some(&json!({"methods": ["READ"], "tags": null}))).expect("ok");
@@ -343,6 +383,10 @@ mod tests {
                 "config.method is not a known field",
             ),
             (
+                json!({"method": null}),
+                "config.method is not a known field",
+            ),
+            (
                 json!({"methods": "list"}),
                 "config.methods must be an array",
             ),
@@ -351,6 +395,14 @@ mod tests {
             (json!({"tags": [""]}), "config.tags[0]"),
             (json!({"tags": ["x".repeat(101)]}), "config.tags[0]"),
             (json!({"tags": vec!["a"; 101]}), "at most 100"),
+            (
+                json!({"tool_exposure": "some"}),
+                "config.tool_exposure must be all or discovery, got \"some\"",
+            ),
+            (
+                json!({"tool_exposure": true}),
+                "config.tool_exposure must be all or discovery, got true",
+            ),
         ];
         for (config, want) in cases {
             let err = ToolFilter::parse(Some(&config)).expect_err("must fail");

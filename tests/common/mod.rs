@@ -347,6 +347,32 @@ pub fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
     })
 }
 
+/// A standalone mock HubSpot and the server pointed at it with a token and `env`.
+pub fn servers(env: &[(&str, &str)]) -> (Server, Server) {
+    let upstream = Server::mock_hubspot(&[]);
+    let mut all = vec![
+        (
+            "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN",
+            "pat-na1-test".to_string(),
+        ),
+        ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+    ];
+    all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+    let server = Server::start(&["serve"], &all, "listening on http://");
+    (upstream, server)
+}
+
+/// Replaces the standalone mock's fault plan.
+pub fn plan(upstream: &Server, faults: Value) {
+    let reply = upstream.request(
+        "POST",
+        "/__mock/faults",
+        &[("Content-Type", "application/json")],
+        faults.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
 /// The text of a tool result's first content item.
 pub fn tool_text(response: &Value) -> String {
     response["result"]["content"][0]["text"]

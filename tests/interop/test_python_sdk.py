@@ -144,7 +144,10 @@ async def test_lists_and_reads_resources(client):
     assert content.mime_type == "application/json"
     assert json.loads(content.text)["results"]
     templates = await client.list_resource_templates()
-    assert templates.resource_templates == []
+    uri_templates = {t.uri_template for t in templates.resource_templates}
+    assert "hubspot://contacts/{id}" in uri_templates, uri_templates
+    record = await client.read_resource("hubspot://contacts/101")
+    assert json.loads(record.contents[0].text)["id"] == "101"
 
 
 async def test_an_unknown_resource_is_a_json_rpc_error(client):

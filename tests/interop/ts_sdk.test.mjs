@@ -49,6 +49,8 @@ test("calls get_contacts", async () => {
   const result = await client.callTool({ name: "get_contacts", arguments: { limit: 2, properties: ["email"] } });
   assert.ok(!result.isError, text(result));
   assert.equal(JSON.parse(text(result)).results.length, 2);
+  // The SDK negotiates a version with structured results, checked against outputSchema.
+  assert.equal(result.structuredContent.results.length, 2);
 });
 
 test("creates a contact and finds it again", async () => {
@@ -82,7 +84,9 @@ test("lists and reads resources", async () => {
   assert.equal(read.contents[0].mimeType, "application/json");
   assert.ok(JSON.parse(read.contents[0].text).results.length > 0);
   const { resourceTemplates } = await client.listResourceTemplates();
-  assert.deepEqual(resourceTemplates, []);
+  assert.ok(resourceTemplates.some((t) => t.uriTemplate === "hubspot://deals/{id}"));
+  const record = await client.readResource({ uri: "hubspot://deals/9001" });
+  assert.equal(JSON.parse(record.contents[0].text).id, "9001");
 });
 
 test("lists and gets prompts", async () => {

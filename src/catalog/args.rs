@@ -1,0 +1,126 @@
+//! Reading tool arguments (already checked against the tool's schema) and the schema
+//! pieces many tools share.
+
+use super::ToolError;
+use crate::hubspot::encode;
+use serde_json::{json, Map, Value};
+
+/// HubSpot's largest page.
+pub const MAX_LIMIT: u64 = 100;
+/// The page size when none is asked.
+pub const DEFAULT_LIMIT: u64 = 10;
+
+/// The `limit` argument: a whole number from 1 to 100, default 10.
+pub fn limit(args: &Map<String, Value>) -> Result<u64, ToolError> {
+    let Some(value) = args.get("limit") else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && (1.0..=MAX_LIMIT as f64).contains(&n) => Ok(n as u64),
+        _ => Err(ToolError::InvalidArguments(format!(
+            "argument 'limit' must be a whole number from 1 to {MAX_LIMIT}, got {value}"
+        ))),
+    }
+}
+
+/// A string-array argument, or empty.
+pub fn string_list(args: &Map<String, Value>, name: &str) -> Vec<String> {
+    args.get(name)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A string argument, `None` when absent.
+pub fn text<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    args.get(name).and_then(Value::as_str)
+}
+
+/// A required string argument that must not be blank.
+pub fn required<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ToolError> {
+    text(args, name)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ToolError::InvalidArguments(format!("argument '{name}' must not be empty")))
+}
+
+/// An object type argument: a name (`contacts`, `p_machines`) or an id (`0-1`,
+/// `2-3508482`), checked to be one path segment.
+pub fn object_type<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ToolError> {
+    let ty = required(args, name)?;
+    if ty
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        Ok(ty)
+    } else {
+        Err(ToolError::InvalidArguments(format!(
+            "argument '{name}' must be an object type name such as contacts or an id such as 2-3508482, got '{ty}'"
+        )))
+    }
+}
+
+/// Appends `&name=value` (encoded) to a query under construction.
+pub fn push_query(path: &mut String, name: &str, value: &str) {
+    path.push(if path.contains('?') { '&' } else { '?' });
+    path.push_str(name);
+    path.push('=');
+    path.push_str(&encode(value));
+}
+
+/// The `limit` property of an input schema.
+pub fn limit_schema(what: &str) -> Value {
+    json!({
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_LIMIT,
+        "default": DEFAULT_LIMIT,
+        "description": format!("How many {what} to return (1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}).")
+    })
+}
+
+/// The `after` property of an input schema.
+pub fn after_schema() -> Value {
+    json!({
+        "type": "string",
+        "description": "The paging cursor: pass `paging.next.after` of the previous result to get the next page; leave out for the first page."
+    })
+}
+
+/// The `properties` property of an input schema.
+pub fn properties_schema(defaults: &str) -> Value {
+    json!({
+        "type": "array",
+        "items": { "type": "string" },
+        "maxItems": 200,
+        "description": format!("Property names to return; ask only for what you need to keep the answer small. Default: {defaults}. Learn the names with get_properties.")
+    })
+}
+
+/// The `objectType` property of an input schema, for tools that take any object type.
+pub fn object_type_schema(role: &str) -> Value {
+    json!({
+        "type": "string",
+        "description": format!("{role}: contacts, companies, deals, tickets, notes, tasks, another standard type name, or a custom object's type id such as 2-3508482.")
+    })
+}
+
+/// The `id` property of an input schema.
+pub fn id_schema(noun: &str) -> Value {
+    json!({ "type": "string", "description": format!("The {noun}'s record id (hs_object_id).") })
+}
+
+/// An object input schema with `properties` and `required`; unknown arguments are refused.
+pub fn object_schema(properties: Value, required: &[&str]) -> Value {
+    let mut schema = json!({ "type": "object", "properties": properties });
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
+}

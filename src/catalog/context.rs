@@ -1,0 +1,413 @@
+//! Tools for the links and context around records: associations (v4), owners,
+//! properties (the schema of an object type), workflows, links into HubSpot's UI and
+//! the token's own details.
+
+use super::args::{self, push_query};
+use super::{output, Effect, Tool, ToolError};
+use crate::hubspot::{encode, Client, Method};
+use serde_json::{json, Map, Value};
+
+/// The property types HubSpot accepts and the field types that go with them.
+const PROPERTY_TYPES: [&str; 6] = [
+    "string",
+    "number",
+    "date",
+    "datetime",
+    "enumeration",
+    "bool",
+];
+const FIELD_TYPES: [&str; 11] = [
+    "text",
+    "textarea",
+    "number",
+    "date",
+    "select",
+    "radio",
+    "checkbox",
+    "booleancheckbox",
+    "phonenumber",
+    "html",
+    "file",
+];
+
+/// The context tools.
+pub fn tools() -> Vec<Tool> {
+    vec![
+        Tool::new(
+            "get_associations",
+            "List associated records",
+            "Lists the records of toObjectType linked to one record (v4 associations), with each link's association types and labels. Use it to find a contact's company, a deal's contacts, a ticket's notes, and so on. Returns {results: [{toObjectId, associationTypes}], paging}; fetch the linked records with get_record or batch_get_records.",
+            Effect::Read,
+            "list",
+            &["associations"],
+            (
+                args::object_schema(
+                    json!({
+                        "objectType": args::object_type_schema("The type of the record to start from"),
+                        "id": args::id_schema("record"),
+                        "toObjectType": args::object_type_schema("The type of the linked records to list"),
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100, "description": "How many links to return (1 to 500, default 100)."},
+                        "after": args::after_schema()
+                    }),
+                    &["objectType", "id", "toObjectType"],
+                ),
+                output::page(output::association(), false),
+            ),
+            Box::new(list_associations),
+        ),
+        Tool::new(
+            "create_association",
+            "Link two records",
+            "Links two records (v4 associations). Without associationTypeId the pair's default association is made; with it (and associationCategory), a labeled one: find the ids and labels with get_association_labels. Linking twice is harmless. Returns HubSpot's confirmation.",
+            Effect::Update,
+            "create",
+            &["associations"],
+            (
+                args::object_schema(
+                    json!({
+                        "objectType": args::object_type_schema("The type of the first record"),
+                        "id": args::id_schema("first record"),
+                        "toObjectType": args::object_type_schema("The type of the second record"),
+                        "toId": args::id_schema("second record"),
+                        "associationTypeId": {"type": "integer", "minimum": 1, "description": "A labeled association type id from get_association_labels; leave out for the default link."},
+                        "associationCategory": {"type": "string", "enum": ["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"], "default": "HUBSPOT_DEFINED", "description": "The category of associationTypeId."}
+                    }),
+                    &["objectType", "id", "toObjectType", "toId"],
+                ),
+                json!({"type": "object"}),
+            ),
+            Box::new(create_association),
+        ),
+        Tool::new(
+            "get_association_labels",
+            "Get association labels",
+            "Lists the association types (typeId, category and label; an unlabeled one is the default) from one object type to another, e.g. contacts to companies. Use the typeId with create_association to make a labeled link.",
+            Effect::Read,
+            "list",
+            &["associations"],
+            (
+                args::object_schema(
+                    json!({
+                        "objectType": args::object_type_schema("The type links start from"),
+                        "toObjectType": args::object_type_schema("The type links go to")
+                    }),
+                    &["objectType", "toObjectType"],
+                ),
+                output::page(output::with_fields(&["typeId", "category"]), false),
+            ),
+            Box::new(|client, args| {
+                let path = format!(
+                    "/crm/v4/associations/{}/{}/labels",
+                    encode(args::object_type(args, "objectType")?),
+                    encode(args::object_type(args, "toObjectType")?)
+                );
+                Ok(client.call(Method::Get, path, None)?)
+            }),
+        ),
+        Tool::new(
+            "get_owners",
+            "List owners",
+            "Lists the account's owners (users who can own records): id, email, first and last name, userId and teams. Use an owner's id as hubspot_owner_id when assigning records; filter by email to find one person.",
+            Effect::Read,
+            "list",
+            &["owners"],
+            (
+                args::object_schema(
+                    json!({
+                        "email": {"type": "string", "description": "Only the owner with this email address."},
+                        "limit": args::limit_schema("owners"),
+                        "after": args::after_schema()
+                    }),
+                    &[],
+                ),
+                output::page(output::with_fields(&["id"]), false),
+            ),
+            Box::new(|client, args| {
+                let mut path = "/crm/v3/owners".to_string();
+                push_query(&mut path, "limit", &args::limit(args)?.to_string());
+                for key in ["after", "email"] {
+                    if let Some(value) = args::text(args, key).filter(|v| !v.is_empty()) {
+                        push_query(&mut path, key, value);
+                    }
+                }
+                Ok(client.call(Method::Get, path, None)?)
+            }),
+        ),
+        Tool::new(
+            "get_properties",
+            "List properties",
+            "Lists the property definitions of an object type: name (what tools take), label, type, fieldType, groupName and, for enumerations, the allowed option values. Call it before writing records or building search filters. Give names to get only those.",
+            Effect::Read,
+            "list",
+            &["properties"],
+            (
+                args::object_schema(
+                    json!({
+                        "objectType": args::object_type_schema("The object type"),
+                        "names": {"type": "array", "items": {"type": "string"}, "description": "Only these properties (all when left out)."}
+                    }),
+                    &["objectType"],
+                ),
+                output::page(output::with_fields(&["name", "label", "type"]), false),
+            ),
+            Box::new(get_properties),
+        ),
+        Tool::new(
+            "create_property",
+            "Create a property",
+            "Creates a custom property on an object type. name must be lowercase letters, digits and _; type and fieldType go together (string: text, textarea, phonenumber, html; number: number; date/datetime: date; enumeration: select, radio or checkbox with options; bool: booleancheckbox). A name already taken is a 409. Returns the new definition.",
+            Effect::Create,
+            "create",
+            &["properties"],
+            (
+                args::object_schema(
+                    property_fields(true),
+                    &["objectType", "name", "label", "type", "fieldType", "groupName"],
+                ),
+                output::with_fields(&["name", "label", "type"]),
+            ),
+            Box::new(|client, args| property_call(client, args, true)),
+        ),
+        Tool::new(
+            "update_property",
+            "Update a property",
+            "Changes a property's label, description, group, field type, options or visibility; the name cannot change. Returns the updated definition.",
+            Effect::Update,
+            "update",
+            &["properties"],
+            (
+                args::object_schema(property_fields(false), &["objectType", "name"]),
+                output::with_fields(&["name", "label", "type"]),
+            ),
+            Box::new(|client, args| property_call(client, args, false)),
+        ),
+        Tool::new(
+            "get_workflows",
+            "List workflows",
+            "Lists the account's automation workflows: id, name, whether enabled, object type and dates (no actions; get one with get_workflow for those). Returns {results, paging}.",
+            Effect::Read,
+            "list",
+            &["workflows"],
+            (
+                args::object_schema(
+                    json!({ "limit": args::limit_schema("workflows"), "after": args::after_schema() }),
+                    &[],
+                ),
+                output::page(output::with_fields(&["id", "name"]), false),
+            ),
+            Box::new(|client, args| {
+                let mut path = "/automation/v4/flows".to_string();
+                push_query(&mut path, "limit", &args::limit(args)?.to_string());
+                if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
+                    push_query(&mut path, "after", after);
+                }
+                Ok(client.call(Method::Get, path, None)?)
+            }),
+        ),
+        Tool::new(
+            "get_workflow",
+            "Get a workflow",
+            "Gets one workflow by id with its enrollment criteria and actions, to explain what it does.",
+            Effect::Read,
+            "get",
+            &["workflows"],
+            (
+                args::object_schema(
+                    json!({ "id": {"type": "string", "description": "The workflow (flow) id from get_workflows."} }),
+                    &["id"],
+                ),
+                output::with_fields(&["id", "name"]),
+            ),
+            Box::new(|client, args| {
+                let path = format!("/automation/v4/flows/{}", encode(args::required(args, "id")?));
+                Ok(client.call(Method::Get, path, None)?)
+            }),
+        ),
+        Tool::new(
+            "get_record_links",
+            "Get HubSpot UI links",
+            "Builds links to records' pages in the HubSpot web app (and to the object type's list page), for the person using this server to open. Uses the account's portal id and UI domain. Returns {listUrl, links: [{id, url}]}.",
+            Effect::Read,
+            "get_links",
+            &["links"],
+            (
+                args::object_schema(
+                    json!({
+                        "objectType": args::object_type_schema("The records' type"),
+                        "ids": {"type": "array", "items": {"type": "string"}, "maxItems": args::MAX_LIMIT, "description": "Record ids to link to (up to 100; none for just the list page)."}
+                    }),
+                    &["objectType"],
+                ),
+                output::with_fields(&["listUrl", "links"]),
+            ),
+            Box::new(record_links),
+        ),
+        Tool::new(
+            "get_token_details",
+            "Get token details",
+            "Describes the HubSpot access this server has: hub (portal) id, UI domain, the user and app behind the token, and its scopes. Use it to explain what you may read or change, or why a call failed with missing scopes.",
+            Effect::Read,
+            "get",
+            &["account"],
+            (
+                args::object_schema(json!({}), &[]),
+                output::with_fields(&["hubId", "uiDomain", "scopes"]),
+            ),
+            Box::new(token_details),
+        ),
+    ]
+}
+
+fn list_associations(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
+    let mut path = format!(
+        "/crm/v4/objects/{}/{}/associations/{}",
+        encode(args::object_type(args, "objectType")?),
+        encode(args::required(args, "id")?),
+        encode(args::object_type(args, "toObjectType")?)
+    );
+    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100);
+    push_query(&mut path, "limit", &limit.to_string());
+    if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
+        push_query(&mut path, "after", after);
+    }
+    Ok(client.call(Method::Get, path, None)?)
+}
+
+fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
+    let (from, id) = (
+        encode(args::object_type(args, "objectType")?),
+        encode(args::required(args, "id")?),
+    );
+    let (to, to_id) = (
+        encode(args::object_type(args, "toObjectType")?),
+        encode(args::required(args, "toId")?),
+    );
+    let result = match args.get("associationTypeId").and_then(Value::as_u64) {
+        None => {
+            let path = format!("/crm/v4/objects/{from}/{id}/associations/default/{to}/{to_id}");
+            client.call(Method::Put, path, None)?
+        }
+        Some(type_id) => {
+            let category = args::text(args, "associationCategory").unwrap_or("HUBSPOT_DEFINED");
+            let path = format!("/crm/v4/objects/{from}/{id}/associations/{to}/{to_id}");
+            let body = json!([{ "associationCategory": category, "associationTypeId": type_id }]);
+            client.call(Method::Put, path, Some(body))?
+        }
+    };
+    Ok(result)
+}
+
+fn get_properties(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
+    let path = format!(
+        "/crm/v3/properties/{}",
+        encode(args::object_type(args, "objectType")?)
+    );
+    let mut answer = client.call(Method::Get, path, None)?;
+    let names = args::string_list(args, "names");
+    if !names.is_empty() {
+        if let Some(Value::Array(results)) = answer.get_mut("results") {
+            results.retain(|p| {
+                p["name"]
+                    .as_str()
+                    .is_some_and(|n| names.iter().any(|w| w == n))
+            });
+        }
+    }
+    Ok(answer)
+}
+
+/// The arguments of create_property (`create`) and update_property.
+fn property_fields(create: bool) -> Value {
+    let option = json!({
+        "type": "object",
+        "properties": {
+            "label": {"type": "string"},
+            "value": {"type": "string"},
+            "displayOrder": {"type": "integer"},
+            "hidden": {"type": "boolean"}
+        },
+        "required": ["label", "value"],
+        "additionalProperties": false
+    });
+    let mut fields = json!({
+        "objectType": args::object_type_schema("The object type"),
+        "name": {"type": "string", "description": if create { "The internal name: lowercase letters, digits and _, starting with a letter." } else { "The property to change." }},
+        "label": {"type": "string", "description": "The name people see."},
+        "description": {"type": "string"},
+        "groupName": {"type": "string", "description": "The property group, e.g. contactinformation (see groupName in get_properties)."},
+        "fieldType": {"type": "string", "enum": FIELD_TYPES},
+        "options": {"type": "array", "items": option, "description": "For enumerations: the allowed values."},
+        "hidden": {"type": "boolean"}
+    });
+    if create {
+        fields["type"] = json!({"type": "string", "enum": PROPERTY_TYPES});
+    }
+    fields
+}
+
+fn property_call(
+    client: &Client,
+    args: &Map<String, Value>,
+    create: bool,
+) -> Result<Value, ToolError> {
+    let ty = encode(args::object_type(args, "objectType")?);
+    let name = args::required(args, "name")?;
+    let body: Map<String, Value> = args
+        .iter()
+        .filter(|(k, _)| k.as_str() != "objectType" && (create || k.as_str() != "name"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let (method, path) = if create {
+        (Method::Post, format!("/crm/v3/properties/{ty}"))
+    } else {
+        (
+            Method::Patch,
+            format!("/crm/v3/properties/{ty}/{}", encode(name)),
+        )
+    };
+    Ok(client.call(method, path, Some(Value::Object(body)))?)
+}
+
+fn record_links(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
+    let ty = args::object_type(args, "objectType")?;
+    let type_id = super::object_type(ty).map_or(ty, |o| o.type_id);
+    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let portal = account["portalId"].as_u64().ok_or_else(|| {
+        ToolError::HubSpot(crate::hubspot::HubSpotError::InvalidResponse(
+            "the account details have no portalId".into(),
+        ))
+    })?;
+    let domain = account["uiDomain"].as_str().unwrap_or("app.hubspot.com");
+    let base = format!("https://{domain}/contacts/{portal}");
+    let links: Vec<Value> = args::string_list(args, "ids")
+        .iter()
+        .map(|id| json!({ "id": id, "url": format!("{base}/record/{type_id}/{}", encode(id)) }))
+        .collect();
+    Ok(json!({
+        "portalId": portal,
+        "uiDomain": domain,
+        "listUrl": format!("{base}/objects/{type_id}/views/all/list"),
+        "links": links
+    }))
+}
+
+fn token_details(client: &Client, _: &Map<String, Value>) -> Result<Value, ToolError> {
+    let token = client.token_info()?;
+    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let mut details = json!({
+        "hubId": token["hubId"],
+        "userId": token["userId"],
+        "appId": token["appId"],
+        "scopes": token["scopes"],
+        "uiDomain": account["uiDomain"],
+        "portalId": account["portalId"],
+        "accountType": account["accountType"],
+        "timeZone": account["timeZone"],
+        "companyCurrency": account["companyCurrency"],
+        "dataHostingLocation": account["dataHostingLocation"]
+    });
+    if let Some(email) = token.get("userEmail") {
+        details["userEmail"] = email.clone();
+    }
+    Ok(details)
+}

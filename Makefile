@@ -95,7 +95,7 @@ musl-gcc: ## Install Debian's musl-tools (musl-gcc) if missing
 	  echo "==> installing musl-tools (musl-gcc) to compile ring's C code for $(STATIC_TARGET)"; \
 	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq musl-tools >/dev/null; }
 
-zig: $(ZIG_VENV)/.installed ## Zig $(ZIG_VERSION) from PyPI in .tools/zig: the C compiler and musl for aarch64
+zig: $(ZIG_VENV)/.installed ## Zig (pinned) from PyPI in .tools/zig: the C compiler and musl for aarch64
 $(ZIG_VENV)/.installed:
 	@echo "==> installing ziglang==$(ZIG_VERSION) from PyPI into $(ZIG_VENV) (C compiler for $(ARM_TARGET))"
 	$(PYTHON) -m venv $(ZIG_VENV)

@@ -55,6 +55,9 @@ pub struct Config {
     /// `TOOL_RESULT_MAX_BYTES`: the most text one tool result holds before records are
     /// left out (default 100 000).
     pub tool_result_max_bytes: usize,
+    /// `MCP_PAGE_SIZE`: items per `tools/list`, `resources/list`, `resources/templates/list`
+    /// and `prompts/list` page (`nextCursor` beyond it).
+    pub mcp_page_size: usize,
 }
 
 /// Where HubSpot calls go.
@@ -234,6 +237,13 @@ impl Config {
                 crate::catalog::DEFAULT_RESULT_LIMIT as u64,
                 1_000,
                 100_000_000,
+            )? as usize,
+            mcp_page_size: number(
+                &get,
+                "MCP_PAGE_SIZE",
+                crate::mcp::paging::DEFAULT_PAGE_SIZE as u64,
+                1,
+                1_000,
             )? as usize,
         })
     }

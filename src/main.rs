@@ -158,6 +158,7 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
     init_logging(config.log_level);
     configure_may(config.workers);
     catalog::set_result_limit(config.tool_result_max_bytes);
+    mcp::paging::set_page_size(config.mcp_page_size);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))

@@ -92,7 +92,20 @@ fn ids(page: &Value) -> Vec<String> {
 }
 
 #[test]
-fn tools_list_has_the_mcp_tool_shape_and_pages() {
+fn tools_list_is_one_page_by_default_and_pages_by_mcp_page_size() {
+    let whole = rpc(&server(), None, "tools/list", json!({}))["result"].clone();
+    assert!(whole.get("nextCursor").is_none(), "{}", whole["tools"]);
+    let paged = Server::mock(&[("MCP_PAGE_SIZE", "20")]);
+    let first = rpc(&paged, None, "tools/list", json!({}))["result"].clone();
+    assert_eq!(first["tools"].as_array().unwrap().len(), 20);
+    assert_eq!(first["nextCursor"], "20");
+    assert_eq!(&list_all(&paged, None), whole["tools"].as_array().unwrap());
+    let bad = rpc(&paged, None, "tools/list", json!({"cursor": "7"}));
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+}
+
+#[test]
+fn tools_list_has_the_mcp_tool_shape() {
     let server = server();
     let legacy = list_all(&server, None);
     let structured = list_all(&server, Some("2025-06-18"));

@@ -39,6 +39,7 @@ fn invalid_values_exit_2_naming_the_variable_and_what_is_allowed() {
         ("CORS_ORIGIN", ",", "origins"),
         ("NODE_ENV", "staging", "production"),
         ("SSL_CERT_FILE", "/nonexistent/ca.pem", "PEM file"),
+        ("MCP_PAGE_SIZE", "0", "1 to 1000"),
     ] {
         let (code, stderr) =
             run_expecting_failure(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-x"), (name, value)]);

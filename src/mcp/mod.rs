@@ -2,7 +2,7 @@
 //! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
 
 mod exchange;
-mod paging;
+pub mod paging;
 mod prompts;
 mod resources;
 pub mod version;

@@ -1,26 +1,48 @@
 //! MCP list paging (`cursor` in, `nextCursor` out) for tools, resources, templates and
-//! prompts. A page holds [`PAGE_SIZE`] items; the cursor is the position of the page's
+//! prompts. A page holds [`page_size`] items; the cursor is the position of the page's
 //! first item, opaque to clients. Pages are built once per list, so a request only picks
 //! one. A cursor this server did not give out is -32602.
 
 use crate::jsonrpc::RpcError;
 use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Items per page: the whole catalog of a scoped server usually fits one page, the full
-/// catalog takes two, and a page stays well under 100 KB for a model's context.
-pub const PAGE_SIZE: usize = 50;
+/// The default items per page (`MCP_PAGE_SIZE`): the whole catalog fits one page, because
+/// many clients read only the first page of `tools/list`.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_PAGE_SIZE);
+
+/// Sets the items per list page for the whole process (before any list is built).
+pub fn set_page_size(items: usize) {
+    PAGE_SIZE.store(items.max(1), Ordering::Relaxed);
+}
+
+/// The items per list page.
+pub fn page_size() -> usize {
+    PAGE_SIZE.load(Ordering::Relaxed)
+}
 
 /// The list results for `items` under `key` (`tools`, `resources`, ...), one per page,
 /// each with `nextCursor` but the last. An empty list is one empty page.
 pub fn pages(key: &str, items: Vec<Value>) -> Vec<Value> {
+    pages_of(key, items, page_size())
+}
+
+/// The page `params.cursor` names (the first without one).
+pub fn select(pages: &[Value], params: &Map<String, Value>) -> Result<Value, RpcError> {
+    select_of(pages, params, page_size())
+}
+
+fn pages_of(key: &str, items: Vec<Value>, size: usize) -> Vec<Value> {
     let count = items.len();
     let mut pages: Vec<Value> = Vec::new();
     let mut items = items.into_iter();
     loop {
-        let start = pages.len() * PAGE_SIZE;
-        let page: Vec<Value> = items.by_ref().take(PAGE_SIZE).collect();
+        let start = pages.len() * size;
+        let page: Vec<Value> = items.by_ref().take(size).collect();
         let mut result = json!({ key: page });
-        let next = start + PAGE_SIZE;
+        let next = start + size;
         if next < count {
             result["nextCursor"] = json!(next.to_string());
         }
@@ -31,15 +53,18 @@ pub fn pages(key: &str, items: Vec<Value>) -> Vec<Value> {
     }
 }
 
-/// The page `params.cursor` names (the first without one).
-pub fn select(pages: &[Value], params: &Map<String, Value>) -> Result<Value, RpcError> {
+fn select_of(
+    pages: &[Value],
+    params: &Map<String, Value>,
+    size: usize,
+) -> Result<Value, RpcError> {
     let index = match params.get("cursor") {
         None | Some(Value::Null) => 0,
         Some(Value::String(cursor)) => cursor
             .parse::<usize>()
             .ok()
-            .filter(|n| n % PAGE_SIZE == 0 && *n / PAGE_SIZE < pages.len() && *n > 0)
-            .map(|n| n / PAGE_SIZE)
+            .filter(|n| n % size == 0 && *n / size < pages.len() && *n > 0)
+            .map(|n| n / size)
             .ok_or_else(|| invalid(cursor))?,
         Some(other) => return Err(invalid(&other.to_string())),
     };
@@ -59,22 +84,19 @@ mod tests {
     #[test]
     fn pages_carry_the_next_cursor_until_the_last() {
         let items: Vec<Value> = (0..120).map(|i| json!(i)).collect();
-        let pages = pages("tools", items);
+        let pages = pages_of("tools", items, 50);
         assert_eq!(pages.len(), 3);
         assert_eq!(pages[0]["nextCursor"], "50");
         assert_eq!(pages[2]["tools"].as_array().unwrap().len(), 20);
         assert!(pages[2].get("nextCursor").is_none());
-        let second = select(&pages, json!({"cursor": "50"}).as_object().unwrap()).unwrap();
+        let pick = |params: Value| select_of(&pages, params.as_object().unwrap(), 50);
+        let second = pick(json!({"cursor": "50"})).unwrap();
         assert_eq!(second["tools"][0], 50);
         for bad in [json!("0"), json!("7"), json!("150"), json!("x"), json!(50)] {
-            let params = json!({ "cursor": bad });
-            assert!(
-                select(&pages, params.as_object().unwrap()).is_err(),
-                "{bad}"
-            );
+            assert!(pick(json!({ "cursor": bad })).is_err(), "{bad}");
         }
         assert_eq!(
-            super::pages("tools", Vec::new()),
+            pages_of("tools", Vec::new(), 50),
             vec![json!({"tools": []})]
         );
     }

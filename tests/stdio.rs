@@ -43,6 +43,11 @@ fn speaks_json_rpc_lines_and_exits_cleanly_at_eof() {
     assert_eq!(replies[0]["result"]["protocolVersion"], "2025-06-18");
     let text = replies[1]["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("dealname"));
+    assert!(
+        replies[1]["result"]["structuredContent"]["results"].is_array(),
+        "the version initialize agreed on (2025-06-18) holds for the calls after it: {}",
+        replies[1]
+    );
     assert_eq!(replies[2]["error"]["code"], -32601);
     assert_eq!(replies[3]["error"]["code"], -32700);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -53,11 +53,7 @@ fn pages_of(key: &str, items: Vec<Value>, size: usize) -> Vec<Value> {
     }
 }
 
-fn select_of(
-    pages: &[Value],
-    params: &Map<String, Value>,
-    size: usize,
-) -> Result<Value, RpcError> {
+fn select_of(pages: &[Value], params: &Map<String, Value>, size: usize) -> Result<Value, RpcError> {
     let index = match params.get("cursor") {
         None | Some(Value::Null) => 0,
         Some(Value::String(cursor)) => cursor

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import tempfile
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = str(ROOT / "fixtures" / "hubspot")
+# The admin API token of the test server (admin routes are off without one).
+ADMIN_TOKEN = "interop-admin-token-0123456789"
 
 def binary() -> str:
     """The server binary: $HUBSPOT_MCP_BIN, else the cargo debug build."""
@@ -30,12 +35,16 @@ def anyio_backend():
 @pytest.fixture(scope="session")
 def server_url():
     """Starts `hubspot-mcp-server serve --mock fixtures/hubspot` on 127.0.0.1, port 0, and
-    yields its `/mcp` URL (read from the start-up log line)."""
+    yields its `/mcp` URL (read from the start-up log line). The admin API is on, with a
+    throwaway DATA_DIR, so that scoped `/mcp/<token>` servers can be minted."""
+    data_dir = tempfile.TemporaryDirectory(prefix="hubspot-mcp-interop-")
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOST": "127.0.0.1",
         "PORT": "0",
         "LOG_LEVEL": "info",
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "DATA_DIR": data_dir.name,
     }
     proc = subprocess.Popen(
         [binary(), "serve", "--mock", FIXTURES],
@@ -69,3 +78,31 @@ def server_url():
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    data_dir.cleanup()
+
+
+def admin(url: str, method: str = "GET", body: dict | None = None) -> dict:
+    """One admin API call with the admin token; the JSON answer."""
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="session")
+def scoped_url(server_url):
+    """A scoped MCP server minted through the admin API on the start-up account, exposing
+    only the tools tagged `contacts`; yields its secret `/mcp/<token>` URL."""
+    base = server_url.removesuffix("/mcp")
+    account = admin(f"{base}/integrated-account")["result"][0]["id"]
+    minted = admin(
+        f"{base}/integrated-account/{account}/mcp",
+        "POST",
+        {"name": "SDK interop, contacts only", "config": {"tags": ["contacts"]}},
+    )
+    assert minted["url"].startswith(f"{base}/mcp/"), minted["url"]
+    yield minted["url"]

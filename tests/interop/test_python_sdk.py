@@ -1,7 +1,8 @@
 """The official Python MCP SDK (`mcp` on PyPI, pinned in requirements.txt) against
 hubspot-mcp-server on the mock HubSpot: Streamable HTTP on `/mcp` and the stdio transport,
 on the modern revision (the SDK's default `mode="auto"` probes `server/discover` first) and
-on the legacy one (`mode="legacy"`: the `initialize` handshake).
+on the legacy one (`mode="legacy"`: the `initialize` handshake); and the same flows on a
+scoped `/mcp/<token>` server minted through the admin API (contacts tools only).
 
 Run with `make interop` (or `.venv/bin/pytest tests/interop`); `HUBSPOT_MCP_BIN` names the
 binary (default: the cargo debug build).
@@ -29,6 +30,8 @@ CASES = [
     pytest.param(("http", "legacy", LEGACY_NEWEST), id="http-legacy"),
     pytest.param(("stdio", "auto", MODERN), id="stdio-modern"),
     pytest.param(("stdio", "legacy", LEGACY_NEWEST), id="stdio-legacy"),
+    pytest.param(("scoped", "auto", MODERN), id="scoped-modern"),
+    pytest.param(("scoped", "legacy", LEGACY_NEWEST), id="scoped-legacy"),
 ]
 
 
@@ -37,9 +40,9 @@ CASES = [
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("client", CASES, indirect=True)]
 
 
-def connect(transport: str, mode: str, server_url: str) -> Client:
-    if transport == "http":
-        return Client(server_url, mode=mode)
+def connect(transport: str, mode: str, url: str) -> Client:
+    if transport in ("http", "scoped"):
+        return Client(url, mode=mode)
     params = StdioServerParameters(
         command=binary(),
         args=["stdio", "--mock", FIXTURES],
@@ -55,7 +58,8 @@ def text_of(result) -> str:
 @pytest.fixture
 async def client(request, server_url):
     transport, mode, expected = request.param
-    async with connect(transport, mode, server_url) as client:
+    url = request.getfixturevalue("scoped_url") if transport == "scoped" else server_url
+    async with connect(transport, mode, url) as client:
         client.expected_version = expected
         client.transport = transport
         yield client
@@ -83,7 +87,12 @@ async def test_negotiates_the_right_revision(client):
 async def test_lists_tools(client):
     result = await client.list_tools()
     names = {tool.name for tool in result.tools}
-    assert SEED_TOOLS <= names, names
+    if client.transport == "scoped":
+        assert {"get_contacts", "create_contact", "search_contacts"} <= names, names
+        assert not names & {"get_deals", "get_companies", "create_deal"}, names
+        assert all("contacts" in t.meta["tags"] for t in result.tools), names
+    else:
+        assert SEED_TOOLS <= names, names
     contacts = next(t for t in result.tools if t.name == "get_contacts")
     assert contacts.input_schema["type"] == "object"
     assert contacts.description
@@ -131,6 +140,15 @@ async def test_an_unknown_tool_is_a_json_rpc_error(client):
         await client.call_tool("no_such_tool", {})
     assert raised.value.code == -32602
     assert "no_such_tool" in str(raised.value)
+
+
+async def test_a_tool_outside_a_scoped_server_is_refused(client):
+    if client.transport != "scoped":
+        pytest.skip("only scoped servers hide tools")
+    with pytest.raises(MCPError) as raised:
+        await client.call_tool("get_deals", {"limit": 1})
+    assert raised.value.code == -32602
+    assert "not available on this server" in str(raised.value)
 
 
 async def test_lists_and_reads_resources(client):

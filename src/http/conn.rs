@@ -146,16 +146,21 @@ impl<H: Handler> Connection<'_, H> {
         let _ = self.stream.set_nodelay(true);
         self.stream
             .set_write_timeout(Some(self.limits.request_timeout))?;
-        let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        // `rbuf[..filled]` holds received bytes. The rest of `rbuf` is zeroed once when it
+        // grows and then reused, so a read never has to clear its target first.
+        let mut rbuf: Vec<u8> = vec![0; READ_CHUNK];
+        let mut filled = 0;
         let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
         let mut request_started: Option<Instant> = None;
         let mut sent_continue = false;
+        // The read timeout last set on the socket (setting it is a syscall).
+        let mut read_timeout: Option<Duration> = None;
         loop {
             // Answer every complete request in the buffer (pipelining), then flush once.
             let mut start = 0;
             let mut close = false;
             loop {
-                match frame(&rbuf[start..], self.limits.max_body) {
+                match frame(&rbuf[start..filled], self.limits.max_body) {
                     Framed::Complete {
                         consumed,
                         header_len,
@@ -189,18 +194,19 @@ impl<H: Handler> Connection<'_, H> {
                     }
                 }
             }
-            rbuf.drain(..start);
+            rbuf.copy_within(start..filled, 0);
+            filled -= start;
             if !wbuf.is_empty() {
                 self.stream.write_all(&wbuf)?;
                 wbuf.clear();
             }
-            if close || self.shutdown.is_stopping() && rbuf.is_empty() {
+            if close || self.shutdown.is_stopping() && filled == 0 {
                 return Ok(());
             }
 
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
-            let timeout = if rbuf.is_empty() {
+            let timeout = if filled == 0 {
                 self.limits.idle_timeout
             } else {
                 let begun = *request_started.get_or_insert_with(Instant::now);
@@ -209,15 +215,18 @@ impl<H: Handler> Connection<'_, H> {
                     _ => return self.timed_out(),
                 }
             };
-            self.stream.set_read_timeout(Some(timeout))?;
-            let len = rbuf.len();
-            rbuf.resize(len + READ_CHUNK, 0);
-            match self.stream.read(&mut rbuf[len..]) {
+            if read_timeout != Some(timeout) {
+                self.stream.set_read_timeout(Some(timeout))?;
+                read_timeout = Some(timeout);
+            }
+            if rbuf.len() - filled < READ_CHUNK {
+                rbuf.resize(filled + READ_CHUNK, 0);
+            }
+            match self.stream.read(&mut rbuf[filled..]) {
                 Ok(0) => return Ok(()),
-                Ok(n) => rbuf.truncate(len + n),
+                Ok(n) => filled += n,
                 Err(err) if is_timeout(&err) => {
-                    rbuf.truncate(len);
-                    return if rbuf.is_empty() {
+                    return if filled == 0 {
                         Ok(())
                     } else {
                         self.timed_out()
@@ -225,7 +234,7 @@ impl<H: Handler> Connection<'_, H> {
                 }
                 Err(err) => return Err(err),
             }
-            if request_started.is_none() && !rbuf.is_empty() {
+            if request_started.is_none() && filled > 0 {
                 request_started = Some(Instant::now());
             }
         }

@@ -23,7 +23,7 @@ pub fn run(server: &mcp::Server) -> io::Result<()> {
         );
         log::info!("stdio rpc={}", methods.join(","));
         if let Some((_, reply)) = reply {
-            serde_json::to_writer(&mut stdout, &reply)?;
+            stdout.write_all(&reply)?;
             stdout.write_all(b"\n")?;
             stdout.flush()?;
         }

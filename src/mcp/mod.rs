@@ -28,6 +28,9 @@ pub struct Exposure {
     /// The meta-tools and their definitions in discovery mode; empty otherwise.
     meta: Vec<(MetaTool, Value)>,
     tools_list: Value,
+    /// `tools_list` serialized once, as the legacy and as the modern result: `tools/list`
+    /// answers copy these bytes instead of cloning and re-serializing the list each time.
+    tools_list_json: [String; 2],
 }
 
 impl Exposure {
@@ -50,11 +53,16 @@ impl Exposure {
             ToolExposure::All => tools.iter().map(|t| t.to_json()).collect(),
             ToolExposure::Discovery => meta.iter().map(|(_, d)| d.clone()).collect(),
         };
+        let tools_list = json!({ "tools": listed });
+        let mut modern = tools_list.clone();
+        mark_modern(&mut modern, "tools/list", true);
+        let tools_list_json = [tools_list.to_string(), modern.to_string()];
         Exposure {
             tools,
             objects,
             meta,
-            tools_list: json!({ "tools": listed }),
+            tools_list,
+            tools_list_json,
         }
     }
 
@@ -140,16 +148,27 @@ impl Server<'_> {
             }
         };
         if modern {
-            if let Value::Object(obj) = &mut result {
-                obj.insert("resultType".into(), "complete".into());
-                stamp_server_info(obj);
-                if cacheable {
-                    obj.insert("ttlMs".into(), LIST_TTL_MS.into());
-                    obj.insert("cacheScope".into(), cache_scope(method).into());
-                }
-            }
+            mark_modern(&mut result, method, cacheable);
         }
         Ok(result)
+    }
+
+    /// The result of a request whose answer never changes, as JSON text serialized once
+    /// (the first page of `tools/list`); the same bytes [`Server::handle`]'s result
+    /// serializes to. `None` means "call `handle`", which also reports every error.
+    pub fn prebuilt(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        headers: Headers,
+    ) -> Option<&str> {
+        if method != "tools/list" || !matches!(params.get("cursor"), None | Some(Value::Null)) {
+            return None;
+        }
+        match version::detect(method, params, headers).ok()? {
+            Era::Legacy(_) => Some(&self.exposure.tools_list_json[0]),
+            Era::Modern(_) => Some(&self.exposure.tools_list_json[1]),
+        }
     }
 
     /// A list result, which fits one page: any `cursor` is one we never gave out.
@@ -229,6 +248,19 @@ fn tool_result(value: &Value) -> Value {
     json!({
         "content": [{ "type": "text", "text": serde_json::to_string_pretty(value).unwrap_or_default() }]
     })
+}
+
+/// Adds what every modern-era result carries: `resultType` and `serverInfo` in `_meta`,
+/// and for cacheable (list and read) results `ttlMs` and `cacheScope`.
+fn mark_modern(result: &mut Value, method: &str, cacheable: bool) {
+    if let Value::Object(obj) = result {
+        obj.insert("resultType".into(), "complete".into());
+        stamp_server_info(obj);
+        if cacheable {
+            obj.insert("ttlMs".into(), LIST_TTL_MS.into());
+            obj.insert("cacheScope".into(), cache_scope(method).into());
+        }
+    }
 }
 
 /// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and

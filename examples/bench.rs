@@ -1,0 +1,768 @@
+//! The `make bench` driver: starts the release server, a separate mock HubSpot and the
+//! may_minihttp baseline on 127.0.0.1, drives them with wrk, and measures memory, start-up
+//! and isolation. Prints a Markdown table and writes the same figures as JSON.
+//!
+//! Usage (what `bench/run.sh` runs):
+//! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR`
+//! Environment: `BENCH_SECS` (seconds per load run, default 3), `BENCH_CONNS` (default
+//! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20).
+//!
+//! Every process it starts dies with it: each is killed when its handle drops and is
+//! started with `PR_SET_PDEATHSIG`, so even a killed driver leaves nothing behind.
+
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One benchmarked request.
+struct Probe {
+    /// Short name used in the table and in JSON.
+    name: &'static str,
+    /// The file the baseline answers it from.
+    file: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: &'static str,
+}
+
+const PROBES: &[Probe] = &[
+    Probe {
+        name: "GET /health",
+        file: "health.json",
+        method: "GET",
+        path: "/health",
+        body: "",
+    },
+    Probe {
+        name: "initialize",
+        file: "initialize.json",
+        method: "POST",
+        path: "/mcp/initialize",
+        body: r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"bench","version":"1.0.0"}}}"#,
+    },
+    Probe {
+        name: "tools/list",
+        file: "tools_list.json",
+        method: "POST",
+        path: "/mcp/tools/list",
+        body: r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}"#,
+    },
+    Probe {
+        name: "tools/call get_contacts",
+        file: "tools_call.json",
+        method: "POST",
+        path: "/mcp/tools/call",
+        body: r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_contacts","arguments":{"limit":5,"properties":["firstname","lastname","email","company"]}}}"#,
+    },
+];
+
+/// The targets from issue 7.
+const TARGET_TOOLS_LIST_RATIO: f64 = 0.85;
+const TARGET_ISOLATION_FACTOR: f64 = 3.0;
+const TARGET_RSS_IDLE_KB: u64 = 4 * 1024;
+const TARGET_RSS_PEAK_KB: u64 = 24 * 1024;
+const TARGET_START_MS: f64 = 20.0;
+const TARGET_BINARY_BYTES: u64 = 3 * 1024 * 1024;
+/// Concurrent tool calls held waiting on the slow upstream in the isolation run.
+const SLOW_CALLS: usize = 500;
+/// The slow upstream's latency.
+const SLOW_MS: u64 = 2000;
+
+struct Args {
+    server: PathBuf,
+    baseline: PathBuf,
+    fixtures: PathBuf,
+    script: PathBuf,
+    out: PathBuf,
+    work: PathBuf,
+    secs: u64,
+    conns: Vec<usize>,
+    starts: usize,
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("bench: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(message) = run(&args) {
+        eprintln!("bench: FAILED: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut flags = std::collections::HashMap::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        flags.insert(flag, value);
+    }
+    let mut take = |name: &str| {
+        flags.remove(name).map(PathBuf::from).ok_or(format!(
+            "missing {name}; see the doc comment of examples/bench.rs"
+        ))
+    };
+    let env_num = |name: &str, default: u64| -> Result<u64, String> {
+        match std::env::var(name) {
+            Ok(v) => v.parse().map_err(|_| format!("{name}={v} is not a number")),
+            Err(_) => Ok(default),
+        }
+    };
+    let conns = std::env::var("BENCH_CONNS").unwrap_or_else(|_| "1,64,256,1024".into());
+    let conns = conns
+        .split(',')
+        .map(|c| c.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("BENCH_CONNS={conns} is not a comma list of numbers"))?;
+    Ok(Args {
+        server: take("--server")?,
+        baseline: take("--baseline")?,
+        fixtures: take("--fixtures")?,
+        script: take("--script")?,
+        out: take("--out")?,
+        work: take("--work")?,
+        secs: env_num("BENCH_SECS", 3)?.max(1),
+        conns,
+        starts: env_num("BENCH_STARTS", 20)?.max(1) as usize,
+    })
+}
+
+// ---------------------------------------------------------------- processes
+
+/// A child process that is killed when dropped (and when the driver dies).
+struct Proc {
+    name: String,
+    child: Child,
+}
+
+impl Proc {
+    fn start(name: &str, cmd: &mut Command) -> Result<Proc, String> {
+        cmd.stdin(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; it only sets a flag on the new process.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|err| format!("cannot start {name}: {err}"))?;
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `VmRSS` and `VmHWM` (peak) from /proc, in KiB.
+    fn memory_kb(&self) -> (u64, u64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(format!("{} exited early: {status}", self.name)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot find a free port on 127.0.0.1")
+}
+
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max.min(65536);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    if lim.rlim_cur < 4096 {
+        eprintln!(
+            "bench: warning: only {} file descriptors allowed (ulimit -n); 1024 connections need ~2100",
+            lim.rlim_cur
+        );
+    }
+}
+
+// ---------------------------------------------------------------- tiny HTTP client
+
+fn request_bytes(port: u16, method: &str, path: &str, body: &str) -> Vec<u8> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    if !body.is_empty() {
+        let _ = write!(
+            req,
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    req.into_bytes()
+}
+
+/// Sends one request on a new connection; returns the status and body.
+fn http(port: u16, raw: &[u8], timeout: Duration) -> io::Result<(u16, Vec<u8>)> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_nodelay(true)?;
+    stream.write_all(raw)?;
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            return Ok((status, buf[end + 4..end + 4 + length].to_vec()));
+        }
+    }
+}
+
+/// Polls `GET /health` until it answers 200; returns how long that took.
+fn wait_healthy(port: u16, proc: &mut Proc, limit: Duration) -> Result<Duration, String> {
+    let started = Instant::now();
+    let raw = request_bytes(port, "GET", "/health", "");
+    loop {
+        if let Ok((200, _)) = http(port, &raw, Duration::from_secs(1)) {
+            return Ok(started.elapsed());
+        }
+        proc.check_alive()?;
+        if started.elapsed() > limit {
+            return Err(format!(
+                "{} did not answer /health within {limit:?}",
+                proc.name
+            ));
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+// ---------------------------------------------------------------- wrk
+
+/// What one wrk run measured.
+#[derive(Clone, Debug)]
+struct Load {
+    rps: f64,
+    requests: u64,
+    p50_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+    max_us: f64,
+    errors: u64,
+    timeouts: u64,
+}
+
+impl Load {
+    fn to_json(&self) -> Value {
+        json!({
+            "rps": self.rps.round(),
+            "requests": self.requests,
+            "p50_us": self.p50_us,
+            "p90_us": self.p90_us,
+            "p99_us": self.p99_us,
+            "max_us": self.max_us,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+        })
+    }
+}
+
+/// The wrk command for `probe` against `port` with `conns` connections for `secs`.
+fn wrk(args: &Args, port: u16, probe: &Probe, conns: usize, secs: u64, timeout_s: u64) -> Command {
+    let mut cmd = Command::new("wrk");
+    cmd.env("BENCH_METHOD", probe.method)
+        .env("BENCH_BODY", probe.body)
+        .arg("-t")
+        .arg(conns.clamp(1, 2).to_string())
+        .arg("-c")
+        .arg(conns.to_string())
+        .arg("-d")
+        .arg(format!("{secs}s"))
+        .arg("--timeout")
+        .arg(format!("{timeout_s}s"))
+        .arg("-s")
+        .arg(&args.script)
+        .arg(format!("http://127.0.0.1:{port}{}", probe.path))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn wrk_result(proc: Proc) -> Result<Load, String> {
+    let mut proc = proc;
+    let mut out = String::new();
+    if let Some(stdout) = proc.child.stdout.as_mut() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    let mut err = String::new();
+    if let Some(stderr) = proc.child.stderr.as_mut() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    let _ = proc.child.wait();
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("BENCH_JSON "))
+        .ok_or_else(|| format!("wrk printed no result:\n{out}{err}"))?;
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("bad wrk output {line}: {e}"))?;
+    let num = |ptr: &str| v.pointer(ptr).and_then(Value::as_f64).unwrap_or(0.0);
+    let errors = ["connect", "read", "write", "status"]
+        .iter()
+        .map(|k| num(&format!("/errors/{k}")) as u64)
+        .sum();
+    Ok(Load {
+        rps: num("/requests") / (num("/duration_us") / 1e6).max(1e-9),
+        requests: num("/requests") as u64,
+        p50_us: num("/latency_us/p50"),
+        p90_us: num("/latency_us/p90"),
+        p99_us: num("/latency_us/p99"),
+        max_us: num("/latency_us/max"),
+        errors,
+        timeouts: num("/errors/timeout") as u64,
+    })
+}
+
+fn load(args: &Args, port: u16, probe: &Probe, conns: usize, secs: u64) -> Result<Load, String> {
+    let proc = Proc::start("wrk", &mut wrk(args, port, probe, conns, secs, 10))?;
+    wrk_result(proc)
+}
+
+// ---------------------------------------------------------------- the run
+
+struct Machine {
+    nproc: usize,
+    cpu: String,
+    kernel: String,
+    wrk: String,
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let wrk = Command::new("wrk")
+        .arg("-v")
+        .output()
+        .map(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
+            text.lines()
+                .next()
+                .unwrap_or("")
+                .split(" Copyright")
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    Machine {
+        nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu,
+        kernel,
+        wrk,
+    }
+}
+
+fn server_cmd(args: &Args, port: u16, upstream: u16) -> Command {
+    let mut cmd = Command::new(&args.server);
+    cmd.arg("serve")
+        .env("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "bench")
+        .env("HUBSPOT_API_URL", format!("http://127.0.0.1:{upstream}"))
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env_remove("HUBSPOT_MOCK")
+        .env_remove("LOG_LEVEL")
+        .env_remove("WORKERS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+fn start_mock(args: &Args, latency_ms: u64) -> Result<(Proc, u16), String> {
+    let port = free_port();
+    let mut mock = Proc::start(
+        "mock HubSpot",
+        Command::new(&args.server)
+            .arg("mock-hubspot")
+            .arg("--fixtures")
+            .arg(&args.fixtures)
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--latency-ms")
+            .arg(latency_ms.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
+    // The mock has no /health: any HTTP answer means it is up.
+    let started = Instant::now();
+    let raw = request_bytes(port, "GET", "/", "");
+    while http(port, &raw, Duration::from_secs(5)).is_err() {
+        mock.check_alive()?;
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err("the mock HubSpot did not start within 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok((mock, port))
+}
+
+fn start_server(args: &Args, upstream: u16) -> Result<(Proc, u16), String> {
+    let port = free_port();
+    let mut server = Proc::start("hubspot-mcp-server", &mut server_cmd(args, port, upstream))?;
+    wait_healthy(port, &mut server, Duration::from_secs(10))?;
+    Ok((server, port))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn ms(us: f64) -> String {
+    if us >= 100_000.0 {
+        format!("{:.0}", us / 1000.0)
+    } else if us >= 10_000.0 {
+        format!("{:.1}", us / 1000.0)
+    } else {
+        format!("{:.2}", us / 1000.0)
+    }
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let begun = Instant::now();
+    raise_fd_limit();
+    let machine = machine();
+    if machine.wrk.is_empty() {
+        return Err("wrk is not installed (apt-get install -y wrk)".into());
+    }
+    std::fs::create_dir_all(&args.work).map_err(|e| format!("{}: {e}", args.work.display()))?;
+    let binary_bytes = std::fs::metadata(&args.server)
+        .map_err(|e| format!("{}: {e}", args.server.display()))?
+        .len();
+    eprintln!(
+        "bench: {} × {}, {} s per run, connections {:?}",
+        machine.nproc, machine.cpu, args.secs, args.conns
+    );
+
+    // 1. The mock HubSpot, as its own process so its cost is not counted as ours.
+    let (mock, mock_port) = start_mock(args, 0)?;
+
+    // 2. Start-up: exec to the first 200 from /health, several times.
+    let mut starts: Vec<f64> = Vec::new();
+    for _ in 0..args.starts {
+        let port = free_port();
+        let started = Instant::now();
+        let mut server = Proc::start("hubspot-mcp-server", &mut server_cmd(args, port, mock_port))?;
+        wait_healthy(port, &mut server, Duration::from_secs(10))?;
+        starts.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let start_min = starts.iter().copied().fold(f64::MAX, f64::min);
+    let start_max = starts.iter().copied().fold(0.0, f64::max);
+    let start_median = median(&mut starts);
+    eprintln!("bench: start to first /health: median {start_median:.2} ms");
+
+    // 3. Our server; capture its answers for the baseline; idle memory.
+    let (mut server, port) = start_server(args, mock_port)?;
+    let responses = args.work.join("responses");
+    std::fs::create_dir_all(&responses).map_err(|e| e.to_string())?;
+    for probe in PROBES {
+        let raw = request_bytes(port, probe.method, probe.path, probe.body);
+        let (status, body) = http(port, &raw, Duration::from_secs(10))
+            .map_err(|e| format!("{} on our server: {e}", probe.name))?;
+        let text = String::from_utf8_lossy(&body);
+        if status != 200 || text.contains("\"error\"") || text.contains("\"isError\":true") {
+            return Err(format!("{} answered {status}: {text}", probe.name));
+        }
+        std::fs::write(responses.join(probe.file), &body).map_err(|e| e.to_string())?;
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let (rss_idle_kb, _) = server.memory_kb();
+
+    // 4. The baseline, answering the captured bytes.
+    let base_port = free_port();
+    let mut baseline = Proc::start(
+        "baseline",
+        Command::new(&args.baseline)
+            .arg("--port")
+            .arg(base_port.to_string())
+            .arg("--responses")
+            .arg(&responses)
+            .env_remove("WORKERS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
+    wait_healthy(base_port, &mut baseline, Duration::from_secs(10))?;
+    let (base_rss_idle_kb, _) = baseline.memory_kb();
+
+    // 5. Throughput and latency, baseline and ours back to back for every cell.
+    let warm = &PROBES[0];
+    load(args, base_port, warm, 64, 1)?;
+    load(args, port, warm, 64, 1)?;
+    let mut rows: Vec<(&Probe, usize, Load, Load)> = Vec::new();
+    for probe in PROBES {
+        for &conns in &args.conns {
+            let base = load(args, base_port, probe, conns, args.secs)?;
+            let ours = load(args, port, probe, conns, args.secs)?;
+            server.check_alive()?;
+            eprintln!(
+                "bench: {:<24} {:>5} conns  ours {:>9.0} req/s  baseline {:>9.0} req/s  ratio {:.2}",
+                probe.name,
+                conns,
+                ours.rps,
+                base.rps,
+                ours.rps / base.rps
+            );
+            rows.push((probe, conns, ours, base));
+        }
+    }
+    let (_, rss_peak_kb) = server.memory_kb();
+    let (_, base_rss_peak_kb) = baseline.memory_kb();
+    drop(server);
+    drop(baseline);
+    drop(mock);
+
+    // 6. Isolation: /health while SLOW_CALLS tool calls wait on a slow upstream.
+    let (slow_mock, slow_port) = start_mock(args, SLOW_MS)?;
+    let (mut server, port) = start_server(args, slow_port)?;
+    let health = &PROBES[0];
+    let idle = load(args, port, health, 1, args.secs)?;
+    let call = &PROBES[3];
+    let hold = args.secs + 3;
+    let slow = Proc::start(
+        "wrk (slow calls)",
+        &mut wrk(args, port, call, SLOW_CALLS, hold, hold + 60),
+    )?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let loaded = load(args, port, health, 1, args.secs)?;
+    let slow = wrk_result(slow)?;
+    server.check_alive()?;
+    let (_, rss_slow_kb) = server.memory_kb();
+    let factor = loaded.p99_us / idle.p99_us.max(1.0);
+    eprintln!(
+        "bench: /health p99 idle {} ms, with {SLOW_CALLS} slow calls waiting {} ms: ×{factor:.2}",
+        ms(idle.p99_us),
+        ms(loaded.p99_us)
+    );
+    drop(server);
+    drop(slow_mock);
+
+    // 7. Report.
+    let elapsed = begun.elapsed().as_secs_f64();
+    let tools_list_min = rows
+        .iter()
+        .filter(|r| r.0.name == "tools/list")
+        .map(|r| r.2.rps / r.3.rps)
+        .fold(f64::MAX, f64::min);
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "Machine: {} × {}, Linux {}, {}; {} s per run, ratios are ours ÷ the may_minihttp baseline in the same run.\n",
+        machine.nproc, machine.cpu, machine.kernel, machine.wrk, args.secs
+    );
+    table.push_str("| request | conns | ours req/s | baseline req/s | ratio | ours p50 / p99 ms | baseline p50 / p99 ms |\n");
+    table.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (probe, conns, ours, base) in &rows {
+        let flag = if ours.errors + base.errors > 0 {
+            format!(" (errors: ours {}, baseline {})", ours.errors, base.errors)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            table,
+            "| {}{flag} | {conns} | {:.0} | {:.0} | {:.2} | {} / {} | {} / {} |",
+            probe.name,
+            ours.rps,
+            base.rps,
+            ours.rps / base.rps,
+            ms(ours.p50_us),
+            ms(ours.p99_us),
+            ms(base.p50_us),
+            ms(base.p99_us)
+        );
+    }
+    table.push_str("\n| figure | measured | target | |\n|---|---:|---:|---|\n");
+    let _ = writeln!(
+        table,
+        "| tools/list req/s ÷ baseline (lowest over conns) | {tools_list_min:.2} | ≥ {TARGET_TOOLS_LIST_RATIO} | {} |",
+        verdict(tools_list_min >= TARGET_TOOLS_LIST_RATIO)
+    );
+    let _ = writeln!(
+        table,
+        "| /health p99 with {SLOW_CALLS} tool calls waiting on a {SLOW_MS} ms upstream ÷ idle p99 | {factor:.2} ({} / {} ms) | ≤ {TARGET_ISOLATION_FACTOR} | {} |",
+        ms(loaded.p99_us),
+        ms(idle.p99_us),
+        verdict(factor <= TARGET_ISOLATION_FACTOR)
+    );
+    let _ = writeln!(
+        table,
+        "| RSS idle (baseline {}) | {} | ≤ {} | {} |",
+        mb(base_rss_idle_kb),
+        mb(rss_idle_kb),
+        mb(TARGET_RSS_IDLE_KB),
+        verdict(rss_idle_kb <= TARGET_RSS_IDLE_KB)
+    );
+    let _ = writeln!(
+        table,
+        "| peak RSS, runs up to 1024 connections (baseline {}) | {} | ≤ {} | {} |",
+        mb(base_rss_peak_kb),
+        mb(rss_peak_kb),
+        mb(TARGET_RSS_PEAK_KB),
+        verdict(rss_peak_kb <= TARGET_RSS_PEAK_KB)
+    );
+    let _ = writeln!(
+        table,
+        "| exec to first /health 200 (median of {}, min {start_min:.1}, max {start_max:.1}) | {start_median:.1} ms | ≤ {TARGET_START_MS} ms | {} |",
+        args.starts,
+        verdict(start_median <= TARGET_START_MS)
+    );
+    let _ = writeln!(
+        table,
+        "| release binary, stripped (glibc, dynamic) | {:.2} MB | ≤ 3 MB (static) | {} |",
+        binary_bytes as f64 / (1024.0 * 1024.0),
+        verdict(binary_bytes <= TARGET_BINARY_BYTES)
+    );
+    let _ = writeln!(table, "\nWhole run: {elapsed:.0} s.");
+    println!("\n{table}");
+
+    let results = json!({
+        "machine": {
+            "nproc": machine.nproc,
+            "cpu": machine.cpu,
+            "kernel": machine.kernel,
+            "load_generator": machine.wrk,
+        },
+        "settings": {
+            "seconds_per_run": args.secs,
+            "connections": args.conns,
+            "server_env": "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN=bench HUBSPOT_API_URL=<mock> HOST=127.0.0.1, other settings default (LOG_LEVEL info, logs to /dev/null)",
+        },
+        "throughput": rows.iter().map(|(probe, conns, ours, base)| json!({
+            "request": probe.name,
+            "method": probe.method,
+            "path": probe.path,
+            "connections": conns,
+            "ratio": (ours.rps / base.rps * 1000.0).round() / 1000.0,
+            "ours": ours.to_json(),
+            "baseline": base.to_json(),
+        })).collect::<Vec<_>>(),
+        "memory_kb": {
+            "rss_idle": rss_idle_kb,
+            "rss_peak_1024": rss_peak_kb,
+            "rss_with_slow_calls": rss_slow_kb,
+            "baseline_rss_idle": base_rss_idle_kb,
+            "baseline_rss_peak_1024": base_rss_peak_kb,
+        },
+        "startup_ms": {
+            "median": (start_median * 100.0).round() / 100.0,
+            "min": (start_min * 100.0).round() / 100.0,
+            "max": (start_max * 100.0).round() / 100.0,
+            "samples": args.starts,
+        },
+        "binary_bytes": binary_bytes,
+        "isolation": {
+            "slow_upstream_ms": SLOW_MS,
+            "waiting_calls": SLOW_CALLS,
+            "health_idle": idle.to_json(),
+            "health_with_slow_calls": loaded.to_json(),
+            "slow_calls_completed": slow.requests,
+            "p99_factor": (factor * 100.0).round() / 100.0,
+        },
+        "targets": {
+            "tools_list_ratio": { "min": tools_list_min, "target": TARGET_TOOLS_LIST_RATIO, "met": tools_list_min >= TARGET_TOOLS_LIST_RATIO },
+            "isolation_factor": { "value": factor, "target": TARGET_ISOLATION_FACTOR, "met": factor <= TARGET_ISOLATION_FACTOR },
+            "rss_idle_kb": { "value": rss_idle_kb, "target": TARGET_RSS_IDLE_KB, "met": rss_idle_kb <= TARGET_RSS_IDLE_KB },
+            "rss_peak_kb": { "value": rss_peak_kb, "target": TARGET_RSS_PEAK_KB, "met": rss_peak_kb <= TARGET_RSS_PEAK_KB },
+            "startup_ms": { "value": start_median, "target": TARGET_START_MS, "met": start_median <= TARGET_START_MS },
+            "binary_bytes": { "value": binary_bytes, "target": TARGET_BINARY_BYTES, "met": binary_bytes <= TARGET_BINARY_BYTES },
+        },
+        "run_seconds": elapsed.round(),
+        "table_markdown": table,
+    });
+    let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    write_file(&args.out, &(text + "\n"))?;
+    eprintln!("bench: wrote {}", args.out.display());
+    Ok(())
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}

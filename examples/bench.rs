@@ -2,7 +2,7 @@
 //! may_minihttp baseline on 127.0.0.1, drives them with wrk, and measures memory, start-up
 //! and isolation. Prints a Markdown table and writes the same figures as JSON.
 //!
-//! Usage (what `bench/run.sh` runs):
+//! Usage (what `make bench` runs):
 //! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR`
 //! Environment: `BENCH_SECS` (seconds per load run, default 3), `BENCH_CONNS` (default
 //! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20).
@@ -437,6 +437,12 @@ fn server_cmd(args: &Args, port: u16, upstream: u16) -> Command {
         .env("HUBSPOT_API_URL", format!("http://127.0.0.1:{upstream}"))
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
+        // Our own pacing of HubSpot calls (0 = off) would throttle the measured path:
+        // the mock does not limit, so neither do we here.
+        .env("HUBSPOT_RATE_LIMIT_PER_10S", "0")
+        .env("HUBSPOT_SEARCH_RATE_PER_S", "0")
+        .env_remove("HUBSPOT_POOL_THREADS")
+        .env_remove("HUBSPOT_POOL_QUEUE")
         .env_remove("HUBSPOT_MOCK")
         .env_remove("LOG_LEVEL")
         .env_remove("WORKERS")
@@ -473,9 +479,13 @@ fn start_mock(args: &Args, latency_ms: u64) -> Result<(Proc, u16), String> {
     Ok((mock, port))
 }
 
-fn start_server(args: &Args, upstream: u16) -> Result<(Proc, u16), String> {
+/// Starts our server on a free port with `env` on top of [`server_cmd`]'s, and waits
+/// until it is healthy.
+fn start_server(args: &Args, upstream: u16, env: &[(&str, String)]) -> Result<(Proc, u16), String> {
     let port = free_port();
-    let mut server = Proc::start("hubspot-mcp-server", &mut server_cmd(args, port, upstream))?;
+    let mut cmd = server_cmd(args, port, upstream);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let mut server = Proc::start("hubspot-mcp-server", &mut cmd)?;
     wait_healthy(port, &mut server, Duration::from_secs(10))?;
     Ok((server, port))
 }
@@ -541,7 +551,7 @@ fn run(args: &Args) -> Result<(), String> {
     eprintln!("bench: start to first /health: median {start_median:.2} ms");
 
     // 3. Our server; capture its answers for the baseline; idle memory.
-    let (mut server, port) = start_server(args, mock_port)?;
+    let (mut server, port) = start_server(args, mock_port, &[])?;
     let responses = args.work.join("responses");
     std::fs::create_dir_all(&responses).map_err(|e| e.to_string())?;
     for probe in PROBES {
@@ -602,7 +612,13 @@ fn run(args: &Args) -> Result<(), String> {
 
     // 6. Isolation: /health while SLOW_CALLS tool calls wait on a slow upstream.
     let (slow_mock, slow_port) = start_mock(args, SLOW_MS)?;
-    let (mut server, port) = start_server(args, slow_port)?;
+    // Pool threads for every waiting call, so all of them are in flight upstream at
+    // once (the hardest case for isolation), and a queue with room to spare.
+    let pool = [
+        ("HUBSPOT_POOL_THREADS", SLOW_CALLS.to_string()),
+        ("HUBSPOT_POOL_QUEUE", (2 * SLOW_CALLS).to_string()),
+    ];
+    let (mut server, port) = start_server(args, slow_port, &pool)?;
     let health = &PROBES[0];
     let idle = load(args, port, health, 1, args.secs)?;
     let call = &PROBES[3];

@@ -17,6 +17,13 @@ const MAX_HEADERS: usize = 100;
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// How much the read buffer grows by at a time.
 const READ_CHUNK: usize = 8 * 1024;
+/// A new connection's read buffer: room for a typical request in one read.
+const INITIAL_READ: usize = 2 * 1024;
+/// The least free space a read is given; less, and the buffer grows by [`READ_CHUNK`].
+const MIN_READ: usize = 512;
+/// Buffers above this size (a large request or response) are given back when the
+/// connection goes idle, so an idle keep-alive connection holds only a few KiB.
+const KEEP_BUFFER: usize = 4 * 1024;
 
 /// Limits and timeouts that every connection obeys.
 #[derive(Clone, Debug)]
@@ -148,9 +155,9 @@ impl<H: Handler> Connection<'_, H> {
             .set_write_timeout(Some(self.limits.request_timeout))?;
         // `rbuf[..filled]` holds received bytes. The rest of `rbuf` is zeroed once when it
         // grows and then reused, so a read never has to clear its target first.
-        let mut rbuf: Vec<u8> = vec![0; READ_CHUNK];
+        let mut rbuf: Vec<u8> = vec![0; INITIAL_READ];
         let mut filled = 0;
-        let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        let mut wbuf: Vec<u8> = Vec::new();
         let mut request_started: Option<Instant> = None;
         let mut sent_continue = false;
         // The read timeout last set on the socket (setting it is a syscall).
@@ -203,6 +210,14 @@ impl<H: Handler> Connection<'_, H> {
             if close || self.shutdown.is_stopping() && filled == 0 {
                 return Ok(());
             }
+            if filled == 0 {
+                if rbuf.len() > KEEP_BUFFER {
+                    rbuf = vec![0; INITIAL_READ];
+                }
+                if wbuf.capacity() > KEEP_BUFFER {
+                    wbuf = Vec::new();
+                }
+            }
 
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
@@ -219,7 +234,7 @@ impl<H: Handler> Connection<'_, H> {
                 self.stream.set_read_timeout(Some(timeout))?;
                 read_timeout = Some(timeout);
             }
-            if rbuf.len() - filled < READ_CHUNK {
+            if rbuf.len() - filled < MIN_READ {
                 rbuf.resize(filled + READ_CHUNK, 0);
             }
             match self.stream.read(&mut rbuf[filled..]) {
@@ -475,6 +490,8 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
 
 /// Serializes `response` into `out`, with framing headers.
 fn write_response(out: &mut Vec<u8>, response: &Response, close: bool) {
+    // The head is a few hundred bytes: one allocation for head and body.
+    out.reserve(512 + response.body.len());
     let mut itoa = [0u8; 20];
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(fmt_usize(response.status as usize, &mut itoa));

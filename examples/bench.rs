@@ -3,7 +3,8 @@
 //! and isolation. Prints a Markdown table and writes the same figures as JSON.
 //!
 //! Usage (what `make bench` runs):
-//! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR`
+//! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR
+//! [--readme README.md]`
 //! Environment: `BENCH_SECS` (seconds per load run, default 3), `BENCH_CONNS` (default
 //! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20).
 //!
@@ -81,6 +82,8 @@ struct Args {
     script: PathBuf,
     out: PathBuf,
     work: PathBuf,
+    /// A file whose bench markers get the table (README.md), if given.
+    readme: Option<PathBuf>,
     secs: u64,
     conns: Vec<usize>,
     starts: usize,
@@ -107,6 +110,7 @@ fn parse_args() -> Result<Args, String> {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         flags.insert(flag, value);
     }
+    let readme = flags.remove("--readme").map(PathBuf::from);
     let mut take = |name: &str| {
         flags.remove(name).map(PathBuf::from).ok_or(format!(
             "missing {name}; see the doc comment of examples/bench.rs"
@@ -131,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
         script: take("--script")?,
         out: take("--out")?,
         work: take("--work")?,
+        readme,
         secs: env_num("BENCH_SECS", 3)?.max(1),
         conns,
         starts: env_num("BENCH_STARTS", 20)?.max(1) as usize,
@@ -918,6 +923,10 @@ fn run(args: &Args) -> Result<(), String> {
     let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     write_file(&args.out, &(text + "\n"))?;
     eprintln!("bench: wrote {}", args.out.display());
+    if let Some(readme) = &args.readme {
+        paste_table(readme, &table)?;
+        eprintln!("bench: table pasted into {}", readme.display());
+    }
     Ok(())
 }
 
@@ -939,6 +948,27 @@ fn dynamically_linked(path: &Path) -> bool {
     let (size, count) = (u16_at(0x36), u16_at(0x38));
     (0..count)
         .any(|i| elf.get(phoff + i * size..phoff + i * size + 4) == Some(&3u32.to_le_bytes()[..]))
+}
+
+/// Replaces what stands between `<!-- bench:begin -->` and `<!-- bench:end -->` in the
+/// file at `path` with `table`.
+fn paste_table(path: &Path, table: &str) -> Result<(), String> {
+    const BEGIN: &str = "<!-- bench:begin -->";
+    const END: &str = "<!-- bench:end -->";
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(format!("{} has no {BEGIN} … {END} markers", path.display()));
+    };
+    if end < begin {
+        return Err(format!("{}: {END} comes before {BEGIN}", path.display()));
+    }
+    let pasted = format!(
+        "{}{BEGIN}\n{}\n{}",
+        &text[..begin],
+        table.trim(),
+        &text[end..]
+    );
+    write_file(path, &pasted)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {

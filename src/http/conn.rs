@@ -269,7 +269,10 @@ impl<H: Handler> Connection<'_, H> {
     /// Handles one framed request and writes its response; true when the connection
     /// must close afterwards.
     fn answer(&self, raw: &[u8], header_len: usize, body: Body, wbuf: &mut Vec<u8>) -> bool {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        // On the heap, not the stack: the array (3.2 KiB) would sit under the handler's
+        // whole call chain, and a coroutine's deepest stack page stays resident for the
+        // connection's life, while this allocation is gone when the request is answered.
+        let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut headers);
         // `frame` already parsed these bytes successfully.
         let _ = parsed.parse(&raw[..header_len]);

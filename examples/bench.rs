@@ -755,8 +755,8 @@ fn run(args: &Args) -> Result<(), String> {
         &mut wrk(args, port, &PROBES[3], SLOW_CALLS, hold, hold + 60),
     )?;
     let waiting_before = wait_upstream_calls(slow_port, SLOW_CALLS, Duration::from_secs(10))?;
-    // Let the last calls' set-up (new coroutines, connections) finish before measuring.
-    std::thread::sleep(Duration::from_millis(500));
+    // Let the calls' set-up (coroutines, connections, page faults) settle before measuring.
+    std::thread::sleep(Duration::from_secs(2));
     let [idle, loaded] = interleaved(args, [control_port, port], &PROBES[0], args.secs)?;
     let waiting_after = upstream_calls(slow_port);
     if window.elapsed() >= Duration::from_millis(SLOW_MS) {

@@ -33,6 +33,26 @@ fmt: ## Format the code
 clean: ## Remove build output
 	$(CARGO) clean
 
+# --- Benchmark: `make bench` (not part of `make test`) ------------------------------------
+# Release builds of the server, the may_minihttp baseline (examples/baseline.rs) and the
+# driver (examples/bench.rs); wrk from Debian as the load generator. Everything runs on
+# 127.0.0.1 and stops by itself; the table is printed, written to bench/results.json and
+# pasted into README.md (between the bench markers).
+# BENCH_SECS (seconds per load run, default 3) and BENCH_CONNS (default 1,64,256,1024) tune it.
+
+.PHONY: bench wrk
+
+RELEASE_DIR := $(or $(CARGO_TARGET_DIR),target)/release
+
+wrk: ## Install wrk (Debian package) when it is missing
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+bench: wrk ## Throughput, latency, memory, start-up and isolation against the baseline (~3 min)
+	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
+	$(RELEASE_DIR)/examples/bench --server $(RELEASE_DIR)/$(BIN) \
+		--baseline $(RELEASE_DIR)/examples/baseline --fixtures $(FIXTURES) \
+		--script bench/wrk.lua --work bench/out --out bench/results.json --readme README.md
+
 # --- Interop: real MCP clients against the built server (tests/interop/) ---------------
 # Python SDK (pytest, .venv), TypeScript SDK and Inspector CLI (node:test), the official
 # conformance suite. Everything installs from PyPI and npm into .venv and

@@ -1,6 +1,7 @@
 //! Wall-clock time as RFC 3339 strings (`2024-01-15T10:30:00.000Z`), both ways, without a
 //! date crate: HubSpot, the seed's `/health` and the registry all speak this one format.
 
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
@@ -13,17 +14,25 @@ pub fn now_millis() -> i64 {
 
 /// Formats milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_millis(millis: i64) -> String {
+    let mut out = String::with_capacity(24);
+    write_rfc3339(&mut out, millis);
+    out
+}
+
+/// Appends milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` to `out`.
+pub fn write_rfc3339(out: &mut String, millis: i64) {
     let secs = millis.div_euclid(1000);
     let ms = millis.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
         sod / 3600,
         sod / 60 % 60,
         sod % 60
-    )
+    );
 }
 
 /// The current time in RFC 3339 with milliseconds, UTC.

@@ -1,7 +1,7 @@
 //! JSON-RPC 2.0, hand-written: parsing, validation, batches, and the error codes of the
 //! seed (-32700, -32600, -32601, -32602, -32603) plus MCP's own (-32020, -32022, -32002).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// Invalid JSON was received.
@@ -200,17 +200,28 @@ fn reject(id: Value, reason: &str) -> Rejected {
 
 /// A success response object.
 pub fn success(id: Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "result": result})
+    envelope(id, "result", result)
 }
 
 /// An error response object.
 pub fn failure(id: Value, error: &RpcError) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": error.to_json()})
+    envelope(id, "error", error.to_json())
+}
+
+/// `{"jsonrpc":"2.0","id":id,key:value}`, moving `value` in (`json!` would deep-copy it
+/// through `to_value`, which for a `tools/list` result is most of the request's cost).
+fn envelope(id: Value, key: &str, value: Value) -> Value {
+    let mut obj = Map::with_capacity(3);
+    obj.insert("jsonrpc".into(), "2.0".into());
+    obj.insert("id".into(), id);
+    obj.insert(key.into(), value);
+    Value::Object(obj)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn code(value: Value) -> i64 {
         classify(value).err().map(|r| r.error.code).unwrap_or(0)

@@ -5,6 +5,7 @@
 //! applied to the requests after it, as `MCP-Protocol-Version` does over HTTP.
 
 use crate::mcp::{self, version::Headers};
+use serde_json::Value;
 use std::io::{self, BufRead, Write};
 
 /// Answers each line of stdin on stdout until stdin ends.
@@ -30,13 +31,21 @@ pub fn run(server: &mcp::Server) -> io::Result<()> {
         );
         log::info!("stdio rpc={}", methods.join(","));
         if let Some((_, reply)) = reply {
-            if let Some(version) = reply["result"]["protocolVersion"].as_str() {
-                negotiated = Some(version.to_string());
+            if methods.iter().any(|m| m == "initialize") {
+                negotiated = agreed_version(&reply).or(negotiated);
             }
-            serde_json::to_writer(&mut stdout, &reply)?;
+            stdout.write_all(&reply)?;
             stdout.write_all(b"\n")?;
             stdout.flush()?;
         }
     }
     Ok(())
+}
+
+/// The `protocolVersion` of an `initialize` reply (none for an error or a batch).
+fn agreed_version(reply: &[u8]) -> Option<String> {
+    let reply: Value = serde_json::from_slice(reply).ok()?;
+    reply["result"]["protocolVersion"]
+        .as_str()
+        .map(str::to_string)
 }

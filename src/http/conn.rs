@@ -17,6 +17,13 @@ const MAX_HEADERS: usize = 100;
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// How much the read buffer grows by at a time.
 const READ_CHUNK: usize = 8 * 1024;
+/// A new connection's read buffer: room for a typical request in one read.
+const INITIAL_READ: usize = 2 * 1024;
+/// The least free space a read is given; less, and the buffer grows by [`READ_CHUNK`].
+const MIN_READ: usize = 512;
+/// Buffers above this size (a large request or response) are given back when the
+/// connection goes idle, so an idle keep-alive connection holds only a few KiB.
+const KEEP_BUFFER: usize = 4 * 1024;
 
 /// Limits and timeouts that every connection obeys.
 #[derive(Clone, Debug)]
@@ -146,16 +153,21 @@ impl<H: Handler> Connection<'_, H> {
         let _ = self.stream.set_nodelay(true);
         self.stream
             .set_write_timeout(Some(self.limits.request_timeout))?;
-        let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-        let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        // `rbuf[..filled]` holds received bytes. The rest of `rbuf` is zeroed once when it
+        // grows and then reused, so a read never has to clear its target first.
+        let mut rbuf: Vec<u8> = vec![0; INITIAL_READ];
+        let mut filled = 0;
+        let mut wbuf: Vec<u8> = Vec::new();
         let mut request_started: Option<Instant> = None;
         let mut sent_continue = false;
+        // The read timeout last set on the socket (setting it is a syscall).
+        let mut read_timeout: Option<Duration> = None;
         loop {
             // Answer every complete request in the buffer (pipelining), then flush once.
             let mut start = 0;
             let mut close = false;
             loop {
-                match frame(&rbuf[start..], self.limits.max_body) {
+                match frame(&rbuf[start..filled], self.limits.max_body) {
                     Framed::Complete {
                         consumed,
                         header_len,
@@ -189,18 +201,27 @@ impl<H: Handler> Connection<'_, H> {
                     }
                 }
             }
-            rbuf.drain(..start);
+            rbuf.copy_within(start..filled, 0);
+            filled -= start;
             if !wbuf.is_empty() {
                 self.stream.write_all(&wbuf)?;
                 wbuf.clear();
             }
-            if close || self.shutdown.is_stopping() && rbuf.is_empty() {
+            if close || self.shutdown.is_stopping() && filled == 0 {
                 return Ok(());
+            }
+            if filled == 0 {
+                if rbuf.len() > KEEP_BUFFER {
+                    rbuf = vec![0; INITIAL_READ];
+                }
+                if wbuf.capacity() > KEEP_BUFFER {
+                    wbuf = Vec::new();
+                }
             }
 
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
-            let timeout = if rbuf.is_empty() {
+            let timeout = if filled == 0 {
                 self.limits.idle_timeout
             } else {
                 let begun = *request_started.get_or_insert_with(Instant::now);
@@ -209,15 +230,18 @@ impl<H: Handler> Connection<'_, H> {
                     _ => return self.timed_out(),
                 }
             };
-            self.stream.set_read_timeout(Some(timeout))?;
-            let len = rbuf.len();
-            rbuf.resize(len + READ_CHUNK, 0);
-            match self.stream.read(&mut rbuf[len..]) {
+            if read_timeout != Some(timeout) {
+                self.stream.set_read_timeout(Some(timeout))?;
+                read_timeout = Some(timeout);
+            }
+            if rbuf.len() - filled < MIN_READ {
+                rbuf.resize(filled + READ_CHUNK, 0);
+            }
+            match self.stream.read(&mut rbuf[filled..]) {
                 Ok(0) => return Ok(()),
-                Ok(n) => rbuf.truncate(len + n),
+                Ok(n) => filled += n,
                 Err(err) if is_timeout(&err) => {
-                    rbuf.truncate(len);
-                    return if rbuf.is_empty() {
+                    return if filled == 0 {
                         Ok(())
                     } else {
                         self.timed_out()
@@ -225,7 +249,7 @@ impl<H: Handler> Connection<'_, H> {
                 }
                 Err(err) => return Err(err),
             }
-            if request_started.is_none() && !rbuf.is_empty() {
+            if request_started.is_none() && filled > 0 {
                 request_started = Some(Instant::now());
             }
         }
@@ -245,7 +269,10 @@ impl<H: Handler> Connection<'_, H> {
     /// Handles one framed request and writes its response; true when the connection
     /// must close afterwards.
     fn answer(&self, raw: &[u8], header_len: usize, body: Body, wbuf: &mut Vec<u8>) -> bool {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        // On the heap, not the stack: the array (3.2 KiB) would sit under the handler's
+        // whole call chain, and a coroutine's deepest stack page stays resident for the
+        // connection's life, while this allocation is gone when the request is answered.
+        let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut headers);
         // `frame` already parsed these bytes successfully.
         let _ = parsed.parse(&raw[..header_len]);
@@ -466,6 +493,8 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
 
 /// Serializes `response` into `out`, with framing headers.
 fn write_response(out: &mut Vec<u8>, response: &Response, close: bool) {
+    // The head is a few hundred bytes: one allocation for head and body.
+    out.reserve(512 + response.body.len());
     let mut itoa = [0u8; 20];
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(fmt_usize(response.status as usize, &mut itoa));

@@ -7,39 +7,65 @@ use crate::jsonrpc::{self, Body, Message, RpcError};
 use serde_json::Value;
 
 /// Answers one body: `None` when nothing goes back (only notifications and client
-/// responses: HTTP 202), else the HTTP status and the reply (an object, or an array for a
-/// batch). `method_path` is the `<method>` of `/mcp/<method>`, which the body must name.
-/// The methods seen are pushed onto `methods` for the log line.
+/// responses: HTTP 202), else the HTTP status and the reply as JSON text (an object, or an
+/// array for a batch). `method_path` is the `<method>` of `/mcp/<method>`, which the body
+/// must name. The methods seen are pushed onto `methods` for the log line.
+///
+/// The reply comes back serialized so that static results (see [`Server::prebuilt`]) are
+/// copied as bytes instead of being cloned and serialized again on every request.
 pub fn exchange(
     server: &Server,
     body: &[u8],
     method_path: Option<&str>,
     headers: Headers,
     methods: &mut Vec<String>,
-) -> Option<(u16, Value)> {
-    match jsonrpc::parse_body(body) {
-        Err(err) => Some((err.http_status, jsonrpc::failure(Value::Null, &err))),
-        Ok(Body::Single(value)) => answer(server, value, method_path, headers, methods),
+) -> Option<(u16, Vec<u8>)> {
+    let mut out = Vec::new();
+    let status = match jsonrpc::parse_body(body) {
+        Err(err) => write(
+            &mut out,
+            err.http_status,
+            &jsonrpc::failure(Value::Null, &err),
+        ),
+        Ok(Body::Single(value)) => answer(server, value, method_path, headers, methods, &mut out)?,
         Ok(Body::Batch(items)) => {
-            let replies: Vec<Value> = items
-                .into_iter()
-                .filter_map(|item| answer(server, item, method_path, headers, methods))
-                .map(|(_, reply)| reply)
-                .collect();
-            (!replies.is_empty()).then_some((200, Value::Array(replies)))
+            out.push(b'[');
+            for item in items {
+                let mark = out.len();
+                if mark > 1 {
+                    out.push(b',');
+                }
+                if answer(server, item, method_path, headers, methods, &mut out).is_none() {
+                    out.truncate(mark);
+                }
+            }
+            if out.len() == 1 {
+                return None;
+            }
+            out.push(b']');
+            200
         }
-    }
+    };
+    Some((status, out))
 }
 
-/// Answers one JSON-RPC message: `None` for notifications and client responses (202),
-/// else the HTTP status it would get alone and the response object.
+/// Serializes `reply` onto `out` and passes `status` through.
+fn write(out: &mut Vec<u8>, status: u16, reply: &Value) -> u16 {
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, reply);
+    status
+}
+
+/// Answers one JSON-RPC message onto `out`: `None` (nothing written) for notifications
+/// and client responses (202), else the HTTP status it would get alone.
 fn answer(
     server: &Server,
     value: Value,
     method_path: Option<&str>,
     headers: Headers,
     methods: &mut Vec<String>,
-) -> Option<(u16, Value)> {
+    out: &mut Vec<u8>,
+) -> Option<u16> {
     let message = match jsonrpc::classify(value) {
         Ok(message) => message,
         Err(rejected) => {
@@ -49,7 +75,11 @@ fn answer(
             } else {
                 rejected.error.http_status
             };
-            return Some((status, jsonrpc::failure(rejected.id, &rejected.error)));
+            return Some(write(
+                out,
+                status,
+                &jsonrpc::failure(rejected.id, &rejected.error),
+            ));
         }
     };
     let (id, method, params) = match message {
@@ -70,11 +100,114 @@ fn answer(
                 "the body's method '{method}' does not match the path /mcp/{path}; POST it to /mcp/{method} or /mcp"
             ))
             .with_status(400);
-            return Some((err.http_status, jsonrpc::failure(id, &err)));
+            return Some(write(out, err.http_status, &jsonrpc::failure(id, &err)));
         }
     }
+    if let Some(result) = server.prebuilt(&method, &params, headers) {
+        // The bytes `jsonrpc::success(id, result)` serializes to.
+        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        write(out, 200, &id);
+        out.extend_from_slice(br#","result":"#);
+        out.extend_from_slice(result.as_bytes());
+        out.push(b'}');
+        return Some(200);
+    }
     Some(match server.handle(&method, &params, headers) {
-        Ok(result) => (200, jsonrpc::success(id, result)),
-        Err(err) => (err.http_status, jsonrpc::failure(id, &err)),
+        Ok(result) => write(out, 200, &jsonrpc::success(id, result)),
+        Err(err) => write(out, err.http_status, &jsonrpc::failure(id, &err)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::discovery::ToolExposure;
+    use crate::hubspot::{pool::BlockingPool, Client};
+    use crate::mcp::Exposure;
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// What the reply would be without the prebuilt path: handle() and serialize.
+    fn by_value(server: &Server, id: i64, params: Value, headers: Headers) -> Value {
+        let params = params.as_object().cloned().unwrap_or_default();
+        let result = server.handle("tools/list", &params, headers).unwrap();
+        jsonrpc::success(json!(id), result)
+    }
+
+    #[test]
+    fn prebuilt_tools_list_is_byte_identical_to_the_value_path() {
+        let pool = Arc::new(BlockingPool::new(1, 1));
+        let client = Client::new("http://127.0.0.1:9", "t", Duration::from_secs(1), pool);
+        let exposures = [
+            Exposure::all(ToolExposure::All),
+            Exposure::all(ToolExposure::Discovery),
+            Exposure::new(ToolExposure::All, |tool| tool.name == "get_contacts"),
+        ];
+        for exposure in &exposures {
+            same_bytes_both_ways(&Server {
+                exposure,
+                client: &client,
+            });
+        }
+    }
+
+    fn same_bytes_both_ways(server: &Server) {
+        let modern = json!({"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }});
+        // Plain (no header, 2024-11-05), structured (2025-06-18) and modern first pages.
+        for (params, version) in [
+            (json!({}), None),
+            (json!({}), Some("2024-11-05")),
+            (json!({}), Some("2025-06-18")),
+            (modern.clone(), None),
+        ] {
+            let headers = Headers {
+                protocol_version: version,
+                ..Headers::default()
+            };
+            let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": params});
+            let (status, bytes) = exchange(
+                server,
+                body.to_string().as_bytes(),
+                None,
+                headers,
+                &mut Vec::new(),
+            )
+            .unwrap();
+            assert_eq!(status, 200);
+            let expected = serde_json::to_vec(&by_value(server, 7, params, headers)).unwrap();
+            assert_eq!(String::from_utf8(bytes), String::from_utf8(expected));
+        }
+        // A batch: replies joined in order, notifications leave no trace.
+        let batch = json!([
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": modern},
+        ]);
+        let (_, bytes) = exchange(
+            server,
+            batch.to_string().as_bytes(),
+            None,
+            Headers::default(),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let expected = json!([
+            by_value(server, 1, json!({}), Headers::default()),
+            by_value(server, 2, modern, Headers::default())
+        ]);
+        assert_eq!(bytes, serde_json::to_vec(&expected).unwrap());
+        let only_notes = br#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#;
+        assert!(exchange(
+            server,
+            only_notes,
+            None,
+            Headers::default(),
+            &mut Vec::new()
+        )
+        .is_none());
+    }
 }

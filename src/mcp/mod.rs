@@ -31,6 +31,10 @@ pub struct Exposure {
     /// The `tools/list` pages, built once: `[0]` without `outputSchema` (before
     /// 2025-06-18), `[1]` with it.
     tools_pages: [Vec<Value>; 2],
+    /// The first `tools/list` page serialized once per way of showing it (`[0]` plain,
+    /// `[1]` structured, `[2]` modern): most `tools/list` answers copy these bytes instead
+    /// of cloning and re-serializing the list each time.
+    first_page_json: [String; 3],
 }
 
 impl Exposure {
@@ -56,11 +60,24 @@ impl Exposure {
             };
             paging::pages("tools", listed)
         });
+        let first_page = |structured: bool, modern: bool| {
+            let mut page = tools_pages[usize::from(structured)][0].clone();
+            if modern {
+                mark_modern(&mut page, "tools/list", true);
+            }
+            page.to_string()
+        };
+        let first_page_json = [
+            first_page(false, false),
+            first_page(true, false),
+            first_page(true, true),
+        ];
         Exposure {
             tools,
             objects,
             meta,
             tools_pages,
+            first_page_json,
         }
     }
 
@@ -160,16 +177,28 @@ impl Server<'_> {
             }
         };
         if modern {
-            if let Value::Object(obj) = &mut result {
-                obj.insert("resultType".into(), "complete".into());
-                stamp_server_info(obj);
-                if cacheable {
-                    obj.insert("ttlMs".into(), LIST_TTL_MS.into());
-                    obj.insert("cacheScope".into(), cache_scope(method).into());
-                }
-            }
+            mark_modern(&mut result, method, cacheable);
         }
         Ok(result)
+    }
+
+    /// The result of a request whose answer never changes, as JSON text serialized once
+    /// (the first page of `tools/list`); the same bytes [`Server::handle`]'s result
+    /// serializes to. `None` means "call `handle`", which also reports every error.
+    pub fn prebuilt(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        headers: Headers,
+    ) -> Option<&str> {
+        if method != "tools/list" || !matches!(params.get("cursor"), None | Some(Value::Null)) {
+            return None;
+        }
+        let index = match version::detect(method, params, headers).ok()? {
+            Era::Modern(_) => 2,
+            legacy => usize::from(structured_content(legacy)),
+        };
+        Some(&self.exposure.first_page_json[index])
     }
 
     /// `tools/call`: a meta-tool in discovery mode, else an exposed tool (also callable
@@ -270,6 +299,19 @@ fn tool_result(value: &Value) -> Value {
     json!({
         "content": [{ "type": "text", "text": serde_json::to_string_pretty(value).unwrap_or_default() }]
     })
+}
+
+/// Adds what every modern-era result carries: `resultType` and `serverInfo` in `_meta`,
+/// and for cacheable (list and read) results `ttlMs` and `cacheScope`.
+fn mark_modern(result: &mut Value, method: &str, cacheable: bool) {
+    if let Value::Object(obj) = result {
+        obj.insert("resultType".into(), "complete".into());
+        stamp_server_info(obj);
+        if cacheable {
+            obj.insert("ttlMs".into(), LIST_TTL_MS.into());
+            obj.insert("cacheScope".into(), cache_scope(method).into());
+        }
+    }
 }
 
 /// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and

@@ -1,0 +1,976 @@
+//! The `make bench` driver: starts the release server, a separate mock HubSpot and the
+//! may_minihttp baseline on 127.0.0.1, drives them with wrk, and measures memory, start-up
+//! and isolation. Prints a Markdown table and writes the same figures as JSON.
+//!
+//! Usage (what `make bench` runs):
+//! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR
+//! [--readme README.md]`
+//! Environment: `BENCH_SECS` (seconds per load run, default 3), `BENCH_CONNS` (default
+//! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20).
+//!
+//! Every process it starts dies with it: each is killed when its handle drops and is
+//! started with `PR_SET_PDEATHSIG`, so even a killed driver leaves nothing behind.
+
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One benchmarked request.
+struct Probe {
+    /// Short name used in the table and in JSON.
+    name: &'static str,
+    /// The file the baseline answers it from.
+    file: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: &'static str,
+}
+
+const PROBES: &[Probe] = &[
+    Probe {
+        name: "GET /health",
+        file: "health.json",
+        method: "GET",
+        path: "/health",
+        body: "",
+    },
+    Probe {
+        name: "initialize",
+        file: "initialize.json",
+        method: "POST",
+        path: "/mcp/initialize",
+        body: r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"bench","version":"1.0.0"}}}"#,
+    },
+    Probe {
+        name: "tools/list",
+        file: "tools_list.json",
+        method: "POST",
+        path: "/mcp/tools/list",
+        body: r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}"#,
+    },
+    Probe {
+        name: "tools/call get_contacts",
+        file: "tools_call.json",
+        method: "POST",
+        path: "/mcp/tools/call",
+        body: r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_contacts","arguments":{"limit":5,"properties":["firstname","lastname","email","company"]}}}"#,
+    },
+];
+
+/// The targets from issue 7.
+const TARGET_TOOLS_LIST_RATIO: f64 = 0.85;
+const TARGET_ISOLATION_FACTOR: f64 = 3.0;
+const TARGET_RSS_IDLE_KB: u64 = 4 * 1024;
+const TARGET_RSS_PEAK_KB: u64 = 24 * 1024;
+const TARGET_START_MS: f64 = 20.0;
+const TARGET_BINARY_BYTES: u64 = 3 * 1024 * 1024;
+/// Concurrent tool calls held waiting on the slow upstream in the isolation run.
+const SLOW_CALLS: usize = 500;
+/// The slow upstream's latency: longer than the isolation window, so no call completes
+/// while /health is measured (and shorter than the server's 30 s HubSpot timeout).
+const SLOW_MS: u64 = 25_000;
+
+struct Args {
+    server: PathBuf,
+    baseline: PathBuf,
+    fixtures: PathBuf,
+    script: PathBuf,
+    out: PathBuf,
+    work: PathBuf,
+    /// A file whose bench markers get the table (README.md), if given.
+    readme: Option<PathBuf>,
+    secs: u64,
+    conns: Vec<usize>,
+    starts: usize,
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("bench: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(message) = run(&args) {
+        eprintln!("bench: FAILED: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut flags = std::collections::HashMap::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        flags.insert(flag, value);
+    }
+    let readme = flags.remove("--readme").map(PathBuf::from);
+    let mut take = |name: &str| {
+        flags.remove(name).map(PathBuf::from).ok_or(format!(
+            "missing {name}; see the doc comment of examples/bench.rs"
+        ))
+    };
+    let env_num = |name: &str, default: u64| -> Result<u64, String> {
+        match std::env::var(name) {
+            Ok(v) => v.parse().map_err(|_| format!("{name}={v} is not a number")),
+            Err(_) => Ok(default),
+        }
+    };
+    let conns = std::env::var("BENCH_CONNS").unwrap_or_else(|_| "1,64,256,1024".into());
+    let conns = conns
+        .split(',')
+        .map(|c| c.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("BENCH_CONNS={conns} is not a comma list of numbers"))?;
+    Ok(Args {
+        server: take("--server")?,
+        baseline: take("--baseline")?,
+        fixtures: take("--fixtures")?,
+        script: take("--script")?,
+        out: take("--out")?,
+        work: take("--work")?,
+        readme,
+        secs: env_num("BENCH_SECS", 3)?.max(1),
+        conns,
+        starts: env_num("BENCH_STARTS", 20)?.max(1) as usize,
+    })
+}
+
+// ---------------------------------------------------------------- processes
+
+/// A child process that is killed when dropped (and when the driver dies).
+struct Proc {
+    name: String,
+    child: Child,
+}
+
+impl Proc {
+    fn start(name: &str, cmd: &mut Command) -> Result<Proc, String> {
+        cmd.stdin(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; it only sets a flag on the new process.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|err| format!("cannot start {name}: {err}"))?;
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `VmRSS` and `VmHWM` (peak) from /proc, in KiB.
+    fn memory_kb(&self) -> (u64, u64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// CPU time used so far (user + system), in µs.
+    fn cpu_us(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are the 14th and
+        // 15th fields of the whole line.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum();
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        ticks as f64 * 1e6 / hz
+    }
+
+    fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(format!("{} exited early: {status}", self.name)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot find a free port on 127.0.0.1")
+}
+
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max.min(65536);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    if lim.rlim_cur < 4096 {
+        eprintln!(
+            "bench: warning: only {} file descriptors allowed (ulimit -n); 1024 connections need ~2100",
+            lim.rlim_cur
+        );
+    }
+}
+
+// ---------------------------------------------------------------- tiny HTTP client
+
+fn request_bytes(port: u16, method: &str, path: &str, body: &str) -> Vec<u8> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    if !body.is_empty() {
+        let _ = write!(
+            req,
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    req.into_bytes()
+}
+
+/// Sends one request on a new connection; returns the status and body.
+fn http(port: u16, raw: &[u8], timeout: Duration) -> io::Result<(u16, Vec<u8>)> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_nodelay(true)?;
+    stream.write_all(raw)?;
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            return Ok((status, buf[end + 4..end + 4 + length].to_vec()));
+        }
+    }
+}
+
+/// Polls `GET /health` until it answers 200; returns how long that took.
+fn wait_healthy(port: u16, proc: &mut Proc, limit: Duration) -> Result<Duration, String> {
+    let started = Instant::now();
+    let raw = request_bytes(port, "GET", "/health", "");
+    loop {
+        if let Ok((200, _)) = http(port, &raw, Duration::from_secs(1)) {
+            return Ok(started.elapsed());
+        }
+        proc.check_alive()?;
+        if started.elapsed() > limit {
+            return Err(format!(
+                "{} did not answer /health within {limit:?}",
+                proc.name
+            ));
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Open connections to the upstream on `port` (the server's side of each call that is
+/// waiting there), from /proc/net/tcp.
+fn upstream_calls(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // fields[2] is the remote address, fields[3] the state (01: established).
+            fields.len() > 3 && fields[2].ends_with(&remote) && fields[3] == "01"
+        })
+        .count()
+}
+
+/// Waits until at least `want` calls are waiting on the upstream at `port`.
+fn wait_upstream_calls(port: u16, want: usize, limit: Duration) -> Result<usize, String> {
+    let started = Instant::now();
+    loop {
+        let now = upstream_calls(port);
+        if now >= want {
+            return Ok(now);
+        }
+        if started.elapsed() > limit {
+            return Err(format!(
+                "only {now} of {want} tool calls reached the slow upstream within {limit:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------- wrk
+
+/// What one wrk run measured.
+#[derive(Clone, Debug)]
+struct Load {
+    rps: f64,
+    requests: u64,
+    p50_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+    max_us: f64,
+    errors: u64,
+    timeouts: u64,
+    /// The server's CPU time (user + system) per request, in µs; 0 when not measured.
+    /// Less sensitive than req/s to other processes on a shared machine.
+    cpu_us: f64,
+}
+
+impl Load {
+    fn to_json(&self) -> Value {
+        json!({
+            "rps": self.rps.round(),
+            "requests": self.requests,
+            "p50_us": self.p50_us,
+            "p90_us": self.p90_us,
+            "p99_us": self.p99_us,
+            "max_us": self.max_us,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "server_cpu_us_per_request": (self.cpu_us * 100.0).round() / 100.0,
+        })
+    }
+}
+
+/// The wrk command for `probe` against `port` with `conns` connections for `secs`.
+fn wrk(args: &Args, port: u16, probe: &Probe, conns: usize, secs: u64, timeout_s: u64) -> Command {
+    let mut cmd = Command::new("wrk");
+    cmd.env("BENCH_METHOD", probe.method)
+        .env("BENCH_BODY", probe.body)
+        .arg("-t")
+        .arg(conns.clamp(1, 2).to_string())
+        .arg("-c")
+        .arg(conns.to_string())
+        .arg("-d")
+        .arg(format!("{secs}s"))
+        .arg("--timeout")
+        .arg(format!("{timeout_s}s"))
+        .arg("-s")
+        .arg(&args.script)
+        .arg(format!("http://127.0.0.1:{port}{}", probe.path))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn wrk_result(proc: Proc) -> Result<Load, String> {
+    let mut proc = proc;
+    let mut out = String::new();
+    if let Some(stdout) = proc.child.stdout.as_mut() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    let mut err = String::new();
+    if let Some(stderr) = proc.child.stderr.as_mut() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    let _ = proc.child.wait();
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("BENCH_JSON "))
+        .ok_or_else(|| format!("wrk printed no result:\n{out}{err}"))?;
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("bad wrk output {line}: {e}"))?;
+    let num = |ptr: &str| v.pointer(ptr).and_then(Value::as_f64).unwrap_or(0.0);
+    let errors = ["connect", "read", "write", "status"]
+        .iter()
+        .map(|k| num(&format!("/errors/{k}")) as u64)
+        .sum();
+    Ok(Load {
+        rps: num("/requests") / (num("/duration_us") / 1e6).max(1e-9),
+        requests: num("/requests") as u64,
+        p50_us: num("/latency_us/p50"),
+        p90_us: num("/latency_us/p90"),
+        p99_us: num("/latency_us/p99"),
+        max_us: num("/latency_us/max"),
+        errors,
+        timeouts: num("/errors/timeout") as u64,
+        cpu_us: 0.0,
+    })
+}
+
+/// [`load`] against `server`, with its CPU time per request.
+fn load_server(
+    args: &Args,
+    server: &Proc,
+    port: u16,
+    probe: &Probe,
+    conns: usize,
+) -> Result<Load, String> {
+    let before = server.cpu_us();
+    let mut load = load(args, port, probe, conns, args.secs)?;
+    load.cpu_us = (server.cpu_us() - before) / (load.requests.max(1) as f64);
+    Ok(load)
+}
+
+fn load(args: &Args, port: u16, probe: &Probe, conns: usize, secs: u64) -> Result<Load, String> {
+    let proc = Proc::start("wrk", &mut wrk(args, port, probe, conns, secs, 10))?;
+    wrk_result(proc)
+}
+
+/// `probe` on one connection against each of `ports` in turn, `windows` runs of 1 s each;
+/// for each port the run with the median p99. Taking turns puts both under the same noise
+/// from other processes on a shared machine, and the median keeps one window that caught
+/// a burst out of a p99 meant to show our own behaviour.
+fn interleaved(
+    args: &Args,
+    ports: [u16; 2],
+    probe: &Probe,
+    windows: u64,
+) -> Result<[Load; 2], String> {
+    let mut runs: [Vec<Load>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..windows.max(3) {
+        for (port, runs) in ports.iter().zip(runs.iter_mut()) {
+            runs.push(load(args, *port, probe, 1, 1)?);
+        }
+    }
+    Ok(runs.map(|mut runs| {
+        runs.sort_by(|a, b| a.p99_us.total_cmp(&b.p99_us));
+        runs.swap_remove(runs.len() / 2)
+    }))
+}
+
+// ---------------------------------------------------------------- the run
+
+struct Machine {
+    nproc: usize,
+    cpu: String,
+    kernel: String,
+    wrk: String,
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let wrk = Command::new("wrk")
+        .arg("-v")
+        .output()
+        .map(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
+            text.lines()
+                .next()
+                .unwrap_or("")
+                .split(" Copyright")
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    Machine {
+        nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu,
+        kernel,
+        wrk,
+    }
+}
+
+fn server_cmd(args: &Args, port: u16, upstream: u16) -> Command {
+    let mut cmd = Command::new(&args.server);
+    cmd.arg("serve")
+        .env("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "bench")
+        .env("HUBSPOT_API_URL", format!("http://127.0.0.1:{upstream}"))
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        // The registry (DATA_DIR) is created on the first start; later starts reuse it.
+        .env("DATA_DIR", args.work.join("data").join("server"))
+        // Our own pacing of HubSpot calls (0 = off) would throttle the measured path:
+        // the mock does not limit, so neither do we here.
+        .env("HUBSPOT_RATE_LIMIT_PER_10S", "0")
+        .env("HUBSPOT_SEARCH_RATE_PER_S", "0")
+        .env_remove("HUBSPOT_POOL_THREADS")
+        .env_remove("HUBSPOT_POOL_QUEUE")
+        .env_remove("HUBSPOT_MOCK")
+        .env_remove("LOG_LEVEL")
+        .env_remove("WORKERS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+fn start_mock(args: &Args, latency_ms: u64) -> Result<(Proc, u16), String> {
+    let port = free_port();
+    let mut mock = Proc::start(
+        "mock HubSpot",
+        Command::new(&args.server)
+            .arg("mock-hubspot")
+            .arg("--fixtures")
+            .arg(&args.fixtures)
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--latency-ms")
+            .arg(latency_ms.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
+    // The mock has no /health; its request log answers at once, even in slow mode.
+    let started = Instant::now();
+    let raw = request_bytes(port, "GET", "/__mock/requests", "");
+    while http(port, &raw, Duration::from_secs(5)).is_err() {
+        mock.check_alive()?;
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err("the mock HubSpot did not start within 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok((mock, port))
+}
+
+/// Starts our server on a free port with `env` on top of [`server_cmd`]'s, and waits
+/// until it is healthy.
+fn start_server(args: &Args, upstream: u16, env: &[(&str, String)]) -> Result<(Proc, u16), String> {
+    let port = free_port();
+    let mut cmd = server_cmd(args, port, upstream);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let mut server = Proc::start("hubspot-mcp-server", &mut cmd)?;
+    wait_healthy(port, &mut server, Duration::from_secs(10))?;
+    Ok((server, port))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn ms(us: f64) -> String {
+    if us >= 100_000.0 {
+        format!("{:.0}", us / 1000.0)
+    } else if us >= 10_000.0 {
+        format!("{:.1}", us / 1000.0)
+    } else {
+        format!("{:.2}", us / 1000.0)
+    }
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let begun = Instant::now();
+    raise_fd_limit();
+    let machine = machine();
+    if machine.wrk.is_empty() {
+        return Err("wrk is not installed (apt-get install -y wrk)".into());
+    }
+    let _ = std::fs::remove_dir_all(args.work.join("data"));
+    std::fs::create_dir_all(&args.work).map_err(|e| format!("{}: {e}", args.work.display()))?;
+    let linking = if dynamically_linked(&args.server) {
+        "dynamically linked"
+    } else {
+        "static"
+    };
+    let binary_bytes = std::fs::metadata(&args.server)
+        .map_err(|e| format!("{}: {e}", args.server.display()))?
+        .len();
+    eprintln!(
+        "bench: {} × {}, {} s per run, connections {:?}",
+        machine.nproc, machine.cpu, args.secs, args.conns
+    );
+
+    // 1. The mock HubSpot, as its own process so its cost is not counted as ours.
+    let (mock, mock_port) = start_mock(args, 0)?;
+
+    // 2. Start-up: exec to the first 200 from /health, several times, after one start
+    // that creates the registry (a first run's one-off cost, with fsyncs).
+    start_server(args, mock_port, &[])?;
+    let mut starts: Vec<f64> = Vec::new();
+    for _ in 0..args.starts {
+        let port = free_port();
+        let started = Instant::now();
+        let mut server = Proc::start("hubspot-mcp-server", &mut server_cmd(args, port, mock_port))?;
+        wait_healthy(port, &mut server, Duration::from_secs(10))?;
+        starts.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let start_min = starts.iter().copied().fold(f64::MAX, f64::min);
+    let start_max = starts.iter().copied().fold(0.0, f64::max);
+    let start_median = median(&mut starts);
+    eprintln!("bench: start to first /health: median {start_median:.2} ms");
+
+    // 3. Our server; capture its answers for the baseline; idle memory.
+    let (mut server, port) = start_server(args, mock_port, &[])?;
+    let responses = args.work.join("responses");
+    std::fs::create_dir_all(&responses).map_err(|e| e.to_string())?;
+    for probe in PROBES {
+        let raw = request_bytes(port, probe.method, probe.path, probe.body);
+        let (status, body) = http(port, &raw, Duration::from_secs(10))
+            .map_err(|e| format!("{} on our server: {e}", probe.name))?;
+        let text = String::from_utf8_lossy(&body);
+        if status != 200 || text.contains("\"error\"") || text.contains("\"isError\":true") {
+            return Err(format!("{} answered {status}: {text}", probe.name));
+        }
+        std::fs::write(responses.join(probe.file), &body).map_err(|e| e.to_string())?;
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let (rss_idle_kb, _) = server.memory_kb();
+
+    // 4. The baseline, answering the captured bytes.
+    let base_port = free_port();
+    let mut baseline = Proc::start(
+        "baseline",
+        Command::new(&args.baseline)
+            .arg("--port")
+            .arg(base_port.to_string())
+            .arg("--responses")
+            .arg(&responses)
+            .env_remove("WORKERS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
+    wait_healthy(base_port, &mut baseline, Duration::from_secs(10))?;
+    let (base_rss_idle_kb, _) = baseline.memory_kb();
+
+    // 5. Throughput and latency, baseline and ours back to back for every cell.
+    let warm = &PROBES[0];
+    load(args, base_port, warm, 64, 1)?;
+    load(args, port, warm, 64, 1)?;
+    let mut rows: Vec<(&Probe, usize, Load, Load)> = Vec::new();
+    let mut rss_peak_no_calls_kb = 0;
+    for probe in PROBES {
+        for &conns in &args.conns {
+            let base = load_server(args, &baseline, base_port, probe, conns)?;
+            let ours = load_server(args, &server, port, probe, conns)?;
+            server.check_alive()?;
+            eprintln!(
+                "bench: {:<24} {:>5} conns  ours {:>9.0} req/s  baseline {:>9.0} req/s  ratio {:.2}  CPU/req {:.1} / {:.1} µs",
+                probe.name,
+                conns,
+                ours.rps,
+                base.rps,
+                ours.rps / base.rps,
+                ours.cpu_us,
+                base.cpu_us
+            );
+            rows.push((probe, conns, ours, base));
+        }
+        // The peak so far (VmHWM only grows): without tools/call, connections that wait on
+        // HubSpot hold their request and stack for the whole wait.
+        if probe.name == "tools/list" {
+            rss_peak_no_calls_kb = server.memory_kb().1;
+        }
+    }
+    let (_, rss_peak_kb) = server.memory_kb();
+    let (_, base_rss_peak_kb) = baseline.memory_kb();
+    drop(server);
+    drop(baseline);
+    drop(mock);
+
+    // 6. Isolation: /health while SLOW_CALLS tool calls wait on a slow upstream. The
+    // upstream answers only after SLOW_MS, longer than the whole window, so every call is
+    // still waiting while /health is measured (their completion cost is what the
+    // tools/call rows above measure).
+    let (slow_mock, slow_port) = start_mock(args, SLOW_MS)?;
+    // A pool thread for every waiting call, so all of them are in flight upstream at
+    // once (the hardest case for isolation), and a queue with room to spare.
+    let pool = [
+        ("HUBSPOT_POOL_THREADS", SLOW_CALLS.to_string()),
+        ("HUBSPOT_POOL_QUEUE", (2 * SLOW_CALLS).to_string()),
+    ];
+    let (mut server, port) = start_server(args, slow_port, &pool)?;
+    // The control: the same server, idle, measured in turns with the loaded one.
+    let control_data = (
+        "DATA_DIR",
+        args.work.join("data").join("control").display().to_string(),
+    );
+    let (control, control_port) = start_server(
+        args,
+        slow_port,
+        &[pool[0].clone(), pool[1].clone(), control_data],
+    )?;
+    let hold = 2 * args.secs.max(3) + 15;
+    let window = Instant::now();
+    let slow = Proc::start(
+        "wrk (slow calls)",
+        &mut wrk(args, port, &PROBES[3], SLOW_CALLS, hold, hold + 60),
+    )?;
+    let waiting_before = wait_upstream_calls(slow_port, SLOW_CALLS, Duration::from_secs(10))?;
+    // Let the calls' set-up (coroutines, connections, page faults) settle before measuring.
+    std::thread::sleep(Duration::from_secs(2));
+    let [idle, loaded] = interleaved(args, [control_port, port], &PROBES[0], args.secs)?;
+    let waiting_after = upstream_calls(slow_port);
+    if window.elapsed() >= Duration::from_millis(SLOW_MS) {
+        return Err("the isolation window outlasted the slow upstream; raise SLOW_MS".into());
+    }
+    server.check_alive()?;
+    let (rss_slow_kb, _) = server.memory_kb();
+    drop(slow);
+    let factor = loaded.p99_us / idle.p99_us.max(1.0);
+    eprintln!(
+        "bench: /health p99 idle {} ms, with {waiting_after} tool calls waiting upstream {} ms: ×{factor:.2}",
+        ms(idle.p99_us),
+        ms(loaded.p99_us)
+    );
+    drop(server);
+    drop(control);
+    drop(slow_mock);
+
+    // 7. Report.
+    let elapsed = begun.elapsed().as_secs_f64();
+    let tools_list_min = rows
+        .iter()
+        .filter(|r| r.0.name == "tools/list")
+        .map(|r| r.2.rps / r.3.rps)
+        .fold(f64::MAX, f64::min);
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "Machine: {} × {}, Linux {}, {}; {} s per run, ratios are ours ÷ the may_minihttp baseline in the same run.\n",
+        machine.nproc, machine.cpu, machine.kernel, machine.wrk, args.secs
+    );
+    table.push_str("| request | conns | ours req/s | baseline req/s | ratio | ours p50 / p99 ms | baseline p50 / p99 ms | server CPU µs/req ours / baseline |\n");
+    table.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (probe, conns, ours, base) in &rows {
+        let flag = if ours.errors + base.errors > 0 {
+            format!(" (errors: ours {}, baseline {})", ours.errors, base.errors)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            table,
+            "| {}{flag} | {conns} | {:.0} | {:.0} | {:.2} | {} / {} | {} / {} | {:.1} / {:.1} |",
+            probe.name,
+            ours.rps,
+            base.rps,
+            ours.rps / base.rps,
+            ms(ours.p50_us),
+            ms(ours.p99_us),
+            ms(base.p50_us),
+            ms(base.p99_us),
+            ours.cpu_us,
+            base.cpu_us
+        );
+    }
+    table.push_str("\n| figure | measured | target | |\n|---|---:|---:|---|\n");
+    let _ = writeln!(
+        table,
+        "| tools/list req/s ÷ baseline (lowest over conns) | {tools_list_min:.2} | ≥ {TARGET_TOOLS_LIST_RATIO} | {} |",
+        verdict(tools_list_min >= TARGET_TOOLS_LIST_RATIO)
+    );
+    let _ = writeln!(
+        table,
+        "| /health p99 with {waiting_after} tool calls waiting on a slow upstream ÷ idle p99 | {factor:.2} ({} / {} ms) | ≤ {TARGET_ISOLATION_FACTOR} | {} |",
+        ms(loaded.p99_us),
+        ms(idle.p99_us),
+        verdict(factor <= TARGET_ISOLATION_FACTOR)
+    );
+    let _ = writeln!(
+        table,
+        "| RSS idle (baseline {}) | {} | ≤ {} | {} |",
+        mb(base_rss_idle_kb),
+        mb(rss_idle_kb),
+        mb(TARGET_RSS_IDLE_KB),
+        verdict(rss_idle_kb <= TARGET_RSS_IDLE_KB)
+    );
+    let peak = format!(
+        "{} ({} before the tools/call runs)",
+        mb(rss_peak_kb),
+        mb(rss_peak_no_calls_kb)
+    );
+    let _ = writeln!(
+        table,
+        "| peak RSS, runs up to 1024 connections (baseline {}) | {peak} | ≤ {} | {} |",
+        mb(base_rss_peak_kb),
+        mb(TARGET_RSS_PEAK_KB),
+        verdict(rss_peak_kb <= TARGET_RSS_PEAK_KB)
+    );
+    let _ = writeln!(
+        table,
+        "| RSS with {waiting_after} tool calls waiting ({SLOW_CALLS} pool threads) | {} | | |",
+        mb(rss_slow_kb)
+    );
+    let _ = writeln!(
+        table,
+        "| exec to first /health 200 (median of {}, min {start_min:.1}, max {start_max:.1}) | {start_median:.1} ms | ≤ {TARGET_START_MS} ms | {} |",
+        args.starts,
+        verdict(start_median <= TARGET_START_MS)
+    );
+    let _ = writeln!(
+        table,
+        "| release binary, stripped ({linking}) | {:.2} MB | ≤ 3 MB | {} |",
+        binary_bytes as f64 / (1024.0 * 1024.0),
+        verdict(binary_bytes <= TARGET_BINARY_BYTES)
+    );
+    let _ = writeln!(table, "\nWhole run: {elapsed:.0} s.");
+    println!("\n{table}");
+
+    let results = json!({
+        "machine": {
+            "nproc": machine.nproc,
+            "cpu": machine.cpu,
+            "kernel": machine.kernel,
+            "load_generator": machine.wrk,
+        },
+        "settings": {
+            "seconds_per_run": args.secs,
+            "connections": args.conns,
+            "server_env": "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN=bench HUBSPOT_API_URL=<mock> HOST=127.0.0.1, other settings default (LOG_LEVEL info, logs to /dev/null)",
+        },
+        "throughput": rows.iter().map(|(probe, conns, ours, base)| json!({
+            "request": probe.name,
+            "method": probe.method,
+            "path": probe.path,
+            "connections": conns,
+            "ratio": (ours.rps / base.rps * 1000.0).round() / 1000.0,
+            "ours": ours.to_json(),
+            "baseline": base.to_json(),
+        })).collect::<Vec<_>>(),
+        "memory_kb": {
+            "rss_idle": rss_idle_kb,
+            "rss_peak_1024": rss_peak_kb,
+            "rss_peak_1024_before_tools_call": rss_peak_no_calls_kb,
+            "baseline_rss_idle": base_rss_idle_kb,
+            "baseline_rss_peak_1024": base_rss_peak_kb,
+        },
+        "startup_ms": {
+            "median": (start_median * 100.0).round() / 100.0,
+            "min": (start_min * 100.0).round() / 100.0,
+            "max": (start_max * 100.0).round() / 100.0,
+            "samples": args.starts,
+        },
+        "binary_bytes": binary_bytes,
+        "binary_linking": linking,
+        "isolation": {
+            "slow_upstream_ms": SLOW_MS,
+            "waiting_calls": SLOW_CALLS,
+            "health_idle": idle.to_json(),
+            "health_with_slow_calls": loaded.to_json(),
+            "calls_waiting_upstream": { "before": waiting_before, "after": waiting_after },
+            "rss_kb_with_calls_waiting": rss_slow_kb,
+            "p99_factor": (factor * 100.0).round() / 100.0,
+        },
+        "targets": {
+            "tools_list_ratio": { "min": tools_list_min, "target": TARGET_TOOLS_LIST_RATIO, "met": tools_list_min >= TARGET_TOOLS_LIST_RATIO },
+            "isolation_factor": { "value": factor, "target": TARGET_ISOLATION_FACTOR, "met": factor <= TARGET_ISOLATION_FACTOR },
+            "rss_idle_kb": { "value": rss_idle_kb, "target": TARGET_RSS_IDLE_KB, "met": rss_idle_kb <= TARGET_RSS_IDLE_KB },
+            "rss_peak_kb": { "value": rss_peak_kb, "target": TARGET_RSS_PEAK_KB, "met": rss_peak_kb <= TARGET_RSS_PEAK_KB },
+            "startup_ms": { "value": start_median, "target": TARGET_START_MS, "met": start_median <= TARGET_START_MS },
+            "binary_bytes": { "value": binary_bytes, "target": TARGET_BINARY_BYTES, "met": binary_bytes <= TARGET_BINARY_BYTES },
+        },
+        "run_seconds": elapsed.round(),
+        "table_markdown": table,
+    });
+    let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    write_file(&args.out, &(text + "\n"))?;
+    eprintln!("bench: wrote {}", args.out.display());
+    if let Some(readme) = &args.readme {
+        paste_table(readme, &table)?;
+        eprintln!("bench: table pasted into {}", readme.display());
+    }
+    Ok(())
+}
+
+/// True when the ELF file at `path` names a dynamic loader (has a `PT_INTERP` header).
+fn dynamically_linked(path: &Path) -> bool {
+    let Ok(elf) = std::fs::read(path) else {
+        return false;
+    };
+    let u16_at = |at: usize| {
+        elf.get(at..at + 2)
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let Some(phoff) = elf
+        .get(0x20..0x28)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize)
+    else {
+        return false;
+    };
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count)
+        .any(|i| elf.get(phoff + i * size..phoff + i * size + 4) == Some(&3u32.to_le_bytes()[..]))
+}
+
+/// Replaces what stands between `<!-- bench:begin -->` and `<!-- bench:end -->` in the
+/// file at `path` with `table`.
+fn paste_table(path: &Path, table: &str) -> Result<(), String> {
+    const BEGIN: &str = "<!-- bench:begin -->";
+    const END: &str = "<!-- bench:end -->";
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(format!("{} has no {BEGIN} … {END} markers", path.display()));
+    };
+    if end < begin {
+        return Err(format!("{}: {END} comes before {BEGIN}", path.display()));
+    }
+    let pasted = format!(
+        "{}{BEGIN}\n{}\n{}",
+        &text[..begin],
+        table.trim(),
+        &text[end..]
+    );
+    write_file(path, &pasted)
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}

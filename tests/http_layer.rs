@@ -91,6 +91,45 @@ fn pipelined_requests_on_one_connection_are_answered_in_order() {
 }
 
 #[test]
+fn a_large_body_between_pipelined_requests_keeps_every_reply_whole_and_in_order() {
+    let server = Server::mock(&[]);
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let post = |body: &str, extra: &str| {
+        format!("POST /mcp HTTP/1.1\r\nHost: x\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+    };
+    let raw = format!(
+        "{}{}GET /health HTTP/1.1\r\nHost: x\r\n\r\n{}",
+        post(PING, ""),
+        post(list, ""),
+        post(list, "Connection: close\r\n")
+    );
+    let mut stream = server.connect();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).unwrap();
+    let replies: Vec<&str> = all.split("HTTP/1.1 200 OK").skip(1).collect();
+    assert_eq!(replies.len(), 4, "{all}");
+    assert!(replies[0].ends_with(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#));
+    assert!(replies[2].contains(r#""status":"healthy""#));
+    for reply in [replies[1], replies[3]] {
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            length > 16 * 1024,
+            "a body large enough to be written on its own"
+        );
+        assert_eq!(body.len(), length, "{head}");
+        let tools: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(tools["result"]["tools"].as_array().unwrap().len() > 50);
+    }
+}
+
+#[test]
 fn expect_100_continue_gets_an_interim_response() {
     let server = Server::mock(&[]);
     let mut stream = server.connect();

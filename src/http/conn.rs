@@ -24,6 +24,10 @@ const MIN_READ: usize = 512;
 /// Buffers above this size (a large request or response) are given back when the
 /// connection goes idle, so an idle keep-alive connection holds only a few KiB.
 const KEEP_BUFFER: usize = 4 * 1024;
+/// A response body at least this large is written to the socket from its own buffer
+/// rather than copied behind its head into the write buffer (a full `tools/list` is
+/// tens of KiB).
+const DIRECT_BODY: usize = 16 * 1024;
 
 /// Limits and timeouts that every connection obeys.
 #[derive(Clone, Debug)]
@@ -173,12 +177,18 @@ impl<H: Handler> Connection<'_, H> {
                         header_len,
                         body,
                     } => {
-                        close = self.answer(
+                        let large_body;
+                        (close, large_body) = self.answer(
                             &rbuf[start..start + consumed],
                             header_len,
                             body,
                             &mut wbuf,
                         );
+                        if let Some(body) = large_body {
+                            self.stream.write_all(&wbuf)?;
+                            wbuf.clear();
+                            self.stream.write_all(&body)?;
+                        }
                         start += consumed;
                         request_started = None;
                         sent_continue = false;
@@ -266,9 +276,16 @@ impl<H: Handler> Connection<'_, H> {
         self.stream.write_all(&wbuf)
     }
 
-    /// Handles one framed request and writes its response; true when the connection
-    /// must close afterwards.
-    fn answer(&self, raw: &[u8], header_len: usize, body: Body, wbuf: &mut Vec<u8>) -> bool {
+    /// Handles one framed request and writes its response into `wbuf`, all but a body of
+    /// [`DIRECT_BODY`] bytes or more, which is returned to be written after `wbuf`. The
+    /// flag is true when the connection must close afterwards.
+    fn answer(
+        &self,
+        raw: &[u8],
+        header_len: usize,
+        body: Body,
+        wbuf: &mut Vec<u8>,
+    ) -> (bool, Option<Vec<u8>>) {
         // On the heap, not the stack: the array (3.2 KiB) would sit under the handler's
         // whole call chain, and a coroutine's deepest stack page stays resident for the
         // connection's life, while this allocation is gone when the request is answered.
@@ -311,9 +328,13 @@ impl<H: Handler> Connection<'_, H> {
             }
         };
         let close = wants_close || self.shutdown.is_stopping();
-        write_response(wbuf, &response, close);
+        write_head(wbuf, &response, close);
         self.shutdown.in_flight.fetch_sub(1, Ordering::SeqCst);
-        close
+        if response.body.len() >= DIRECT_BODY {
+            return (close, Some(response.body));
+        }
+        wbuf.extend_from_slice(&response.body);
+        (close, None)
     }
 }
 
@@ -495,6 +516,12 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
 fn write_response(out: &mut Vec<u8>, response: &Response, close: bool) {
     // The head is a few hundred bytes: one allocation for head and body.
     out.reserve(512 + response.body.len());
+    write_head(out, response, close);
+    out.extend_from_slice(&response.body);
+}
+
+/// The status line and headers of `response`, up to and with the blank line.
+fn write_head(out: &mut Vec<u8>, response: &Response, close: bool) {
     let mut itoa = [0u8; 20];
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(fmt_usize(response.status as usize, &mut itoa));
@@ -520,7 +547,6 @@ fn write_response(out: &mut Vec<u8>, response: &Response, close: bool) {
         out.extend_from_slice(b"\r\nConnection: close");
     }
     out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(&response.body);
 }
 
 /// Formats `n` in decimal into `buf` without allocating.

@@ -28,13 +28,12 @@ pub struct Exposure {
     objects: Vec<&'static ObjectType>,
     /// The meta-tools and their definitions in discovery mode; empty otherwise.
     meta: Vec<(MetaTool, Value)>,
-    /// The `tools/list` pages, built once: `[0]` without `outputSchema` (before
-    /// 2025-06-18), `[1]` with it.
-    tools_pages: [Vec<Value>; 2],
-    /// The first `tools/list` page serialized once per way of showing it (`[0]` plain,
-    /// `[1]` structured, `[2]` modern): most `tools/list` answers copy these bytes instead
-    /// of cloning and re-serializing the list each time.
-    first_page_json: [String; 3],
+    /// How `tools/list` shows the tools.
+    mode: ToolExposure,
+    /// Every `tools/list` page serialized once per way of showing it (`[0]` plain, `[1]`
+    /// structured, `[2]` modern): answers copy these bytes instead of building the list
+    /// and serializing it each time, and no copy of the list is kept as a JSON tree.
+    pages_json: [Vec<String>; 3],
 }
 
 impl Exposure {
@@ -53,31 +52,34 @@ impl Exposure {
                 .map(|m| (m, m.definition(&tools)))
                 .collect(),
         };
-        let tools_pages = [false, true].map(|structured| {
-            let listed: Vec<Value> = match mode {
-                ToolExposure::All => tools.iter().map(|t| t.to_json(structured)).collect(),
-                ToolExposure::Discovery => meta.iter().map(|(_, d)| d.clone()).collect(),
-            };
-            paging::pages("tools", listed)
-        });
-        let first_page = |structured: bool, modern: bool| {
-            let mut page = tools_pages[usize::from(structured)][0].clone();
-            if modern {
-                mark_modern(&mut page, "tools/list", true);
-            }
-            page.to_string()
-        };
-        let first_page_json = [
-            first_page(false, false),
-            first_page(true, false),
-            first_page(true, true),
-        ];
-        Exposure {
+        let mut exposure = Exposure {
             tools,
             objects,
             meta,
-            tools_pages,
-            first_page_json,
+            mode,
+            pages_json: Default::default(),
+        };
+        exposure.pages_json =
+            [(false, false), (true, false), (true, true)].map(|(structured, modern)| {
+                let mut pages = paging::pages("tools", exposure.listed(structured));
+                pages
+                    .iter_mut()
+                    .map(|page| {
+                        if modern {
+                            mark_modern(page, "tools/list", true);
+                        }
+                        page.to_string()
+                    })
+                    .collect()
+            });
+        exposure
+    }
+
+    /// The tool definitions `tools/list` shows, with `outputSchema` when `structured`.
+    fn listed(&self, structured: bool) -> Vec<Value> {
+        match self.mode {
+            ToolExposure::All => self.tools.iter().map(|t| t.to_json(structured)).collect(),
+            ToolExposure::Discovery => self.meta.iter().map(|(_, d)| d.clone()).collect(),
         }
     }
 
@@ -149,7 +151,7 @@ impl Server<'_> {
             "server/discover" => (discover(), true),
             "ping" => (json!({}), false),
             "tools/list" => (
-                paging::select(&self.exposure.tools_pages[usize::from(structured)], params)?,
+                page("tools", self.exposure.listed(structured), params)?,
                 true,
             ),
             "tools/call" => (self.call_tool(params, structured)?, false),
@@ -191,14 +193,15 @@ impl Server<'_> {
         params: &Map<String, Value>,
         headers: Headers,
     ) -> Option<&str> {
-        if method != "tools/list" || !matches!(params.get("cursor"), None | Some(Value::Null)) {
+        if method != "tools/list" {
             return None;
         }
-        let index = match version::detect(method, params, headers).ok()? {
+        let kind = match version::detect(method, params, headers).ok()? {
             Era::Modern(_) => 2,
             legacy => usize::from(structured_content(legacy)),
         };
-        Some(&self.exposure.first_page_json[index])
+        let pages = &self.exposure.pages_json[kind];
+        Some(&pages[paging::index(pages.len(), params).ok()?])
     }
 
     /// `tools/call`: a meta-tool in discovery mode, else an exposed tool (also callable

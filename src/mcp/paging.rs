@@ -54,17 +54,25 @@ fn pages_of(key: &str, items: Vec<Value>, size: usize) -> Vec<Value> {
 }
 
 fn select_of(pages: &[Value], params: &Map<String, Value>, size: usize) -> Result<Value, RpcError> {
-    let index = match params.get("cursor") {
-        None | Some(Value::Null) => 0,
+    Ok(pages[index_of(pages.len(), params, size)?].clone())
+}
+
+/// Which of `count` pages `params.cursor` names (0 without one).
+pub fn index(count: usize, params: &Map<String, Value>) -> Result<usize, RpcError> {
+    index_of(count, params, page_size())
+}
+
+fn index_of(count: usize, params: &Map<String, Value>, size: usize) -> Result<usize, RpcError> {
+    match params.get("cursor") {
+        None | Some(Value::Null) => Ok(0),
         Some(Value::String(cursor)) => cursor
             .parse::<usize>()
             .ok()
-            .filter(|n| n % size == 0 && *n / size < pages.len() && *n > 0)
+            .filter(|n| n % size == 0 && *n / size < count && *n > 0)
             .map(|n| n / size)
-            .ok_or_else(|| invalid(cursor))?,
-        Some(other) => return Err(invalid(&other.to_string())),
-    };
-    Ok(pages[index].clone())
+            .ok_or_else(|| invalid(cursor)),
+        Some(other) => Err(invalid(&other.to_string())),
+    }
 }
 
 fn invalid(cursor: &str) -> RpcError {

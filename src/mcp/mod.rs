@@ -83,6 +83,16 @@ impl Exposure {
         }
     }
 
+    /// The serialized `tools/list` page that `params.cursor` names, as `era` shows it.
+    fn tools_page(&self, era: Era, params: &Map<String, Value>) -> Result<&str, RpcError> {
+        let kind = match era {
+            Era::Modern(_) => 2,
+            legacy => usize::from(structured_content(legacy)),
+        };
+        let pages = &self.pages_json[kind];
+        Ok(&pages[paging::index(pages.len(), params)?])
+    }
+
     /// Every tool in the catalog, listed as `mode` says.
     pub fn all(mode: ToolExposure) -> Exposure {
         Exposure::new(mode, |_| true)
@@ -151,7 +161,8 @@ impl Server<'_> {
             "server/discover" => (discover(), true),
             "ping" => (json!({}), false),
             "tools/list" => (
-                page("tools", self.exposure.listed(structured), params)?,
+                serde_json::from_str(self.exposure.tools_page(era, params)?)
+                    .map_err(RpcError::internal)?,
                 true,
             ),
             "tools/call" => (self.call_tool(params, structured)?, false),
@@ -185,8 +196,8 @@ impl Server<'_> {
     }
 
     /// The result of a request whose answer never changes, as JSON text serialized once
-    /// (the first page of `tools/list`); the same bytes [`Server::handle`]'s result
-    /// serializes to. `None` means "call `handle`", which also reports every error.
+    /// (a `tools/list` page); the same bytes [`Server::handle`]'s result serializes to.
+    /// `None` means "call `handle`", which also reports every error.
     pub fn prebuilt(
         &self,
         method: &str,
@@ -196,12 +207,8 @@ impl Server<'_> {
         if method != "tools/list" {
             return None;
         }
-        let kind = match version::detect(method, params, headers).ok()? {
-            Era::Modern(_) => 2,
-            legacy => usize::from(structured_content(legacy)),
-        };
-        let pages = &self.exposure.pages_json[kind];
-        Some(&pages[paging::index(pages.len(), params).ok()?])
+        let era = version::detect(method, params, headers).ok()?;
+        self.exposure.tools_page(era, params).ok()
     }
 
     /// `tools/call`: a meta-tool in discovery mode, else an exposed tool (also callable

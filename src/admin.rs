@@ -1,15 +1,18 @@
 //! The admin API (Truto-compatible): integrated accounts and the scoped MCP servers minted
 //! for them, behind `Authorization: Bearer <ADMIN_API_TOKEN>`. Registry changes fsync, so
-//! they run on the blocking pool, never on a coroutine worker.
+//! they run on the registry's blocking pool, never on a coroutine worker. Wrong admin tokens
+//! count as failed credential attempts (see [`Throttle`]).
 
-use crate::app::error_envelope;
+use crate::app::{error_envelope, too_many_attempts};
 use crate::catalog;
 use crate::clock;
 use crate::http::{Request, Response};
 use crate::hubspot::pool::BlockingPool;
 use crate::registry::{token, Page, Registry, RegistryError, ADMIN_IDENTITY};
+use crate::throttle::Throttle;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The admin API's state.
 pub struct Admin {
@@ -21,6 +24,8 @@ pub struct Admin {
     pub registry: Arc<Registry>,
     /// Where registry writes run.
     pub pool: Arc<BlockingPool>,
+    /// Failed credential attempts per client address.
+    pub throttle: Arc<Throttle>,
 }
 
 impl Admin {
@@ -32,9 +37,16 @@ impl Admin {
                 "the admin API is off: set ADMIN_API_TOKEN to turn it on",
             );
         };
+        if let Some(wait) = self.throttle.blocked(req.peer, Instant::now()) {
+            return too_many_attempts(wait);
+        }
         match req.bearer_token() {
             Some(given) if token::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
-            Some(_) => return error_envelope(401, "the admin token is not valid"),
+            Some(_) => {
+                self.throttle.fail(req.peer, Instant::now());
+                return error_envelope(401, "the admin token is not valid")
+                    .with_header("WWW-Authenticate", "Bearer");
+            }
             None => {
                 return error_envelope(401, "send Authorization: Bearer <ADMIN_API_TOKEN>")
                     .with_header("WWW-Authenticate", "Bearer")

@@ -1,16 +1,24 @@
-//! The server's routes: `/health`, `/ready`, the MCP endpoints, CORS, and one log line per
-//! request. Everything here runs on may coroutines and never blocks.
+//! The server's routes: `/health`, `/ready`, the MCP endpoints behind their credentials,
+//! the admin API, CORS, and one log line per request. Everything here runs on may
+//! coroutines and never blocks: tokens resolve in memory, and the registry writes MCP
+//! traffic causes (deleting an expired server) go to the registry's own small pool.
 
 use crate::accounts::Connector;
 use crate::admin::Admin;
+use crate::auth::{self, Policy};
+use crate::catalog::Tool;
+use crate::clock;
+use crate::exposures::ExposureCache;
 use crate::http::{CorsPolicy, Handler, Request, Response, Shutdown};
+use crate::hubspot::pool::BlockingPool;
 use crate::hubspot::Client;
-use crate::mcp::{self, exchange, version::Headers, Exposure};
-use crate::registry::{token, ScopedServer, ToolFilter};
-use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use crate::jsonrpc::{self, RpcError};
+use crate::mcp::{self, exchange, version::Headers, Exposure, Recheck};
+use crate::registry::{token, Registry, Resolved, ScopedServer};
+use crate::throttle::Throttle;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The main server's state.
 pub struct App {
@@ -20,16 +28,26 @@ pub struct App {
     pub started: Instant,
     /// Graceful-stop state (`/ready` turns 503 while stopping).
     pub shutdown: Arc<Shutdown>,
-    /// The default server's exposure: every tool.
-    pub exposure: Exposure,
+    /// Who may call the MCP endpoints.
+    pub auth: Policy,
+    /// Failed credential attempts per client address (shared with the admin API).
+    pub throttle: Arc<Throttle>,
     /// The default HubSpot account.
     pub client: Client,
-    /// The admin API and the registry behind scoped servers.
+    /// The admin API.
     pub admin: Admin,
+    /// True when the admin API has its own listener (`ADMIN_PORT`): its routes are gone
+    /// from this one.
+    pub admin_elsewhere: bool,
+    /// The registry behind scoped servers.
+    pub registry: Arc<Registry>,
+    /// Where registry writes run (never the HubSpot pool, so a slow HubSpot cannot hold
+    /// them up).
+    pub registry_pool: Arc<BlockingPool>,
     /// Builds the HubSpot client of a scoped server's account.
     pub connector: Connector,
-    /// Scoped servers' exposures by server id, rebuilt when the config changes.
-    pub scoped: Mutex<HashMap<String, (ToolFilter, Arc<Exposure>)>>,
+    /// `/mcp`'s exposure and scoped servers' ones.
+    pub exposures: ExposureCache,
 }
 
 /// What the log line says about the JSON-RPC side of a request.
@@ -38,14 +56,52 @@ struct Trace {
     methods: Vec<String>,
 }
 
+/// Which listener a request came in on.
+#[derive(Clone, Copy, PartialEq)]
+enum Surface {
+    /// `HOST:PORT`: everything (the admin API only when it has no listener of its own).
+    Public,
+    /// `ADMIN_HOST:ADMIN_PORT`: the admin API, `/health` and `/ready`.
+    Admin,
+}
+
 impl Handler for App {
     fn handle(&self, req: &Request) -> Response {
+        self.respond(req, Surface::Public)
+    }
+}
+
+/// The admin API's own listener (`ADMIN_PORT`).
+pub struct AdminListener(pub Arc<App>);
+
+impl Handler for AdminListener {
+    fn handle(&self, req: &Request) -> Response {
+        self.0.respond(req, Surface::Admin)
+    }
+}
+
+/// The message of every refused credential: the same whatever part was wrong.
+const INVALID_CREDENTIAL: &str = "the credential in Authorization is not valid (an MCP_API_KEYS key or a live scoped server token is expected)";
+/// The 404 of an unknown `/mcp/<token>` (Truto's answer).
+const UNKNOWN_TOKEN: &str = "unknown, deleted or expired MCP server token";
+
+impl App {
+    fn respond(&self, req: &Request, surface: Surface) -> Response {
         let started = Instant::now();
         let mut trace = Trace::default();
         let response = match self.cors.check(req) {
             Err(forbidden) => forbidden,
+            Ok(()) if is_admin_path(req.path) => match req.header("origin") {
+                // The admin API is not a browser target: no CORS headers, and nothing a
+                // page could make a browser send (a cross-site form post) is served.
+                Some(origin) if !origin.is_empty() => error_envelope(
+                    403,
+                    "the admin API does not answer browser requests (the request has an Origin header); call it from a server or the command line",
+                ),
+                _ => self.route(req, surface, &mut trace),
+            },
             Ok(()) => {
-                let response = self.route(req, &mut trace);
+                let response = self.route(req, surface, &mut trace);
                 self.cors.decorate(req, response)
             }
         };
@@ -64,30 +120,26 @@ impl Handler for App {
         );
         response
     }
-}
 
-impl App {
-    fn route(&self, req: &Request, trace: &mut Trace) -> Response {
-        if req.method == "OPTIONS" {
-            return self.cors.preflight(req);
-        }
+    fn route(&self, req: &Request, surface: Surface, trace: &mut Trace) -> Response {
+        let admin_path = is_admin_path(req.path);
         match (req.method, req.path) {
             ("GET" | "HEAD", "/health") => self.health(),
             ("GET" | "HEAD", "/ready") => self.ready(),
-            ("POST", "/mcp") => self.mcp(req, &self.exposure, &self.client, None, trace),
+            _ if admin_path && (surface == Surface::Admin || !self.admin_elsewhere) => {
+                self.admin.handle(req)
+            }
+            _ if surface == Surface::Admin || admin_path => not_found(req.path),
+            ("OPTIONS", _) => self.cors.preflight(req),
+            ("POST", "/mcp") => self.mcp_endpoint(req, None, trace),
             ("POST", path) if path.starts_with("/mcp/") => {
                 let rest = &path[5..];
                 let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
                 if token::is_token_format(first) {
-                    self.scoped(req, first, (!tail.is_empty()).then_some(tail), trace)
+                    self.scoped_by_url(req, first, (!tail.is_empty()).then_some(tail), trace)
                 } else {
-                    self.mcp(req, &self.exposure, &self.client, Some(rest), trace)
+                    self.mcp_endpoint(req, Some(rest), trace)
                 }
-            }
-            (_, path)
-                if path == "/integrated-account" || path.starts_with("/integrated-account/") =>
-            {
-                self.admin.handle(req)
             }
             (_, "/health" | "/ready") => method_not_allowed("GET, HEAD, OPTIONS"),
             (_, path) if path == "/mcp" || path.starts_with("/mcp/") => {
@@ -127,62 +179,172 @@ impl App {
         )
     }
 
-    /// `POST /mcp/<token>[/<method path>]`: a scoped server from the registry. An unknown,
-    /// deleted or expired token gets 404; a Bearer token, when sent, must be the same one.
-    fn scoped(
+    /// The 429 of an address that failed too many credential attempts, if it is blocked.
+    fn throttled(&self, req: &Request) -> Option<Response> {
+        let wait = self.throttle.blocked(req.peer, Instant::now())?;
+        Some(too_many_attempts(wait))
+    }
+
+    /// `POST /mcp` and `POST /mcp/<method path>`: the credential in `Authorization` says
+    /// which server answers: an API key the full one, a scoped token its scoped server;
+    /// none, the full one where [`Policy::credential_required`] allows it.
+    fn mcp_endpoint(
+        &self,
+        req: &Request,
+        method_path: Option<&str>,
+        trace: &mut Trace,
+    ) -> Response {
+        if let Some(refused) = self.throttled(req) {
+            return refused;
+        }
+        let Some(credential) = req.bearer_token() else {
+            if self.auth.credential_required(is_proxied(req)) {
+                return unauthorized(
+                    "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
+                );
+            }
+            return self.mcp(
+                req,
+                self.exposures.unfiltered(),
+                &self.client,
+                None,
+                method_path,
+                trace,
+            );
+        };
+        if self.auth.keys.contains(credential) {
+            return self.mcp(
+                req,
+                self.exposures.unfiltered(),
+                &self.client,
+                None,
+                method_path,
+                trace,
+            );
+        }
+        match self.registry.resolve_token(credential, clock::now_millis()) {
+            Resolved::Live(server) if server.filter.requires_api_key() => unauthorized(
+                "this scoped server also requires an MCP API key: POST to its URL (/mcp/<token>) with Authorization: Bearer <an MCP_API_KEYS key>",
+            ),
+            Resolved::Live(server) => self.serve_scoped(req, &server, credential, method_path, trace),
+            Resolved::Expired => {
+                self.purge_expired();
+                unauthorized(INVALID_CREDENTIAL)
+            }
+            Resolved::Unknown => {
+                self.throttle.fail(req.peer, Instant::now());
+                unauthorized(INVALID_CREDENTIAL)
+            }
+        }
+    }
+
+    /// `POST /mcp/<token>[/<method path>]`: a scoped server by its URL (Truto's form). An
+    /// unknown, deleted or expired token gets 404. A Bearer, when sent, must be the same
+    /// token or an API key; `require_api_token_auth` servers need the API key.
+    fn scoped_by_url(
         &self,
         req: &Request,
         url_token: &str,
         method_path: Option<&str>,
         trace: &mut Trace,
     ) -> Response {
-        if let Some(bearer) = req.bearer_token() {
-            if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) {
-                return error_envelope(401, "the Bearer token does not match the token in the URL");
-            }
+        if let Some(refused) = self.throttled(req) {
+            return refused;
         }
-        let registry = self.admin.registry.clone();
-        let owned = url_token.to_string();
-        // Resolving may delete an expired server (an fsync): do it off the coroutine worker.
-        let resolved = self
-            .admin
-            .pool
-            .run(move || registry.resolve_token(&owned, crate::clock::now_millis()));
-        let server: ScopedServer = match resolved {
-            Ok(Some(server)) => server,
-            Ok(None) => return error_envelope(404, "unknown, deleted or expired MCP server token"),
-            Err(_) => return error_envelope(503, "the server is busy; try again in a moment"),
+        let server = match self.registry.resolve_token(url_token, clock::now_millis()) {
+            Resolved::Live(server) => server,
+            Resolved::Expired => {
+                self.purge_expired();
+                return error_envelope(404, UNKNOWN_TOKEN);
+            }
+            Resolved::Unknown => {
+                self.throttle.fail(req.peer, Instant::now());
+                return error_envelope(404, UNKNOWN_TOKEN);
+            }
         };
+        match req.bearer_token() {
+            Some(bearer) if self.auth.keys.contains(bearer) => {}
+            Some(bearer) if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) => {
+                self.throttle.fail(req.peer, Instant::now());
+                return unauthorized(INVALID_CREDENTIAL);
+            }
+            _ if server.filter.requires_api_key() => {
+                return unauthorized(
+                    "this MCP server requires an MCP API key besides its URL: send Authorization: Bearer <an MCP_API_KEYS key>",
+                )
+            }
+            _ => {}
+        }
+        self.serve_scoped(req, &server, url_token, method_path, trace)
+    }
+
+    /// Serves one request on a scoped server, asking the registry again before each tool
+    /// call (see [`Recheck`]).
+    fn serve_scoped(
+        &self,
+        req: &Request,
+        server: &ScopedServer,
+        token: &str,
+        method_path: Option<&str>,
+        trace: &mut Trace,
+    ) -> Response {
         let client = match self.connector.client(&server.auth) {
             Ok(client) => client,
             Err(why) => return error_envelope(503, &why),
         };
-        let exposure = self.scoped_exposure(&server);
-        self.mcp(req, &exposure, &client, method_path, trace)
+        let exposure = self
+            .exposures
+            .get(&server.filter, &self.registry, clock::now_millis());
+        let recheck = |tool: &Tool| self.recheck(token, &server.id, tool);
+        self.mcp(req, &exposure, &client, Some(&recheck), method_path, trace)
     }
 
-    /// The exposure of a scoped server, built once per config.
-    fn scoped_exposure(&self, server: &ScopedServer) -> Arc<Exposure> {
-        let mut cache = self.scoped.lock().unwrap_or_else(|e| e.into_inner());
-        match cache.get(&server.id) {
-            Some((filter, exposure)) if *filter == server.filter => exposure.clone(),
-            _ => {
-                let filter = server.filter.clone();
-                let exposure = Arc::new(Exposure::new(filter.tool_exposure(), |tool| {
-                    filter.allows(tool.method, tool.tags)
-                }));
-                cache.insert(server.id.clone(), (filter, exposure.clone()));
-                exposure
+    /// Right before a scoped server's tool runs: the server must still be live (not
+    /// deleted, not expired) and its current filter must still allow the tool.
+    fn recheck(&self, token: &str, id: &str, tool: &Tool) -> Result<(), RpcError> {
+        match self.registry.resolve_token(token, clock::now_millis()) {
+            Resolved::Live(now) if now.id == id => {
+                if now.filter.allows(tool.method, tool.tags) {
+                    Ok(())
+                } else {
+                    Err(RpcError::invalid_params(format!(
+                        "tool not available on this server: '{}'",
+                        tool.name
+                    )))
+                }
             }
+            _ => Err(RpcError::new(
+                auth::UNAUTHORIZED,
+                format!(
+                    "this MCP server was deleted or has expired, so '{}' was not called",
+                    tool.name
+                ),
+            )
+            .with_status(401)),
         }
     }
 
-    /// `POST /mcp` and `POST /mcp/<method path>`: JSON-RPC in, JSON (or one SSE event) out.
+    /// Deletes expired servers on the registry's pool, without waiting (the request that
+    /// found one is refused either way).
+    fn purge_expired(&self) {
+        let registry = self.registry.clone();
+        let queued = self.registry_pool.spawn(move || {
+            if let Err(err) = registry.purge_expired(clock::now_millis()) {
+                log::warn!("could not delete expired MCP servers: {err}");
+            }
+        });
+        if queued.is_err() {
+            log::debug!("registry pool busy; expired servers are deleted with the next change");
+        }
+    }
+
+    /// JSON-RPC in, JSON (or one SSE event) out, on `exposure` with `client`.
     fn mcp(
         &self,
         req: &Request,
         exposure: &Exposure,
         client: &Client,
+        recheck: Option<Recheck>,
         method_path: Option<&str>,
         trace: &mut Trace,
     ) -> Response {
@@ -201,22 +363,59 @@ impl App {
             name: req.header("mcp-name"),
             http: true,
         };
-        let server = mcp::Server { exposure, client };
+        let server = mcp::Server {
+            exposure,
+            client,
+            recheck,
+        };
         let Some((status, bytes)) =
             exchange(&server, req.body, method_path, headers, &mut trace.methods)
         else {
             return Response::empty(202);
         };
-        if sse {
+        let response = if sse {
             let mut event = b"event: message\ndata: ".to_vec();
             event.extend_from_slice(&bytes);
             event.extend_from_slice(b"\n\n");
             let mut response = Response::json_bytes(status, event);
             response.content_type = Some("text/event-stream");
-            return response.with_header("Cache-Control", "no-cache");
+            response.with_header("Cache-Control", "no-cache")
+        } else {
+            Response::json_bytes(status, bytes)
+        };
+        if status == 401 {
+            return response.with_header("WWW-Authenticate", auth::CHALLENGE);
         }
-        Response::json_bytes(status, bytes)
+        response
     }
+}
+
+/// True for the admin API's paths.
+fn is_admin_path(path: &str) -> bool {
+    path == "/integrated-account" || path.starts_with("/integrated-account/")
+}
+
+/// True when the request came through a proxy, where every caller looks local.
+fn is_proxied(req: &Request) -> bool {
+    req.header("forwarded").is_some() || req.header("x-forwarded-for").is_some()
+}
+
+/// A refused credential on the MCP endpoints: 401, the Bearer challenge and a JSON-RPC
+/// error body (code [`auth::UNAUTHORIZED`]).
+fn unauthorized(message: &str) -> Response {
+    let error = RpcError::new(auth::UNAUTHORIZED, message);
+    Response::json(401, &jsonrpc::failure(Value::Null, &error))
+        .with_header("WWW-Authenticate", auth::CHALLENGE)
+}
+
+/// 429 for an address that failed too many credential attempts, with `Retry-After`.
+pub fn too_many_attempts(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + 1;
+    error_envelope(
+        429,
+        &format!("too many failed credential attempts from your address; try again in {seconds} s"),
+    )
+    .with_header("Retry-After", seconds.to_string())
 }
 
 /// True when the client accepts `text/event-stream` but not JSON.

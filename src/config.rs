@@ -1,6 +1,7 @@
 //! Configuration from the environment (the seed's table plus ours) and command-line
 //! flags, validated once at start with errors that name the variable and what it allows.
 
+use crate::auth::{ApiKeys, McpAuth};
 use crate::catalog::discovery::ToolExposure;
 use crate::http::CorsPolicy;
 use crate::hubspot::CallPolicy;
@@ -58,6 +59,14 @@ pub struct Config {
     /// `MCP_PAGE_SIZE`: items per `tools/list`, `resources/list`, `resources/templates/list`
     /// and `prompts/list` page (`nextCursor` beyond it).
     pub mcp_page_size: usize,
+    // --- Who may call the server (README: Security model) ---
+    /// `MCP_AUTH`: when `/mcp` needs a credential.
+    pub mcp_auth: McpAuth,
+    /// `MCP_API_KEYS` and `MCP_API_KEYS_FILE`: keys with full access to the start-up account.
+    pub api_keys: ApiKeys,
+    /// `ADMIN_HOST` and `ADMIN_PORT`: the admin API's own listener; when set, the admin
+    /// routes are gone from the public port.
+    pub admin_listen: Option<(String, u16)>,
 }
 
 /// Where HubSpot calls go.
@@ -200,6 +209,49 @@ impl Config {
                 .ok_or_else(|| invalid("TOOL_EXPOSURE", &text, ToolExposure::ALLOWED))?,
         };
 
+        let mcp_auth = match get("MCP_AUTH") {
+            None => McpAuth::default(),
+            Some(text) => {
+                McpAuth::parse(&text).ok_or_else(|| invalid("MCP_AUTH", &text, McpAuth::ALLOWED))?
+            }
+        };
+        let mut api_keys = ApiKeys::default();
+        if let Some(text) = get("MCP_API_KEYS") {
+            api_keys.add("MCP_API_KEYS", &text).map_err(ConfigError)?;
+        }
+        if let Some(path) = get("MCP_API_KEYS_FILE") {
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                ConfigError(format!(
+                    "MCP_API_KEYS_FILE={path} cannot be read ({err}): expected a file with one key per line"
+                ))
+            })?;
+            api_keys
+                .add("MCP_API_KEYS_FILE", &text)
+                .map_err(ConfigError)?;
+        }
+        if mcp_auth == McpAuth::Required && api_keys.is_empty() && admin_token.is_none() {
+            return Err(ConfigError(
+                "MCP_AUTH=required, but no credential could ever be presented: set MCP_API_KEYS (or MCP_API_KEYS_FILE) or ADMIN_API_TOKEN to mint scoped servers".into(),
+            ));
+        }
+        let admin_listen = match (get("ADMIN_HOST"), get("ADMIN_PORT")) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "ADMIN_HOST is set without ADMIN_PORT: set ADMIN_PORT to give the admin API its own listener".into(),
+                ))
+            }
+            (host, Some(_)) => {
+                if admin_token.is_none() {
+                    return Err(ConfigError(
+                        "ADMIN_PORT is set but the admin API is off: set ADMIN_API_TOKEN too".into(),
+                    ));
+                }
+                let host = host.unwrap_or_else(|| "127.0.0.1".into());
+                Some((host, number(&get, "ADMIN_PORT", 0, 0, 65_535)? as u16))
+            }
+        };
+
         if let Some(path) = get("SSL_CERT_FILE") {
             if !std::path::Path::new(&path).is_file() {
                 return Err(invalid(
@@ -245,6 +297,9 @@ impl Config {
                 1,
                 1_000,
             )? as usize,
+            mcp_auth,
+            api_keys,
+            admin_listen,
         })
     }
 
@@ -471,6 +526,70 @@ mod tests {
             );
             assert!(err.contains(allowed), "{err}");
         }
+    }
+
+    #[test]
+    fn credentials_settings_are_checked_and_never_echoed() {
+        let mock = ("HUBSPOT_MOCK", env!("CARGO_MANIFEST_DIR"));
+        let config = load(&[mock], &[]).unwrap();
+        assert_eq!(config.mcp_auth, McpAuth::Auto);
+        assert!(config.api_keys.is_empty() && config.admin_listen.is_none());
+        let dir = std::env::temp_dir().join(format!("mcp-keys-{}", std::process::id()));
+        std::fs::write(&dir, "# team keys\nfile-key-0123456789abcdef\n").unwrap();
+        let config = load(
+            &[
+                mock,
+                ("MCP_AUTH", "Required"),
+                ("MCP_API_KEYS", "env-key-0123456789abcdef"),
+                ("MCP_API_KEYS_FILE", dir.to_str().unwrap()),
+            ],
+            &[],
+        )
+        .unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(config.mcp_auth, McpAuth::Required);
+        assert!(config.api_keys.contains("env-key-0123456789abcdef"));
+        assert!(config.api_keys.contains("file-key-0123456789abcdef"));
+        assert!(
+            !format!("{config:?}").contains("key-0123"),
+            "keys never printed"
+        );
+        let admin = ("ADMIN_API_TOKEN", "admin-token-0123456789");
+        for (vars, want) in [
+            (
+                vec![("MCP_AUTH", "sometimes")],
+                "MCP_AUTH=sometimes is not valid: expected auto, required or none",
+            ),
+            (
+                vec![("MCP_AUTH", "required")],
+                "MCP_AUTH=required, but no credential",
+            ),
+            (
+                vec![("MCP_API_KEYS", "tiny-secret")],
+                "MCP_API_KEYS: key 1 is not valid",
+            ),
+            (
+                vec![("MCP_API_KEYS_FILE", "/no/such/keys")],
+                "MCP_API_KEYS_FILE=/no/such/keys cannot be read",
+            ),
+            (
+                vec![("ADMIN_HOST", "127.0.0.1")],
+                "ADMIN_HOST is set without ADMIN_PORT",
+            ),
+            (vec![("ADMIN_PORT", "3100")], "set ADMIN_API_TOKEN too"),
+            (
+                vec![admin, ("ADMIN_PORT", "http")],
+                "ADMIN_PORT=http is not valid",
+            ),
+        ] {
+            let mut all = vec![mock];
+            all.extend(vars);
+            let err = load(&all, &[]).unwrap_err().0;
+            assert!(err.contains(want), "{err}");
+            assert!(!err.contains("tiny-secret"), "{err}");
+        }
+        let config = load(&[mock, admin, ("ADMIN_PORT", "3100")], &[]).unwrap();
+        assert_eq!(config.admin_listen, Some(("127.0.0.1".into(), 3100)));
     }
 
     #[test]

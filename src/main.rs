@@ -6,9 +6,11 @@
 mod accounts;
 mod admin;
 mod app;
+mod auth;
 mod catalog;
 mod clock;
 mod config;
+mod exposures;
 mod http;
 mod hubspot;
 mod jsonrpc;
@@ -19,9 +21,12 @@ mod registry;
 mod signals;
 mod stdio;
 mod store;
+mod throttle;
 
 use accounts::Connector;
+use auth::{McpAuth, Policy};
 use config::{Config, Upstream};
+use exposures::ExposureCache;
 use http::{Limits, Shutdown};
 use registry::{AccountAuth, Registry};
 use std::net::SocketAddr;
@@ -43,7 +48,7 @@ USAGE:
 serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready).
                 Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN, or HUBSPOT_MOCK=DIR / --mock DIR
                 for the built-in mock HubSpot. Every setting is an environment variable
-                (see README: PORT, HOST, CORS_ORIGIN, MAX_REQUEST_SIZE, LOG_LEVEL, ...).
+                (see README: PORT, HOST, MCP_AUTH, MCP_API_KEYS, ADMIN_API_TOKEN, ...).
 stdio           Speaks MCP as newline-delimited JSON-RPC on stdin/stdout (logs on stderr),
                 for clients that start the server themselves; exits at end of input.
 mock-hubspot    Serves the fake HubSpot CRM v3 API from fixture files (default port 3001).
@@ -172,6 +177,7 @@ fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, S
     let server = mcp::Server {
         exposure: &exposure,
         client: &client,
+        recheck: None,
     };
     log::info!(
         "hubspot-mcp-server {} on stdio ({} tools)",
@@ -182,6 +188,29 @@ fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, S
     Ok(ExitCode::SUCCESS)
 }
 
+/// Threads and queue of the registry's pool: admin writes and the deletion of expired
+/// servers, kept apart from the HubSpot pool so a slow HubSpot never holds them up.
+const REGISTRY_POOL: (usize, usize) = (2, 256);
+
+/// Refuses a start that would serve the HubSpot key to the network with no credential
+/// (a real token, a non-loopback bind, nothing configured), and warns about `MCP_AUTH=none`.
+fn check_exposure(config: &Config, auth: &Policy, addr: SocketAddr) -> Result<(), String> {
+    let beyond_loopback = !addr.ip().is_loopback();
+    match auth.mode {
+        McpAuth::None => log::warn!(
+            "MCP_AUTH=none: anyone who reaches {addr} can call every tool on /mcp{}",
+            if config.is_mock() { " (mock HubSpot)" } else { " with the server's HubSpot key" }
+        ),
+        _ if beyond_loopback && !config.is_mock() && !auth.has_credentials() => {
+            return Err(format!(
+                "refusing to serve the HubSpot key on {addr} (beyond loopback) with no credential: set MCP_API_KEYS (or MCP_API_KEYS_FILE) to API keys clients send as Authorization: Bearer <key>, or ADMIN_API_TOKEN to mint scoped servers; bind HOST=127.0.0.1; or set MCP_AUTH=none to serve it to anyone who reaches the port"
+            ))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Runs the MCP server until SIGTERM/SIGINT, then drains in-flight requests.
 fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let started = Instant::now();
@@ -190,36 +219,51 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
     if config.admin_token.is_none() {
         log::info!("admin API off (set ADMIN_API_TOKEN to mint scoped MCP servers)");
     }
+    let policy = Policy {
+        mode: config.mcp_auth,
+        keys: config.api_keys.clone(),
+        admin_on: config.admin_token.is_some(),
+    };
     let listener = bind(&config.host, config.port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
+    check_exposure(&config, &policy, addr)?;
+    let admin_listener = match &config.admin_listen {
+        Some((host, port)) => Some(bind(host, *port)?),
+        None => None,
+    };
     let shutdown = Arc::new(Shutdown::default());
+    let registry_pool = Arc::new(hubspot::pool::BlockingPool::new(
+        REGISTRY_POOL.0,
+        REGISTRY_POOL.1,
+    ));
+    let throttle = Arc::new(throttle::Throttle::default());
     let app = Arc::new(app::App {
         cors: config.cors.clone(),
         started,
         shutdown: shutdown.clone(),
-        exposure: mcp::Exposure::all(config.tool_exposure),
+        auth: policy,
+        throttle: throttle.clone(),
         client,
         admin: admin::Admin {
             token: config.admin_token.clone(),
             public_url: config.public_url.clone(),
-            registry,
-            pool: connector.pool.clone(),
+            registry: registry.clone(),
+            pool: registry_pool.clone(),
+            throttle,
         },
+        admin_elsewhere: admin_listener.is_some(),
+        registry,
+        registry_pool,
         connector,
-        scoped: Default::default(),
+        exposures: ExposureCache::new(Arc::new(mcp::Exposure::all(config.tool_exposure))),
     });
     let limits = Limits {
         max_body: config.max_request_size,
         idle_timeout: config.idle_timeout,
         request_timeout: config.request_timeout,
     };
-    if !addr.ip().is_loopback() && !config.is_mock() {
-        log::warn!(
-            "listening on {addr}, beyond loopback: anyone who reaches this port can use /mcp with the HubSpot token; put it behind your own auth or bind HOST=127.0.0.1"
-        );
-    }
     log::info!(
-        "hubspot-mcp-server {} ({}) listening on http://{addr} ({} tools, {}, started in {:.1} ms)",
+        "hubspot-mcp-server {} ({}) listening on http://{addr} ({} tools, {}, credentials {}, started in {:.1} ms)",
         env!("CARGO_PKG_VERSION"),
         config.node_env,
         catalog::tools().len(),
@@ -228,12 +272,38 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         } else {
             "HubSpot API"
         },
+        if app.auth.credential_required(false) {
+            "required"
+        } else if app.auth.mode == McpAuth::None {
+            "never required (MCP_AUTH=none)"
+        } else {
+            "required through proxies only"
+        },
         started.elapsed().as_secs_f64() * 1000.0
     );
-    let accept = run_accept_loop(listener, app, limits, shutdown.clone());
+    let mut stops = vec![addr];
+    let mut loops = Vec::new();
+    if let Some(listener) = admin_listener {
+        let admin_addr = listener.local_addr().map_err(|err| err.to_string())?;
+        log::info!("admin API listening on http://{admin_addr} (not on {addr})");
+        stops.push(admin_addr);
+        loops.push(run_accept_loop(
+            listener,
+            Arc::new(app::AdminListener(app.clone())),
+            limits.clone(),
+            shutdown.clone(),
+        ));
+    }
+    loops.push(run_accept_loop(listener, app, limits, shutdown.clone()));
     let stopper = shutdown.clone();
-    signals.on_termination(move || stopper.begin(addr));
-    let _ = accept.join();
+    signals.on_termination(move || {
+        for addr in &stops {
+            stopper.begin(*addr);
+        }
+    });
+    for accept in loops {
+        let _ = accept.join();
+    }
     log::info!(
         "stopping: waiting up to {:?} for in-flight requests",
         config.shutdown_timeout

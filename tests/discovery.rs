@@ -395,6 +395,7 @@ fn admin_server() -> (Server, std::path::PathBuf) {
         &[
             ("HUBSPOT_MOCK", common::fixtures()),
             ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("MCP_API_KEYS", common::API_KEY.into()),
             ("DATA_DIR", dir.display().to_string()),
         ],
         "listening on http://",
@@ -507,9 +508,10 @@ fn a_scoped_discovery_server_never_reveals_or_runs_tools_outside_its_filter() {
         assert_eq!(text_json(&via)["results"].as_array().unwrap().len(), 1);
     }
     // Nothing was created behind the refusals.
-    let found = server.call_tool(
+    let found = server.call_tool_with(
         "search_contacts",
         json!({"query": "new.person@example.com"}),
+        &[common::API_KEY_AUTH],
     );
     assert_eq!(text_json(&found)["total"], 0, "{found}");
 }

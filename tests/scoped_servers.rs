@@ -17,6 +17,7 @@ fn admin_server_with(data_dir: &std::path::Path, api_url: &str) -> Server {
         &[
             ("HUBSPOT_MOCK", common::fixtures()),
             ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("MCP_API_KEYS", common::API_KEY.into()),
             ("DATA_DIR", data_dir.display().to_string()),
             ("HUBSPOT_API_URL", api_url.into()),
         ],
@@ -62,13 +63,21 @@ fn mint(server: &Server, account: &str, config: Value) -> (u16, Value) {
 }
 
 /// Every tool a server lists (all pages).
+/// Every tool `path` lists; `/mcp` (which needs a credential once the admin API is on) is
+/// asked with the API key, scoped URLs with nothing but their token.
 fn tools(server: &Server, path: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut cursor = Value::Null;
+    let auth: &[(&str, &str)] = if path == "/mcp" {
+        &[common::API_KEY_AUTH]
+    } else {
+        &[]
+    };
     loop {
-        let reply = server.rpc(
+        let reply = server.rpc_with(
             path,
             &json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":cursor}}),
+            auth,
         );
         assert_eq!(reply.status, 200, "{}", reply.text());
         let result = reply.json()["result"].clone();

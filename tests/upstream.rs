@@ -359,6 +359,7 @@ fn scoped_servers_share_their_accounts_rate_limit_with_mcp() {
     let (upstream, server) = servers(&[
         ("HUBSPOT_RATE_LIMIT_PER_10S", "2"),
         ("ADMIN_API_TOKEN", admin_token),
+        ("MCP_API_KEYS", common::API_KEY),
     ]);
     let auth = format!("Bearer {admin_token}");
     let headers = [
@@ -389,7 +390,8 @@ fn scoped_servers_share_their_accounts_rate_limit_with_mcp() {
         assert_eq!(reply.status, 200, "{}", reply.text());
         reply.json()
     };
-    call(&server, "get_contacts", json!({"limit": 1}), false);
+    let first = server.call_tool_with("get_contacts", json!({"limit": 1}), &[common::API_KEY_AUTH]);
+    assert!(first["result"]["isError"].is_null(), "{first}");
     let second = call_scoped();
     assert!(second["result"]["isError"].is_null(), "{second}");
     // Each scoped request builds its own client, yet the account's limit holds.

@@ -110,9 +110,14 @@ pub fn serve<H: Handler>(
             }
         };
         let (handler, limits, shutdown) = (handler.clone(), limits.clone(), shutdown.clone());
+        let peer = stream.peer_addr().map_or(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            |addr| addr.ip(),
+        );
         may::go!(move || {
             let mut conn = Connection {
                 stream,
+                peer,
                 handler: &*handler,
                 limits: &limits,
                 shutdown: &shutdown,
@@ -126,6 +131,7 @@ pub fn serve<H: Handler>(
 
 struct Connection<'a, H> {
     stream: may::net::TcpStream,
+    peer: std::net::IpAddr,
     handler: &'a H,
     limits: &'a Limits,
     shutdown: &'a Shutdown,
@@ -300,6 +306,7 @@ impl<H: Handler> Connection<'_, H> {
             Body::Decoded(bytes) => bytes,
         };
         let req = Request {
+            peer: self.peer,
             method: parsed.method.unwrap_or("GET"),
             path,
             query,

@@ -2,6 +2,9 @@
 
 /// One HTTP request as a handler sees it. Header names compare case-insensitively.
 pub struct Request<'a> {
+    /// The client's address (the proxy's, behind a proxy): what failed credential
+    /// attempts are counted under.
+    pub peer: std::net::IpAddr,
     /// The method, as sent (`GET`, `POST`, ...).
     pub method: &'a str,
     /// The path without the query string, as sent (not percent-decoded).

@@ -55,6 +55,15 @@ impl BlockingPool {
             Err(TrySendError::Disconnected(_)) => Err(PoolError::Failed),
         }
     }
+
+    /// Queues `job` on a pool thread without waiting for it (work whose outcome the
+    /// caller does not need, such as deleting expired registry entries).
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) -> Result<(), PoolError> {
+        self.queue.try_send(Box::new(job)).map_err(|err| match err {
+            TrySendError::Full(_) => PoolError::Busy,
+            TrySendError::Disconnected(_) => PoolError::Failed,
+        })
+    }
 }
 
 fn worker(rx: &Mutex<Receiver<Job>>) {

@@ -148,6 +148,7 @@ mod tests {
             same_bytes_both_ways(&Server {
                 exposure,
                 client: &client,
+                recheck: None,
             });
         }
     }

@@ -93,6 +93,11 @@ impl Exposure {
         Ok(&pages[paging::index(pages.len(), params)?])
     }
 
+    /// How `tools/list` shows the tools.
+    pub fn mode(&self) -> ToolExposure {
+        self.mode
+    }
+
     /// Every tool in the catalog, listed as `mode` says.
     pub fn all(mode: ToolExposure) -> Exposure {
         Exposure::new(mode, |_| true)
@@ -123,12 +128,19 @@ impl Exposure {
     }
 }
 
+/// A check run right before each tool runs (each item of a batch, each `call_tool` in
+/// discovery mode): a scoped server asks the registry again whether it still exists and
+/// still allows the tool, so a deletion or expiry stops the next call, not the next request.
+pub type Recheck<'a> = &'a dyn Fn(&Tool) -> Result<(), RpcError>;
+
 /// One MCP server: an exposure and the HubSpot account its tools call.
 pub struct Server<'a> {
     /// What this server exposes.
     pub exposure: &'a Exposure,
     /// The HubSpot account behind it.
     pub client: &'a Client,
+    /// Run before every tool call (scoped servers); `None` for `/mcp` and stdio.
+    pub recheck: Option<Recheck<'a>>,
 }
 
 /// The methods this server implements (a body on `/mcp/<path>` must name the same).
@@ -261,6 +273,9 @@ impl Server<'_> {
         structured: bool,
     ) -> Result<Value, RpcError> {
         let name = tool.name;
+        if let Some(recheck) = self.recheck {
+            recheck(tool)?;
+        }
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
         match tool.run(self.client, args) {

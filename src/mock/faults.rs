@@ -332,6 +332,7 @@ mod tests {
 
     fn request<'a>(method: &'a str, path: &'a str, body: &'a [u8]) -> Request<'a> {
         Request {
+            peer: std::net::Ipv4Addr::LOCALHOST.into(),
             method,
             path,
             query: "",

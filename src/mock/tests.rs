@@ -27,6 +27,7 @@ fn send(
 ) -> Response {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let req = Request {
+        peer: std::net::Ipv4Addr::LOCALHOST.into(),
         method,
         path,
         query,

@@ -10,6 +10,9 @@
 //! - `tool_exposure` (`all`, the default, or `discovery`) says how the selected tools are
 //!   listed: each one, or only the meta-tools that search, describe and call them (see
 //!   `catalog::discovery`). It selects nothing, so it is kept beside the filter.
+//! - `require_api_token_auth` (Truto's name; default false): the server's URL token alone
+//!   is not enough, callers must also send an `MCP_API_KEYS` key in `Authorization`. It
+//!   selects nothing either and is kept beside the filter for the same reason.
 //!
 //! A config that selects no tool at all is refused with a 400 naming the valid methods and
 //! tags, so a typo cannot mint a server that does nothing. Entries that match nothing on
@@ -37,6 +40,7 @@ pub struct ToolFilter {
     methods: Vec<String>,
     tags: Vec<String>,
     tool_exposure: ToolExposure,
+    require_api_key: bool,
 }
 
 impl ToolFilter {
@@ -50,7 +54,8 @@ impl ToolFilter {
     /// filter with the config as it is stored and shown: the given object minus `null`
     /// members, or `{}`.
     pub fn parse(config: Option<&Value>) -> Result<(ToolFilter, Value), RegistryError> {
-        const FIELDS: &str = "config takes `methods`, `tags` and `tool_exposure`";
+        const FIELDS: &str =
+            "config takes `methods`, `tags`, `tool_exposure` and `require_api_token_auth`";
         let obj = match config {
             None | Some(Value::Null) => return Ok((ToolFilter::all(), Value::Object(Map::new()))),
             Some(Value::Object(obj)) => obj,
@@ -65,7 +70,15 @@ impl ToolFilter {
         for (key, value) in obj {
             let field = format!("config.{key}");
             match (key.as_str(), value) {
-                ("methods" | "tags" | "tool_exposure", Value::Null) => continue,
+                ("methods" | "tags" | "tool_exposure" | "require_api_token_auth", Value::Null) => {
+                    continue
+                }
+                ("require_api_token_auth", Value::Bool(b)) => filter.require_api_key = *b,
+                ("require_api_token_auth", _) => {
+                    return Err(RegistryError::bad(format!(
+                        "{field} must be true or false, got {value}"
+                    )))
+                }
                 ("methods", _) => filter.methods = string_list(&field, value)?,
                 ("tags", _) => filter.tags = string_list(&field, value)?,
                 ("tool_exposure", _) => {
@@ -96,7 +109,12 @@ impl ToolFilter {
         self.tool_exposure
     }
 
-    #[cfg(test)]
+    /// True when callers must also present an `MCP_API_KEYS` key
+    /// (`config.require_api_token_auth`).
+    pub fn requires_api_key(&self) -> bool {
+        self.require_api_key
+    }
+
     /// True when the filter restricts nothing.
     pub fn is_all(&self) -> bool {
         self.methods.is_empty() && self.tags.is_empty()

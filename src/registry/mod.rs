@@ -44,10 +44,11 @@ use crate::clock;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// `created_by` of servers minted with the single admin token.
 pub const ADMIN_IDENTITY: &str = "admin";
@@ -99,6 +100,29 @@ pub struct ScopedServer {
     pub filter: ToolFilter,
     /// When it expires, in milliseconds since the epoch.
     pub expires_at_ms: Option<i64>,
+}
+
+/// What a presented MCP token is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// A live scoped server.
+    Live(Arc<ScopedServer>),
+    /// A server that has expired (refused like an unknown one; delete it with
+    /// [`Registry::purge_expired`] off the coroutine workers).
+    Expired,
+    /// No server has this token (never had, or deleted).
+    Unknown,
+}
+
+#[cfg(test)]
+impl Resolved {
+    /// The live server, if the token names one.
+    pub fn live(self) -> Option<Arc<ScopedServer>> {
+        match self {
+            Resolved::Live(server) => Some(server),
+            Resolved::Expired | Resolved::Unknown => None,
+        }
+    }
 }
 
 /// One page request: `limit` (1 to 100, default 20) and the `next_cursor` of the previous
@@ -402,6 +426,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Registry {
     store: Store,
     state: Mutex<State>,
+    /// Every server whose account has credentials, by its token's SHA-256: rebuilt with
+    /// each change, so resolving a token is one hash and one map lookup, in memory.
+    by_token: Mutex<HashMap<String, Arc<ScopedServer>>>,
+    /// Counts installed changes, so caches derived from the registry know when to prune.
+    generation: AtomicU64,
     /// Serialises changes so that each save holds the previous change.
     writer: Mutex<()>,
     /// Seals HubSpot keys in the file.
@@ -445,7 +474,9 @@ impl Registry {
         Ok(Registry {
             sealer,
             store,
+            by_token: Mutex::new(index_tokens(&state)),
             state: Mutex::new(state),
+            generation: AtomicU64::new(0),
             writer: Mutex::new(()),
         })
     }
@@ -485,7 +516,10 @@ impl Registry {
         if file != current.to_file(&self.sealer)? {
             self.store.save(&file)?;
         }
+        let tokens = index_tokens(&next);
         *lock(&self.state) = next;
+        *lock(&self.by_token) = tokens;
+        self.generation.fetch_add(1, Ordering::SeqCst);
         Ok((out, purged))
     }
 
@@ -764,54 +798,66 @@ impl Registry {
         })
     }
 
-    /// The scoped server behind `token` (from `/mcp/<token>`), or `None` when the token is
-    /// unknown, deleted or expired (answer 404). An expired server is deleted on the way; if
-    /// that save fails it is still refused, and deleted with the next change.
-    pub fn resolve_token(&self, token: &str, now_ms: i64) -> Option<ScopedServer> {
+    /// The scoped server behind `token` (from `/mcp/<token>` or `Authorization`), looked up
+    /// in memory by the token's SHA-256: never waits for a registry write. An expired
+    /// server is [`Resolved::Expired`]; the caller deletes it off the coroutine workers.
+    pub fn resolve_token(&self, token: &str, now_ms: i64) -> Resolved {
         if !token::is_token_format(token) {
-            return None;
+            return Resolved::Unknown;
         }
-        let hash = token::hash_token(token);
-        let (server, account) = {
-            let state = lock(&self.state);
-            let server = state
-                .servers
-                .iter()
-                .find(|s| token::constant_time_eq(s.token_sha256.as_bytes(), hash.as_bytes()))?
-                .clone();
-            let account = state.account(&server.integrated_account_id).ok()?.clone();
-            (server, account)
-        };
-        if server.expired(now_ms) {
-            if let Err(e) = self.change(now_ms, |_| Ok(())) {
-                log::warn!("could not delete expired MCP server {}: {e}", server.id);
+        let found = lock(&self.by_token).get(&token::hash_token(token)).cloned();
+        match found {
+            None => Resolved::Unknown,
+            Some(server) if server.expires_at_ms.is_some_and(|at| now_ms >= at) => {
+                Resolved::Expired
             }
-            return None;
+            Some(server) => Resolved::Live(server),
         }
-        let Some(auth) = account.auth() else {
-            log::warn!(
-                "MCP server {} refused: integrated account {} has no HubSpot credentials",
-                server.id,
-                account.id
-            );
-            return None;
-        };
-        let filter = ToolFilter::parse(Some(&server.config)).ok()?.0;
-        Some(ScopedServer {
-            expires_at_ms: server.expires_at_ms(),
-            id: server.id,
-            name: server.name,
-            integrated_account_id: server.integrated_account_id,
-            auth,
-            filter,
-        })
     }
 
-    #[cfg(test)]
-    /// Deletes every expired server now (for a periodic sweep); returns how many.
+    /// How many changes have been installed since the registry was opened.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The filters of every live server (for pruning caches keyed by filter).
+    pub fn live_filters(&self, now_ms: i64) -> Vec<ToolFilter> {
+        lock(&self.by_token)
+            .values()
+            .filter(|s| s.expires_at_ms.is_none_or(|at| now_ms < at))
+            .map(|s| s.filter.clone())
+            .collect()
+    }
+
+    /// Deletes every expired server now (an fsync: call it off the coroutine workers);
+    /// returns how many.
     pub fn purge_expired(&self, now_ms: i64) -> Result<usize, RegistryError> {
         self.change_counting(now_ms, |_| Ok(())).map(|((), n)| n)
     }
+}
+
+/// The servers of `state` whose account has credentials, by token hash, as the MCP layer
+/// needs them. Servers of an account without credentials (the start-up account before
+/// [`Registry::ensure_default_account`]) resolve as unknown.
+fn index_tokens(state: &State) -> HashMap<String, Arc<ScopedServer>> {
+    state
+        .servers
+        .iter()
+        .filter_map(|server| {
+            let auth = state.account(&server.integrated_account_id).ok()?.auth()?;
+            // Every stored config was checked when it was written or loaded.
+            let filter = ToolFilter::parse(Some(&server.config)).ok()?.0;
+            let scoped = ScopedServer {
+                id: server.id.clone(),
+                name: server.name.clone(),
+                integrated_account_id: server.integrated_account_id.clone(),
+                auth,
+                filter,
+                expires_at_ms: server.expires_at_ms(),
+            };
+            Some((server.token_sha256.clone(), Arc::new(scoped)))
+        })
+        .collect()
 }
 
 /// The body as an object holding only `allowed` fields.

@@ -114,17 +114,18 @@ fn create_server_returns_the_seed_shape_once() {
     assert_eq!(patched["created_at"], "2024-01-15T10:30:00.000Z");
 
     // The token resolves to the server with its filter.
-    let scoped = reg.resolve_token(&token, NOW).expect("resolves");
+    let scoped = reg.resolve_token(&token, NOW).live().expect("resolves");
     assert_eq!(scoped.id, id);
     assert_eq!(scoped.auth, AccountAuth::Token(HUBSPOT_KEY.into()));
     assert!(scoped.filter.allows("list", &["contacts"]));
     assert!(!scoped.filter.allows("create", &["contacts"]));
     assert!(!scoped.filter.allows("list", &["deals"]));
     assert_eq!(
-        reg.resolve_token("0123456789abcdef0123456789abcdef", NOW),
+        reg.resolve_token("0123456789abcdef0123456789abcdef", NOW)
+            .live(),
         None
     );
-    assert_eq!(reg.resolve_token("initialize", NOW), None);
+    assert_eq!(reg.resolve_token("initialize", NOW).live(), None);
 }
 
 #[test]
@@ -135,6 +136,7 @@ fn omitted_config_exposes_everything_and_bad_configs_are_400() {
     assert_eq!(created["config"], json!({}));
     let scoped = reg
         .resolve_token(&token_of(&created), NOW)
+        .live()
         .expect("resolves");
     assert!(scoped.filter.is_all());
 
@@ -243,17 +245,20 @@ fn expiry_must_be_a_minute_ahead_and_expired_servers_vanish() {
     assert_eq!(created["expires_at"], "2024-01-15T10:31:00.000Z");
     let id = created["id"].as_str().expect("id").to_string();
     let token = token_of(&created);
-    assert!(reg.resolve_token(&token, NOW + 59_999).is_some());
+    assert!(reg.resolve_token(&token, NOW + 59_999).live().is_some());
     assert!(file_text(&dir).contains(&id));
 
-    // Once passed: gone from lookups, from the answers and from the file.
-    assert_eq!(reg.resolve_token(&token, NOW + 60_000), None);
+    // Once passed: gone from lookups at once (without a write: lookups never wait for
+    // one), then from the answers and, after the purge the server runs off the
+    // coroutines, from the file.
+    assert_eq!(reg.resolve_token(&token, NOW + 60_000), Resolved::Expired);
+    assert_eq!(reg.purge_expired(NOW + 60_000).expect("purge"), 1);
     assert!(!file_text(&dir).contains(&id));
     assert_eq!(
         reg.get_server(&account, &id, NOW).map_err(|e| e.status()),
         Err(404)
     );
-    assert_eq!(reg.resolve_token(&token, NOW), None);
+    assert_eq!(reg.resolve_token(&token, NOW).live(), None);
 
     // Expired servers are hidden before they are deleted, and a sweep deletes them.
     let created = create(
@@ -294,6 +299,7 @@ fn patch_changes_and_clears_expiry_and_revalidates() {
     assert_eq!(cleared["expires_at"], Value::Null);
     assert!(reg
         .resolve_token(&token_of(&created), NOW + 86_400_000)
+        .live()
         .is_some());
 
     let err = reg
@@ -333,6 +339,7 @@ fn patch_changes_and_clears_expiry_and_revalidates() {
     assert_eq!(changed["config"], json!({"methods": ["write"]}));
     let scoped = reg
         .resolve_token(&token_of(&created), NOW)
+        .live()
         .expect("resolves");
     assert!(scoped.filter.allows("create", &["contacts"]));
     assert!(!scoped.filter.allows("list", &["contacts"]));
@@ -357,7 +364,7 @@ fn delete_server_stops_its_token() {
     let deleted = reg.delete_server(&account, id, NOW).expect("delete");
     assert_eq!(deleted["id"], id);
     assert!(deleted.get("token").is_none());
-    assert_eq!(reg.resolve_token(&token_of(&created), NOW), None);
+    assert_eq!(reg.resolve_token(&token_of(&created), NOW).live(), None);
     assert_eq!(
         reg.delete_server(&account, id, NOW).map_err(|e| e.status()),
         Err(404)
@@ -437,8 +444,8 @@ fn accounts_hide_their_keys_and_deleting_one_deletes_its_servers() {
     let deleted = reg.delete_account(&id, NOW).expect("delete");
     assert_eq!(deleted["id"], id.as_str());
     assert_eq!(reg.get_account(&id).map_err(|e| e.status()), Err(404));
-    assert_eq!(reg.resolve_token(&token_of(&server), NOW), None);
-    assert!(reg.resolve_token(&token_of(&kept), NOW).is_some());
+    assert_eq!(reg.resolve_token(&token_of(&server), NOW).live(), None);
+    assert!(reg.resolve_token(&token_of(&kept), NOW).live().is_some());
     assert!(!file_text(&dir).contains(server["id"].as_str().expect("id")));
     assert_eq!(
         reg.list_servers(&id, &Page::first(), NOW)
@@ -539,17 +546,19 @@ fn registry_survives_reopen_and_the_file_holds_no_clear_secret() {
     // Same directory, new run with a new start-up key: same id, same servers.
     let reg = open(&dir);
     assert_eq!(reg.account_auth(&default_id), None);
-    assert_eq!(reg.resolve_token(&token_of(&on_default), NOW), None);
+    assert_eq!(reg.resolve_token(&token_of(&on_default), NOW).live(), None);
     let again = reg
         .ensure_default_account(AccountAuth::Token("pat-new".into()), NOW + 1)
         .expect("default");
     assert_eq!(again, default_id);
     let scoped = reg
         .resolve_token(&token_of(&on_default), NOW)
+        .live()
         .expect("resolves");
     assert_eq!(scoped.auth, AccountAuth::Token("pat-new".into()));
     let scoped = reg
         .resolve_token(&token_of(&on_other), NOW)
+        .live()
         .expect("resolves");
     assert_eq!(scoped.auth, AccountAuth::Token(other_key.into()));
     assert_eq!(scoped.integrated_account_id, other_id);
@@ -595,13 +604,13 @@ fn a_failed_save_changes_nothing() {
         .expect("list");
     assert_eq!(listed["result"].as_array().map(Vec::len), Some(1));
     assert_eq!(listed["result"][0]["name"], "kept");
-    assert!(reg.resolve_token(&token_of(&kept), NOW).is_some());
+    assert!(reg.resolve_token(&token_of(&kept), NOW).live().is_some());
     assert_eq!(file_text(&dir), before);
 
     // Once the disk is fine again, changes go through.
     fs::remove_dir(dir.0.join(TMP_NAME)).expect("rmdir");
     reg.delete_server(&account, kept_id, NOW).expect("delete");
-    assert_eq!(reg.resolve_token(&token_of(&kept), NOW), None);
+    assert_eq!(reg.resolve_token(&token_of(&kept), NOW).live(), None);
 }
 
 #[test]

@@ -9,6 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// An `MCP_API_KEYS` key the tests configure where `/mcp` needs a credential.
+pub const API_KEY: &str = "test-api-key-0123456789abcdef";
+/// The `Authorization` header carrying [`API_KEY`].
+pub const API_KEY_AUTH: (&str, &str) = ("Authorization", "Bearer test-api-key-0123456789abcdef");
+
 /// The fixtures shipped with the repository.
 pub fn fixtures() -> String {
     format!("{}/fixtures/hubspot", env!("CARGO_MANIFEST_DIR"))
@@ -220,9 +225,15 @@ impl Client {
 
     /// `tools/call` of `name` with `arguments` on `/mcp`; returns the JSON-RPC response.
     pub fn call_tool(&self, name: &str, arguments: Value) -> Value {
-        let reply = self.rpc(
+        self.call_tool_with(name, arguments, &[])
+    }
+
+    /// [`Client::call_tool`] with extra headers (such as `Authorization`).
+    pub fn call_tool_with(&self, name: &str, arguments: Value, headers: &[(&str, &str)]) -> Value {
+        let reply = self.rpc_with(
             "/mcp",
             &serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name,"arguments":arguments}}),
+            headers,
         );
         assert_eq!(reply.status, 200, "{}", reply.text());
         reply.json()

@@ -1,0 +1,139 @@
+//! Slows down credential guessing: after [`MAX_FAILURES`] failed attempts (a wrong API key,
+//! scoped token or admin token, or an unknown `/mcp/<token>`) from one client address
+//! within [`WINDOW`], that address gets 429 for [`BLOCK`]. IPv6 clients are counted per
+//! /64, the block a single host usually holds.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failed attempts allowed per address within [`WINDOW`].
+pub const MAX_FAILURES: u32 = 10;
+/// The window failed attempts are counted in.
+pub const WINDOW: Duration = Duration::from_secs(60);
+/// How long an address that went past [`MAX_FAILURES`] is refused.
+pub const BLOCK: Duration = Duration::from_secs(60);
+/// The most addresses tracked at once; past it, addresses that are not blocked are
+/// forgotten first, so memory stays bounded whatever the number of attackers.
+const MAX_TRACKED: usize = 10_000;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    window_start: Instant,
+    failures: u32,
+    blocked_until: Option<Instant>,
+}
+
+/// Failed attempts per client address.
+#[derive(Default)]
+pub struct Throttle {
+    entries: Mutex<HashMap<IpAddr, Entry>>,
+}
+
+/// The address attempts are counted under: IPv6 by its /64 prefix.
+fn key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+impl Throttle {
+    /// How long `ip` must still wait, when it is blocked.
+    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let until = entries.get(&key(ip))?.blocked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    /// Counts one failed attempt from `ip`.
+    pub fn fail(&self, ip: IpAddr, now: Instant) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_TRACKED && !entries.contains_key(&key(ip)) {
+            entries.retain(|_, e| e.blocked_until.is_some_and(|until| until > now));
+            if entries.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        let entry = entries.entry(key(ip)).or_insert(Entry {
+            window_start: now,
+            failures: 0,
+            blocked_until: None,
+        });
+        if now.duration_since(entry.window_start) >= WINDOW {
+            *entry = Entry {
+                window_start: now,
+                failures: 0,
+                blocked_until: None,
+            };
+        }
+        entry.failures += 1;
+        if entry.failures > MAX_FAILURES {
+            entry.blocked_until = Some(now + BLOCK);
+            log::warn!(
+                "{} failed credential attempts from {} within {}s: refusing it for {}s",
+                entry.failures,
+                key(ip),
+                WINDOW.as_secs(),
+                BLOCK.as_secs()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_too_many_failures_then_forgives() {
+        let throttle = Throttle::default();
+        let (ip, other): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = Instant::now();
+        for i in 0..MAX_FAILURES {
+            throttle.fail(ip, t0 + Duration::from_millis(u64::from(i)));
+            assert_eq!(throttle.blocked(ip, t0), None);
+        }
+        throttle.fail(ip, t0 + Duration::from_secs(1));
+        let wait = throttle
+            .blocked(ip, t0 + Duration::from_secs(1))
+            .expect("blocked");
+        assert!(wait <= BLOCK && wait > BLOCK - Duration::from_secs(1));
+        assert_eq!(throttle.blocked(other, t0), None, "others are not affected");
+        assert_eq!(
+            throttle.blocked(ip, t0 + Duration::from_secs(1) + BLOCK),
+            None
+        );
+        // A new window starts from zero.
+        throttle.fail(ip, t0 + Duration::from_secs(200));
+        assert_eq!(throttle.blocked(ip, t0 + Duration::from_secs(200)), None);
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_memory_is_bounded() {
+        let throttle = Throttle::default();
+        let t0 = Instant::now();
+        for i in 0..=MAX_FAILURES {
+            let ip: IpAddr = format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap();
+            throttle.fail(ip, t0);
+        }
+        let neighbour: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        assert!(throttle.blocked(neighbour, t0).is_some());
+        for i in 0..(MAX_TRACKED as u32 + 50) {
+            throttle.fail(IpAddr::V4(std::net::Ipv4Addr::from(i)), t0);
+        }
+        assert!(throttle.entries.lock().unwrap().len() <= MAX_TRACKED);
+        assert!(
+            throttle.blocked(neighbour, t0).is_some(),
+            "blocked entries are kept"
+        );
+    }
+}

@@ -113,3 +113,68 @@ impl ExposureCache {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::discovery::ToolExposure;
+    use crate::registry::{AccountAuth, ADMIN_IDENTITY};
+    use crate::store::{tests::TempDir, Store};
+    use serde_json::json;
+
+    const NOW: i64 = 1_705_314_600_000;
+
+    #[test]
+    fn equal_filters_share_the_unfiltered_reuses_mcp_and_deletion_prunes() {
+        let dir = TempDir::new("exposures");
+        let registry = Registry::open(Store::open(&dir.0).unwrap()).unwrap();
+        let account = registry
+            .ensure_default_account(AccountAuth::Mock, NOW)
+            .unwrap();
+        let catalog = crate::catalog::filter_view();
+        let mint = |config: serde_json::Value| {
+            let body = json!({"name": "x", "config": config});
+            let created = registry
+                .create_server(&account, &body, catalog, ADMIN_IDENTITY, "http://h", NOW)
+                .unwrap();
+            let token = created["token"].as_str().unwrap().to_string();
+            let server = match registry.resolve_token(&token, NOW) {
+                crate::registry::Resolved::Live(server) => server,
+                other => panic!("{other:?}"),
+            };
+            (created["id"].as_str().unwrap().to_string(), server)
+        };
+        let cache = ExposureCache::new(Arc::new(Exposure::all(ToolExposure::All)));
+        let (_, all) = mint(json!({}));
+        assert!(Arc::ptr_eq(
+            &cache.get(&all.filter, &registry, NOW),
+            cache.unfiltered()
+        ));
+        let (first, a) = mint(json!({"methods": ["read"]}));
+        let (_, b) = mint(json!({"methods": ["read"]}));
+        let shared = cache.get(&a.filter, &registry, NOW);
+        assert!(Arc::ptr_eq(&shared, &cache.get(&b.filter, &registry, NOW)));
+        assert_eq!(cache.len(), 1);
+        // Deleting one of two servers that share a filter keeps it; deleting both drops it.
+        registry.delete_server(&account, &first, NOW).unwrap();
+        let (_, c) = mint(json!({"methods": ["list"]}));
+        cache.get(&c.filter, &registry, NOW);
+        assert_eq!(cache.len(), 2);
+        let ids: Vec<String> = registry
+            .list_servers(&account, &crate::registry::Page::first(), NOW)
+            .unwrap()["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        for id in ids {
+            registry.delete_server(&account, &id, NOW).unwrap();
+        }
+        cache.get(&all.filter, &registry, NOW);
+        assert_eq!(cache.len(), 2, "the unfiltered path does not prune");
+        let (_, d) = mint(json!({"tags": ["deals"]}));
+        cache.get(&d.filter, &registry, NOW);
+        assert_eq!(cache.len(), 1, "only the live server's filter is left");
+    }
+}

@@ -194,14 +194,15 @@ const REGISTRY_POOL: (usize, usize) = (2, 256);
 
 /// Refuses a start that would serve the HubSpot key to the network with no credential
 /// (a real token, a non-loopback bind, nothing configured), and warns about `MCP_AUTH=none`.
-fn check_exposure(config: &Config, auth: &Policy, addr: SocketAddr) -> Result<(), String> {
-    let beyond_loopback = !addr.ip().is_loopback();
+/// Checked before binding, so a refused start never listens at all.
+fn check_exposure(config: &Config, auth: &Policy) -> Result<(), String> {
+    let addr = format!("{}:{}", config.host, config.port);
     match auth.mode {
         McpAuth::None => log::warn!(
             "MCP_AUTH=none: anyone who reaches {addr} can call every tool on /mcp{}",
             if config.is_mock() { " (mock HubSpot)" } else { " with the server's HubSpot key" }
         ),
-        _ if beyond_loopback && !config.is_mock() && !auth.has_credentials() => {
+        _ if !is_loopback_host(&config.host) && !config.is_mock() && !auth.has_credentials() => {
             return Err(format!(
                 "refusing to serve the HubSpot key on {addr} (beyond loopback) with no credential: set MCP_API_KEYS (or MCP_API_KEYS_FILE) to API keys clients send as Authorization: Bearer <key>, or ADMIN_API_TOKEN to mint scoped servers; bind HOST=127.0.0.1; or set MCP_AUTH=none to serve it to anyone who reaches the port"
             ))
@@ -209,6 +210,16 @@ fn check_exposure(config: &Config, auth: &Policy, addr: SocketAddr) -> Result<()
         _ => {}
     }
     Ok(())
+}
+
+/// True when `host` names a loopback address (an IP literal, or `localhost`); any other
+/// name counts as beyond loopback.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Runs the MCP server until SIGTERM/SIGINT, then drains in-flight requests.
@@ -224,11 +235,16 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         keys: config.api_keys.clone(),
         admin_on: config.admin_token.is_some(),
     };
+    check_exposure(&config, &policy)?;
     let listener = bind(&config.host, config.port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
-    check_exposure(&config, &policy, addr)?;
     let admin_listener = match &config.admin_listen {
-        Some((host, port)) => Some(bind(host, *port)?),
+        Some((host, port)) => {
+            let listener = bind(host, *port)?;
+            let admin_addr = listener.local_addr().map_err(|err| err.to_string())?;
+            log::info!("admin API on http://{admin_addr} (not on {addr})");
+            Some((listener, admin_addr))
+        }
         None => None,
     };
     let shutdown = Arc::new(Shutdown::default());
@@ -283,9 +299,7 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
     );
     let mut stops = vec![addr];
     let mut loops = Vec::new();
-    if let Some(listener) = admin_listener {
-        let admin_addr = listener.local_addr().map_err(|err| err.to_string())?;
-        log::info!("admin API listening on http://{admin_addr} (not on {addr})");
+    if let Some((listener, admin_addr)) = admin_listener {
         stops.push(admin_addr);
         loops.push(run_accept_loop(
             listener,

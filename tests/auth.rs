@@ -1,0 +1,513 @@
+//! Who may call the MCP endpoints, tried the way a client and an attacker would: the
+//! `MCP_AUTH` matrix, API keys and scoped tokens in `Authorization`, the reproductions of
+//! the ways around a scoped server, slowed guessing, and the admin API kept away from
+//! browsers.
+
+mod common;
+use common::{temp_dir, tool_text, Client, Server, API_KEY, API_KEY_AUTH};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin-secret-0123456789abcdef";
+
+fn list_body() -> Value {
+    json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})
+}
+
+fn call_body(name: &str, arguments: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name,"arguments":arguments}})
+}
+
+/// Asserts a 401 as the MCP endpoints give it: the Bearer challenge and a JSON-RPC error.
+fn assert_refused(reply: &common::Reply) {
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer realm=\"hubspot-mcp\"")
+    );
+    let body = reply.json();
+    assert_eq!(body["jsonrpc"], "2.0");
+    assert_eq!(body["error"]["code"], -32001, "{body}");
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn admin(server: &Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let auth = bearer(ADMIN);
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let reply = server.request(
+        method,
+        path,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    let json = if reply.body.is_empty() {
+        Value::Null
+    } else {
+        reply.json()
+    };
+    (reply.status, json)
+}
+
+/// The start-up account's id.
+fn account(server: &Client) -> String {
+    let (status, list) = admin(server, "GET", "/integrated-account", None);
+    assert_eq!(status, 200, "{list}");
+    list["result"][0]["id"].as_str().unwrap().to_string()
+}
+
+/// Mints a scoped server with `config`; returns (id, token).
+fn mint(server: &Client, config: Value) -> (String, String) {
+    let account = account(server);
+    let (status, created) = admin(
+        server,
+        "POST",
+        &format!("/integrated-account/{account}/mcp"),
+        Some(json!({"name": "scoped", "config": config})),
+    );
+    assert_eq!(status, 201, "{created}");
+    (
+        created["id"].as_str().unwrap().to_string(),
+        created["token"].as_str().unwrap().to_string(),
+    )
+}
+
+fn delete_server(server: &Client, id: &str) {
+    let account = account(server);
+    let (status, body) = admin(
+        server,
+        "DELETE",
+        &format!("/integrated-account/{account}/mcp/{id}"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// An admin-enabled server on the embedded mock with `extra` environment.
+fn admin_server(extra: &[(&str, &str)]) -> Server {
+    let mut env = vec![("ADMIN_API_TOKEN", ADMIN)];
+    env.extend_from_slice(extra);
+    Server::mock(&env)
+}
+
+fn tool_names(reply: &common::Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn auto_on_loopback_is_open_but_a_wrong_credential_is_refused() {
+    let server = Server::mock(&[]);
+    assert_eq!(server.rpc("/mcp", &list_body()).status, 200);
+    assert_eq!(server.rpc("/mcp/tools/list", &list_body()).status, 200);
+    let wrong = server.rpc_with(
+        "/mcp",
+        &list_body(),
+        &[("Authorization", "Bearer not-a-key-of-this-server")],
+    );
+    assert_refused(&wrong);
+}
+
+#[test]
+fn auto_requires_a_credential_once_the_admin_api_is_on() {
+    let server = admin_server(&[("MCP_API_KEYS", API_KEY)]);
+    assert_refused(&server.rpc("/mcp", &list_body()));
+    assert_refused(&server.rpc("/mcp/tools/list", &list_body()));
+    let admin_as_key = server.rpc_with("/mcp", &list_body(), &[("Authorization", &bearer(ADMIN))]);
+    assert_refused(&admin_as_key);
+    let with_key = server.rpc_with("/mcp", &list_body(), &[API_KEY_AUTH]);
+    assert!(tool_names(&with_key).len() > 50);
+    let per_method = server.rpc_with("/mcp/tools/list", &list_body(), &[API_KEY_AUTH]);
+    assert_eq!(per_method.status, 200);
+    assert!(!server.log().contains(API_KEY), "keys are never logged");
+}
+
+#[test]
+fn a_scoped_client_cannot_drop_its_token_to_reach_every_tool() {
+    // The reproduction: a read-only contacts URL, the token dropped, delete_deal on /mcp.
+    let server = admin_server(&[]);
+    let (_, token) = mint(&server, json!({"methods": ["read"], "tags": ["contacts"]}));
+    let delete = call_body("delete_deal", json!({"id": "9036"}));
+    assert_refused(&server.rpc("/mcp", &delete));
+    assert_refused(&server.rpc("/mcp/tools/call", &delete));
+    // The same token, in the header or the URL, serves only its own server.
+    for (path, headers) in [
+        ("/mcp".to_string(), vec![("Authorization", bearer(&token))]),
+        (format!("/mcp/{token}"), vec![]),
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = server.rpc_with(&path, &delete, &headers).json();
+        assert_eq!(refused["error"]["code"], -32602, "{refused}");
+        let names = tool_names(&server.rpc_with(&path, &list_body(), &headers));
+        assert!(names.contains(&"get_contacts".to_string()), "{names:?}");
+        assert!(names.iter().all(|n| !n.contains("deal")), "{names:?}");
+    }
+    // Deal 9036 is still there.
+    let scoped_all = mint(&server, json!({})).1;
+    let deal = server.rpc_with(
+        "/mcp",
+        &call_body("get_deal", json!({"id": "9036"})),
+        &[("Authorization", &bearer(&scoped_all))],
+    );
+    assert!(tool_text(&deal.json()).contains("9036"), "{}", deal.text());
+    assert!(!server.log().contains(&token), "tokens are never logged");
+}
+
+#[test]
+fn auto_requires_a_credential_through_a_proxy() {
+    let server = Server::mock(&[]);
+    for header in [
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("Forwarded", "for=203.0.113.7;proto=https"),
+    ] {
+        assert_refused(&server.rpc_with("/mcp", &list_body(), &[header]));
+    }
+    assert_eq!(server.rpc("/mcp", &list_body()).status, 200);
+    let server = Server::mock(&[("MCP_API_KEYS", API_KEY)]);
+    let proxied = server.rpc_with(
+        "/mcp",
+        &list_body(),
+        &[("X-Forwarded-For", "203.0.113.7"), API_KEY_AUTH],
+    );
+    assert_eq!(proxied.status, 200, "{}", proxied.text());
+}
+
+#[test]
+fn required_and_none_modes() {
+    let server = Server::mock(&[("MCP_AUTH", "required"), ("MCP_API_KEYS", API_KEY)]);
+    assert_refused(&server.rpc("/mcp", &list_body()));
+    assert_eq!(
+        server
+            .rpc_with("/mcp", &list_body(), &[API_KEY_AUTH])
+            .status,
+        200
+    );
+    let server = admin_server(&[("MCP_AUTH", "none")]);
+    assert_eq!(server.rpc("/mcp", &list_body()).status, 200);
+    assert!(
+        server.log().contains("MCP_AUTH=none: anyone who reaches"),
+        "{}",
+        server.log()
+    );
+}
+
+/// Runs the binary with `env` and returns its exit code and what it printed on stderr.
+fn start_and_exit(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let data = temp_dir("refused");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .arg("serve")
+        .env_clear()
+        .env("PORT", "0")
+        .env("DATA_DIR", &data)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let _ = std::fs::remove_dir_all(&data);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_real_key_beyond_loopback_without_credentials_does_not_start() {
+    let token = "pat-na1-REAL-KEY-0123456789";
+    for host in ["0.0.0.0", "::", "mcp.internal.example"] {
+        let (code, stderr) =
+            start_and_exit(&[("HOST", host), ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", token)]);
+        assert_eq!(code, Some(2), "{stderr}");
+        for name in ["MCP_API_KEYS", "ADMIN_API_TOKEN", "MCP_AUTH=none"] {
+            assert!(stderr.contains(name), "{name} not named: {stderr}");
+        }
+        assert!(!stderr.contains(token), "{stderr}");
+    }
+    let (code, stderr) = start_and_exit(&[
+        ("MCP_AUTH", "required"),
+        ("HUBSPOT_MOCK", "fixtures/hubspot"),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("MCP_AUTH=required, but no credential"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn require_api_token_auth_needs_the_api_key_beside_the_url() {
+    let server = admin_server(&[("MCP_API_KEYS", API_KEY)]);
+    let (_, token) = mint(
+        &server,
+        json!({"methods": ["read"], "require_api_token_auth": true}),
+    );
+    let url = format!("/mcp/{token}");
+    assert_refused(&server.rpc(&url, &list_body()));
+    assert_refused(&server.rpc_with(&url, &list_body(), &[("Authorization", &bearer(&token))]));
+    assert_refused(&server.rpc_with("/mcp", &list_body(), &[("Authorization", &bearer(&token))]));
+    let names = tool_names(&server.rpc_with(&url, &list_body(), &[API_KEY_AUTH]));
+    assert!(names.iter().all(|n| n.starts_with("get_")), "{names:?}");
+    // A wrong Bearer beside a good URL token is refused too.
+    assert_refused(&server.rpc_with(
+        &format!("/mcp/{}", mint(&server, json!({})).1),
+        &list_body(),
+        &[("Authorization", "Bearer 0123456789abcdef0123456789abcdef")],
+    ));
+    let (status, body) = admin(
+        &server,
+        "POST",
+        &format!("/integrated-account/{}/mcp", account(&server)),
+        Some(json!({"name": "x", "config": {"require_api_token_auth": "yes"}})),
+    );
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn guessing_credentials_is_slowed_per_address() {
+    let server = admin_server(&[("MCP_API_KEYS", API_KEY)]);
+    for i in 0..10 {
+        let guess = format!("Bearer guess-{i:02}-0123456789abcdef");
+        assert_refused(&server.rpc_with("/mcp", &list_body(), &[("Authorization", &guess)]));
+    }
+    // The eleventh failure blocks the address, even for a good key, for a while.
+    let unknown_url = server.rpc("/mcp/0123456789abcdef0123456789abcdef", &list_body());
+    assert_eq!(
+        unknown_url.status, 404,
+        "unknown URL tokens count as failures"
+    );
+    let blocked = server.rpc_with("/mcp", &list_body(), &[API_KEY_AUTH]);
+    assert_eq!(blocked.status, 429, "{}", blocked.text());
+    let wait: u64 = blocked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=61).contains(&wait), "{wait}");
+    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 429);
+    // /health is never throttled.
+    assert_eq!(server.get("/health").status, 200);
+
+    // Wrong admin tokens count the same way.
+    let server = admin_server(&[]);
+    for _ in 0..11 {
+        let reply = server.request(
+            "GET",
+            "/integrated-account",
+            &[("Authorization", "Bearer wrong-admin-token-0123")],
+            b"",
+        );
+        assert_eq!(reply.status, 401);
+    }
+    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 429);
+}
+
+#[test]
+fn deleting_a_server_stops_the_next_call_of_a_batch_in_flight() {
+    // Every upstream answer takes 1.5 s, so the delete lands while item one runs.
+    let upstream = Server::mock_hubspot(&["--latency-ms", "1500"]);
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
+            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+        ],
+        "listening on http://",
+    );
+    let (id, token) = mint(&server, json!({"methods": ["read"]}));
+    let client = Client { addr: server.addr };
+    let url = format!("/mcp/{token}");
+    let batch = json!([
+        call_body("get_contacts", json!({"limit": 1})),
+        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_deals","arguments":{"limit":1}}}
+    ]);
+    let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+    std::thread::sleep(Duration::from_millis(400));
+    delete_server(&server, &id);
+    let reply = in_flight.join().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let items = reply.json();
+    assert!(tool_text(&items[0]).contains("results"), "{items}");
+    assert_eq!(items[1]["error"]["code"], -32001, "{items}");
+    let message = items[1]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("deleted or has expired"), "{message}");
+    assert_eq!(
+        upstream.get("/__mock/requests").json()["count"],
+        1,
+        "the second call never reached HubSpot"
+    );
+    // And the token is refused from now on.
+    assert_eq!(
+        server.rpc(&format!("/mcp/{token}"), &list_body()).status,
+        404
+    );
+}
+
+#[test]
+fn a_scoped_token_resolves_while_hubspot_is_slow() {
+    let upstream = Server::mock_hubspot(&["--latency-ms", "4000"]);
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
+            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("HUBSPOT_POOL_THREADS", "2".into()),
+            ("HUBSPOT_POOL_QUEUE", "64".into()),
+        ],
+        "listening on http://",
+    );
+    let (_, token) = mint(&server, json!({"methods": ["read"]}));
+    let url = format!("/mcp/{token}");
+    let addr = server.addr;
+    // Fill the HubSpot pool (2 threads) and its queue with slow calls.
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                Client { addr }.rpc(&url, &call_body("get_contacts", json!({"limit": 1})))
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    for path in [url.clone(), "/mcp".to_string()] {
+        let auth = bearer(&token);
+        let headers: &[(&str, &str)] = if path == "/mcp" {
+            &[("Authorization", &auth)]
+        } else {
+            &[]
+        };
+        let ping = server.rpc_with(
+            &path,
+            &json!({"jsonrpc":"2.0","id":9,"method":"ping"}),
+            headers,
+        );
+        assert_eq!(ping.status, 200, "{}", ping.text());
+    }
+    // Generous: the pool is busy for about 16 s; a resolution waiting on it would show.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "scoped ping waited {:?} for the HubSpot pool",
+        started.elapsed()
+    );
+    for call in calls {
+        assert_eq!(call.join().unwrap().status, 200);
+    }
+}
+
+/// The resident set of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn minting_using_and_deleting_servers_leaves_memory_where_it_was() {
+    let server = admin_server(&[]);
+    let configs = [
+        json!({"methods": ["read"]}),
+        json!({"tags": ["deals"]}),
+        json!({"methods": ["list"], "tags": ["contacts", "tickets"]}),
+        json!({"tool_exposure": "discovery", "methods": ["get"]}),
+    ];
+    let cycle = |i: usize| {
+        let (id, token) = mint(&server, configs[i % configs.len()].clone());
+        assert_eq!(
+            server.rpc(&format!("/mcp/{token}"), &list_body()).status,
+            200
+        );
+        delete_server(&server, &id);
+    };
+    for i in 0..30 {
+        cycle(i);
+    }
+    let before = rss_kib(server.child.id());
+    for i in 0..300 {
+        cycle(i);
+    }
+    let after = rss_kib(server.child.id());
+    // Before the cache was keyed by filter, 300 cycles added about 67 MB.
+    assert!(
+        after < before + 8 * 1024,
+        "RSS grew from {before} KiB to {after} KiB over 300 cycles"
+    );
+}
+
+#[test]
+fn the_admin_api_is_not_a_browser_target() {
+    let server = admin_server(&[]);
+    let preflight = server.request(
+        "OPTIONS",
+        "/integrated-account",
+        &[
+            ("Origin", "http://localhost:5173"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 403, "{}", preflight.text());
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+    let auth = bearer(ADMIN);
+    let from_page = server.request(
+        "GET",
+        "/integrated-account",
+        &[
+            ("Origin", "http://localhost:5173"),
+            ("Authorization", &auth),
+        ],
+        b"",
+    );
+    assert_eq!(from_page.status, 403);
+    assert_eq!(from_page.header("access-control-allow-origin"), None);
+    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 200);
+    // The MCP endpoint still serves allowed browser origins.
+    let mcp = server.request(
+        "OPTIONS",
+        "/mcp",
+        &[
+            ("Origin", "http://localhost:5173"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        b"",
+    );
+    assert_eq!(mcp.status, 204);
+}
+
+#[test]
+fn the_admin_api_can_have_its_own_listener() {
+    let server = admin_server(&[("ADMIN_PORT", "0")]);
+    let log = server.log();
+    let marker = "admin API on http://";
+    let admin_addr = log
+        .lines()
+        .find_map(|l| l.split(marker).nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no admin listener in the log:\n{log}"))
+        .parse()
+        .unwrap();
+    let admin_port = Client { addr: admin_addr };
+    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 404);
+    assert_eq!(
+        admin(&admin_port, "GET", "/integrated-account", None).0,
+        200
+    );
+    assert_eq!(admin_port.get("/health").status, 200);
+    assert_eq!(admin_port.rpc("/mcp", &list_body()).status, 404);
+    // A server minted on the admin port is served on the public one.
+    let (_, token) = mint(&admin_port, json!({"methods": ["read"]}));
+    assert_eq!(
+        server.rpc(&format!("/mcp/{token}"), &list_body()).status,
+        200
+    );
+}

@@ -8,6 +8,10 @@
 #   liveness  GET /health  (200 while the process serves)
 #   readiness GET /ready   (200 while serving, 503 once a graceful stop has begun)
 # e.g. Kubernetes httpGet probes on port 3000, or `curl -f http://localhost:3000/health`.
+#
+# Credentials: the image binds 0.0.0.0, so with a real HubSpot key it needs MCP_API_KEYS (or
+# MCP_API_KEYS_FILE, e.g. a mounted secret) and/or ADMIN_API_TOKEN, else it exits with code 2
+# (README: Security model). The mock (`--mock /fixtures`) runs without them.
 
 FROM --platform=$BUILDPLATFORM rust:1-bookworm AS build
 ARG TARGETARCH

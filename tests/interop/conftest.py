@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = str(ROOT / "fixtures" / "hubspot")
 # The admin API token of the test server (admin routes are off without one).
 ADMIN_TOKEN = "interop-admin-token-0123456789"
+# An MCP_API_KEYS key: with the admin API on, `/mcp` needs a credential (README: Security model).
+API_KEY = "interop-api-key-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 def binary() -> str:
     """The server binary: $HUBSPOT_MCP_BIN, else the cargo debug build."""
@@ -36,7 +39,8 @@ def anyio_backend():
 def server_url():
     """Starts `hubspot-mcp-server serve --mock fixtures/hubspot` on 127.0.0.1, port 0, and
     yields its `/mcp` URL (read from the start-up log line). The admin API is on, with a
-    throwaway DATA_DIR, so that scoped `/mcp/<token>` servers can be minted."""
+    throwaway DATA_DIR, so that scoped `/mcp/<token>` servers can be minted; `/mcp` then
+    takes the API key `API_KEY` (or a scoped token) in `Authorization`."""
     data_dir = tempfile.TemporaryDirectory(prefix="hubspot-mcp-interop-")
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -44,6 +48,7 @@ def server_url():
         "PORT": "0",
         "LOG_LEVEL": "info",
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "MCP_API_KEYS": API_KEY,
         "DATA_DIR": data_dir.name,
     }
     proc = subprocess.Popen(

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { binary, FIXTURES, startServer } from "./server.mjs";
+import { API_KEY, binary, FIXTURES, startServer } from "./server.mjs";
 
 const run = promisify(execFile);
 const here = import.meta.dirname;
@@ -82,4 +82,18 @@ test("inspector --cli over stdio lists tools and calls one", async () => {
     "--method", "tools/call", "--tool-name", "get_deals", "--tool-arg", "limit=1",
   );
   assert.equal(JSON.parse(called.content[0].text).results.length, 1);
+});
+
+test("inspector --cli sends the credential with --header, as README shows", async () => {
+  const guarded = await startServer({ MCP_AUTH: "required", MCP_API_KEYS: API_KEY });
+  try {
+    const listed = await inspectorOn(
+      guarded.url, "--header", `Authorization: Bearer ${API_KEY}`, "--method", "tools/list",
+    );
+    assert.ok(listed.tools.some((t) => t.name === "get_contacts"));
+    await assert.rejects(inspectorOn(guarded.url, "--method", "tools/list"));
+    assert.ok(guarded.log.some((line) => / POST \/mcp 401 /.test(line)), guarded.log.join("\n"));
+  } finally {
+    await guarded.stop();
+  }
 });

@@ -2,6 +2,8 @@
 // (PORT=0) and resolves to its `/mcp` URL, read from the start-up log line. The binary is
 // $HUBSPOT_MCP_BIN, else the cargo debug build.
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,10 +17,15 @@ export function binary() {
   return join(target, "debug", "hubspot-mcp-server");
 }
 
-/** Starts the server; resolves to { url, stop }. */
-export function startServer() {
+/** An MCP_API_KEYS key for the servers that need a credential (README: Security model). */
+export const API_KEY = "interop-api-key-0123456789abcdef";
+
+/** Starts the server with `env` added to its environment and a data directory of its own
+ * (removed when it stops); resolves to { url, stop }. */
+export function startServer(env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "hubspot-mcp-interop-"));
   const child = spawn(binary(), ["serve", "--mock", FIXTURES], {
-    env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info" },
+    env: { PATH: process.env.PATH, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", DATA_DIR: dataDir, ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const log = [];
@@ -41,8 +48,12 @@ export function startServer() {
           log,
           stop: () =>
             new Promise((done) => {
-              if (child.exitCode !== null) return done();
-              child.once("exit", () => done());
+              const finish = () => {
+                rmSync(dataDir, { recursive: true, force: true });
+                done();
+              };
+              if (child.exitCode !== null) return finish();
+              child.once("exit", finish);
               child.kill("SIGTERM");
             }),
         });

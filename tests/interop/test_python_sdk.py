@@ -2,7 +2,9 @@
 hubspot-mcp-server on the mock HubSpot: Streamable HTTP on `/mcp` and the stdio transport,
 on the modern revision (the SDK's default `mode="auto"` probes `server/discover` first) and
 on the legacy one (`mode="legacy"`: the `initialize` handshake); and the same flows on a
-scoped `/mcp/<token>` server minted through the admin API (contacts tools only).
+scoped server minted through the admin API (contacts tools only), by its `/mcp/<token>` URL and
+by its token in `Authorization` on the plain `/mcp` (the recommended form). The plain `/mcp`
+flows send the server's API key in `Authorization`.
 
 Run with `make interop` (or `.venv/bin/pytest tests/interop`); `HUBSPOT_MCP_BIN` names the
 binary (default: the cargo debug build).
@@ -16,9 +18,11 @@ import uuid
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import FIXTURES, binary
+from conftest import AUTH, FIXTURES, binary
 
 MODERN = "2026-07-28"
 LEGACY_NEWEST = "2025-11-25"
@@ -32,7 +36,10 @@ CASES = [
     pytest.param(("stdio", "legacy", LEGACY_NEWEST), id="stdio-legacy"),
     pytest.param(("scoped", "auto", MODERN), id="scoped-modern"),
     pytest.param(("scoped", "legacy", LEGACY_NEWEST), id="scoped-legacy"),
+    pytest.param(("scoped-header", "auto", MODERN), id="scoped-header-modern"),
+    pytest.param(("scoped-header", "legacy", LEGACY_NEWEST), id="scoped-header-legacy"),
 ]
+SCOPED = ("scoped", "scoped-header")
 
 
 # Every test runs once per transport and era.
@@ -40,9 +47,16 @@ CASES = [
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("client", CASES, indirect=True)]
 
 
-def connect(transport: str, mode: str, url: str) -> Client:
-    if transport in ("http", "scoped"):
+def with_headers(url: str, headers: dict[str, str]):
+    """Streamable HTTP to `url` sending `headers` on every request."""
+    return streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
+
+
+def connect(transport: str, mode: str, url: str, headers: dict[str, str]) -> Client:
+    if transport == "scoped":
         return Client(url, mode=mode)
+    if transport in ("http", "scoped-header"):
+        return Client(with_headers(url, headers), mode=mode)
     params = StdioServerParameters(
         command=binary(),
         args=["stdio", "--mock", FIXTURES],
@@ -58,8 +72,13 @@ def text_of(result) -> str:
 @pytest.fixture
 async def client(request, server_url):
     transport, mode, expected = request.param
-    url = request.getfixturevalue("scoped_url") if transport == "scoped" else server_url
-    async with connect(transport, mode, url) as client:
+    url, headers = server_url, AUTH
+    if transport == "scoped":
+        url = request.getfixturevalue("scoped_url")
+    elif transport == "scoped-header":
+        token = request.getfixturevalue("scoped_url").rsplit("/", 1)[1]
+        headers = {"Authorization": f"Bearer {token}"}
+    async with connect(transport, mode, url, headers) as client:
         client.expected_version = expected
         client.transport = transport
         yield client
@@ -87,7 +106,7 @@ async def test_negotiates_the_right_revision(client):
 async def test_lists_tools(client):
     result = await client.list_tools()
     names = {tool.name for tool in result.tools}
-    if client.transport == "scoped":
+    if client.transport in SCOPED:
         assert {"get_contacts", "create_contact", "search_contacts"} <= names, names
         assert not names & {"get_deals", "get_companies", "create_deal"}, names
         assert all("contacts" in t.meta["tags"] for t in result.tools), names
@@ -143,7 +162,7 @@ async def test_an_unknown_tool_is_a_json_rpc_error(client):
 
 
 async def test_a_tool_outside_a_scoped_server_is_refused(client):
-    if client.transport != "scoped":
+    if client.transport not in SCOPED:
         pytest.skip("only scoped servers hide tools")
     with pytest.raises(MCPError) as raised:
         await client.call_tool("get_deals", {"limit": 1})
@@ -183,3 +202,13 @@ async def test_lists_and_gets_prompts(client):
     prompt = await client.get_prompt("company_research", {"industry": "fintech"})
     assert prompt.messages[0].role == "user"
     assert "fintech" in prompt.messages[0].content.text
+
+
+async def test_plain_mcp_without_a_credential_is_refused(client, server_url):
+    if client.transport != "http":
+        pytest.skip("one refusal check per era is enough")
+    mode = "auto" if client.expected_version == MODERN else "legacy"
+    with pytest.raises(Exception) as refused:
+        async with Client(server_url, mode=mode) as bare:
+            await bare.list_tools()
+    assert "-32001" in repr(refused.value), repr(refused.value)

@@ -9,6 +9,8 @@ import urllib.request
 
 import pytest
 
+from conftest import AUTH
+
 MODERN = "2026-07-28"
 BOTH = "application/json, text/event-stream"
 
@@ -18,7 +20,7 @@ def post(url: str, body: dict, headers: dict[str, str]):
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **headers},
+        headers={"Content-Type": "application/json", **AUTH, **headers},
         method="POST",
     )
     try:

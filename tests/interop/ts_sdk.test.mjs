@@ -1,13 +1,14 @@
 // The official TypeScript SDK (@modelcontextprotocol/sdk, pinned in package.json) over
 // Streamable HTTP against hubspot-mcp-server on the mock HubSpot. SDK 1.x speaks only the
-// initialize-era revisions, so this is the legacy path: it must end up on 2025-11-25.
+// initialize-era revisions, so this is the legacy path: it must end up on 2025-11-25. The
+// server requires a credential (MCP_AUTH=required), which the client sends as a header.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LATEST_PROTOCOL_VERSION, McpError } from "@modelcontextprotocol/sdk/types.js";
-import { startServer } from "./server.mjs";
+import { API_KEY, startServer } from "./server.mjs";
 
 let server;
 let client;
@@ -16,9 +17,11 @@ let transport;
 const text = (result) => result.content.filter((c) => c.type === "text").map((c) => c.text).join("");
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ MCP_AUTH: "required", MCP_API_KEYS: API_KEY });
   client = new Client({ name: "interop-ts", version: "1.0.0" });
-  transport = new StreamableHTTPClientTransport(new URL(server.url));
+  transport = new StreamableHTTPClientTransport(new URL(server.url), {
+    requestInit: { headers: { Authorization: `Bearer ${API_KEY}` } },
+  });
   await client.connect(transport);
 });
 
@@ -99,4 +102,13 @@ test("lists and gets prompts", async () => {
 
 test("ping", async () => {
   assert.deepEqual(await client.ping(), {});
+});
+
+test("without the credential the server refuses the client with 401", async () => {
+  const bare = new Client({ name: "interop-ts-bare", version: "1.0.0" });
+  await assert.rejects(bare.connect(new StreamableHTTPClientTransport(new URL(server.url))), (err) => {
+    assert.match(String(err), /401|-32001|credential/);
+    return true;
+  });
+  assert.ok(!server.log.join("\n").includes(API_KEY), "the key is never logged");
 });

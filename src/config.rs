@@ -58,6 +58,10 @@ pub struct Config {
     /// `MCP_PAGE_SIZE`: items per `tools/list`, `resources/list`, `resources/templates/list`
     /// and `prompts/list` page (`nextCursor` beyond it).
     pub mcp_page_size: usize,
+    // Scoped servers (issue 12).
+    /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
+    /// (default 1000); a create beyond it answers 409.
+    pub max_servers_per_account: usize,
 }
 
 /// Where HubSpot calls go.
@@ -244,6 +248,14 @@ impl Config {
                 crate::mcp::paging::DEFAULT_PAGE_SIZE as u64,
                 1,
                 1_000,
+            )? as usize,
+            // Scoped servers (issue 12).
+            max_servers_per_account: number(
+                &get,
+                "MAX_SERVERS_PER_ACCOUNT",
+                crate::registry::DEFAULT_MAX_SERVERS_PER_ACCOUNT as u64,
+                1,
+                1_000_000,
             )? as usize,
         })
     }

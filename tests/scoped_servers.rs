@@ -816,3 +816,37 @@ fn read_and_custom_cannot_write_through_batch_tools() {
     let create = scoped_path(&server, &account, json!({"methods": ["create"]}));
     assert!(tool_names(&server, &create).contains(&"batch_create_records".to_string()));
 }
+
+/// `MAX_SERVERS_PER_ACCOUNT`: minting in a loop stops with a 409 that names the setting.
+#[test]
+fn servers_per_account_are_capped_with_a_clear_409() {
+    let dir = temp_dir("cap");
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_MOCK", common::fixtures()),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("MAX_SERVERS_PER_ACCOUNT", "2".into()),
+        ],
+        "listening on http://",
+    );
+    let account = default_account(&server);
+    let first = scoped_path(&server, &account, json!({}));
+    scoped_path(&server, &account, json!({}));
+    let (status, error) = mint(&server, &account, json!({}));
+    assert_eq!(status, 409, "{error}");
+    assert_eq!(error["statusCode"], 409);
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("MAX_SERVERS_PER_ACCOUNT=2"), "{message}");
+    let (_, list) = admin(
+        &server,
+        "GET",
+        &format!("/integrated-account/{account}/mcp"),
+        None,
+    );
+    assert_eq!(list["result"].as_array().unwrap().len(), 2, "{list}");
+    // The servers already minted keep working.
+    let ping = rpc(&server, &first, "ping", json!({}));
+    assert!(ping.get("result").is_some(), "{ping}");
+}

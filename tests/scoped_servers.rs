@@ -742,13 +742,14 @@ fn resources_and_prompts_show_only_what_the_scope_allows() {
         json!({"name": "company_research"}),
     );
     assert_eq!(got["error"]["code"], -32602, "{got}");
-    // The unscoped server keeps everything.
-    let prompts = rpc(&server, "/mcp", "prompts/list", json!({}));
+    // An unfiltered server keeps everything (a scoped URL: /mcp may need a credential).
+    let all = scoped_path(&server, &account, json!({}));
+    let prompts = rpc(&server, &all, "prompts/list", json!({}));
     assert_eq!(
         listed(&prompts, "prompts", "name"),
         ["analyze_contacts", "company_research"]
     );
-    let list = rpc(&server, "/mcp", "resources/list", json!({}));
+    let list = rpc(&server, &all, "resources/list", json!({}));
     assert!(listed(&list, "resources", "uri").contains(&"hubspot://deals".to_string()));
 }
 
@@ -773,7 +774,18 @@ fn read_and_custom_cannot_write_through_batch_tools() {
     }
     assert!(names.contains(&"batch_get_records".to_string()));
     assert!(names.contains(&"search_records".to_string()));
-    let before = common::tool_text(&server.call_tool("get_deal", json!({"id": "9002"})));
+    // Read through an unfiltered scoped server (/mcp may need a credential).
+    let all = scoped_path(&server, &account, json!({}));
+    let deal = || {
+        common::tool_text(&rpc(
+            &server,
+            &all,
+            "tools/call",
+            json!({"name": "get_deal", "arguments": {"id": "9002"}}),
+        ))
+    };
+    let before = deal();
+    assert!(before.contains("9002"), "{before}");
     for (tool, arguments) in [
         (
             "batch_update_records",
@@ -799,7 +811,7 @@ fn read_and_custom_cannot_write_through_batch_tools() {
             "{response}"
         );
     }
-    let after = common::tool_text(&server.call_tool("get_deal", json!({"id": "9002"})));
+    let after = deal();
     assert_eq!(before, after);
     assert!(!after.contains("pwned"));
     // The write groups select them.

@@ -289,7 +289,7 @@ impl App {
         trace: &mut Trace,
     ) -> Response {
         let client = match self.connector.client(&server.auth) {
-            Ok(client) => client,
+            Ok(client) => client.for_server(&server.id),
             Err(why) => return error_envelope(503, &why),
         };
         let exposure = self

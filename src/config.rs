@@ -67,6 +67,10 @@ pub struct Config {
     /// `ADMIN_HOST` and `ADMIN_PORT`: the admin API's own listener; when set, the admin
     /// routes are gone from the public port.
     pub admin_listen: Option<(String, u16)>,
+    // Scoped servers (issue 12).
+    /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
+    /// (default 1000); a create beyond it answers 409.
+    pub max_servers_per_account: usize,
 }
 
 /// Where HubSpot calls go.
@@ -300,6 +304,14 @@ impl Config {
             mcp_auth,
             api_keys,
             admin_listen,
+            // Scoped servers (issue 12).
+            max_servers_per_account: number(
+                &get,
+                "MAX_SERVERS_PER_ACCOUNT",
+                crate::registry::DEFAULT_MAX_SERVERS_PER_ACCOUNT as u64,
+                1,
+                1_000_000,
+            )? as usize,
         })
     }
 

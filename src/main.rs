@@ -144,7 +144,9 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
 /// Opens the registry under `DATA_DIR` and registers the start-up account.
 fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, String> {
     let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
-    let registry = Registry::open(store).map_err(|err| err.to_string())?;
+    let registry = Registry::open(store)
+        .map_err(|err| err.to_string())?
+        .with_max_servers_per_account(config.max_servers_per_account);
     let id = registry
         .ensure_default_account(auth, clock::now_millis())
         .map_err(|err| format!("cannot register the start-up account: {}", err.message()))?;

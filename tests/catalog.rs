@@ -152,7 +152,13 @@ fn tools_list_has_the_mcp_tool_shape() {
             name.starts_with("delete_"),
             "{name}"
         );
-        assert!(tool["_meta"]["method"].is_string(), "{name}");
+        // A tool that writes carries a write method, so `read`/`custom` never select it.
+        let method = tool["_meta"]["method"].as_str().expect("method");
+        assert_eq!(
+            annotations["readOnlyHint"] == false,
+            ["create", "update", "delete"].contains(&method),
+            "{name} has method {method}"
+        );
         assert!(
             !tool["_meta"]["tags"].as_array().unwrap().is_empty(),
             "{name}"

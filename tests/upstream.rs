@@ -400,3 +400,86 @@ fn scoped_servers_share_their_accounts_rate_limit_with_mcp() {
     assert!(tool_text(&third).starts_with("rate limited, retry after"));
     assert_eq!(upstream.get("/__mock/requests").json()["count"], 2);
 }
+
+/// Issue 12, item 6: one scoped server's batch took the account's whole budget and the
+/// account's other servers waited behind all of it. Two servers on one account (2 calls per
+/// 10 s): one floods with three concurrent batches of `get_contact`, the other makes one
+/// `get_deal` call while the flood waits. Its call goes out with the first slots that free
+/// up, not after the flood's queued calls (before the fix: after at least four of them).
+#[test]
+fn a_flooding_scoped_server_does_not_starve_another_on_the_same_account() {
+    let admin_token = "admin-secret-0123456789abcdef";
+    let (upstream, server) = servers(&[
+        ("HUBSPOT_RATE_LIMIT_PER_10S", "2"),
+        ("HUBSPOT_MAX_WAIT_MS", "60000"),
+        ("ADMIN_API_TOKEN", admin_token),
+    ]);
+    let auth = format!("Bearer {admin_token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let account = server
+        .request("GET", "/integrated-account", &headers, b"")
+        .json()["result"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mint = || {
+        let minted = server.request(
+            "POST",
+            &format!("/integrated-account/{account}/mcp"),
+            &headers,
+            json!({"name": "fair", "config": {}}).to_string().as_bytes(),
+        );
+        assert_eq!(minted.status, 201, "{}", minted.text());
+        format!("/mcp/{}", minted.json()["token"].as_str().unwrap())
+    };
+    let (flood, other) = (mint(), mint());
+    let batch: Vec<Value> = (0..3)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"get_contact","arguments":{"id":"101"}}}))
+        .collect();
+    let body = Value::Array(batch).to_string();
+    for _ in 0..3 {
+        let (client, path, body) = (*server, flood.clone(), body.clone());
+        // Left running: the server is stopped when the test ends.
+        std::thread::spawn(move || {
+            client.try_request(
+                "POST",
+                &path,
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+        });
+    }
+    // Let the flood spend the window and queue its next calls.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.get("/__mock/requests").json()["count"] != 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let reply = server.rpc(
+        &other,
+        &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_deal","arguments":{"id":"9002"}}}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = reply.json();
+    assert!(reply["result"]["isError"].is_null(), "{reply}");
+    let log = upstream.get("/__mock/requests").json();
+    let paths: Vec<&str> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    let deal = paths
+        .iter()
+        .position(|p| p.starts_with("/crm/v3/objects/deals/9002"))
+        .expect("the deal call reached HubSpot");
+    // Two flood calls spent the window; when it frees, the other server's call goes first
+    // (one flood call may share that instant and be logged before it).
+    assert!(
+        deal <= 3,
+        "flood calls before the other server's: {paths:?}"
+    );
+}

@@ -163,6 +163,20 @@ pub struct ObjectType {
     pub pipelines: bool,
 }
 
+impl ObjectType {
+    /// The name of the tool that lists this type (`get_contacts`): resource
+    /// `hubspot://<type>` reads what it reads, so only a server that has it shows it.
+    pub fn list_tool(&'static self) -> String {
+        objects::tool_name(objects::Target::Fixed(self), objects::Op::List)
+    }
+
+    /// The name of the tool that gets one record of this type (`get_contact`), which
+    /// template `hubspot://<type>/{id}` likewise needs.
+    pub fn get_tool(&'static self) -> String {
+        objects::tool_name(objects::Target::Fixed(self), objects::Op::Get)
+    }
+}
+
 /// The object types with their own tools and resources, in the seed's order first.
 pub static OBJECT_TYPES: &[ObjectType] = &[
     ObjectType {

@@ -89,18 +89,26 @@ impl Target {
 }
 
 impl Op {
-    /// The Truto method.
+    /// The Truto method. Whatever writes is `create`, `update` or `delete` (batches
+    /// included), so the groups `read` and `custom` only ever select tools that read.
     fn method(self) -> &'static str {
         match self {
             Op::List => "list",
             Op::Get => "get",
-            Op::Create => "create",
-            Op::Update => "update",
+            Op::Create | Op::BatchCreate => "create",
+            Op::Update | Op::BatchUpdate => "update",
             Op::Delete => "delete",
             Op::Search => "search",
             Op::BatchRead => "batch_read",
+        }
+    }
+
+    /// The verb in the tool's name (`create_contact`, `batch_create_records`).
+    fn verb(self) -> &'static str {
+        match self {
             Op::BatchCreate => "batch_create",
             Op::BatchUpdate => "batch_update",
+            other => other.method(),
         }
     }
 
@@ -138,12 +146,12 @@ pub fn tool_name(target: Target, op: Op) -> String {
         (Target::Fixed(o), Op::List) => format!("get_{}", o.name),
         (Target::Fixed(o), Op::Get) => format!("get_{}", o.singular),
         (Target::Fixed(o), Op::Search) => format!("search_{}", o.name),
-        (Target::Fixed(o), other) => format!("{}_{}", other.method(), o.singular),
+        (Target::Fixed(o), other) => format!("{}_{}", other.verb(), o.singular),
         (Target::Any, Op::List) => "get_records".into(),
         (Target::Any, Op::Get) => "get_record".into(),
         (Target::Any, Op::Search) => "search_records".into(),
         (Target::Any, Op::BatchRead) => "batch_get_records".into(),
-        (Target::Any, other) => format!("{}_records", other.method()),
+        (Target::Any, other) => format!("{}_records", other.verb()),
     }
 }
 

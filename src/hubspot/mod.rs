@@ -1,7 +1,8 @@
 //! The HubSpot CRM client: HTTPS (or HTTP to the mock) via [`transport`], with the private app
 //! token as Bearer, timeouts, typed errors, and every call run on the blocking pool.
 //!
-//! [`Client::call`] paces calls to the account's rate limits ([`ratelimit`]) and retries
+//! [`Client::call`] paces calls to the account's rate limits ([`ratelimit`]), in turn
+//! with the account's other callers ([`Client::for_server`]), and retries
 //! the failures that are safe to retry ([`retry`]). Each attempt is one job on the
 //! blocking pool; the waits between them (for a rate-limit slot or a back-off) happen on
 //! the calling coroutine with `may::coroutine::sleep`, which parks the coroutine and frees
@@ -103,7 +104,13 @@ pub struct Client {
     pool: Arc<BlockingPool>,
     limiter: Arc<RateLimiter>,
     backoff: Backoff,
+    /// Who the calls are for, so the account's rate limit is shared fairly between its
+    /// scoped servers ([`ratelimit`]): a server id, or [`DEFAULT_CALLER`].
+    caller: Arc<str>,
 }
+
+/// The caller of `/mcp` and stdio (the server's own, unscoped client).
+pub const DEFAULT_CALLER: &str = "default";
 
 impl Client {
     /// A client for `base_url` (no trailing slash needed) with a private app `token`,
@@ -118,6 +125,16 @@ impl Client {
             token: token.into(),
             timeout,
             pool,
+            caller: DEFAULT_CALLER.into(),
+        }
+    }
+
+    /// The same client calling for scoped server `server_id`: while calls wait for a
+    /// rate-limit slot, each server of the account gets its turn (see [`ratelimit`]).
+    pub fn for_server(self, server_id: &str) -> Client {
+        Client {
+            caller: server_id.into(),
+            ..self
         }
     }
 
@@ -194,14 +211,9 @@ impl Client {
         let search = retry::is_search(method, &path);
         let mut retries = 0;
         loop {
-            let wait = self
-                .limiter
-                .acquire(search, Instant::now())
+            self.limiter
+                .wait_turn(&self.caller, search, may::coroutine::sleep)
                 .map_err(refused)?;
-            if !wait.is_zero() {
-                log::debug!("waiting {wait:?} for a HubSpot rate-limit slot");
-                may::coroutine::sleep(wait);
-            }
             let err = match self.attempt(method, path.clone(), body.clone()) {
                 Ok(value) => return Ok(value),
                 Err(err) => err,

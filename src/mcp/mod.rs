@@ -25,7 +25,10 @@ const LIST_TTL_MS: u64 = 60_000;
 /// each one, or in discovery mode only the meta-tools that search, describe and call them.
 pub struct Exposure {
     tools: Vec<&'static Tool>,
-    objects: Vec<&'static ObjectType>,
+    /// The object types whose list tool is exposed: resources `hubspot://<type>`.
+    listable: Vec<&'static ObjectType>,
+    /// The object types whose get tool is exposed: templates `hubspot://<type>/{id}`.
+    gettable: Vec<&'static ObjectType>,
     /// The meta-tools and their definitions in discovery mode; empty otherwise.
     meta: Vec<(MetaTool, Value)>,
     /// How `tools/list` shows the tools.
@@ -37,14 +40,20 @@ pub struct Exposure {
 }
 
 impl Exposure {
-    /// Exposes the tools for which `keep` is true, and the object types they touch, listed
-    /// as `mode` says.
+    /// Exposes the tools for which `keep` is true, listed as `mode` says, and the resources
+    /// that read what those tools read (a resource never reads more than the tools allow).
     pub fn new(mode: ToolExposure, keep: impl Fn(&Tool) -> bool) -> Exposure {
         let tools: Vec<&'static Tool> = catalog::tools().iter().filter(|t| keep(t)).collect();
-        let objects = OBJECT_TYPES
-            .iter()
-            .filter(|o| tools.iter().any(|t| t.tags.contains(&o.name)))
-            .collect();
+        let having = |tool: fn(&'static ObjectType) -> String| {
+            OBJECT_TYPES
+                .iter()
+                .filter(|o| {
+                    let name = tool(o);
+                    tools.iter().any(|t| t.name == name)
+                })
+                .collect()
+        };
+        let (listable, gettable) = (having(ObjectType::list_tool), having(ObjectType::get_tool));
         let meta: Vec<(MetaTool, Value)> = match mode {
             ToolExposure::All => Vec::new(),
             ToolExposure::Discovery => MetaTool::ALL
@@ -54,7 +63,8 @@ impl Exposure {
         };
         let mut exposure = Exposure {
             tools,
-            objects,
+            listable,
+            gettable,
             meta,
             mode,
             pages_json: Default::default(),
@@ -106,6 +116,11 @@ impl Exposure {
     /// How many tools are exposed (reachable, whether listed or found through discovery).
     pub fn len(&self) -> usize {
         self.tools.len()
+    }
+
+    /// True when the tool called `name` is exposed (listed or reachable through discovery).
+    fn has_tool(&self, name: &str) -> bool {
+        self.tools.iter().any(|t| t.name == name)
     }
 
     /// The exposed tool called `name`, or the -32602 a direct call of it gets: a catalog
@@ -194,8 +209,8 @@ impl Server<'_> {
                 resources::read(self.exposure, self.client, params, modern)?,
                 true,
             ),
-            "prompts/list" => (page("prompts", prompts::list(), params)?, true),
-            "prompts/get" => (prompts::get(params)?, false),
+            "prompts/list" => (page("prompts", prompts::list(self.exposure), params)?, true),
+            "prompts/get" => (prompts::get(self.exposure, params)?, false),
             _ => {
                 let err = RpcError::method_not_found(method);
                 return Err(if modern { err.with_status(404) } else { err });
@@ -340,12 +355,16 @@ fn mark_modern(result: &mut Value, method: &str, cacheable: bool) {
 }
 
 /// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and
-/// `"private"`. Whatever depends on the exposure (a scoped server filters tools and
-/// resources per token) or holds CRM records is `"private"`; the rest is the same for
-/// every caller.
+/// `"private"`. Whatever depends on the exposure (a scoped server filters tools,
+/// resources and prompts per token) or holds CRM records is `"private"`; the rest is the
+/// same for every caller.
 fn cache_scope(method: &str) -> &'static str {
     match method {
-        "tools/list" | "resources/list" | "resources/read" => "private",
+        "tools/list"
+        | "resources/list"
+        | "resources/templates/list"
+        | "resources/read"
+        | "prompts/list" => "private",
         _ => "public",
     }
 }

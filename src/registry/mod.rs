@@ -62,6 +62,9 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 /// The longest HubSpot private app token accepted.
 pub const MAX_HUBSPOT_TOKEN_LEN: usize = 1024;
+/// How many live scoped servers one account may have when `MAX_SERVERS_PER_ACCOUNT` is
+/// not set: each costs memory and a file entry, so minting in a loop must stop somewhere.
+pub const DEFAULT_MAX_SERVERS_PER_ACCOUNT: usize = 1000;
 /// The file format version this code reads and writes.
 const FILE_VERSION: u32 = 1;
 /// Hashed into the start-up account's id, so the id is the same on every run.
@@ -435,6 +438,8 @@ pub struct Registry {
     writer: Mutex<()>,
     /// Seals HubSpot keys in the file.
     sealer: Sealer,
+    /// The most live scoped servers one account may have (`MAX_SERVERS_PER_ACCOUNT`).
+    max_servers_per_account: usize,
 }
 
 impl Registry {
@@ -478,7 +483,17 @@ impl Registry {
             state: Mutex::new(state),
             generation: AtomicU64::new(0),
             writer: Mutex::new(()),
+            max_servers_per_account: DEFAULT_MAX_SERVERS_PER_ACCOUNT,
         })
+    }
+
+    /// The same registry allowing at most `max` live scoped servers per account
+    /// (`MAX_SERVERS_PER_ACCOUNT`); a create beyond it is a 409.
+    pub fn with_max_servers_per_account(self, max: usize) -> Registry {
+        Registry {
+            max_servers_per_account: max,
+            ..self
+        }
     }
 
     /// The registry file's path, for logs.
@@ -657,7 +672,8 @@ impl Registry {
     }
 
     /// `POST /integrated-account/{account_id}/mcp` with `{name, config?, expires_at?}`.
-    /// Checks the config against `catalog` (400 when it selects no tool), mints a token and
+    /// Checks the config against `catalog` (400 when it selects no tool) and the account's
+    /// server count (409 at `MAX_SERVERS_PER_ACCOUNT` live servers), mints a token and
     /// returns the server with `token` and `url` (`<base_url>/mcp/<token>`): the only answer
     /// that ever holds them. `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
     pub fn create_server(
@@ -693,8 +709,23 @@ impl Registry {
             token_sha256: token::hash_token(&token),
         };
         let mut shown = server.to_json();
+        let max = self.max_servers_per_account;
         self.change(now_ms, |state| {
             state.account(account_id)?;
+            // Counted under the writer lock, after expired servers are dropped, so
+            // concurrent creates cannot overshoot.
+            let live = state
+                .servers
+                .iter()
+                .filter(|s| s.integrated_account_id == account_id)
+                .count();
+            if live >= max {
+                return Err(RegistryError::Conflict(format!(
+                    "integrated account {account_id} already has {live} MCP servers, the most \
+                     allowed (MAX_SERVERS_PER_ACCOUNT={max}); delete unused ones or raise \
+                     MAX_SERVERS_PER_ACCOUNT"
+                )));
+            }
             state.servers.push(server);
             Ok(())
         })?;

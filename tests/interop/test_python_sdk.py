@@ -198,7 +198,7 @@ async def test_an_unknown_resource_is_a_json_rpc_error(client):
 async def test_lists_and_gets_prompts(client):
     listed = await client.list_prompts()
     names = {p.name for p in listed.prompts}
-    if client.transport == "scoped":
+    if client.transport in SCOPED:
         # A prompt is offered only with every tool it names: company_research also needs
         # get_companies, which a contacts-only server does not have.
         assert names == {"analyze_contacts"}, names

@@ -1230,3 +1230,55 @@ fn readme_tool_table_matches_the_catalog() {
         );
     }
 }
+
+/// The happy path of every tool on the other HubSpot API versions: each calls its own
+/// paths, which the embedded mock (started with the same version) serves.
+#[test]
+fn every_tool_works_on_2026_03_and_legacy_paths() {
+    for version in ["2026-03", "legacy"] {
+        let server = Server::mock(&[
+            ("HUBSPOT_SEARCH_RATE_PER_S", "0"),
+            ("HUBSPOT_API_VERSION", version),
+        ]);
+        for case in record_cases() {
+            let result = ok(&server, case.tool, case.args.clone());
+            assert!(
+                (case.check)(&result),
+                "{version} {} {}: {result}",
+                case.tool,
+                case.args
+            );
+        }
+    }
+}
+
+/// A server calling one version's paths against a mock serving another's fails with
+/// HubSpot's 404, and the mock names the mismatch: a wrong path cannot pass unnoticed.
+#[test]
+fn a_path_of_the_wrong_api_version_gets_a_404() {
+    let upstream = Server::mock_hubspot(&["--api-version", "legacy"]);
+    assert!(upstream.log().contains("HubSpot API version legacy"));
+    let auth = [("Authorization", "Bearer pat-na1-test")];
+    let wrong = upstream.request("GET", "/crm/objects/2026-09/contacts?limit=1", &auth, b"");
+    assert_eq!(wrong.status, 404, "{}", wrong.text());
+    assert!(
+        wrong.text().contains("API version 2026-09 path")
+            && wrong.text().contains("this mock serves legacy"),
+        "{}",
+        wrong.text()
+    );
+    let right = upstream.request("GET", "/crm/v3/objects/contacts?limit=1", &auth, b"");
+    assert_eq!(right.status, 200, "{}", right.text());
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
+            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+        ],
+        "listening on http://",
+    );
+    match call(&server, "get_contacts", json!({"limit": 1})) {
+        Outcome::ToolError(text) => assert!(text.contains("404"), "{text}"),
+        other => panic!("the default 2026-09 paths reached a legacy mock: {other:?}"),
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::args::{self, push_query};
 use super::{output, Effect, Tool, ToolError};
-use crate::hubspot::{encode, Client, Method};
+use crate::hubspot::{encode, Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
 /// The property types HubSpot accepts and the field types that go with them.
@@ -96,10 +96,12 @@ pub fn tools() -> Vec<Tool> {
                 output::page(output::with_fields(&["typeId", "category"]), false),
             ),
             Box::new(|client, args| {
-                let path = format!(
-                    "/crm/v4/associations/{}/{}/labels",
-                    encode(args::object_type(args, "objectType")?),
-                    encode(args::object_type(args, "toObjectType")?)
+                let path = client.path(
+                    Endpoint::AssociationLabels,
+                    &[
+                        args::object_type(args, "objectType")?,
+                        args::object_type(args, "toObjectType")?,
+                    ],
                 );
                 Ok(client.call(Method::Get, path, None)?)
             }),
@@ -123,7 +125,7 @@ pub fn tools() -> Vec<Tool> {
                 output::page(output::with_fields(&["id"]), false),
             ),
             Box::new(|client, args| {
-                let mut path = "/crm/v3/owners".to_string();
+                let mut path = client.path(Endpoint::ListOwners, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 for key in ["after", "email"] {
                     if let Some(value) = args::text(args, key).filter(|v| !v.is_empty()) {
@@ -196,7 +198,7 @@ pub fn tools() -> Vec<Tool> {
                 output::page(output::with_fields(&["id", "name"]), false),
             ),
             Box::new(|client, args| {
-                let mut path = "/automation/v4/flows".to_string();
+                let mut path = client.path(Endpoint::ListWorkflows, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
                     push_query(&mut path, "after", after);
@@ -219,7 +221,7 @@ pub fn tools() -> Vec<Tool> {
                 output::with_fields(&["id", "name"]),
             ),
             Box::new(|client, args| {
-                let path = format!("/automation/v4/flows/{}", encode(args::required(args, "id")?));
+                let path = client.path(Endpoint::GetWorkflow, &[args::required(args, "id")?]);
                 Ok(client.call(Method::Get, path, None)?)
             }),
         ),
@@ -259,11 +261,13 @@ pub fn tools() -> Vec<Tool> {
 }
 
 fn list_associations(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let mut path = format!(
-        "/crm/v4/objects/{}/{}/associations/{}",
-        encode(args::object_type(args, "objectType")?),
-        encode(args::required(args, "id")?),
-        encode(args::object_type(args, "toObjectType")?)
+    let mut path = client.path(
+        Endpoint::ListAssociations,
+        &[
+            args::object_type(args, "objectType")?,
+            args::required(args, "id")?,
+            args::object_type(args, "toObjectType")?,
+        ],
     );
     let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100);
     push_query(&mut path, "limit", &limit.to_string());
@@ -274,22 +278,20 @@ fn list_associations(client: &Client, args: &Map<String, Value>) -> Result<Value
 }
 
 fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let (from, id) = (
-        encode(args::object_type(args, "objectType")?),
-        encode(args::required(args, "id")?),
-    );
-    let (to, to_id) = (
-        encode(args::object_type(args, "toObjectType")?),
-        encode(args::required(args, "toId")?),
-    );
+    let ends = [
+        args::object_type(args, "objectType")?,
+        args::required(args, "id")?,
+        args::object_type(args, "toObjectType")?,
+        args::required(args, "toId")?,
+    ];
     let result = match args.get("associationTypeId").and_then(Value::as_u64) {
         None => {
-            let path = format!("/crm/v4/objects/{from}/{id}/associations/default/{to}/{to_id}");
+            let path = client.path(Endpoint::CreateDefaultAssociation, &ends);
             client.call(Method::Put, path, None)?
         }
         Some(type_id) => {
             let category = args::text(args, "associationCategory").unwrap_or("HUBSPOT_DEFINED");
-            let path = format!("/crm/v4/objects/{from}/{id}/associations/{to}/{to_id}");
+            let path = client.path(Endpoint::CreateLabeledAssociation, &ends);
             let body = json!([{ "associationCategory": category, "associationTypeId": type_id }]);
             client.call(Method::Put, path, Some(body))?
         }
@@ -298,9 +300,9 @@ fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Valu
 }
 
 fn get_properties(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let path = format!(
-        "/crm/v3/properties/{}",
-        encode(args::object_type(args, "objectType")?)
+    let path = client.path(
+        Endpoint::ListProperties,
+        &[args::object_type(args, "objectType")?],
     );
     let mut answer = client.call(Method::Get, path, None)?;
     let names = args::string_list(args, "names");
@@ -350,7 +352,7 @@ fn property_call(
     args: &Map<String, Value>,
     create: bool,
 ) -> Result<Value, ToolError> {
-    let ty = encode(args::object_type(args, "objectType")?);
+    let ty = args::object_type(args, "objectType")?;
     let name = args::required(args, "name")?;
     let body: Map<String, Value> = args
         .iter()
@@ -358,11 +360,11 @@ fn property_call(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let (method, path) = if create {
-        (Method::Post, format!("/crm/v3/properties/{ty}"))
+        (Method::Post, client.path(Endpoint::CreateProperty, &[ty]))
     } else {
         (
             Method::Patch,
-            format!("/crm/v3/properties/{ty}/{}", encode(name)),
+            client.path(Endpoint::UpdateProperty, &[ty, name]),
         )
     };
     Ok(client.call(method, path, Some(Value::Object(body)))?)
@@ -371,7 +373,11 @@ fn property_call(
 fn record_links(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
     let ty = args::object_type(args, "objectType")?;
     let type_id = super::object_type(ty).map_or(ty, |o| o.type_id);
-    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let account = client.call(
+        Method::Get,
+        client.path(Endpoint::AccountDetails, &[]),
+        None,
+    )?;
     let portal = account["portalId"].as_u64().ok_or_else(|| {
         ToolError::HubSpot(crate::hubspot::HubSpotError::InvalidResponse(
             "the account details have no portalId".into(),
@@ -393,7 +399,11 @@ fn record_links(client: &Client, args: &Map<String, Value>) -> Result<Value, Too
 
 fn token_details(client: &Client, _: &Map<String, Value>) -> Result<Value, ToolError> {
     let token = client.token_info()?;
-    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let account = client.call(
+        Method::Get,
+        client.path(Endpoint::AccountDetails, &[]),
+        None,
+    )?;
     let mut details = json!({
         "hubId": token["hubId"],
         "userId": token["userId"],

@@ -9,12 +9,14 @@
 //! idle, so a burst of rate-limited calls would starve every other HubSpot call.
 
 mod error;
+pub mod paths;
 pub mod pool;
 pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
 pub use error::HubSpotError;
+pub use paths::{ApiVersion, Endpoint};
 use pool::{BlockingPool, PoolError};
 use ratelimit::{RateLimiter, Refusal};
 use retry::Backoff;
@@ -103,6 +105,8 @@ pub struct Client {
     pool: Arc<BlockingPool>,
     limiter: Arc<RateLimiter>,
     backoff: Backoff,
+    /// Which HubSpot paths it calls (`HUBSPOT_API_VERSION`).
+    version: ApiVersion,
 }
 
 impl Client {
@@ -118,7 +122,19 @@ impl Client {
             token: token.into(),
             timeout,
             pool,
+            version: ApiVersion::default(),
         }
+    }
+
+    /// The same client calling the paths of another HubSpot API version.
+    pub fn with_api_version(self, version: ApiVersion) -> Client {
+        Client { version, ..self }
+    }
+
+    /// The path of `endpoint` under this client's API version (see [`paths`]), its
+    /// placeholders filled with `params`, percent-encoded.
+    pub fn path(&self, endpoint: Endpoint, params: &[&str]) -> String {
+        paths::build(self.version, endpoint, params)
     }
 
     /// The same client with another pacing and retry policy. Every client of the same
@@ -131,7 +147,7 @@ impl Client {
         }
     }
 
-    /// `GET /crm/v3/objects/{type}`: one page of records.
+    /// [`Endpoint::ListObjects`]: one page of records.
     pub fn list_objects(
         &self,
         object_type: &str,
@@ -139,7 +155,8 @@ impl Client {
         after: Option<&str>,
         properties: &[String],
     ) -> Result<Value, HubSpotError> {
-        let mut path = format!("/crm/v3/objects/{}?limit={limit}", encode(object_type));
+        let mut path = self.path(Endpoint::ListObjects, &[object_type]);
+        path.push_str(&format!("?limit={limit}"));
         if let Some(after) = after {
             path.push_str(&format!("&after={}", encode(after)));
         }
@@ -149,13 +166,13 @@ impl Client {
         self.call(Method::Get, path, None)
     }
 
-    /// `POST /crm/v3/objects/{type}`: creates a record with `properties`.
+    /// [`Endpoint::CreateObject`]: creates a record with `properties`.
     pub fn create_object(
         &self,
         object_type: &str,
         properties: Value,
     ) -> Result<Value, HubSpotError> {
-        let path = format!("/crm/v3/objects/{}", encode(object_type));
+        let path = self.path(Endpoint::CreateObject, &[object_type]);
         self.call(
             Method::Post,
             path,
@@ -163,20 +180,20 @@ impl Client {
         )
     }
 
-    /// `POST /crm/v3/objects/{type}/search` with a HubSpot search body.
+    /// [`Endpoint::SearchObjects`] with a HubSpot search body.
     pub fn search_objects(&self, object_type: &str, body: Value) -> Result<Value, HubSpotError> {
-        let path = format!("/crm/v3/objects/{}/search", encode(object_type));
+        let path = self.path(Endpoint::SearchObjects, &[object_type]);
         self.call(Method::Post, path, Some(body))
     }
 
-    /// `POST /oauth/v2/private-apps/get/access-token-info`: this client's own token's
+    /// [`Endpoint::TokenInfo`]: this client's own token's
     /// hub (portal) id, user, app and scopes. The token goes in the body, as HubSpot asks;
     /// it is never part of the answer.
     pub fn token_info(&self) -> Result<Value, HubSpotError> {
         let body = serde_json::json!({ "tokenKey": &*self.token });
         self.call(
             Method::Post,
-            "/oauth/v2/private-apps/get/access-token-info".into(),
+            self.path(Endpoint::TokenInfo, &[]),
             Some(body),
         )
     }

@@ -1282,3 +1282,43 @@ fn a_path_of_the_wrong_api_version_gets_a_404() {
         other => panic!("the default 2026-09 paths reached a legacy mock: {other:?}"),
     }
 }
+
+/// API 2026-09 refuses a write that misses a property the account's rules require; the
+/// model gets the property, the rule and what to do.
+#[test]
+fn required_property_rules_of_2026_09_become_actionable_tool_errors() {
+    let (upstream, server) = servers(&[]);
+    plan(
+        &upstream,
+        json!([{"method": "POST", "path": "/crm/objects/2026-09/contacts", "validation": "required"},
+               {"method": "PATCH", "path": "/crm/objects/2026-09/companies/", "validation": "conditional", "property": "vat_id"}]),
+    );
+    match call(
+        &server,
+        "create_contact",
+        json!({"email": "rule@example.com"}),
+    ) {
+        Outcome::ToolError(text) => assert!(
+            text.contains("400")
+                && text.contains(
+                    "firstname (MISSING_REQUIRED_PROPERTY: A value for firstname must be provided)"
+                )
+                && text.contains("include them with values"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let id = ids(&ok(&server, "get_companies", json!({"limit": 1})))[0].clone();
+    match call(
+        &server,
+        "update_company",
+        json!({"id": id, "properties": {"country": "Germany"}}),
+    ) {
+        Outcome::ToolError(text) => assert!(
+            text.contains("vat_id (MISSING_CONDITIONAL_REQUIRED_PROPERTY")
+                && text.contains("conditional property rule"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

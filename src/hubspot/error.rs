@@ -215,6 +215,8 @@ fn invalid_properties(body: &Value) -> Vec<String> {
 /// What to do about an error status, for a model.
 fn status_hint(status: u16, category: Option<&str>, message: &str) -> String {
     match (status, category) {
+        (400, _) if message.contains("REQUIRED_PROPERTY") => "the account's HubSpot settings require the properties listed (required on the create-record form, or by a conditional property rule, which HubSpot enforces on every write since API version 2026-09): include them with values and try again; get_properties shows their options".into(),
+        (400, _) if message.contains("'Edit Associations' permission") => "the HubSpot user behind the token lacks the Edit Associations permission (enforced since API version 2026-09): a HubSpot super admin must grant it; retrying will not help".into(),
         (400, _) if message.contains("invalid properties:") => "HubSpot rejected the request as invalid: fix the properties listed (list the object's properties to see valid names and options) and try again".into(),
         (400, _) => "HubSpot rejected the request as invalid: check the arguments and try again".into(),
         (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN; the server's operator must fix it, retrying will not help".into(),
@@ -374,6 +376,33 @@ mod tests {
             r#"{"message":"Invalid input JSON","category":"VALIDATION_ERROR"}"#,
         );
         assert!(plain.contains("check the arguments"), "{plain}");
+    }
+
+    #[test]
+    fn required_property_rules_of_2026_09_name_the_property_and_the_rule() {
+        let required = r#"{"status":"error","message":"Property values were not valid","correlationId":"c-2","category":"VALIDATION_ERROR","errors":[{"message":"A value for firstname must be provided","code":"MISSING_REQUIRED_PROPERTY","context":{"propertyName":["firstname"]}}]}"#;
+        let text = text(400, required);
+        assert!(
+            text.contains("invalid properties: firstname (MISSING_REQUIRED_PROPERTY: A value for firstname must be provided)")
+                && text.contains("create-record form")
+                && text.contains("include them with values"),
+            "{text}"
+        );
+        let conditional = r#"{"status":"error","message":"Property values were not valid","category":"VALIDATION_ERROR","errors":[{"message":"my_property is required because of a conditional property rule based on [country]","code":"MISSING_CONDITIONAL_REQUIRED_PROPERTY","context":{"propertyName":["my_property"]}}]}"#;
+        let text = super::tests::text(400, conditional);
+        assert!(
+            text.contains("my_property (MISSING_CONDITIONAL_REQUIRED_PROPERTY: my_property is required because of a conditional property rule based on [country])")
+                && text.contains("conditional property rule, which HubSpot enforces"),
+            "{text}"
+        );
+        let permission = super::tests::text(
+            400,
+            r#"{"status":"error","message":"Missing 'Edit Associations' permission.","category":"VALIDATION_ERROR"}"#,
+        );
+        assert!(
+            permission.contains("super admin must grant it"),
+            "{permission}"
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! `status` or `delayMs` is needed. Without `body` the answer is HubSpot's: for 429 the
 //! rate-limit body of `policy` (`TEN_SECONDLY_ROLLING` by default, `DAILY`, `SECONDLY`),
 //! for 5xx a gateway's HTML page, otherwise `{status, message, correlationId, category}`.
+//! `"validation": "required"` (or `"conditional"`, with `"property"`) answers API 2026-09's
+//! 400 for a write that misses a property the account's rules require.
 //!
 //! Like HubSpot, answers other than searches carry `X-HubSpot-RateLimit-*` headers from a
 //! rolling count of the mock's requests (100 per 10 s; the mock reports, never enforces).
@@ -63,6 +65,24 @@ struct Rule {
     /// The body to answer instead of HubSpot's (a string is sent as text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body: Option<Value>,
+    /// 2026-09's write validation: `required` (a property the account's create-record form
+    /// requires) or `conditional` (required by a conditional property rule) answers a 400
+    /// `VALIDATION_ERROR` naming `property`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    validation: Option<Validation>,
+    /// The property a `validation` fault names (default `firstname`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    property: Option<String>,
+}
+
+/// Which of 2026-09's required-property rules a fault breaks.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Validation {
+    /// `MISSING_REQUIRED_PROPERTY`.
+    Required,
+    /// `MISSING_CONDITIONAL_REQUIRED_PROPERTY`.
+    Conditional,
 }
 
 fn root() -> String {
@@ -127,7 +147,9 @@ impl Faults {
         if let Some(delay) = rule.as_ref().map(|r| r.delay_ms).filter(|ms| *ms > 0) {
             may::coroutine::sleep(Duration::from_millis(delay));
         }
-        let faulted = rule.as_ref().is_some_and(|r| r.status.is_some());
+        let faulted = rule
+            .as_ref()
+            .is_some_and(|r| r.status.is_some() || r.validation.is_some());
         let mut response = match rule.as_ref().filter(|_| faulted) {
             Some(rule) => fault_response(rule),
             None => answer(),
@@ -227,9 +249,12 @@ fn parse_plan(body: &[u8]) -> Result<Vec<Rule>, String> {
     };
     let rules: Vec<Rule> =
         serde_json::from_value(rules).map_err(|e| format!("a fault rule is not valid: {e}"))?;
-    match rules.iter().find(|r| r.status.is_none() && r.delay_ms == 0) {
+    match rules
+        .iter()
+        .find(|r| r.status.is_none() && r.validation.is_none() && r.delay_ms == 0)
+    {
         Some(rule) => Err(format!(
-            "a fault rule needs a status or delayMs: {}",
+            "a fault rule needs a status, validation or delayMs: {}",
             json!(rule)
         )),
         None => Ok(rules),
@@ -238,6 +263,10 @@ fn parse_plan(body: &[u8]) -> Result<Vec<Rule>, String> {
 
 /// The answer a rule gives.
 fn fault_response(rule: &Rule) -> Response {
+    if let Some(kind) = rule.validation {
+        let property = rule.property.as_deref().unwrap_or("firstname");
+        return validation_error(kind, property);
+    }
     let status = rule.status.unwrap_or(500);
     let mut response = match &rule.body {
         Some(Value::String(text)) => Response {
@@ -255,6 +284,33 @@ fn fault_response(rule: &Rule) -> Response {
         response = response.with_header("Retry-After", text);
     }
     response
+}
+
+/// HubSpot 2026-09's 400 for a write that breaks one of the account's required-property
+/// rules (the shape of its `using-object-apis` reference and write-validation changelog).
+fn validation_error(kind: Validation, property: &str) -> Response {
+    let (code, message) = match kind {
+        Validation::Required => (
+            "MISSING_REQUIRED_PROPERTY",
+            format!("A value for {property} must be provided"),
+        ),
+        Validation::Conditional => (
+            "MISSING_CONDITIONAL_REQUIRED_PROPERTY",
+            format!(
+                "{property} is required because of a conditional property rule based on [country]"
+            ),
+        ),
+    };
+    Response::json(
+        400,
+        &json!({
+            "status": "error",
+            "message": "Property values were not valid",
+            "correlationId": correlation_id(),
+            "category": "VALIDATION_ERROR",
+            "errors": [{"message": message, "code": code, "context": {"propertyName": [property]}}],
+        }),
+    )
 }
 
 /// HubSpot's answer for `status`.
@@ -486,5 +542,34 @@ mod tests {
             0
         );
         assert_eq!(send(&faults, "GET", "/__mock/other", "").status, 404);
+    }
+
+    #[test]
+    fn a_validation_fault_answers_2026_09s_required_property_error() {
+        let faults = Faults::parse(
+            r#"[{"method":"POST","validation":"required"},{"validation":"conditional","property":"vat_id"}]"#,
+        )
+        .unwrap();
+        let required = send(&faults, "POST", "/crm/objects/2026-09/contacts", "{}");
+        assert_eq!(required.status, 400);
+        let body = json_of(&required);
+        assert_eq!(body["category"], "VALIDATION_ERROR");
+        assert_eq!(body["errors"][0]["code"], "MISSING_REQUIRED_PROPERTY");
+        assert_eq!(body["errors"][0]["context"]["propertyName"][0], "firstname");
+        let conditional = json_of(&send(
+            &faults,
+            "PATCH",
+            "/crm/objects/2026-09/companies/1",
+            "{}",
+        ));
+        assert_eq!(
+            conditional["errors"][0]["code"],
+            "MISSING_CONDITIONAL_REQUIRED_PROPERTY"
+        );
+        assert_eq!(
+            conditional["errors"][0]["context"]["propertyName"][0],
+            "vat_id"
+        );
+        assert!(Faults::parse(r#"{"validation":"sometimes"}"#).is_err());
     }
 }

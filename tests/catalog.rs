@@ -1322,3 +1322,58 @@ fn required_property_rules_of_2026_09_become_actionable_tool_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A 401 or 403 names the scopes the tool needs for this call and where to add them.
+#[test]
+fn missing_scopes_are_named_per_tool_with_where_to_add_them() {
+    let (upstream, server) = servers(&[]);
+    plan(
+        &upstream,
+        json!([{"method": "GET", "path": "/crm/objects/2026-09/deals", "status": 403},
+               {"method": "POST", "path": "/crm/objects/2026-09/contacts", "status": 401},
+               {"method": "GET", "path": "/crm/objects/2026-09/2-3508482", "status": 403}]),
+    );
+    let cases = [
+        ("get_deals", json!({}), "crm.objects.deals.read"),
+        (
+            "create_contact",
+            json!({"email": "scope@example.com"}),
+            "crm.objects.contacts.write",
+        ),
+        (
+            "get_records",
+            json!({"objectType": "2-3508482"}),
+            "crm.objects.custom.read",
+        ),
+    ];
+    for (tool, args, scope) in cases {
+        match call(&server, tool, args) {
+            Outcome::ToolError(text) => assert!(
+                text.contains(&format!("this tool needs the scopes {scope}"))
+                    && text.contains("Development > Keys > Service keys"),
+                "{tool}: {text}"
+            ),
+            other => panic!("{tool}: {other:?}"),
+        }
+    }
+}
+
+/// `HUBSPOT_ACCESS_TOKEN` alone (a Service Key) is enough to start and call HubSpot.
+#[test]
+fn hubspot_access_token_alone_is_accepted() {
+    let upstream = Server::mock_hubspot(&[]);
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_ACCESS_TOKEN", "svc-key-test".into()),
+            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+        ],
+        "listening on http://",
+    );
+    let page = ok(&server, "get_contacts", json!({"limit": 1}));
+    assert_eq!(page["results"].as_array().unwrap().len(), 1, "{page}");
+    assert!(
+        !server.log().contains("svc-key-test"),
+        "the key is never logged"
+    );
+}

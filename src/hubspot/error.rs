@@ -101,6 +101,33 @@ impl HubSpotError {
     }
 }
 
+impl HubSpotError {
+    /// A 401 or 403 with the scopes the failed call needs and where to add them
+    /// (`place`) appended to its message; any other error unchanged.
+    pub fn needing_scopes(self, scopes: &[String], place: &str) -> HubSpotError {
+        match self {
+            HubSpotError::Status {
+                status: status @ (401 | 403),
+                message,
+                category,
+                correlation_id,
+                retry_after,
+            } if !scopes.is_empty() => HubSpotError::Status {
+                status,
+                message: format!(
+                    "{}; this tool needs the scopes {} ({place})",
+                    message.trim_end_matches('.'),
+                    scopes.join(", ")
+                ),
+                category,
+                correlation_id,
+                retry_after,
+            },
+            other => other,
+        }
+    }
+}
+
 /// A body that is not JSON, as text: an HTML page (a gateway's 502) becomes its title,
 /// or its words without tags.
 fn plain_text(body: &str) -> String {
@@ -219,8 +246,8 @@ fn status_hint(status: u16, category: Option<&str>, message: &str) -> String {
         (400, _) if message.contains("'Edit Associations' permission") => "the HubSpot user behind the token lacks the Edit Associations permission (enforced since API version 2026-09): a HubSpot super admin must grant it; retrying will not help".into(),
         (400, _) if message.contains("invalid properties:") => "HubSpot rejected the request as invalid: fix the properties listed (list the object's properties to see valid names and options) and try again".into(),
         (400, _) => "HubSpot rejected the request as invalid: check the arguments and try again".into(),
-        (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN; the server's operator must fix it, retrying will not help".into(),
-        (403, Some("MISSING_SCOPES")) | (403, None) => "the HubSpot private app lacks a scope this call needs: add the scope named here to the private app in HubSpot and use its new token; retrying will not help".into(),
+        (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN (or HUBSPOT_ACCESS_TOKEN) holds a valid Service Key (HubSpot: Development > Keys > Service keys) or private app token; the server's operator must fix it, retrying will not help".into(),
+        (403, Some("MISSING_SCOPES")) | (403, None) => "the Service Key (or private app) lacks a scope this call needs: add the scopes named here to it in HubSpot (a private app then needs its new token); retrying will not help".into(),
         (403, _) => "HubSpot refused access to this record or feature".into(),
         (404, _) => "HubSpot has no such record or endpoint: check the id, or list or search to find the record".into(),
         (409, _) => match existing_id(message) {

@@ -1377,3 +1377,43 @@ fn hubspot_access_token_alone_is_accepted() {
         "the key is never logged"
     );
 }
+
+/// An upstream that echoes the Authorization header (a misbehaving gateway) never gets the
+/// token into a tool error or the log, and a page-long message is cut to 2,000 characters.
+#[test]
+fn upstream_text_is_capped_and_an_echoed_token_redacted() {
+    let (upstream, server) = servers(&[]);
+    plan(
+        &upstream,
+        json!([{"method": "GET", "path": "/crm/objects/2026-09/contacts", "echoAuthorization": true, "times": 3},
+               {"method": "GET", "path": "/crm/objects/2026-09/deals", "status": 400,
+                "body": {"status": "error", "message": "z".repeat(50_000), "category": "VALIDATION_ERROR"}}]),
+    );
+    match call(&server, "get_contacts", json!({})) {
+        Outcome::ToolError(text) => assert!(
+            text.contains("502")
+                && text.contains("Authorization: Bearer [redacted]")
+                && !text.contains("pat-na1-test"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let echoed = upstream.get("/__mock/requests").json()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["fault"] == true)
+        .count();
+    assert_eq!(
+        echoed, 3,
+        "the gateway did echo the token, on every attempt"
+    );
+    match call(&server, "get_deals", json!({})) {
+        Outcome::ToolError(text) => {
+            assert!(text.contains("(cut at 2000 characters)"), "{text}");
+            assert!(text.len() < 3_000, "{} bytes", text.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!server.log().contains("pat-na1-test"), "{}", server.log());
+}

@@ -101,7 +101,69 @@ impl HubSpotError {
     }
 }
 
+/// The most characters of HubSpot's `message` (and of any other text from upstream) a
+/// tool error passes on: a proxy or gateway may answer a page of text.
+pub const MAX_MESSAGE_CHARS: usize = 2_000;
+
+/// What replaces the account's token when an upstream echoes it back.
+const REDACTED: &str = "[redacted]";
+
+/// Shorter secrets are not searched for: replacing a few common letters would garble the
+/// text and protect nothing (HubSpot tokens and Service Keys are far longer).
+const MIN_SECRET_CHARS: usize = 8;
+
 impl HubSpotError {
+    /// The error as it may leave the server: every copy of `secret` (the account's token,
+    /// should an upstream echo it) replaced by `[redacted]`, then each text from upstream
+    /// cut to [`MAX_MESSAGE_CHARS`]. Redacting first means a cut never leaves half a token.
+    pub fn sanitized(self, secret: &str) -> HubSpotError {
+        let clean = |text: String| {
+            let text = if secret.chars().count() >= MIN_SECRET_CHARS && text.contains(secret) {
+                text.replace(secret, REDACTED)
+            } else {
+                text
+            };
+            match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+                None => text,
+                Some((at, _)) => {
+                    format!("{}... (cut at {MAX_MESSAGE_CHARS} characters)", &text[..at])
+                }
+            }
+        };
+        match self {
+            HubSpotError::Status {
+                status,
+                message,
+                category,
+                correlation_id,
+                retry_after,
+            } => HubSpotError::Status {
+                status,
+                message: clean(message),
+                category: category.map(clean),
+                correlation_id: correlation_id.map(clean),
+                retry_after,
+            },
+            HubSpotError::RateLimited {
+                policy,
+                retry_after,
+                local,
+                correlation_id,
+            } => HubSpotError::RateLimited {
+                policy: clean(policy),
+                retry_after,
+                local,
+                correlation_id: correlation_id.map(clean),
+            },
+            HubSpotError::Unreachable(why) => HubSpotError::Unreachable(clean(why)),
+            HubSpotError::InvalidResponse(why) => HubSpotError::InvalidResponse(clean(why)),
+            HubSpotError::MaybeCreated(cause) => {
+                HubSpotError::MaybeCreated(Box::new(cause.sanitized(secret)))
+            }
+            other @ (HubSpotError::Timeout | HubSpotError::Busy) => other,
+        }
+    }
+
     /// A 401 or 403 with the scopes the failed call needs and where to add them
     /// (`place`) appended to its message; any other error unchanged.
     pub fn needing_scopes(self, scopes: &[String], place: &str) -> HubSpotError {
@@ -430,6 +492,40 @@ mod tests {
             permission.contains("super admin must grant it"),
             "{permission}"
         );
+    }
+
+    #[test]
+    fn upstream_text_is_capped_and_the_token_redacted() {
+        let token = "pat-na1-11111111-2222-3333-4444-555555555555";
+        let body = format!(
+            r#"{{"message":"bad request from Bearer {token} {}","category":"{}","correlationId":"{token}"}}"#,
+            "x".repeat(10_000),
+            "C".repeat(5_000)
+        );
+        let err = HubSpotError::from_response(400, body.as_bytes(), None).sanitized(token);
+        let text = err.to_string();
+        assert!(!text.contains(token), "{text}");
+        assert!(text.contains("Bearer [redacted]"), "{text}");
+        assert!(text.contains("(cut at 2000 characters)"), "{text}");
+        assert!(
+            text.chars().count() < 2 * MAX_MESSAGE_CHARS + 1_000,
+            "{}",
+            text.len()
+        );
+        // A token straddling the cut is redacted before the cut, never left half visible.
+        let body = format!(r#"{{"message":"{}{token}"}}"#, "y".repeat(1_990));
+        let text = HubSpotError::from_response(502, body.as_bytes(), None)
+            .sanitized(token)
+            .to_string();
+        assert!(!text.contains("pat-na1-1111"), "{text}");
+        let plain = HubSpotError::Unreachable(format!("proxy said {token}")).sanitized(token);
+        assert_eq!(
+            plain.to_string(),
+            "HubSpot could not be reached: proxy said [redacted]"
+        );
+        // A tiny secret is not searched for (it would garble the text).
+        let short = HubSpotError::Unreachable("a test".into()).sanitized("t");
+        assert_eq!(short.to_string(), "HubSpot could not be reached: a test");
     }
 
     #[test]

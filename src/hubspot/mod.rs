@@ -221,7 +221,8 @@ impl Client {
             }
             let err = match self.attempt(method, path.clone(), body.clone()) {
                 Ok(value) => return Ok(value),
-                Err(err) => err,
+                // Before it is logged or returned: no echoed token, no page of text.
+                Err(err) => err.sanitized(&self.token),
             };
             match self
                 .backoff

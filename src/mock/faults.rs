@@ -15,7 +15,9 @@
 //! rate-limit body of `policy` (`TEN_SECONDLY_ROLLING` by default, `DAILY`, `SECONDLY`),
 //! for 5xx a gateway's HTML page, otherwise `{status, message, correlationId, category}`.
 //! `"validation": "required"` (or `"conditional"`, with `"property"`) answers API 2026-09's
-//! 400 for a write that misses a property the account's rules require.
+//! 400 for a write that misses a property the account's rules require;
+//! `"echoAuthorization": true` answers like a gateway that echoes the request's
+//! `Authorization` header (status 502 unless `status` says otherwise).
 //!
 //! Like HubSpot, answers other than searches carry `X-HubSpot-RateLimit-*` headers from a
 //! rolling count of the mock's requests (100 per 10 s; the mock reports, never enforces).
@@ -73,6 +75,10 @@ struct Rule {
     /// The property a `validation` fault names (default `firstname`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     property: Option<String>,
+    /// Answer like a misbehaving gateway that echoes the request's `Authorization` header
+    /// in its error message (status `status`, default 502), to test redaction.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    echo_authorization: bool,
 }
 
 /// Which of 2026-09's required-property rules a fault breaks.
@@ -149,9 +155,9 @@ impl Faults {
         }
         let faulted = rule
             .as_ref()
-            .is_some_and(|r| r.status.is_some() || r.validation.is_some());
+            .is_some_and(|r| r.status.is_some() || r.validation.is_some() || r.echo_authorization);
         let mut response = match rule.as_ref().filter(|_| faulted) {
-            Some(rule) => fault_response(rule),
+            Some(rule) => fault_response(rule, req),
             None => answer(),
         };
         let (used, total) = self.record(req, response.status, faulted);
@@ -249,23 +255,34 @@ fn parse_plan(body: &[u8]) -> Result<Vec<Rule>, String> {
     };
     let rules: Vec<Rule> =
         serde_json::from_value(rules).map_err(|e| format!("a fault rule is not valid: {e}"))?;
-    match rules
-        .iter()
-        .find(|r| r.status.is_none() && r.validation.is_none() && r.delay_ms == 0)
-    {
+    match rules.iter().find(|r| {
+        r.status.is_none() && r.validation.is_none() && !r.echo_authorization && r.delay_ms == 0
+    }) {
         Some(rule) => Err(format!(
-            "a fault rule needs a status, validation or delayMs: {}",
+            "a fault rule needs a status, validation, echoAuthorization or delayMs: {}",
             json!(rule)
         )),
         None => Ok(rules),
     }
 }
 
-/// The answer a rule gives.
-fn fault_response(rule: &Rule) -> Response {
+/// The answer a rule gives to `req`.
+fn fault_response(rule: &Rule, req: &Request) -> Response {
     if let Some(kind) = rule.validation {
         let property = rule.property.as_deref().unwrap_or("firstname");
         return validation_error(kind, property);
+    }
+    if rule.echo_authorization {
+        let sent = req.header("authorization").unwrap_or_default();
+        return Response::json(
+            rule.status.unwrap_or(502),
+            &json!({
+                "status": "error",
+                "message": format!("gateway refused the request; it carried Authorization: {sent}"),
+                "correlationId": correlation_id(),
+                "category": "GATEWAY_ERROR",
+            }),
+        );
     }
     let status = rule.status.unwrap_or(500);
     let mut response = match &rule.body {

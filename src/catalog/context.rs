@@ -1,4 +1,4 @@
-//! Tools for the links and context around records: associations (v4), owners,
+//! Tools for the links and context around records: associations, owners,
 //! properties (the schema of an object type), workflows, links into HubSpot's UI and
 //! the token's own details.
 
@@ -36,7 +36,7 @@ pub fn tools() -> Vec<Tool> {
         Tool::new(
             "get_associations",
             "List associated records",
-            "Lists the records of toObjectType linked to one record (v4 associations), with each link's association types and labels. Use it to find a contact's company, a deal's contacts, a ticket's notes, and so on. Returns {results: [{toObjectId, associationTypes}], paging}; fetch the linked records with get_record or batch_get_records.",
+            "Lists the records of toObjectType linked to one record, with each link's association types and labels. Use it to find a contact's company, a deal's contacts, a ticket's notes, and so on. Returns {results: [{toObjectId, associationTypes}], paging}; fetch the linked records with get_record or batch_get_records.",
             Effect::Read,
             "list",
             &["associations"],
@@ -58,7 +58,7 @@ pub fn tools() -> Vec<Tool> {
         Tool::new(
             "create_association",
             "Link two records",
-            "Links two records (v4 associations). Without associationTypeId the pair's default association is made; with it (and associationCategory), a labeled one: find the ids and labels with get_association_labels. Linking twice is harmless. Returns HubSpot's confirmation.",
+            "Links two records. Without associationTypeId the pair's default association is made; with it (and associationCategory), a labeled one: find the ids and labels with get_association_labels. Linking twice is harmless. Returns HubSpot's confirmation.",
             Effect::Update,
             "create",
             &["associations"],

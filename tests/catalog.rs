@@ -1417,3 +1417,20 @@ fn upstream_text_is_capped_and_an_echoed_token_redacted() {
     }
     assert!(!server.log().contains("pat-na1-test"), "{}", server.log());
 }
+
+/// The association batch read has no page size: a page longer than `limit` is cut to it and
+/// says how many links were left out, with no cursor that would skip them.
+#[test]
+fn get_associations_cuts_a_long_page_to_limit() {
+    let server = server();
+    let args = json!({"objectType": "companies", "id": "5010", "toObjectType": "contacts"});
+    let all = ok(&server, "get_associations", args.clone());
+    let count = all["results"].as_array().unwrap().len();
+    assert!(count >= 2, "{all}");
+    let mut one = args.clone();
+    one["limit"] = json!(1);
+    let cut = ok(&server, "get_associations", one);
+    assert_eq!(cut["results"], json!([all["results"][0]]), "{cut}");
+    assert_eq!(cut["truncated"]["omitted"], count - 1, "{cut}");
+    assert!(cut.get("paging").is_none(), "{cut}");
+}

@@ -260,21 +260,48 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
+/// One record's links through HubSpot's association batch read (the only dated way to
+/// read them; see `hubspot::paths`), as `{results: [{toObjectId, associationTypes}],
+/// paging}`. The batch read has no page size, so a longer page is cut to `limit` and says
+/// how many links were left out (its cursor would skip them, so none is given).
 fn list_associations(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let mut path = client.path(
-        Endpoint::ListAssociations,
+    let id = args::required(args, "id")?;
+    let path = client.path(
+        Endpoint::ReadAssociations,
         &[
             args::object_type(args, "objectType")?,
-            args::required(args, "id")?,
             args::object_type(args, "toObjectType")?,
         ],
     );
-    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100);
-    push_query(&mut path, "limit", &limit.to_string());
+    let mut input = json!({ "id": id });
     if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
-        push_query(&mut path, "after", after);
+        input["after"] = json!(after);
     }
-    Ok(client.call(Method::Get, path, None)?)
+    let answer = client.call(Method::Post, path, Some(json!({ "inputs": [input] })))?;
+    // One input, so one result (or, for an id HubSpot could not read, none).
+    let found = answer["results"].get(0);
+    let Some(found) = found else {
+        // HubSpot lists an id it could not read in `errors` (a 207), not as a failure.
+        let error = match &answer["errors"][0] {
+            Value::Object(error) => Value::Object(error.clone()),
+            _ => json!({ "message": "HubSpot returned no links for this record" }),
+        };
+        return Err(client.reported_error(404, &error).into());
+    };
+    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100) as usize;
+    let mut links = found["to"].as_array().cloned().unwrap_or_default();
+    let omitted = links.len().saturating_sub(limit);
+    links.truncate(limit);
+    let mut page = json!({ "results": links });
+    if omitted > 0 {
+        page["truncated"] = json!({
+            "omitted": omitted,
+            "note": format!("{omitted} more link(s) were left out: call again with a larger limit (up to 500) to see them")
+        });
+    } else if let Some(paging) = found.get("paging") {
+        page["paging"] = paging.clone();
+    }
+    Ok(page)
 }
 
 fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {

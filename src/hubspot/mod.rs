@@ -198,6 +198,13 @@ impl Client {
         )
     }
 
+    /// An error HubSpot reported inside a successful answer (a batch's `errors[]` item),
+    /// read and sanitized like an error status.
+    pub fn reported_error(&self, status: u16, error: &Value) -> HubSpotError {
+        let body = serde_json::to_vec(error).unwrap_or_default();
+        HubSpotError::from_response(status, &body, None).sanitized(&self.token)
+    }
+
     /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
     /// limits and retrying what is safe to retry (see [`retry`]). Every wait parks the
     /// calling coroutine, never its worker thread, and the HTTP exchange runs on the pool.

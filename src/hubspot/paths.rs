@@ -76,8 +76,11 @@ pub enum Endpoint {
     SearchObjects,
     /// Batch read, create or update (`{op}`).
     BatchObjects,
-    /// The records of one type linked to one record.
+    /// The records of one type linked to one record (served by the mock; the catalog reads
+    /// links with [`Endpoint::ReadAssociations`]).
     ListAssociations,
+    /// The records of one type linked to some records, a page per record.
+    ReadAssociations,
     /// Link two records with the pair's default association.
     CreateDefaultAssociation,
     /// Link two records with labeled association types.
@@ -203,7 +206,15 @@ pub static PATHS: &[Row] = &[
         legacy: "/crm/v4/objects/{type}/{id}/associations/{to}",
         v2026_03: "/crm/v4/objects/{type}/{id}/associations/{to}",
         v2026_09: "/crm/v4/objects/{type}/{id}/associations/{to}",
-        note: "No dated path in HubSpot's docs (only third-party sightings of `/crm/objects/{version}/{type}/{id}/associations/{to}`): v4 under every version, until v4's end of support on **2027-03-30**.",
+        note: "Not called by the tools (mock only): HubSpot's docs show no dated form (only third-party sightings of `/crm/objects/{version}/{type}/{id}/associations/{to}`), so `get_associations` uses the batch read below; v4 ends **2027-03-30**.",
+    },
+    Row {
+        endpoint: Endpoint::ReadAssociations,
+        method: "POST",
+        legacy: "/crm/v4/associations/{type}/{to}/batch/read",
+        v2026_03: "/crm/associations/2026-03/{type}/{to}/batch/read",
+        v2026_09: "/crm/associations/2026-03/{type}/{to}/batch/read",
+        note: "`get_associations`, with one input `{id, after}`. Documented for 2026-03 (same body and answer as v4): 2026-09 uses the 2026-03 path (supported until at least 2027-09-30). No page size in the body: HubSpot's page, cut to `limit`.",
     },
     Row {
         endpoint: Endpoint::CreateDefaultAssociation,

@@ -126,6 +126,10 @@ impl MockHubSpot {
                 let store = self.store();
                 self.links().list(req, &store, p(0), p(1), p(2))
             }
+            Endpoint::ReadAssociations => {
+                let store = self.store();
+                self.links().batch_read(&store, p(0), p(1), req.body)
+            }
             Endpoint::CreateDefaultAssociation => {
                 let store = self.store();
                 self.links()

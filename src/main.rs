@@ -124,6 +124,10 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
         )),
         api_version: config.hubspot_api_version,
     };
+    log::info!(
+        "HubSpot API version {} (HUBSPOT_API_VERSION)",
+        config.hubspot_api_version
+    );
     let auth = match &config.upstream {
         Upstream::Token(token) => AccountAuth::Token(token.clone()),
         Upstream::Mock(dir) => {

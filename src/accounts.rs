@@ -2,7 +2,7 @@
 //! talks to `HUBSPOT_API_URL`, a mock account to the embedded mock HubSpot.
 
 use crate::hubspot::pool::BlockingPool;
-use crate::hubspot::{CallPolicy, Client};
+use crate::hubspot::{ApiVersion, CallPolicy, Client};
 use crate::registry::AccountAuth;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,8 @@ pub struct Connector {
     pub policy: CallPolicy,
     /// The blocking pool the calls run on.
     pub pool: Arc<BlockingPool>,
+    /// `HUBSPOT_API_VERSION`: the HubSpot paths every client calls.
+    pub api_version: ApiVersion,
 }
 
 /// The placeholder token sent to the mock HubSpot (which only checks that one is sent).
@@ -34,6 +36,8 @@ impl Connector {
                 None => return Err("this account uses the mock HubSpot, but the server was started without HUBSPOT_MOCK".into()),
             },
         };
-        Ok(client.with_policy(self.policy))
+        Ok(client
+            .with_policy(self.policy)
+            .with_api_version(self.api_version))
     }
 }

@@ -4,7 +4,7 @@
 use crate::auth::{ApiKeys, McpAuth};
 use crate::catalog::discovery::ToolExposure;
 use crate::http::CorsPolicy;
-use crate::hubspot::CallPolicy;
+use crate::hubspot::{ApiVersion, CallPolicy};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +71,10 @@ pub struct Config {
     /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
     /// (default 1000); a create beyond it answers 409.
     pub max_servers_per_account: usize,
+    // Issue 16: HubSpot's date-versioned API.
+    /// `HUBSPOT_API_VERSION`: which HubSpot paths are called (`2026-09`, `2026-03` or
+    /// `legacy`; see `hubspot::paths`).
+    pub hubspot_api_version: ApiVersion,
 }
 
 /// Where HubSpot calls go.
@@ -145,7 +149,9 @@ impl Config {
                 "production, development or test",
             ));
         }
-        let upstream = match (get("HUBSPOT_MOCK"), get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN")) {
+        // HUBSPOT_ACCESS_TOKEN (e.g. a Service Key) is an alias; the seed's name wins.
+        let token = get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN").or_else(|| get("HUBSPOT_ACCESS_TOKEN"));
+        let upstream = match (get("HUBSPOT_MOCK"), token) {
             (Some(dir), _) => {
                 let dir = PathBuf::from(dir);
                 if !dir.is_dir() {
@@ -159,7 +165,7 @@ impl Config {
             (None, Some(token)) => Upstream::Token(token.trim().to_string()),
             (None, None) => {
                 return Err(ConfigError(
-                    "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN is not set: set it to your HubSpot private app token, or set HUBSPOT_MOCK=fixtures/hubspot (or pass --mock DIR) to use the built-in mock HubSpot".into(),
+                    "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN is not set: set it (or HUBSPOT_ACCESS_TOKEN) to your HubSpot Service Key (HubSpot: Development > Keys > Service keys) or private app token, or set HUBSPOT_MOCK=fixtures/hubspot (or pass --mock DIR) to use the built-in mock HubSpot".into(),
                 ))
             }
         };
@@ -255,6 +261,11 @@ impl Config {
                 Some((host, number(&get, "ADMIN_PORT", 0, 0, 65_535)? as u16))
             }
         };
+        let hubspot_api_version = match get("HUBSPOT_API_VERSION") {
+            None => ApiVersion::default(),
+            Some(text) => ApiVersion::parse(&text)
+                .ok_or_else(|| invalid("HUBSPOT_API_VERSION", &text, ApiVersion::ALLOWED))?,
+        };
 
         if let Some(path) = get("SSL_CERT_FILE") {
             if !std::path::Path::new(&path).is_file() {
@@ -312,6 +323,7 @@ impl Config {
                 1,
                 1_000_000,
             )? as usize,
+            hubspot_api_version,
         })
     }
 
@@ -614,5 +626,36 @@ mod tests {
         .unwrap();
         assert_eq!(config.port, 8080);
         assert!(config.is_mock());
+    }
+
+    #[test]
+    fn api_version_defaults_to_2026_09_and_names_the_allowed_values() {
+        let token = ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t");
+        let config = load(&[token], &[]).unwrap();
+        assert_eq!(config.hubspot_api_version, ApiVersion::V2026_09);
+        let config = load(&[token, ("HUBSPOT_API_VERSION", "legacy")], &[]).unwrap();
+        assert_eq!(config.hubspot_api_version, ApiVersion::Legacy);
+        let config = load(&[token, ("HUBSPOT_API_VERSION", "2026-03")], &[]).unwrap();
+        assert_eq!(config.hubspot_api_version, ApiVersion::V2026_03);
+        let err = load(&[token, ("HUBSPOT_API_VERSION", "v3")], &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("HUBSPOT_API_VERSION=v3")
+                && err.contains("2026-09 (default), 2026-03 or legacy"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn hubspot_access_token_is_an_alias_and_the_seed_name_wins() {
+        let config = load(&[("HUBSPOT_ACCESS_TOKEN", "key-1")], &[]).unwrap();
+        assert!(matches!(config.upstream, Upstream::Token(ref t) if t == "key-1"));
+        let both = [
+            ("HUBSPOT_ACCESS_TOKEN", "key-1"),
+            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-2"),
+        ];
+        let config = load(&both, &[]).unwrap();
+        assert!(matches!(config.upstream, Upstream::Token(ref t) if t == "pat-2"));
     }
 }

@@ -42,16 +42,18 @@ USAGE:
     hubspot-mcp-server [serve] [--port P] [--host H] [--mock DIR] [--log-level L]
     hubspot-mcp-server stdio [--mock DIR] [--log-level L]
     hubspot-mcp-server mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]
-                                    [--faults FILE]
+                                    [--faults FILE] [--api-version V]
     hubspot-mcp-server --help | --version
 
 serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready).
-                Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN, or HUBSPOT_MOCK=DIR / --mock DIR
+                Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN (or HUBSPOT_ACCESS_TOKEN: a HubSpot
+                Service Key or private app token), or HUBSPOT_MOCK=DIR / --mock DIR
                 for the built-in mock HubSpot. Every setting is an environment variable
                 (see README: PORT, HOST, MCP_AUTH, MCP_API_KEYS, ADMIN_API_TOKEN, ...).
 stdio           Speaks MCP as newline-delimited JSON-RPC on stdin/stdout (logs on stderr),
                 for clients that start the server themselves; exits at end of input.
-mock-hubspot    Serves the fake HubSpot CRM v3 API from fixture files (default port 3001).
+mock-hubspot    Serves a fake HubSpot CRM API from fixture files (default port 3001), at the
+                paths of --api-version (2026-09, the default; 2026-03; or legacy for v3/v4).
                 --latency-ms makes every answer wait that long (slow-upstream tests);
                 --faults FILE starts with a fault plan (429, 5xx, slow answers; see
                 src/mock/faults.rs, also settable with POST /__mock/faults).
@@ -125,11 +127,16 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
             config.pool_threads,
             config.pool_queue,
         )),
+        api_version: config.hubspot_api_version,
     };
+    log::info!(
+        "HubSpot API version {} (HUBSPOT_API_VERSION)",
+        config.hubspot_api_version
+    );
     let auth = match &config.upstream {
         Upstream::Token(token) => AccountAuth::Token(token.clone()),
         Upstream::Mock(dir) => {
-            let addr = start_embedded_mock(dir)?;
+            let addr = start_embedded_mock(dir, config.hubspot_api_version)?;
             log::info!(
                 "mock HubSpot from {} on http://{addr} (no HubSpot account used)",
                 dir.display()
@@ -351,9 +358,13 @@ const MOCK_LIMITS: Limits = Limits {
     request_timeout: Duration::from_secs(60),
 };
 
-/// Starts the fixture-driven mock HubSpot in this process on a loopback port.
-fn start_embedded_mock(dir: &std::path::Path) -> Result<SocketAddr, String> {
-    let mock = Arc::new(mock::MockHubSpot::load(dir)?);
+/// Starts the fixture-driven mock HubSpot in this process on a loopback port, serving
+/// the paths of the server's HubSpot API version.
+fn start_embedded_mock(
+    dir: &std::path::Path,
+    version: hubspot::ApiVersion,
+) -> Result<SocketAddr, String> {
+    let mock = Arc::new(mock::MockHubSpot::load(dir)?.with_api_version(version));
     let listener = bind("127.0.0.1", 0)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     // The embedded mock never stops on its own: it lives as long as the process.
@@ -361,10 +372,12 @@ fn start_embedded_mock(dir: &std::path::Path) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-/// `mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N] [--faults FILE]`.
+/// `mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N] [--faults FILE]
+/// [--api-version V]`.
 fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let mut fixtures: Option<PathBuf> = None;
     let mut faults = mock::faults::Faults::default();
+    let mut version = hubspot::ApiVersion::default();
     let (mut host, mut port, mut latency_ms) = ("127.0.0.1".to_string(), 3001u16, 0u64);
     let mut args = flags.iter();
     while let Some(flag) = args.next() {
@@ -377,6 +390,10 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
             "--host" => host = value.clone(),
             "--port" => port = value.parse().map_err(|_| bad("a port number 0-65535"))?,
             "--latency-ms" => latency_ms = value.parse().map_err(|_| bad("milliseconds"))?,
+            "--api-version" => {
+                version = hubspot::ApiVersion::parse(value)
+                    .ok_or_else(|| bad(hubspot::ApiVersion::ALLOWED))?
+            }
             "--faults" => {
                 let text = std::fs::read_to_string(value)
                     .map_err(|e| format!("--faults {value} cannot be read: {e}"))?;
@@ -395,11 +412,12 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     configure_may(2);
     let mock = mock::MockHubSpot::load(&fixtures)?
         .with_latency(Duration::from_millis(latency_ms))
-        .with_faults(faults);
+        .with_faults(faults)
+        .with_api_version(version);
     let listener = bind(&host, port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     log::info!(
-        "mock HubSpot listening on http://{addr} (fixtures {})",
+        "mock HubSpot listening on http://{addr} (fixtures {}, HubSpot API version {version})",
         fixtures.display()
     );
     let shutdown = Arc::new(Shutdown::default());

@@ -1,10 +1,10 @@
-//! Tools for the links and context around records: associations (v4), owners,
+//! Tools for the links and context around records: associations, owners,
 //! properties (the schema of an object type), workflows, links into HubSpot's UI and
 //! the token's own details.
 
 use super::args::{self, push_query};
 use super::{output, Effect, Tool, ToolError};
-use crate::hubspot::{encode, Client, Method};
+use crate::hubspot::{encode, Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
 /// The property types HubSpot accepts and the field types that go with them.
@@ -36,7 +36,7 @@ pub fn tools() -> Vec<Tool> {
         Tool::new(
             "get_associations",
             "List associated records",
-            "Lists the records of toObjectType linked to one record (v4 associations), with each link's association types and labels. Use it to find a contact's company, a deal's contacts, a ticket's notes, and so on. Returns {results: [{toObjectId, associationTypes}], paging}; fetch the linked records with get_record or batch_get_records.",
+            "Lists the records of toObjectType linked to one record, with each link's association types and labels. Use it to find a contact's company, a deal's contacts, a ticket's notes, and so on. Returns {results: [{toObjectId, associationTypes}], paging}; fetch the linked records with get_record or batch_get_records.",
             Effect::Read,
             "list",
             &["associations"],
@@ -58,7 +58,7 @@ pub fn tools() -> Vec<Tool> {
         Tool::new(
             "create_association",
             "Link two records",
-            "Links two records (v4 associations). Without associationTypeId the pair's default association is made; with it (and associationCategory), a labeled one: find the ids and labels with get_association_labels. Linking twice is harmless. Returns HubSpot's confirmation.",
+            "Links two records. Without associationTypeId the pair's default association is made; with it (and associationCategory), a labeled one: find the ids and labels with get_association_labels. Linking twice is harmless. Returns HubSpot's confirmation.",
             Effect::Update,
             "create",
             &["associations"],
@@ -96,10 +96,12 @@ pub fn tools() -> Vec<Tool> {
                 output::page(output::with_fields(&["typeId", "category"]), false),
             ),
             Box::new(|client, args| {
-                let path = format!(
-                    "/crm/v4/associations/{}/{}/labels",
-                    encode(args::object_type(args, "objectType")?),
-                    encode(args::object_type(args, "toObjectType")?)
+                let path = client.path(
+                    Endpoint::AssociationLabels,
+                    &[
+                        args::object_type(args, "objectType")?,
+                        args::object_type(args, "toObjectType")?,
+                    ],
                 );
                 Ok(client.call(Method::Get, path, None)?)
             }),
@@ -123,7 +125,7 @@ pub fn tools() -> Vec<Tool> {
                 output::page(output::with_fields(&["id"]), false),
             ),
             Box::new(|client, args| {
-                let mut path = "/crm/v3/owners".to_string();
+                let mut path = client.path(Endpoint::ListOwners, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 for key in ["after", "email"] {
                     if let Some(value) = args::text(args, key).filter(|v| !v.is_empty()) {
@@ -196,7 +198,7 @@ pub fn tools() -> Vec<Tool> {
                 output::page(output::with_fields(&["id", "name"]), false),
             ),
             Box::new(|client, args| {
-                let mut path = "/automation/v4/flows".to_string();
+                let mut path = client.path(Endpoint::ListWorkflows, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
                     push_query(&mut path, "after", after);
@@ -219,7 +221,7 @@ pub fn tools() -> Vec<Tool> {
                 output::with_fields(&["id", "name"]),
             ),
             Box::new(|client, args| {
-                let path = format!("/automation/v4/flows/{}", encode(args::required(args, "id")?));
+                let path = client.path(Endpoint::GetWorkflow, &[args::required(args, "id")?]);
                 Ok(client.call(Method::Get, path, None)?)
             }),
         ),
@@ -258,38 +260,65 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
+/// One record's links through HubSpot's association batch read (the only dated way to
+/// read them; see `hubspot::paths`), as `{results: [{toObjectId, associationTypes}],
+/// paging}`. The batch read has no page size, so a longer page is cut to `limit` and says
+/// how many links were left out (its cursor would skip them, so none is given).
 fn list_associations(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let mut path = format!(
-        "/crm/v4/objects/{}/{}/associations/{}",
-        encode(args::object_type(args, "objectType")?),
-        encode(args::required(args, "id")?),
-        encode(args::object_type(args, "toObjectType")?)
+    let id = args::required(args, "id")?;
+    let path = client.path(
+        Endpoint::ReadAssociations,
+        &[
+            args::object_type(args, "objectType")?,
+            args::object_type(args, "toObjectType")?,
+        ],
     );
-    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100);
-    push_query(&mut path, "limit", &limit.to_string());
+    let mut input = json!({ "id": id });
     if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
-        push_query(&mut path, "after", after);
+        input["after"] = json!(after);
     }
-    Ok(client.call(Method::Get, path, None)?)
+    let answer = client.call(Method::Post, path, Some(json!({ "inputs": [input] })))?;
+    // One input, so one result (or, for an id HubSpot could not read, none).
+    let found = answer["results"].get(0);
+    let Some(found) = found else {
+        // HubSpot lists an id it could not read in `errors` (a 207), not as a failure.
+        let error = match &answer["errors"][0] {
+            Value::Object(error) => Value::Object(error.clone()),
+            _ => json!({ "message": "HubSpot returned no links for this record" }),
+        };
+        return Err(client.reported_error(404, &error).into());
+    };
+    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100) as usize;
+    let mut links = found["to"].as_array().cloned().unwrap_or_default();
+    let omitted = links.len().saturating_sub(limit);
+    links.truncate(limit);
+    let mut page = json!({ "results": links });
+    if omitted > 0 {
+        page["truncated"] = json!({
+            "omitted": omitted,
+            "note": format!("{omitted} more link(s) were left out: call again with a larger limit (up to 500) to see them")
+        });
+    } else if let Some(paging) = found.get("paging") {
+        page["paging"] = paging.clone();
+    }
+    Ok(page)
 }
 
 fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let (from, id) = (
-        encode(args::object_type(args, "objectType")?),
-        encode(args::required(args, "id")?),
-    );
-    let (to, to_id) = (
-        encode(args::object_type(args, "toObjectType")?),
-        encode(args::required(args, "toId")?),
-    );
+    let ends = [
+        args::object_type(args, "objectType")?,
+        args::required(args, "id")?,
+        args::object_type(args, "toObjectType")?,
+        args::required(args, "toId")?,
+    ];
     let result = match args.get("associationTypeId").and_then(Value::as_u64) {
         None => {
-            let path = format!("/crm/v4/objects/{from}/{id}/associations/default/{to}/{to_id}");
+            let path = client.path(Endpoint::CreateDefaultAssociation, &ends);
             client.call(Method::Put, path, None)?
         }
         Some(type_id) => {
             let category = args::text(args, "associationCategory").unwrap_or("HUBSPOT_DEFINED");
-            let path = format!("/crm/v4/objects/{from}/{id}/associations/{to}/{to_id}");
+            let path = client.path(Endpoint::CreateLabeledAssociation, &ends);
             let body = json!([{ "associationCategory": category, "associationTypeId": type_id }]);
             client.call(Method::Put, path, Some(body))?
         }
@@ -298,9 +327,9 @@ fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Valu
 }
 
 fn get_properties(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let path = format!(
-        "/crm/v3/properties/{}",
-        encode(args::object_type(args, "objectType")?)
+    let path = client.path(
+        Endpoint::ListProperties,
+        &[args::object_type(args, "objectType")?],
     );
     let mut answer = client.call(Method::Get, path, None)?;
     let names = args::string_list(args, "names");
@@ -350,7 +379,7 @@ fn property_call(
     args: &Map<String, Value>,
     create: bool,
 ) -> Result<Value, ToolError> {
-    let ty = encode(args::object_type(args, "objectType")?);
+    let ty = args::object_type(args, "objectType")?;
     let name = args::required(args, "name")?;
     let body: Map<String, Value> = args
         .iter()
@@ -358,11 +387,11 @@ fn property_call(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let (method, path) = if create {
-        (Method::Post, format!("/crm/v3/properties/{ty}"))
+        (Method::Post, client.path(Endpoint::CreateProperty, &[ty]))
     } else {
         (
             Method::Patch,
-            format!("/crm/v3/properties/{ty}/{}", encode(name)),
+            client.path(Endpoint::UpdateProperty, &[ty, name]),
         )
     };
     Ok(client.call(method, path, Some(Value::Object(body)))?)
@@ -371,7 +400,11 @@ fn property_call(
 fn record_links(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
     let ty = args::object_type(args, "objectType")?;
     let type_id = super::object_type(ty).map_or(ty, |o| o.type_id);
-    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let account = client.call(
+        Method::Get,
+        client.path(Endpoint::AccountDetails, &[]),
+        None,
+    )?;
     let portal = account["portalId"].as_u64().ok_or_else(|| {
         ToolError::HubSpot(crate::hubspot::HubSpotError::InvalidResponse(
             "the account details have no portalId".into(),
@@ -393,7 +426,11 @@ fn record_links(client: &Client, args: &Map<String, Value>) -> Result<Value, Too
 
 fn token_details(client: &Client, _: &Map<String, Value>) -> Result<Value, ToolError> {
     let token = client.token_info()?;
-    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let account = client.call(
+        Method::Get,
+        client.path(Endpoint::AccountDetails, &[]),
+        None,
+    )?;
     let mut details = json!({
         "hubId": token["hubId"],
         "userId": token["userId"],

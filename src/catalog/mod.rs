@@ -13,6 +13,7 @@ pub mod discovery;
 mod objects;
 mod output;
 mod schema;
+mod scopes;
 mod tools;
 
 use crate::hubspot::{Client, HubSpotError};
@@ -79,6 +80,8 @@ pub struct Tool {
     pub tags: &'static [&'static str],
     /// Runs the tool.
     pub handler: Handler,
+    /// The HubSpot scopes it needs (from its tags and effect; see [`scopes`]).
+    pub scopes: Vec<scopes::Scope>,
 }
 
 impl Tool {
@@ -105,6 +108,7 @@ impl Tool {
             method,
             tags,
             handler,
+            scopes: scopes::required(tags, effect),
         }
     }
 
@@ -131,11 +135,20 @@ impl Tool {
         tool
     }
 
-    /// Runs the tool and fits its result under the result size limit (see [`cap`]).
+    /// Runs the tool and fits its result under the result size limit (see [`cap`]). A
+    /// 401 or 403 from HubSpot names the scopes this call needs and where to add them.
     pub fn run(&self, client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-        let value = (self.handler)(client, args)?;
-        cap::fit(value, &self.input_schema, args, result_limit(), |smaller| {
-            (self.handler)(client, smaller)
+        let run = || {
+            let value = (self.handler)(client, args)?;
+            cap::fit(value, &self.input_schema, args, result_limit(), |smaller| {
+                (self.handler)(client, smaller)
+            })
+        };
+        run().map_err(|err| match err {
+            ToolError::HubSpot(err) => ToolError::HubSpot(
+                err.needing_scopes(&scopes::for_call(&self.scopes, args), scopes::WHERE),
+            ),
+            other => other,
         })
     }
 }

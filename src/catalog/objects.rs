@@ -6,7 +6,7 @@
 
 use super::args::{self, push_query};
 use super::{leak, output, Effect, Handler, ObjectType, Tool, ToolError, OBJECT_TYPES};
-use crate::hubspot::{encode, Client, Method};
+use crate::hubspot::{Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
 /// An operation on records.
@@ -395,14 +395,14 @@ fn handler(target: Target, op: Op) -> Handler {
             }
             Op::Update => {
                 let id = args::required(args, "id")?;
-                let path = format!("/crm/v3/objects/{}/{}", encode(ty), encode(id));
+                let path = client.path(Endpoint::UpdateObject, &[ty, id]);
                 let body =
                     json!({ "properties": args.get("properties").cloned().unwrap_or(json!({})) });
                 Ok(client.call(Method::Patch, path, Some(body))?)
             }
             Op::Delete => {
                 let id = args::required(args, "id")?;
-                let path = format!("/crm/v3/objects/{}/{}", encode(ty), encode(id));
+                let path = client.path(Endpoint::ArchiveObject, &[ty, id]);
                 client.call(Method::Delete, path, None)?;
                 Ok(json!({ "id": id, "archived": true }))
             }
@@ -436,7 +436,7 @@ fn handler(target: Target, op: Op) -> Handler {
 
 /// One page of records: `limit`, `after`, `properties` and `archived` arguments.
 pub fn list(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let mut path = format!("/crm/v3/objects/{}", encode(ty));
+    let mut path = client.path(Endpoint::ListObjects, &[ty]);
     push_query(&mut path, "limit", &args::limit(args)?.to_string());
     if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
         push_query(&mut path, "after", after);
@@ -454,7 +454,7 @@ pub fn list(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Valu
 /// One record by id (or by `idProperty`).
 pub fn get(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
     let id = args::required(args, "id")?;
-    let mut path = format!("/crm/v3/objects/{}/{}", encode(ty), encode(id));
+    let mut path = client.path(Endpoint::GetObject, &[ty, id]);
     let properties = args::string_list(args, "properties");
     if !properties.is_empty() {
         push_query(&mut path, "properties", &properties.join(","));
@@ -481,7 +481,7 @@ pub fn search(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Va
 }
 
 fn batch(client: &Client, ty: &str, op: &str, body: Value) -> Result<Value, ToolError> {
-    let path = format!("/crm/v3/objects/{}/batch/{op}", encode(ty));
+    let path = client.path(Endpoint::BatchObjects, &[ty, op]);
     Ok(client.call(Method::Post, path, Some(body))?)
 }
 
@@ -502,7 +502,7 @@ fn pipelines_tool(object: &'static ObjectType) -> Tool {
             output::page(output::with_fields(&["id", "label", "stages"]), false),
         ),
         Box::new(move |client, _| {
-            let path = format!("/crm/v3/pipelines/{name}");
+            let path = client.path(Endpoint::ListPipelines, &[name]);
             Ok(client.call(Method::Get, path, None)?)
         }),
     )

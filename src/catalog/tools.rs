@@ -1,4 +1,5 @@
-//! The seed's five tools, with the seed's exact names, descriptions and input schemas.
+//! The seed's five tools, with the seed's exact names, descriptions and input schemas
+//! (plus an optional `after` cursor on the list tools).
 //! They run the same code as the generated record tools ([`super::objects`]); only their
 //! arguments are the seed's.
 
@@ -93,7 +94,10 @@ fn list_tool(object: &'static ObjectType, description: &'static str) -> Tool {
                         "type": "array",
                         "items": { "type": "string" },
                         "description": format!("{} properties to include", object.noun)
-                    }
+                    },
+                    // Not in the seed: an added optional property keeps every seed call
+                    // valid and lets a model read page two with the same tool.
+                    "after": args::after_schema()
                 }
             }),
             output::page(output::record(), false),

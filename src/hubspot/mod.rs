@@ -10,12 +10,14 @@
 //! idle, so a burst of rate-limited calls would starve every other HubSpot call.
 
 mod error;
+pub mod paths;
 pub mod pool;
 pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
 pub use error::HubSpotError;
+pub use paths::{ApiVersion, Endpoint};
 use pool::{BlockingPool, PoolError};
 use ratelimit::{RateLimiter, Refusal};
 use retry::Backoff;
@@ -107,6 +109,8 @@ pub struct Client {
     /// Who the calls are for, so the account's rate limit is shared fairly between its
     /// scoped servers ([`ratelimit`]): a server id, or [`DEFAULT_CALLER`].
     caller: Arc<str>,
+    /// Which HubSpot paths it calls (`HUBSPOT_API_VERSION`).
+    version: ApiVersion,
 }
 
 /// The caller of `/mcp` and stdio (the server's own, unscoped client).
@@ -125,6 +129,7 @@ impl Client {
             token: token.into(),
             timeout,
             pool,
+            version: ApiVersion::default(),
             caller: DEFAULT_CALLER.into(),
         }
     }
@@ -138,6 +143,17 @@ impl Client {
         }
     }
 
+    /// The same client calling the paths of another HubSpot API version.
+    pub fn with_api_version(self, version: ApiVersion) -> Client {
+        Client { version, ..self }
+    }
+
+    /// The path of `endpoint` under this client's API version (see [`paths`]), its
+    /// placeholders filled with `params`, percent-encoded.
+    pub fn path(&self, endpoint: Endpoint, params: &[&str]) -> String {
+        paths::build(self.version, endpoint, params)
+    }
+
     /// The same client with another pacing and retry policy. Every client of the same
     /// account (base URL and token) and policy shares one rate limiter.
     pub fn with_policy(self, policy: CallPolicy) -> Client {
@@ -148,7 +164,7 @@ impl Client {
         }
     }
 
-    /// `GET /crm/v3/objects/{type}`: one page of records.
+    /// [`Endpoint::ListObjects`]: one page of records.
     pub fn list_objects(
         &self,
         object_type: &str,
@@ -156,7 +172,8 @@ impl Client {
         after: Option<&str>,
         properties: &[String],
     ) -> Result<Value, HubSpotError> {
-        let mut path = format!("/crm/v3/objects/{}?limit={limit}", encode(object_type));
+        let mut path = self.path(Endpoint::ListObjects, &[object_type]);
+        path.push_str(&format!("?limit={limit}"));
         if let Some(after) = after {
             path.push_str(&format!("&after={}", encode(after)));
         }
@@ -166,13 +183,13 @@ impl Client {
         self.call(Method::Get, path, None)
     }
 
-    /// `POST /crm/v3/objects/{type}`: creates a record with `properties`.
+    /// [`Endpoint::CreateObject`]: creates a record with `properties`.
     pub fn create_object(
         &self,
         object_type: &str,
         properties: Value,
     ) -> Result<Value, HubSpotError> {
-        let path = format!("/crm/v3/objects/{}", encode(object_type));
+        let path = self.path(Endpoint::CreateObject, &[object_type]);
         self.call(
             Method::Post,
             path,
@@ -180,22 +197,29 @@ impl Client {
         )
     }
 
-    /// `POST /crm/v3/objects/{type}/search` with a HubSpot search body.
+    /// [`Endpoint::SearchObjects`] with a HubSpot search body.
     pub fn search_objects(&self, object_type: &str, body: Value) -> Result<Value, HubSpotError> {
-        let path = format!("/crm/v3/objects/{}/search", encode(object_type));
+        let path = self.path(Endpoint::SearchObjects, &[object_type]);
         self.call(Method::Post, path, Some(body))
     }
 
-    /// `POST /oauth/v2/private-apps/get/access-token-info`: this client's own token's
+    /// [`Endpoint::TokenInfo`]: this client's own token's
     /// hub (portal) id, user, app and scopes. The token goes in the body, as HubSpot asks;
     /// it is never part of the answer.
     pub fn token_info(&self) -> Result<Value, HubSpotError> {
         let body = serde_json::json!({ "tokenKey": &*self.token });
         self.call(
             Method::Post,
-            "/oauth/v2/private-apps/get/access-token-info".into(),
+            self.path(Endpoint::TokenInfo, &[]),
             Some(body),
         )
+    }
+
+    /// An error HubSpot reported inside a successful answer (a batch's `errors[]` item),
+    /// read and sanitized like an error status.
+    pub fn reported_error(&self, status: u16, error: &Value) -> HubSpotError {
+        let body = serde_json::to_vec(error).unwrap_or_default();
+        HubSpotError::from_response(status, &body, None).sanitized(&self.token)
     }
 
     /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
@@ -216,7 +240,8 @@ impl Client {
                 .map_err(refused)?;
             let err = match self.attempt(method, path.clone(), body.clone()) {
                 Ok(value) => return Ok(value),
-                Err(err) => err,
+                // Before it is logged or returned: no echoed token, no page of text.
+                Err(err) => err.sanitized(&self.token),
             };
             match self
                 .backoff

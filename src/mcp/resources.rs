@@ -86,7 +86,7 @@ pub fn read(
     let answer = match id {
         None => client.list_objects(object.name, PAGE, None, &[]),
         Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {
-            let path = format!("/crm/v3/objects/{}/{id}", object.name);
+            let path = client.path(crate::hubspot::Endpoint::GetObject, &[object.name, id]);
             client.call(crate::hubspot::Method::Get, path, None)
         }
         Some(id) => return Err(not_found(format!("'{id}' is not a record id (digits)"))),

@@ -9,6 +9,9 @@ use crate::http::{Request, Response};
 use serde_json::{json, Value};
 use std::path::Path;
 
+/// The most links one page holds (a list's `limit` maximum; a batch read's page).
+const BATCH_PAGE: usize = 500;
+
 /// One association type from one object type to another.
 struct Definition {
     from: String,
@@ -160,12 +163,72 @@ impl Links {
 
     /// `GET /crm/v4/objects/{from}/{id}/associations/{to}`: one page of linked records.
     pub fn list(&self, req: &Request, store: &Store, from: &str, id: &str, to: &str) -> Response {
-        let from_id = match live_id(store, from, id) {
-            Ok(n) => n,
-            Err(response) => return response,
+        match self.linked(store, from, id, to) {
+            Ok(items) => offset_page(req, &items, BATCH_PAGE, Value::clone),
+            Err(response) => response,
+        }
+    }
+
+    /// `POST .../associations/{from}/{to}/batch/read` with `{inputs: [{id, after?}]}`:
+    /// each record's links, [`BATCH_PAGE`] at a time (`paging.next.after` when more); ids
+    /// that are not live records go to `errors` and make the status 207, like HubSpot's.
+    pub fn batch_read(&self, store: &Store, from: &str, to: &str, body: &[u8]) -> Response {
+        if let Err(response) = known_types(store, from, to) {
+            return response;
+        }
+        let inputs = match serde_json::from_slice::<Value>(body) {
+            Ok(body) => body["inputs"].as_array().cloned().unwrap_or_default(),
+            Err(e) => return validation(&format!("Invalid input JSON: {e}")),
         };
+        let (mut results, mut errors) = (Vec::new(), Vec::new());
+        for input in &inputs {
+            let id = match &input["id"] {
+                Value::String(id) => id.clone(),
+                other => other.to_string(),
+            };
+            let after = input["after"]
+                .as_str()
+                .and_then(|a| a.parse::<usize>().ok());
+            let items = match self.linked(store, from, &id, to) {
+                Ok(items) => items,
+                Err(_) => {
+                    errors.push(json!({"status": "error", "category": "OBJECT_NOT_FOUND",
+                        "message": format!("Object not found: no {from} record with id {id}"),
+                        "context": {"id": [id]}}));
+                    continue;
+                }
+            };
+            let start = after.unwrap_or(0).min(items.len());
+            let end = (start + BATCH_PAGE).min(items.len());
+            let mut result = json!({"from": {"id": id}, "to": items[start..end]});
+            if end < items.len() {
+                result["paging"] = json!({"next": {"after": end.to_string()}});
+            }
+            results.push(result);
+        }
+        let mut answer = json!({"status": "COMPLETE", "results": results});
+        let status = if errors.is_empty() {
+            200
+        } else {
+            answer["numErrors"] = json!(errors.len());
+            answer["errors"] = json!(errors);
+            207
+        };
+        Response::json(status, &answer)
+    }
+
+    /// The links of one record to records of type `to`, as HubSpot lists them
+    /// (`{toObjectId, associationTypes}`), by `toObjectId`.
+    fn linked(
+        &self,
+        store: &Store,
+        from: &str,
+        id: &str,
+        to: &str,
+    ) -> Result<Vec<Value>, Response> {
+        let from_id = live_id(store, from, id)?;
         if store.table(to).is_none() {
-            return unknown_type(to);
+            return Err(unknown_type(to));
         }
         let (from, to) = (canonical_type(from), canonical_type(to));
         let types = self.types(from, to);
@@ -176,20 +239,23 @@ impl Links {
             .filter(|l| store.table(to).and_then(|t| t.get(l.to_id)).is_some())
             .collect();
         found.sort_by_key(|l| l.to_id);
-        offset_page(req, &found, 500, |link| {
-            let association_types: Vec<Value> = link
-                .type_ids
-                .iter()
-                .map(|t| {
-                    let (category, label) = types
-                        .iter()
-                        .find(|(id, _, _)| id == t)
-                        .map_or(("HUBSPOT_DEFINED", None), |(_, c, l)| (*c, *l));
-                    json!({"category": category, "typeId": t, "label": label})
-                })
-                .collect();
-            json!({"toObjectId": link.to_id, "associationTypes": association_types})
-        })
+        Ok(found
+            .iter()
+            .map(|link| {
+                let association_types: Vec<Value> = link
+                    .type_ids
+                    .iter()
+                    .map(|t| {
+                        let (category, label) = types
+                            .iter()
+                            .find(|(id, _, _)| id == t)
+                            .map_or(("HUBSPOT_DEFINED", None), |(_, c, l)| (*c, *l));
+                        json!({"category": category, "typeId": t, "label": label})
+                    })
+                    .collect();
+                json!({"toObjectId": link.to_id, "associationTypes": association_types})
+            })
+            .collect())
     }
 
     /// `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`: links the

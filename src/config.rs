@@ -58,6 +58,10 @@ pub struct Config {
     /// `MCP_PAGE_SIZE`: items per `tools/list`, `resources/list`, `resources/templates/list`
     /// and `prompts/list` page (`nextCursor` beyond it).
     pub mcp_page_size: usize,
+    // --- HubSpot answers (issue 13) ---
+    /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read from HubSpot; a larger one
+    /// is refused after reading this many bytes (default 8 MiB).
+    pub hubspot_max_response_bytes: u64,
 }
 
 /// Where HubSpot calls go.
@@ -245,6 +249,13 @@ impl Config {
                 1,
                 1_000,
             )? as usize,
+            hubspot_max_response_bytes: number(
+                &get,
+                "HUBSPOT_MAX_RESPONSE_BYTES",
+                crate::hubspot::transport::DEFAULT_MAX_RESPONSE_BYTES,
+                1024,
+                1 << 30,
+            )?,
         })
     }
 

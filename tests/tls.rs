@@ -88,6 +88,13 @@ fn relay(tcp: TcpStream, config: Arc<ServerConfig>, upstream: SocketAddr, count:
         }
     }
     count.fetch_add(1, Ordering::SeqCst);
+    // One request per upstream connection: asking the mock to close lets read_to_end see
+    // the end of its answer (the server's own request may ask to keep the connection).
+    let line_end = request.windows(2).position(|w| w == b"\r\n").unwrap();
+    request.splice(
+        line_end + 2..line_end + 2,
+        b"Connection: close\r\n".iter().copied(),
+    );
     let mut plain = TcpStream::connect(upstream).unwrap();
     plain.write_all(&request).unwrap();
     let mut answer = Vec::new();

@@ -16,7 +16,7 @@
 //!   wraps its connections.
 //! - **Bounds.** `HUBSPOT_TIMEOUT_MS` covers resolve, connect, proxy, handshake and the last
 //!   byte of the body; the body is read as a stream and refused past
-//!   [`set_max_response_bytes`]; a header block past 64 KiB is refused; 1xx answers are
+//!   [`set_max_response_bytes`]; a header block past 32 KiB is refused; 1xx answers are
 //!   skipped.
 
 use rustls::pki_types::pem::PemObject;
@@ -42,8 +42,11 @@ use ureq::Agent;
 pub const IDLE_PER_HOST: usize = 8;
 /// How long an idle connection is kept before it is closed.
 pub const IDLE_AGE: Duration = Duration::from_secs(15);
-/// The largest response header block accepted.
-const MAX_HEAD: usize = 64 * 1024;
+/// The largest response header block accepted (HubSpot's are about 2 KiB).
+const MAX_HEAD: usize = 32 * 1024;
+/// Each connection's read buffer: ureq refuses a header block only once more than
+/// [`MAX_HEAD`] bytes are buffered, so the buffer is larger.
+const READ_BUFFER: usize = MAX_HEAD + 8 * 1024;
 
 /// The default of `HUBSPOT_MAX_RESPONSE_BYTES`: HubSpot's largest pages (100 records with
 /// many properties) are well under a megabyte.
@@ -223,7 +226,7 @@ fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
         .timeout_global(Some(timeout))
         .user_agent(concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")))
         .max_response_header_size(MAX_HEAD)
-        .input_buffer_size(MAX_HEAD)
+        .input_buffer_size(READ_BUFFER)
         .output_buffer_size(16 * 1024)
         .max_idle_connections(IDLE_PER_HOST)
         .max_idle_connections_per_host(IDLE_PER_HOST)

@@ -158,7 +158,9 @@ fn failure(err: ureq::Error) -> Failure {
         E::Io(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
             Failure::NotSent(format!("connection refused ({err})"))
         }
-        E::ConnectProxyFailed(why) => Failure::NotSent(format!("the proxy refused: {why}")),
+        E::ConnectProxyFailed(why) => Failure::NotSent(format!(
+            "the proxy refused the tunnel ({why}); check HTTPS_PROXY / HTTP_PROXY and its credentials"
+        )),
         E::InvalidProxyUrl => Failure::NotSent("the proxy URL is not valid".into()),
         E::BadUri(why) => Failure::NotSent(format!("bad URL: {why}")),
         E::Other(err) if err.is::<HandshakeFailed>() => Failure::NotSent(err.to_string()),

@@ -173,18 +173,21 @@ fn a_certificate_from_an_unknown_ca_is_refused_with_a_clear_error() {
     assert!(!text.contains("tls-test-token"), "{text}");
 }
 
+/// Each CONNECT line the proxy saw, with its `Proxy-Authorization`.
+type Connects = std::sync::Mutex<Vec<(String, Option<String>)>>;
+
 /// A CONNECT proxy on 127.0.0.1 that tunnels to the named port on 127.0.0.1 and records
 /// each CONNECT line with its `Proxy-Authorization`.
 struct ConnectProxy {
     addr: SocketAddr,
-    seen: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Connects>,
 }
 
 impl ConnectProxy {
     fn start() -> ConnectProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let seen: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        let seen: Arc<Connects> = Arc::default();
         let log = seen.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().map_while(Result::ok) {
@@ -200,7 +203,7 @@ impl ConnectProxy {
     }
 }
 
-fn tunnel(mut client: TcpStream, log: &std::sync::Mutex<Vec<(String, Option<String>)>>) {
+fn tunnel(mut client: TcpStream, log: &Connects) {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

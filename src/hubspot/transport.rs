@@ -206,7 +206,6 @@ fn agent(origin: &str, timeout: Duration) -> Result<Agent, Failure> {
 }
 
 fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
-    let tls = tls_config()?;
     let (scheme, authority) = origin.split_once("://").unwrap_or(("", origin));
     let proxy = match proxy_for(scheme, host_of(authority), |name| std::env::var(name).ok()) {
         Some((variable, url)) => {
@@ -238,7 +237,7 @@ fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
-            .chain(TlsConnector(tls));
+            .chain(TlsConnector);
     Ok(Agent::with_parts(
         config,
         connector,
@@ -335,7 +334,7 @@ fn tls_config() -> Result<Arc<ClientConfig>, String> {
 
 /// Wraps `https://` connections (direct, or tunnelled through a proxy) in TLS with
 /// [`tls_config`]; passes plain ones through.
-struct TlsConnector(Arc<ClientConfig>);
+struct TlsConnector;
 
 impl fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -373,15 +372,17 @@ impl<In: Transport> Connector<In> for TlsConnector {
         let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
             .map_err(|_| ureq::Error::Tls("not a valid TLS server name"))?
             .to_owned();
-        let tls = ClientConnection::new(self.0.clone(), name)
-            .map_err(|err| ureq::Error::Other(Box::new(HandshakeFailed(io::Error::other(err)))))?;
+        let handshake_failed = |err| ureq::Error::Other(Box::new(HandshakeFailed(err)));
+        let config = tls_config().map_err(|err| handshake_failed(io::Error::other(err)))?;
+        let tls = ClientConnection::new(config, name)
+            .map_err(|err| handshake_failed(io::Error::other(err)))?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         sock.set_timeout(remaining(details));
         let mut stream = StreamOwned::new(tls, sock);
         stream
             .conn
             .complete_io(&mut stream.sock)
-            .map_err(|err| ureq::Error::Other(Box::new(HandshakeFailed(err))))?;
+            .map_err(handshake_failed)?;
         Ok(Some(Either::B(TlsTransport {
             buffers: LazyBuffers::new(
                 details.config.input_buffer_size(),

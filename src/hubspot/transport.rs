@@ -39,9 +39,9 @@ use ureq::Agent;
 
 /// Idle connections kept per origin (HubSpot, or the mock): enough for a burst of
 /// concurrent calls to find warm connections, few enough to hold little memory.
-pub const IDLE_PER_HOST: usize = 8;
+const IDLE_PER_HOST: usize = 8;
 /// How long an idle connection is kept before it is closed.
-pub const IDLE_AGE: Duration = Duration::from_secs(15);
+const IDLE_AGE: Duration = Duration::from_secs(15);
 /// The largest response header block accepted (HubSpot's are about 2 KiB).
 const MAX_HEAD: usize = 32 * 1024;
 /// Each connection's read buffer: ureq refuses a header block only once more than
@@ -259,7 +259,7 @@ fn host_of(authority: &str) -> &str {
 /// `all_proxy`/`ALL_PROXY`; none when `no_proxy`/`NO_PROXY` lists the host (`*`, a name
 /// that also covers its subdomains, an optional leading `.`; ports ignored) or the host is a
 /// loopback address, which a proxy elsewhere could never reach. Empty values count as unset.
-pub fn proxy_for(
+fn proxy_for(
     scheme: &str,
     host: &str,
     env: impl Fn(&str) -> Option<String>,

@@ -430,3 +430,26 @@ fn concurrent_large_answers_cost_at_most_the_cap_each() {
         .unwrap();
     assert!(peak_kb < 100 * 1024, "peak RSS {peak_kb} kB");
 }
+
+#[test]
+fn a_loopback_hubspot_is_reached_directly_whatever_the_proxy_variables_say() {
+    // A corporate machine's proxy settings must not send calls for the in-process mock (or
+    // any loopback address) to a proxy, which would reach its own loopback, not ours.
+    let nowhere = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = format!("http://{nowhere}");
+    let fake = Fake::start(Answer::Json);
+    let server = server_for(
+        fake.addr,
+        &[
+            ("HTTP_PROXY", &proxy),
+            ("http_proxy", &proxy),
+            ("ALL_PROXY", &proxy),
+        ],
+    );
+    let (text, error) = call(&server, "get_contacts", json!({"limit": 1}));
+    assert!(!error && text.contains("pooled@example.com"), "{text}");
+    assert_eq!(fake.connections(), 1);
+}

@@ -75,6 +75,10 @@ pub struct Config {
     /// `HUBSPOT_API_VERSION`: which HubSpot paths are called (`2026-09`, `2026-03` or
     /// `legacy`; see `hubspot::paths`).
     pub hubspot_api_version: ApiVersion,
+    // --- HubSpot answers (issue 13) ---
+    /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read from HubSpot; a larger one
+    /// is refused after reading this many bytes (default 8 MiB).
+    pub hubspot_max_response_bytes: u64,
 }
 
 /// Where HubSpot calls go.
@@ -324,6 +328,13 @@ impl Config {
                 1_000_000,
             )? as usize,
             hubspot_api_version,
+            hubspot_max_response_bytes: number(
+                &get,
+                "HUBSPOT_MAX_RESPONSE_BYTES",
+                crate::hubspot::transport::DEFAULT_MAX_RESPONSE_BYTES,
+                1024,
+                1 << 30,
+            )?,
         })
     }
 

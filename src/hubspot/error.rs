@@ -41,9 +41,12 @@ pub enum HubSpotError {
     InvalidResponse(String),
     /// Too many HubSpot calls are already waiting in this server.
     Busy,
-    /// A create failed in a way that may have happened after HubSpot made the record (a 5xx
-    /// or a timeout), so it was not retried.
+    /// A create failed in a way that may have happened after HubSpot made the record (a 5xx,
+    /// a timeout, or an answer lost or unreadable), so it was not retried.
     MaybeCreated(Box<HubSpotError>),
+    /// The request was sent, then the connection failed before HubSpot's whole answer came
+    /// (a reset, a close mid-body).
+    Lost(String),
 }
 
 impl HubSpotError {
@@ -157,6 +160,7 @@ impl HubSpotError {
             },
             HubSpotError::Unreachable(why) => HubSpotError::Unreachable(clean(why)),
             HubSpotError::InvalidResponse(why) => HubSpotError::InvalidResponse(clean(why)),
+            HubSpotError::Lost(why) => HubSpotError::Lost(clean(why)),
             HubSpotError::MaybeCreated(cause) => {
                 HubSpotError::MaybeCreated(Box::new(cause.sanitized(secret)))
             }
@@ -388,6 +392,9 @@ impl fmt::Display for HubSpotError {
                 f,
                 "too many HubSpot calls are waiting in this server; try again in a few seconds"
             ),
+            HubSpotError::Lost(why) => {
+                write!(f, "HubSpot's answer did not arrive in full: {why}")
+            }
             HubSpotError::MaybeCreated(cause) => write!(
                 f,
                 "{cause}. This create was not retried because HubSpot may have made the record anyway: search for it (e.g. by email or name) before creating it again"

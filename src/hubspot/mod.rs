@@ -1,5 +1,6 @@
-//! The HubSpot CRM client: HTTPS (or HTTP to the mock) via [`transport`], with the private app
-//! token as Bearer, timeouts, typed errors, and every call run on the blocking pool.
+//! The HubSpot CRM client: HTTPS (or HTTP to the mock) on pooled keep-alive connections via
+//! [`transport`], with the private app token as Bearer, timeouts, typed errors, and every
+//! call run on the blocking pool.
 //!
 //! [`Client::call`] paces calls to the account's rate limits ([`ratelimit`]), in turn
 //! with the account's other callers ([`Client::for_server`]), and retries
@@ -294,10 +295,6 @@ impl Client {
         let mut headers = vec![
             ("Authorization", authorization.as_str()),
             ("Accept", "application/json"),
-            (
-                "User-Agent",
-                concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")),
-            ),
         ];
         let body = body.map(|body| serde_json::to_vec(body).unwrap_or_default());
         if body.is_some() {
@@ -366,8 +363,9 @@ fn refused(refusal: Refusal) -> HubSpotError {
     }
 }
 
-/// The error a call ends with: a create that may have gone through says so, and an error
-/// status says how many attempts were made.
+/// The error a call ends with: a create that may have gone through says so (a 5xx, or no
+/// complete, readable answer after it was sent), and an error status says how many
+/// attempts were made.
 fn final_error(err: HubSpotError, idempotent: bool, retries: u32) -> HubSpotError {
     let may_have_applied = matches!(
         err,
@@ -375,6 +373,8 @@ fn final_error(err: HubSpotError, idempotent: bool, retries: u32) -> HubSpotErro
             status: 500..=599,
             ..
         } | HubSpotError::Timeout
+            | HubSpotError::Lost(_)
+            | HubSpotError::InvalidResponse(_)
     );
     if !idempotent && may_have_applied {
         return HubSpotError::MaybeCreated(Box::new(err));
@@ -415,11 +415,14 @@ fn short(err: &HubSpotError) -> String {
     }
 }
 
-/// Maps a transport failure to a timeout or an unreachable HubSpot, without the URL's secrets.
-fn transport_error(err: std::io::Error) -> HubSpotError {
-    match err.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => HubSpotError::Timeout,
-        _ => HubSpotError::Unreachable(err.to_string()),
+/// Maps a transport failure to the error a tool reports: only a request that was never
+/// sent is "unreachable"; one that may have reached HubSpot keeps that fact for creates.
+fn transport_error(failure: transport::Failure) -> HubSpotError {
+    match failure {
+        transport::Failure::NotSent(why) => HubSpotError::Unreachable(why),
+        transport::Failure::Timeout => HubSpotError::Timeout,
+        transport::Failure::Lost(why) => HubSpotError::Lost(why),
+        transport::Failure::Unreadable(why) => HubSpotError::InvalidResponse(why),
     }
 }
 

@@ -12,7 +12,6 @@ use crate::registry::{token, Page, Registry, RegistryError, ADMIN_IDENTITY};
 use crate::throttle::Throttle;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The admin API's state.
 pub struct Admin {
@@ -37,13 +36,13 @@ impl Admin {
                 "the admin API is off: set ADMIN_API_TOKEN to turn it on",
             );
         };
-        if let Some(wait) = self.throttle.blocked(req.peer, Instant::now()) {
-            return too_many_attempts(wait);
+        if let Some(wait) = self.throttle.blocked_request(req) {
+            return too_many_attempts(wait, false);
         }
         match req.bearer_token() {
             Some(given) if token::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
             Some(_) => {
-                self.throttle.fail(req.peer, Instant::now());
+                self.throttle.fail_request(req);
                 return error_envelope(401, "the admin token is not valid")
                     .with_header("WWW-Authenticate", "Bearer");
             }

@@ -17,6 +17,7 @@ use crate::mcp::{self, exchange, version::Headers, Exposure, Recheck};
 use crate::registry::{token, Registry, Resolved, ScopedServer};
 use crate::throttle::Throttle;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,8 @@ impl Handler for AdminListener {
 
 /// The message of every refused credential: the same whatever part was wrong.
 const INVALID_CREDENTIAL: &str = "the credential in Authorization is not valid (an MCP_API_KEYS key or a live scoped server token is expected)";
+/// The refusal of a `require_api_token_auth` server reached without an API key.
+const NEEDS_API_KEY: &str = "this MCP server requires an MCP API key besides its token: POST to its URL (/mcp/<token>) with Authorization: Bearer <an MCP_API_KEYS key>";
 /// The 404 of an unknown `/mcp/<token>` (Truto's answer).
 const UNKNOWN_TOKEN: &str = "unknown, deleted or expired MCP server token";
 
@@ -181,8 +184,8 @@ impl App {
 
     /// The 429 of an address that failed too many credential attempts, if it is blocked.
     fn throttled(&self, req: &Request) -> Option<Response> {
-        let wait = self.throttle.blocked(req.peer, Instant::now())?;
-        Some(too_many_attempts(wait))
+        let wait = self.throttle.blocked_request(req)?;
+        Some(too_many_attempts(wait, true))
     }
 
     /// `POST /mcp` and `POST /mcp/<method path>`: the credential in `Authorization` says
@@ -223,16 +226,18 @@ impl App {
             );
         }
         match self.registry.resolve_token(credential, clock::now_millis()) {
-            Resolved::Live(server) if server.filter.requires_api_key() => unauthorized(
-                "this scoped server also requires an MCP API key: POST to its URL (/mcp/<token>) with Authorization: Bearer <an MCP_API_KEYS key>",
-            ),
-            Resolved::Live(server) => self.serve_scoped(req, &server, credential, method_path, trace),
+            Resolved::Live(server) if server.filter.requires_api_key() => {
+                unauthorized(NEEDS_API_KEY)
+            }
+            Resolved::Live(server) => {
+                self.serve_scoped(req, &server, credential, false, method_path, trace)
+            }
             Resolved::Expired => {
                 self.purge_expired();
                 unauthorized(INVALID_CREDENTIAL)
             }
             Resolved::Unknown => {
-                self.throttle.fail(req.peer, Instant::now());
+                self.throttle.fail_request(req);
                 unauthorized(INVALID_CREDENTIAL)
             }
         }
@@ -258,33 +263,30 @@ impl App {
                 return error_envelope(404, UNKNOWN_TOKEN);
             }
             Resolved::Unknown => {
-                self.throttle.fail(req.peer, Instant::now());
+                self.throttle.fail_request(req);
                 return error_envelope(404, UNKNOWN_TOKEN);
             }
         };
-        match req.bearer_token() {
-            Some(bearer) if self.auth.keys.contains(bearer) => {}
+        let with_key = match req.bearer_token() {
+            Some(bearer) if self.auth.keys.contains(bearer) => true,
             Some(bearer) if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) => {
-                self.throttle.fail(req.peer, Instant::now());
+                self.throttle.fail_request(req);
                 return unauthorized(INVALID_CREDENTIAL);
             }
-            _ if server.filter.requires_api_key() => {
-                return unauthorized(
-                    "this MCP server requires an MCP API key besides its URL: send Authorization: Bearer <an MCP_API_KEYS key>",
-                )
-            }
-            _ => {}
-        }
-        self.serve_scoped(req, &server, url_token, method_path, trace)
+            _ if server.filter.requires_api_key() => return unauthorized(NEEDS_API_KEY),
+            _ => false,
+        };
+        self.serve_scoped(req, &server, url_token, with_key, method_path, trace)
     }
 
     /// Serves one request on a scoped server, asking the registry again before each tool
-    /// call (see [`Recheck`]).
+    /// call (see [`Recheck`]). `with_key`: the caller also sent an API key.
     fn serve_scoped(
         &self,
         req: &Request,
         server: &ScopedServer,
         token: &str,
+        with_key: bool,
         method_path: Option<&str>,
         trace: &mut Trace,
     ) -> Response {
@@ -295,32 +297,41 @@ impl App {
         let exposure = self
             .exposures
             .get(&server.filter, &self.registry, clock::now_millis());
-        let recheck = |tool: &Tool| self.recheck(token, &server.id, tool);
+        let recheck = |tool: Option<&Tool>| self.recheck(token, &server.id, with_key, tool);
         self.mcp(req, &exposure, &client, Some(&recheck), method_path, trace)
     }
 
-    /// Right before a scoped server's tool runs: the server must still be live (not
-    /// deleted, not expired) and its current filter must still allow the tool.
-    fn recheck(&self, token: &str, id: &str, tool: &Tool) -> Result<(), RpcError> {
-        match self.registry.resolve_token(token, clock::now_millis()) {
-            Resolved::Live(now) if now.id == id => {
-                if now.filter.allows(tool.method, tool.tags) {
-                    Ok(())
-                } else {
-                    Err(RpcError::invalid_params(format!(
-                        "tool not available on this server: '{}'",
-                        tool.name
-                    )))
-                }
+    /// Before each request of a scoped server's body and right before each HubSpot call:
+    /// the server must still be live (not deleted, not expired, its account still there),
+    /// still accept how the caller came in, and its current filter must still allow `tool`.
+    fn recheck(
+        &self,
+        token: &str,
+        id: &str,
+        with_key: bool,
+        tool: Option<&Tool>,
+    ) -> Result<(), RpcError> {
+        let now = match self.registry.resolve_token(token, clock::now_millis()) {
+            Resolved::Live(now) if now.id == id => now,
+            _ => {
+                return Err(RpcError::new(
+                    auth::UNAUTHORIZED,
+                    "this MCP server was deleted or has expired; nothing was called",
+                )
+                .with_status(401))
             }
-            _ => Err(RpcError::new(
-                auth::UNAUTHORIZED,
-                format!(
-                    "this MCP server was deleted or has expired, so '{}' was not called",
+        };
+        if now.filter.requires_api_key() && !with_key {
+            return Err(RpcError::new(auth::UNAUTHORIZED, NEEDS_API_KEY).with_status(401));
+        }
+        match tool {
+            Some(tool) if !now.filter.allows(tool.method, tool.tags) => {
+                Err(RpcError::invalid_params(format!(
+                    "tool not available on this server: '{}'",
                     tool.name
-                ),
-            )
-            .with_status(401)),
+                )))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -395,9 +406,25 @@ fn is_admin_path(path: &str) -> bool {
     path == "/integrated-account" || path.starts_with("/integrated-account/")
 }
 
-/// True when the request came through a proxy, where every caller looks local.
+/// Headers a reverse proxy adds; any one of them, whatever its value, marks a request as
+/// proxied.
+const PROXY_HEADERS: [&str; 8] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "via",
+    "cf-connecting-ip",
+    "true-client-ip",
+];
+
+/// True when the request came through a proxy, where every caller looks local. Only the
+/// header names count, so no value (empty, not UTF-8) can hide one.
 fn is_proxied(req: &Request) -> bool {
-    req.header("forwarded").is_some() || req.header("x-forwarded-for").is_some()
+    req.headers
+        .iter()
+        .any(|h| PROXY_HEADERS.iter().any(|p| h.name.eq_ignore_ascii_case(p)))
 }
 
 /// A refused credential on the MCP endpoints: 401, the Bearer challenge and a JSON-RPC
@@ -408,14 +435,20 @@ fn unauthorized(message: &str) -> Response {
         .with_header("WWW-Authenticate", auth::CHALLENGE)
 }
 
-/// 429 for an address that failed too many credential attempts, with `Retry-After`.
-pub fn too_many_attempts(wait: Duration) -> Response {
+/// 429 for an address that failed too many credential attempts, with `Retry-After`: a
+/// JSON-RPC error (code [`auth::UNAUTHORIZED`]) on the MCP endpoints (`rpc`), the
+/// `{statusCode, error, message}` envelope elsewhere.
+pub fn too_many_attempts(wait: Duration, rpc: bool) -> Response {
     let seconds = wait.as_secs() + 1;
-    error_envelope(
-        429,
-        &format!("too many failed credential attempts from your address; try again in {seconds} s"),
-    )
-    .with_header("Retry-After", seconds.to_string())
+    let message =
+        format!("too many failed credential attempts from your address; try again in {seconds} s");
+    let response = if rpc {
+        let error = RpcError::new(auth::UNAUTHORIZED, message);
+        Response::json(429, &jsonrpc::failure(Value::Null, &error))
+    } else {
+        error_envelope(429, &message)
+    };
+    response.with_header("Retry-After", seconds.to_string())
 }
 
 /// True when the client accepts `text/event-stream` but not JSON.
@@ -437,13 +470,26 @@ fn wants_sse(accept: Option<&str>) -> bool {
 }
 
 /// The path as logged: a scoped server's token never reaches the log.
-fn loggable_path(path: &str) -> &str {
+fn loggable_path(path: &str) -> Cow<'_, str> {
     match path.strip_prefix("/mcp/") {
         Some(rest) if !mcp::METHODS.contains(&rest) && !rest.starts_with("notifications/") => {
-            "/mcp/<redacted>"
+            Cow::Borrowed("/mcp/<redacted>")
         }
-        _ => path,
+        // Elsewhere (`//mcp/<token>`, a token under another prefix), any segment that
+        // could be a token.
+        _ if path.split('/').any(looks_secret) => Cow::Owned(
+            path.split('/')
+                .map(|s| if looks_secret(s) { "<redacted>" } else { s })
+                .collect::<Vec<_>>()
+                .join("/"),
+        ),
+        _ => Cow::Borrowed(path),
     }
+}
+
+/// A path segment that could be a token or a key: 16 or more hex digits, any case.
+fn looks_secret(segment: &str) -> bool {
+    segment.len() >= 16 && segment.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The error envelope for non-JSON-RPC answers: `{statusCode, error, message}`.

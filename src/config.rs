@@ -67,6 +67,9 @@ pub struct Config {
     /// `ADMIN_HOST` and `ADMIN_PORT`: the admin API's own listener; when set, the admin
     /// routes are gone from the public port.
     pub admin_listen: Option<(String, u16)>,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client that failed
+    /// credential attempts are counted for (default: loopback).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     // Scoped servers (issue 12).
     /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
     /// (default 1000); a create beyond it answers 409.
@@ -265,6 +268,24 @@ impl Config {
                 Some((host, number(&get, "ADMIN_PORT", 0, 0, 65_535)? as u16))
             }
         };
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
+            Some(text) if text.trim().eq_ignore_ascii_case("none") => Vec::new(),
+            Some(text) => text
+                .split(',')
+                .map(|entry| entry.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    invalid(
+                        "TRUSTED_PROXIES",
+                        &text,
+                        "none, or a comma-separated list of IP addresses such as 127.0.0.1,::1",
+                    )
+                })?,
+        };
         let hubspot_api_version = match get("HUBSPOT_API_VERSION") {
             None => ApiVersion::default(),
             Some(text) => ApiVersion::parse(&text)
@@ -319,6 +340,7 @@ impl Config {
             mcp_auth,
             api_keys,
             admin_listen,
+            trusted_proxies,
             // Scoped servers (issue 12).
             max_servers_per_account: number(
                 &get,
@@ -616,6 +638,10 @@ mod tests {
                 vec![admin, ("ADMIN_PORT", "http")],
                 "ADMIN_PORT=http is not valid",
             ),
+            (
+                vec![("TRUSTED_PROXIES", "10.0.0.0/8")],
+                "TRUSTED_PROXIES=10.0.0.0/8 is not valid",
+            ),
         ] {
             let mut all = vec![mock];
             all.extend(vars);
@@ -625,6 +651,15 @@ mod tests {
         }
         let config = load(&[mock, admin, ("ADMIN_PORT", "3100")], &[]).unwrap();
         assert_eq!(config.admin_listen, Some(("127.0.0.1".into(), 3100)));
+        let proxies = |value| {
+            load(&[mock, ("TRUSTED_PROXIES", value)], &[])
+                .unwrap()
+                .trusted_proxies
+        };
+        assert!(proxies("none").is_empty());
+        let two: Vec<std::net::IpAddr> = vec!["10.0.0.5".parse().unwrap(), "::1".parse().unwrap()];
+        assert_eq!(proxies(" 10.0.0.5 , ::1"), two);
+        assert_eq!(load(&[mock], &[]).unwrap().trusted_proxies.len(), 2);
     }
 
     #[test]

@@ -262,20 +262,23 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         REGISTRY_POOL.0,
         REGISTRY_POOL.1,
     ));
-    let throttle = Arc::new(throttle::Throttle::default());
+    // Separate counts for MCP credentials and the admin token: guessing one cannot lock
+    // holders of the other out.
+    let throttle = Arc::new(throttle::Throttle::new(config.trusted_proxies.clone()));
+    let admin_throttle = Arc::new(throttle::Throttle::new(config.trusted_proxies.clone()));
     let app = Arc::new(app::App {
         cors: config.cors.clone(),
         started,
         shutdown: shutdown.clone(),
         auth: policy,
-        throttle: throttle.clone(),
+        throttle,
         client,
         admin: admin::Admin {
             token: config.admin_token.clone(),
             public_url: config.public_url.clone(),
             registry: registry.clone(),
             pool: registry_pool.clone(),
-            throttle,
+            throttle: admin_throttle,
         },
         admin_elsewhere: admin_listener.is_some(),
         registry,

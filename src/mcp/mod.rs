@@ -143,10 +143,12 @@ impl Exposure {
     }
 }
 
-/// A check run right before each tool runs (each item of a batch, each `call_tool` in
-/// discovery mode): a scoped server asks the registry again whether it still exists and
-/// still allows the tool, so a deletion or expiry stops the next call, not the next request.
-pub type Recheck<'a> = &'a dyn Fn(&Tool) -> Result<(), RpcError>;
+/// A check run before each request of a body (each item of a batch) and again right before
+/// each HubSpot read or tool run (each `call_tool` in discovery mode, each `resources/read`):
+/// a scoped server asks the registry again whether it still exists and still allows the
+/// tool (`None`: only whether it exists), so a deletion, expiry or narrowing stops the next
+/// call, not the next request.
+pub type Recheck<'a> = &'a dyn Fn(Option<&Tool>) -> Result<(), RpcError>;
 
 /// One MCP server: an exposure and the HubSpot account its tools call.
 pub struct Server<'a> {
@@ -181,6 +183,9 @@ impl Server<'_> {
         headers: Headers,
     ) -> Result<Value, RpcError> {
         let era = version::detect(method, params, headers)?;
+        if let Some(recheck) = self.recheck {
+            recheck(None)?;
+        }
         let modern = matches!(era, Era::Modern(_));
         let structured = structured_content(era);
         let (mut result, cacheable) = match method {
@@ -206,7 +211,7 @@ impl Server<'_> {
                 true,
             ),
             "resources/read" => (
-                resources::read(self.exposure, self.client, params, modern)?,
+                resources::read(self.exposure, self.client, self.recheck, params, modern)?,
                 true,
             ),
             "prompts/list" => (page("prompts", prompts::list(self.exposure), params)?, true),
@@ -289,7 +294,7 @@ impl Server<'_> {
     ) -> Result<Value, RpcError> {
         let name = tool.name;
         if let Some(recheck) = self.recheck {
-            recheck(tool)?;
+            recheck(Some(tool))?;
         }
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;

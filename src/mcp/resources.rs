@@ -4,7 +4,7 @@
 //! needs `get_contact`), whose read is that record. So a scoped server's resources never
 //! read more than its tools could: a write-only or search-only server has none.
 
-use super::Exposure;
+use super::{Exposure, Recheck};
 use crate::catalog::ObjectType;
 use crate::hubspot::{Client, HubSpotError};
 use crate::jsonrpc::{RpcError, INVALID_PARAMS, RESOURCE_NOT_FOUND};
@@ -52,6 +52,7 @@ pub fn templates(exposure: &Exposure) -> Vec<Value> {
 pub fn read(
     exposure: &Exposure,
     client: &Client,
+    recheck: Option<Recheck>,
     params: &Map<String, Value>,
     modern: bool,
 ) -> Result<Value, RpcError> {
@@ -83,6 +84,16 @@ pub fn read(
         .iter()
         .find(|o| o.name == name)
         .ok_or_else(|| not_found(available(exposure)))?;
+    if let Some(recheck) = recheck {
+        let tool = if id.is_some() {
+            object.get_tool()
+        } else {
+            object.list_tool()
+        };
+        if let Some(tool) = crate::catalog::find(&tool) {
+            recheck(Some(tool))?;
+        }
+    }
     let answer = match id {
         None => client.list_objects(object.name, PAGE, None, &[]),
         Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {

@@ -3,7 +3,7 @@
 
 use crate::accounts::Connector;
 use crate::admin::Admin;
-use crate::http::{CorsPolicy, Handler, Request, Response, Shutdown};
+use crate::http::{CorsPolicy, Handler, LogField, Request, Response, Shutdown};
 use crate::hubspot::Client;
 use crate::mcp::{self, exchange, version::Headers, Exposure};
 use crate::registry::{token, ScopedServer, ToolFilter};
@@ -49,18 +49,18 @@ impl Handler for App {
                 self.cors.decorate(req, response)
             }
         };
+        // Client-chosen fields are escaped and capped (LogField); a batch logs its size.
+        let rpc = match trace.methods.as_slice() {
+            [] => String::new(),
+            [one] => format!(" rpc={}", LogField(one, 120)),
+            many => format!(" rpc=batch({})", many.len()),
+        };
         log::info!(
-            "{} {} {} {:.1}ms{}{}",
-            req.method,
-            loggable_path(req.path),
+            "{} {} {} {:.1}ms{rpc}",
+            LogField(req.method, 16),
+            LogField(loggable_path(req.path), 200),
             response.status,
             started.elapsed().as_secs_f64() * 1000.0,
-            if trace.methods.is_empty() {
-                ""
-            } else {
-                " rpc="
-            },
-            trace.methods.join(",")
         );
         response
     }

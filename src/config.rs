@@ -58,6 +58,10 @@ pub struct Config {
     /// `MCP_PAGE_SIZE`: items per `tools/list`, `resources/list`, `resources/templates/list`
     /// and `prompts/list` page (`nextCursor` beyond it).
     pub mcp_page_size: usize,
+    // HTTP connection limits (issue 13).
+    /// `MAX_CONNECTIONS`: connections served in full at once; `0` sizes it from the fd limit
+    /// (see `http::default_max_connections`).
+    pub max_connections: usize,
 }
 
 /// Where HubSpot calls go.
@@ -245,6 +249,7 @@ impl Config {
                 1,
                 1_000,
             )? as usize,
+            max_connections: number(&get, "MAX_CONNECTIONS", 0, 0, 1 << 24)? as usize,
         })
     }
 

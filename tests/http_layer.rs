@@ -502,3 +502,27 @@ fn a_preflight_answer_carries_one_allow_origin_header() {
     );
     assert_eq!(count("vary"), 1, "{:?}", reply.headers);
 }
+
+#[test]
+fn a_connection_that_rested_while_idle_serves_requests_as_before() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    for _ in 0..2 {
+        send(
+            &mut stream,
+            "POST",
+            "/mcp",
+            &[("Content-Type", "application/json")],
+            list.as_bytes(),
+        );
+        let reply = read_reply(&mut stream).unwrap();
+        assert_eq!(reply.status, 200);
+        assert!(reply.json()["result"]["tools"].as_array().unwrap().len() > 50);
+        // Past the 1 s rest: buffers shrink and the stack pages are given back.
+        std::thread::sleep(Duration::from_millis(1300));
+        send(&mut stream, "GET", "/health", &[], b"");
+        assert_eq!(read_reply(&mut stream).unwrap().status, 200);
+        std::thread::sleep(Duration::from_millis(1300));
+    }
+}

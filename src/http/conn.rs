@@ -30,6 +30,10 @@ const DIRECT_BODY: usize = 16 * 1024;
 const TURN_REQUESTS: usize = 32;
 /// Bytes a connection reads before it steps aside for the others.
 const TURN_BYTES: usize = 256 * 1024;
+/// A keep-alive connection idle this long rests: its buffers shrink to [`MIN_READ`] and
+/// the stack pages its last request touched are given back ([`release_stack`]), so an
+/// idle connection costs a few KiB while a busy one keeps its buffers between requests.
+const REST_AFTER: Duration = Duration::from_secs(1);
 /// Connections past `max_connections` that are still accepted for one request each:
 /// `/health`, `/ready` and the admin API are served, anything else gets 503. Past this
 /// reserve too, a new connection is closed at once.
@@ -215,6 +219,7 @@ impl Throttle {
 /// no coroutine is runnable, so `yield_now` (which re-queues on the same worker) would
 /// not let a waiting connection in; a zero sleep parks this coroutine on the timer thread
 /// for a moment, and the worker polls.
+#[inline(never)]
 fn step_aside() {
     may::coroutine::sleep(Duration::ZERO);
 }
@@ -245,6 +250,7 @@ impl<H: Handler> Connection<'_, H> {
         let (mut turn_requests, mut turn_bytes) = (0, 0);
         // The read timeout last set on the socket (setting it is a syscall).
         let mut read_timeout: Option<Duration> = None;
+        let mut resting = false;
         loop {
             // Answer every complete request in the buffer (pipelining), then flush once.
             let mut start = 0;
@@ -286,8 +292,7 @@ impl<H: Handler> Connection<'_, H> {
                         break;
                     }
                     Frame::Reject(status, message) => {
-                        log::info!("http {status}: {message}");
-                        write_response(&mut wbuf, &error_response(status, message), true);
+                        refuse(&mut wbuf, status, message);
                         close = true;
                         break;
                     }
@@ -313,8 +318,10 @@ impl<H: Handler> Connection<'_, H> {
 
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
-            let timeout = if filled == 0 {
-                self.limits.idle_timeout
+            let timeout = if filled == 0 && resting {
+                self.limits.idle_timeout.saturating_sub(REST_AFTER)
+            } else if filled == 0 {
+                self.limits.idle_timeout.min(REST_AFTER)
             } else {
                 let begun = *request_started.get_or_insert_with(Instant::now);
                 match self.limits.request_timeout.checked_sub(begun.elapsed()) {
@@ -334,6 +341,19 @@ impl<H: Handler> Connection<'_, H> {
                 Ok(n) => {
                     filled += n;
                     turn_bytes += n;
+                    resting = false;
+                }
+                Err(err)
+                    if is_timeout(&err)
+                        && filled == 0
+                        && !resting
+                        && self.limits.idle_timeout > REST_AFTER =>
+                {
+                    rbuf = vec![0; MIN_READ];
+                    wbuf = Vec::new();
+                    release_stack();
+                    resting = true;
+                    continue;
                 }
                 Err(err) if is_timeout(&err) => {
                     return if filled == 0 {
@@ -355,6 +375,8 @@ impl<H: Handler> Connection<'_, H> {
     }
 
     /// A client that started a request and did not finish it in time gets 408.
+    #[cold]
+    #[inline(never)]
     fn timed_out(&mut self) -> io::Result<()> {
         let mut wbuf = Vec::new();
         write_response(
@@ -368,6 +390,9 @@ impl<H: Handler> Connection<'_, H> {
     /// Handles one framed request and writes its response into `wbuf`, all but a body of
     /// [`DIRECT_BODY`] bytes or more, which is returned to be written after `wbuf`. The
     /// flag is true when the connection must close afterwards.
+    // Not inlined: its locals would widen the loop's frame, which stays on the stack (and
+    // resident) while the connection waits.
+    #[inline(never)]
     fn answer(
         &self,
         raw: &[u8],
@@ -448,6 +473,39 @@ impl<H: Handler> Connection<'_, H> {
     }
 }
 
+/// Gives back the stack pages below the caller's frame (touched by the last request's
+/// handler chain), which otherwise stay resident for the connection's life.
+///
+/// Only a window known to lie inside this coroutine's stack is released: the connection
+/// loop runs within the top 32 KiB of a stack of `may::config().get_stack_size()` words,
+/// and the KiB under this frame is kept for the `madvise` call itself. Nothing in the
+/// released pages is live (they are below the stack pointer); a later touch gets zeroed
+/// pages.
+#[inline(never)]
+fn release_stack() {
+    const PAGE: usize = 4096;
+    if !may::coroutine::is_coroutine() {
+        return;
+    }
+    let stack_bytes = may::config().get_stack_size() * std::mem::size_of::<usize>();
+    let window = stack_bytes.saturating_sub(64 * 1024).min(192 * 1024) & !(PAGE - 1);
+    if window == 0 {
+        return;
+    }
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    let top = (here - 1024) & !(PAGE - 1);
+    // SAFETY: [top - window, top) lies inside this coroutine's stack (see above) and below
+    // every live frame; MADV_DONTNEED on private anonymous memory only drops its pages.
+    unsafe {
+        libc::madvise(
+            (top - window) as *mut libc::c_void,
+            window,
+            libc::MADV_DONTNEED,
+        );
+    }
+}
+
 /// The routes a connection past `max_connections` is still served: liveness, readiness
 /// and the admin API (so an operator can see and act on a full server).
 fn always_served(path: &str) -> bool {
@@ -460,6 +518,14 @@ fn is_timeout(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
     )
+}
+
+/// Answers a request the framer refused, and logs why.
+#[cold]
+#[inline(never)]
+fn refuse(wbuf: &mut Vec<u8>, status: u16, message: &str) {
+    log::info!("http {status}: {message}");
+    write_response(wbuf, &error_response(status, message), true);
 }
 
 /// A small JSON error body for problems found before any handler runs.

@@ -53,6 +53,29 @@ bench: wrk ## Throughput, latency, memory, start-up and isolation against the ba
 		--baseline $(RELEASE_DIR)/examples/baseline --fixtures $(FIXTURES) \
 		--script bench/wrk.lua --work bench/out --out bench/results.json --readme README.md
 
+# --- Fuzzing: cargo-fuzz targets in fuzz/ (its own workspace; README: Fuzzing) -------------
+# Each target runs FUZZ_SECS seconds from the committed seeds (fuzz/corpus/<target>); new
+# inputs go to fuzz/target/corpus/<target>, crashes to fuzz/artifacts/<target>. Needs a
+# nightly toolchain and cargo-fuzz; without them it says SKIP and succeeds (the stable
+# property tests of the same invariants run in `make test`).
+
+.PHONY: fuzz
+
+FUZZ_SECS ?= 60
+FUZZ_TARGETS := framing
+
+fuzz: ## Run each cargo-fuzz target FUZZ_SECS (60) s with nightly; SKIP without nightly/cargo-fuzz
+	@if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then \
+	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly); the property tests run in make test"; exit 0; fi; \
+	if ! $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
+	  echo "SKIP fuzz: cargo-fuzz is not installed (cargo install cargo-fuzz); the property tests run in make test"; exit 0; fi; \
+	for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/corpus/$$target; \
+	  echo "==> fuzz $$target for $(FUZZ_SECS) s"; \
+	  $(CARGO) +nightly fuzz run $$target fuzz/target/corpus/$$target fuzz/corpus/$$target \
+	    -- -max_total_time=$(FUZZ_SECS) || exit 1; \
+	done
+
 # --- Interop: real MCP clients against the built server (tests/interop/) ---------------
 # Python SDK (pytest, .venv), TypeScript SDK and Inspector CLI (node:test), the official
 # conformance suite. Everything installs from PyPI and npm into .venv and

@@ -526,3 +526,67 @@ fn a_connection_that_rested_while_idle_serves_requests_as_before() {
         std::thread::sleep(Duration::from_millis(1300));
     }
 }
+
+#[test]
+fn out_of_descriptors_accept_failures_are_logged_at_most_once_a_second() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let data = common::temp_dir("fds");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"));
+    cmd.arg("serve")
+        .env_clear()
+        .env("HUBSPOT_MOCK", common::fixtures())
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1")
+        .env("DATA_DIR", &data)
+        // Far past what 64 descriptors allow, so accept() itself fails.
+        .env("MAX_CONNECTIONS", "1000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and only changes the child's own limit.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let addr: std::net::SocketAddr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let held: Vec<_> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(2500));
+    let failures = log.lock().unwrap().matches("accept failed").count();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    drop(held);
+    assert!(
+        (1..=4).contains(&failures),
+        "{failures} lines:\n{}",
+        log.lock().unwrap()
+    );
+}

@@ -34,6 +34,8 @@ const TURN_BYTES: usize = 256 * 1024;
 /// the stack pages its last request touched are given back ([`release_stack`]), so an
 /// idle connection costs a few KiB while a busy one keeps its buffers between requests.
 const REST_AFTER: Duration = Duration::from_secs(1);
+/// How long a connection accepted past `max_connections` may wait before its request.
+const OVERFLOW_IDLE: Duration = Duration::from_secs(2);
 /// Connections past `max_connections` that are still accepted for one request each:
 /// `/health`, `/ready` and the admin API are served, anything else gets 503. Past this
 /// reserve too, a new connection is closed at once.
@@ -251,6 +253,12 @@ impl<H: Handler> Connection<'_, H> {
         // The read timeout last set on the socket (setting it is a syscall).
         let mut read_timeout: Option<Duration> = None;
         let mut resting = false;
+        // A connection past the cap holds a reserve place: it gets little time to speak.
+        let idle_timeout = if self.overflow {
+            self.limits.idle_timeout.min(OVERFLOW_IDLE)
+        } else {
+            self.limits.idle_timeout
+        };
         loop {
             // Answer every complete request in the buffer (pipelining), then flush once.
             let mut start = 0;
@@ -319,9 +327,9 @@ impl<H: Handler> Connection<'_, H> {
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
             let timeout = if filled == 0 && resting {
-                self.limits.idle_timeout.saturating_sub(REST_AFTER)
+                idle_timeout.saturating_sub(REST_AFTER)
             } else if filled == 0 {
-                self.limits.idle_timeout.min(REST_AFTER)
+                idle_timeout.min(REST_AFTER)
             } else {
                 let begun = *request_started.get_or_insert_with(Instant::now);
                 match self.limits.request_timeout.checked_sub(begun.elapsed()) {
@@ -347,7 +355,7 @@ impl<H: Handler> Connection<'_, H> {
                     if is_timeout(&err)
                         && filled == 0
                         && !resting
-                        && self.limits.idle_timeout > REST_AFTER =>
+                        && idle_timeout > REST_AFTER =>
                 {
                     rbuf = vec![0; MIN_READ];
                     wbuf = Vec::new();

@@ -352,10 +352,7 @@ impl<H: Handler> Connection<'_, H> {
                     resting = false;
                 }
                 Err(err)
-                    if is_timeout(&err)
-                        && filled == 0
-                        && !resting
-                        && idle_timeout > REST_AFTER =>
+                    if is_timeout(&err) && filled == 0 && !resting && idle_timeout > REST_AFTER =>
                 {
                     rbuf = vec![0; MIN_READ];
                     wbuf = Vec::new();

@@ -39,7 +39,7 @@ const OVERFLOW_IDLE: Duration = Duration::from_secs(2);
 /// Connections past `max_connections` that are still accepted for one request each:
 /// `/health`, `/ready` and the admin API are served, anything else gets 503. Past this
 /// reserve too, a new connection is closed at once.
-pub const OVERFLOW_RESERVE: usize = 32;
+const OVERFLOW_RESERVE: usize = 32;
 
 /// Limits and timeouts that every connection obeys.
 #[derive(Clone, Debug)]

@@ -53,6 +53,39 @@ bench: wrk ## Throughput, latency, memory, start-up and isolation against the ba
 		--baseline $(RELEASE_DIR)/examples/baseline --fixtures $(FIXTURES) \
 		--script bench/wrk.lua --work bench/out --out bench/results.json --readme README.md
 
+# --- Fuzzing: libFuzzer targets in fuzz/ (its own workspace; README: Fuzzing) -------------
+# Each target runs FUZZ_SECS seconds from the committed seeds (fuzz/corpus/<target>); new
+# inputs go to fuzz/target/corpus/<target>, crashes to fuzz/artifacts/<target>. Needs a
+# nightly toolchain: with cargo-fuzz installed it runs `cargo fuzz run`, else it builds the
+# target with the same coverage flags cargo-fuzz passes and runs it. Without nightly it says
+# SKIP and succeeds (the stable property tests of the same invariants run in `make test`).
+
+.PHONY: fuzz
+
+FUZZ_SECS ?= 60
+FUZZ_TARGETS := framing
+FUZZ_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks
+
+fuzz: ## Run each libFuzzer target FUZZ_SECS (60) s on nightly (cargo-fuzz if installed); SKIP without nightly
+	@if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then \
+	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly); the property tests run in make test"; exit 0; fi; \
+	for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/corpus/$$target fuzz/artifacts/$$target; \
+	  echo "==> fuzz $$target for $(FUZZ_SECS) s"; \
+	  if $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
+	    $(CARGO) +nightly fuzz run $$target fuzz/target/corpus/$$target fuzz/corpus/$$target \
+	      -- -max_total_time=$(FUZZ_SECS) || exit 1; \
+	  else \
+	    (cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) +nightly build --quiet --release \
+	      --target $(FUZZ_TRIPLE) --bin $$target) || exit 1; \
+	    fuzz/target/$(FUZZ_TRIPLE)/release/$$target fuzz/target/corpus/$$target fuzz/corpus/$$target \
+	      -max_total_time=$(FUZZ_SECS) -artifact_prefix=fuzz/artifacts/$$target/ || exit 1; \
+	  fi; \
+	done
+
 # --- Interop: real MCP clients against the built server (tests/interop/) ---------------
 # Python SDK (pytest, .venv), TypeScript SDK and Inspector CLI (node:test), the official
 # conformance suite. Everything installs from PyPI and npm into .venv and

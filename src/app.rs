@@ -9,7 +9,7 @@ use crate::auth::{self, Policy};
 use crate::catalog::Tool;
 use crate::clock;
 use crate::exposures::ExposureCache;
-use crate::http::{CorsPolicy, Handler, Request, Response, Shutdown};
+use crate::http::{CorsPolicy, Handler, LogField, Request, Response, Shutdown};
 use crate::hubspot::pool::BlockingPool;
 use crate::hubspot::Client;
 use crate::jsonrpc::{self, RpcError};
@@ -108,18 +108,18 @@ impl App {
                 self.cors.decorate(req, response)
             }
         };
+        // Client-chosen fields are escaped and capped (LogField); a batch logs its size.
+        let rpc = match trace.methods.as_slice() {
+            [] => String::new(),
+            [one] => format!(" rpc={}", LogField(one, 120)),
+            many => format!(" rpc=batch({})", many.len()),
+        };
         log::info!(
-            "{} {} {} {:.1}ms{}{}",
-            req.method,
-            loggable_path(req.path),
+            "{} {} {} {:.1}ms{rpc}",
+            LogField(req.method, 16),
+            LogField(&loggable_path(req.path), 200),
             response.status,
             started.elapsed().as_secs_f64() * 1000.0,
-            if trace.methods.is_empty() {
-                ""
-            } else {
-                " rpc="
-            },
-            trace.methods.join(",")
         );
         response
     }
@@ -477,19 +477,8 @@ fn loggable_path(path: &str) -> Cow<'_, str> {
         }
         // Elsewhere (`//mcp/<token>`, a token under another prefix), any segment that
         // could be a token.
-        _ if path.split('/').any(looks_secret) => Cow::Owned(
-            path.split('/')
-                .map(|s| if looks_secret(s) { "<redacted>" } else { s })
-                .collect::<Vec<_>>()
-                .join("/"),
-        ),
-        _ => Cow::Borrowed(path),
+        _ => crate::http::redacted_path(path),
     }
-}
-
-/// A path segment that could be a token or a key: 16 or more hex digits, any case.
-fn looks_secret(segment: &str) -> bool {
-    segment.len() >= 16 && segment.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The error envelope for non-JSON-RPC answers: `{statusCode, error, message}`.

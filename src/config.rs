@@ -82,6 +82,10 @@ pub struct Config {
     /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read from HubSpot; a larger one
     /// is refused after reading this many bytes (default 8 MiB).
     pub hubspot_max_response_bytes: u64,
+    // HTTP connection limits (issue 13).
+    /// `MAX_CONNECTIONS`: connections served in full at once; `0` sizes it from the fd limit
+    /// (see `http::default_max_connections`).
+    pub max_connections: usize,
 }
 
 /// Where HubSpot calls go.
@@ -357,6 +361,7 @@ impl Config {
                 1024,
                 1 << 30,
             )?,
+            max_connections: number(&get, "MAX_CONNECTIONS", 0, 0, 1 << 24)? as usize,
         })
     }
 

@@ -290,6 +290,10 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         max_body: config.max_request_size,
         idle_timeout: config.idle_timeout,
         request_timeout: config.request_timeout,
+        max_connections: match config.max_connections {
+            0 => http::default_max_connections(),
+            n => n,
+        },
     };
     log::info!(
         "hubspot-mcp-server {} ({}) listening on http://{addr} ({} tools, {}, credentials {}, started in {:.1} ms)",
@@ -360,6 +364,7 @@ const MOCK_LIMITS: Limits = Limits {
     max_body: 16 << 20,
     idle_timeout: Duration::from_secs(60),
     request_timeout: Duration::from_secs(60),
+    max_connections: 1 << 16,
 };
 
 /// Starts the fixture-driven mock HubSpot in this process on a loopback port, serving

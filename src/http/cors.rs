@@ -96,10 +96,16 @@ impl CorsPolicy {
             .with_header("Access-Control-Max-Age", "600")
     }
 
-    /// Adds the CORS headers for the request's origin, if it sent one.
+    /// Adds the CORS headers for the request's origin, if it sent one and the response
+    /// has none yet (a preflight answer already carries them; browsers reject a second
+    /// `Access-Control-Allow-Origin`).
     pub fn decorate(&self, req: &Request, response: Response) -> Response {
+        let decorated = response
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("access-control-allow-origin"));
         match req.header("origin") {
-            Some(origin) if !origin.is_empty() => response
+            Some(origin) if !origin.is_empty() && !decorated => response
                 .with_header("Access-Control-Allow-Origin", origin)
                 .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
                 .with_header("Vary", "Origin"),

@@ -12,14 +12,14 @@ use crate::exposures::ExposureCache;
 use crate::http::{CorsPolicy, Handler, LogField, Request, Response, Shutdown};
 use crate::hubspot::pool::BlockingPool;
 use crate::hubspot::Client;
-use crate::jsonrpc::{self, RpcError};
+use crate::jsonrpc::RpcError;
 use crate::mcp::{self, exchange, version::Headers, Exposure, Recheck};
 use crate::registry::{token, Registry, Resolved, ScopedServer};
 use crate::throttle::Throttle;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The main server's state.
 pub struct App {
@@ -97,7 +97,7 @@ impl App {
             Ok(()) if is_admin_path(req.path) => match req.header("origin") {
                 // The admin API is not a browser target: no CORS headers, and nothing a
                 // page could make a browser send (a cross-site form post) is served.
-                Some(origin) if !origin.is_empty() => error_envelope(
+                Some(origin) if !origin.is_empty() => Response::error(
                     403,
                     "the admin API does not answer browser requests (the request has an Origin header); call it from a server or the command line",
                 ),
@@ -185,7 +185,7 @@ impl App {
     /// The 429 of an address that failed too many credential attempts, if it is blocked.
     fn throttled(&self, req: &Request) -> Option<Response> {
         let wait = self.throttle.blocked_request(req)?;
-        Some(too_many_attempts(wait, true))
+        Some(auth::too_many_attempts(wait, true))
     }
 
     /// `POST /mcp` and `POST /mcp/<method path>`: the credential in `Authorization` says
@@ -202,7 +202,7 @@ impl App {
         }
         let Some(credential) = req.bearer_token() else {
             if self.auth.credential_required(is_proxied(req)) {
-                return unauthorized(
+                return auth::unauthorized(
                     "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
                 );
             }
@@ -227,18 +227,18 @@ impl App {
         }
         match self.registry.resolve_token(credential, clock::now_millis()) {
             Resolved::Live(server) if server.filter.requires_api_key() => {
-                unauthorized(NEEDS_API_KEY)
+                auth::unauthorized(NEEDS_API_KEY)
             }
             Resolved::Live(server) => {
                 self.serve_scoped(req, &server, credential, false, method_path, trace)
             }
             Resolved::Expired => {
                 self.purge_expired();
-                unauthorized(INVALID_CREDENTIAL)
+                auth::unauthorized(INVALID_CREDENTIAL)
             }
             Resolved::Unknown => {
                 self.throttle.fail_request(req);
-                unauthorized(INVALID_CREDENTIAL)
+                auth::unauthorized(INVALID_CREDENTIAL)
             }
         }
     }
@@ -260,20 +260,20 @@ impl App {
             Resolved::Live(server) => server,
             Resolved::Expired => {
                 self.purge_expired();
-                return error_envelope(404, UNKNOWN_TOKEN);
+                return Response::error(404, UNKNOWN_TOKEN);
             }
             Resolved::Unknown => {
                 self.throttle.fail_request(req);
-                return error_envelope(404, UNKNOWN_TOKEN);
+                return Response::error(404, UNKNOWN_TOKEN);
             }
         };
         let with_key = match req.bearer_token() {
             Some(bearer) if self.auth.keys.contains(bearer) => true,
             Some(bearer) if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) => {
                 self.throttle.fail_request(req);
-                return unauthorized(INVALID_CREDENTIAL);
+                return auth::unauthorized(INVALID_CREDENTIAL);
             }
-            _ if server.filter.requires_api_key() => return unauthorized(NEEDS_API_KEY),
+            _ if server.filter.requires_api_key() => return auth::unauthorized(NEEDS_API_KEY),
             _ => false,
         };
         self.serve_scoped(req, &server, url_token, with_key, method_path, trace)
@@ -292,7 +292,7 @@ impl App {
     ) -> Response {
         let client = match self.connector.client(&server.auth) {
             Ok(client) => client.for_server(&server.id),
-            Err(why) => return error_envelope(503, &why),
+            Err(why) => return Response::error(503, &why),
         };
         let exposure = self
             .exposures
@@ -362,7 +362,7 @@ impl App {
         if let Some(content_type) = req.header("content-type") {
             let media = content_type.split(';').next().unwrap_or("").trim();
             if !media.eq_ignore_ascii_case("application/json") {
-                return error_envelope(415, &format!(
+                return Response::error(415, &format!(
                     "Content-Type '{content_type}' is not supported; send Content-Type: application/json"
                 ));
             }
@@ -427,30 +427,6 @@ fn is_proxied(req: &Request) -> bool {
         .any(|h| PROXY_HEADERS.iter().any(|p| h.name.eq_ignore_ascii_case(p)))
 }
 
-/// A refused credential on the MCP endpoints: 401, the Bearer challenge and a JSON-RPC
-/// error body (code [`auth::UNAUTHORIZED`]).
-fn unauthorized(message: &str) -> Response {
-    let error = RpcError::new(auth::UNAUTHORIZED, message);
-    Response::json(401, &jsonrpc::failure(Value::Null, &error))
-        .with_header("WWW-Authenticate", auth::CHALLENGE)
-}
-
-/// 429 for an address that failed too many credential attempts, with `Retry-After`: a
-/// JSON-RPC error (code [`auth::UNAUTHORIZED`]) on the MCP endpoints (`rpc`), the
-/// `{statusCode, error, message}` envelope elsewhere.
-pub fn too_many_attempts(wait: Duration, rpc: bool) -> Response {
-    let seconds = wait.as_secs() + 1;
-    let message =
-        format!("too many failed credential attempts from your address; try again in {seconds} s");
-    let response = if rpc {
-        let error = RpcError::new(auth::UNAUTHORIZED, message);
-        Response::json(429, &jsonrpc::failure(Value::Null, &error))
-    } else {
-        error_envelope(429, &message)
-    };
-    response.with_header("Retry-After", seconds.to_string())
-}
-
 /// True when the client accepts `text/event-stream` but not JSON.
 fn wants_sse(accept: Option<&str>) -> bool {
     let Some(accept) = accept else { return false };
@@ -481,20 +457,8 @@ fn loggable_path(path: &str) -> Cow<'_, str> {
     }
 }
 
-/// The error envelope for non-JSON-RPC answers: `{statusCode, error, message}`.
-pub fn error_envelope(status: u16, message: &str) -> Response {
-    Response::json(
-        status,
-        &json!({
-            "statusCode": status,
-            "error": crate::http::reason(status),
-            "message": message
-        }),
-    )
-}
-
 fn not_found(path: &str) -> Response {
-    error_envelope(
+    Response::error(
         404,
         &format!(
             "no route for {}; see README for the routes",
@@ -504,6 +468,6 @@ fn not_found(path: &str) -> Response {
 }
 
 fn method_not_allowed(allow: &'static str) -> Response {
-    error_envelope(405, &format!("method not allowed here; use {allow}"))
+    Response::error(405, &format!("method not allowed here; use {allow}"))
         .with_header("Allow", allow)
 }

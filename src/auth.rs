@@ -2,9 +2,13 @@
 //! (kept only as SHA-256 hashes, looked up in a set), and the per-request rule that says
 //! whether a request without a credential is let in.
 
+use crate::http::Response;
+use crate::jsonrpc::{self, RpcError};
 use crate::registry::token::hash_token;
+use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt;
+use std::time::Duration;
 
 /// The JSON-RPC error code of a refused credential (401) or of too many failed attempts
 /// (429); in the implementation-defined server error range.
@@ -117,6 +121,30 @@ impl Policy {
     pub fn has_credentials(&self) -> bool {
         self.admin_on || !self.keys.is_empty()
     }
+}
+
+/// A refused credential on the MCP endpoints: 401, the Bearer challenge and a JSON-RPC
+/// error body (code [`UNAUTHORIZED`]).
+pub fn unauthorized(message: &str) -> Response {
+    let error = RpcError::new(UNAUTHORIZED, message);
+    Response::json(401, &jsonrpc::failure(Value::Null, &error))
+        .with_header("WWW-Authenticate", CHALLENGE)
+}
+
+/// 429 for an address that failed too many credential attempts, with `Retry-After`: a
+/// JSON-RPC error (code [`UNAUTHORIZED`]) on the MCP endpoints (`rpc`), the
+/// `{statusCode, error, message}` envelope elsewhere.
+pub fn too_many_attempts(wait: Duration, rpc: bool) -> Response {
+    let seconds = wait.as_secs() + 1;
+    let message =
+        format!("too many failed credential attempts from your address; try again in {seconds} s");
+    let response = if rpc {
+        let error = RpcError::new(UNAUTHORIZED, message);
+        Response::json(429, &jsonrpc::failure(Value::Null, &error))
+    } else {
+        Response::error(429, &message)
+    };
+    response.with_header("Retry-After", seconds.to_string())
 }
 
 #[cfg(test)]

@@ -392,7 +392,7 @@ impl<H: Handler> Connection<'_, H> {
         let mut wbuf = Vec::new();
         write_response(
             &mut wbuf,
-            &error_response(408, "the request was not received in time"),
+            &Response::error(408, "the request was not received in time"),
             true,
         );
         self.stream.write_all(&wbuf)
@@ -438,7 +438,7 @@ impl<H: Handler> Connection<'_, H> {
         };
         self.shutdown.in_flight.fetch_add(1, Ordering::SeqCst);
         let response = if self.overflow && !always_served(req.path) {
-            error_response(
+            Response::error(
                 503,
                 "the server is at MAX_CONNECTIONS; retry in a moment on a new connection",
             )
@@ -537,15 +537,7 @@ fn is_timeout(err: &io::Error) -> bool {
 #[inline(never)]
 fn refuse(wbuf: &mut Vec<u8>, status: u16, message: &str) {
     log::info!("http {status}: {message}");
-    write_response(wbuf, &error_response(status, message), true);
-}
-
-/// A small JSON error body for problems found before any handler runs.
-fn error_response(status: u16, message: &str) -> Response {
-    Response::json(
-        status,
-        &serde_json::json!({"error": reason(status), "message": message, "statusCode": status}),
-    )
+    write_response(wbuf, &Response::error(status, message), true);
 }
 
 /// Serializes `response` into `out`, with framing headers.

@@ -63,18 +63,14 @@ impl CorsPolicy {
     pub fn check(&self, req: &Request) -> Result<(), Response> {
         match req.header("origin") {
             Some(origin) if !origin.is_empty() && origin != "null" && !self.allows(origin) => {
-                Err(Response::json(
+                Err(Response::error(
                     403,
-                    &serde_json::json!({
-                        "statusCode": 403,
-                        "error": "Forbidden",
-                        "message": format!("origin '{origin}' is not allowed; add it to CORS_ORIGIN to let browsers on it call this server")
-                    }),
+                    &format!("origin '{origin}' is not allowed; add it to CORS_ORIGIN to let browsers on it call this server"),
                 ))
             }
-            Some("null") => Err(Response::json(
+            Some("null") => Err(Response::error(
                 403,
-                &serde_json::json!({"statusCode": 403, "error": "Forbidden", "message": "requests from an opaque origin ('null') are not allowed"}),
+                "requests from an opaque origin ('null') are not allowed",
             )),
             _ => Ok(()),
         }

@@ -42,6 +42,19 @@ impl Response {
         }
     }
 
+    /// The body of every answer that is not JSON-RPC (admin API, routing, framing, CORS):
+    /// `{statusCode, error, message}`, built here only.
+    pub fn error(status: u16, message: &str) -> Response {
+        Response::json(
+            status,
+            &serde_json::json!({
+                "statusCode": status,
+                "error": reason(status),
+                "message": message
+            }),
+        )
+    }
+
     /// Adds a header and returns the response.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
         self.headers.push((name, value.into()));

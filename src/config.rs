@@ -58,6 +58,9 @@ pub struct Config {
     /// `MCP_PAGE_SIZE`: items per `tools/list`, `resources/list`, `resources/templates/list`
     /// and `prompts/list` page (`nextCursor` beyond it).
     pub mcp_page_size: usize,
+    // Request limits of the JSON-RPC layer (issue 13).
+    /// `MAX_BATCH`: the most messages one JSON-RPC batch holds; a larger one is refused whole.
+    pub max_batch: usize,
 }
 
 /// Where HubSpot calls go.
@@ -242,6 +245,14 @@ impl Config {
                 &get,
                 "MCP_PAGE_SIZE",
                 crate::mcp::paging::DEFAULT_PAGE_SIZE as u64,
+                1,
+                1_000,
+            )? as usize,
+            // Request limits of the JSON-RPC layer (issue 13).
+            max_batch: number(
+                &get,
+                "MAX_BATCH",
+                crate::jsonrpc::DEFAULT_MAX_BATCH as u64,
                 1,
                 1_000,
             )? as usize,
@@ -483,5 +494,17 @@ mod tests {
         .unwrap();
         assert_eq!(config.port, 8080);
         assert!(config.is_mock());
+    }
+
+    #[test]
+    fn max_batch_defaults_to_20_and_is_checked() {
+        let token = ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t");
+        assert_eq!(load(&[token], &[]).unwrap().max_batch, 20);
+        assert_eq!(
+            load(&[token, ("MAX_BATCH", "1")], &[]).unwrap().max_batch,
+            1
+        );
+        let err = load(&[token, ("MAX_BATCH", "0")], &[]).unwrap_err().0;
+        assert!(err.starts_with("MAX_BATCH=0 is not valid"), "{err}");
     }
 }

@@ -159,6 +159,7 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
     configure_may(config.workers);
     catalog::set_result_limit(config.tool_result_max_bytes);
     mcp::paging::set_page_size(config.mcp_page_size);
+    jsonrpc::set_max_batch(config.max_batch);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))

@@ -4,7 +4,14 @@
 use super::version::Headers;
 use super::Server;
 use crate::jsonrpc::{self, Body, Message, RpcError};
+use serde_json::value::RawValue;
 use serde_json::Value;
+
+/// The most bytes of replies one batch collects. Each message of a batch is answered
+/// in turn; once the replies pass this, the messages left are not run and each gets a
+/// [`jsonrpc::BATCH_REPLY_FULL`] error saying to send it again (alone or in a smaller
+/// batch). So a batch costs at most this plus one reply, whatever it asks for.
+pub const MAX_BATCH_REPLY_BYTES: usize = 4 << 20;
 
 /// Answers one body: `None` when nothing goes back (only notifications and client
 /// responses: HTTP 202), else the HTTP status and the reply as JSON text (an object, or an
@@ -12,7 +19,8 @@ use serde_json::Value;
 /// must name. The methods seen are pushed onto `methods` for the log line.
 ///
 /// The reply comes back serialized so that static results (see [`Server::prebuilt`]) are
-/// copied as bytes instead of being cloned and serialized again on every request.
+/// copied as bytes instead of being cloned and serialized again on every request, and
+/// ids are echoed as the client wrote them.
 pub fn exchange(
     server: &Server,
     body: &[u8],
@@ -22,12 +30,11 @@ pub fn exchange(
 ) -> Option<(u16, Vec<u8>)> {
     let mut out = Vec::new();
     let status = match jsonrpc::parse_body(body) {
-        Err(err) => write(
-            &mut out,
-            err.http_status,
-            &jsonrpc::failure(Value::Null, &err),
-        ),
-        Ok(Body::Single(value)) => answer(server, value, method_path, headers, methods, &mut out)?,
+        Err(err) => {
+            jsonrpc::write_failure(&mut out, None, &err);
+            err.http_status
+        }
+        Ok(Body::Single(raw)) => answer(server, raw, method_path, headers, methods, &mut out)?,
         Ok(Body::Batch(items)) => {
             out.push(b'[');
             for item in items {
@@ -35,7 +42,12 @@ pub fn exchange(
                 if mark > 1 {
                     out.push(b',');
                 }
-                if answer(server, item, method_path, headers, methods, &mut out).is_none() {
+                let answered = if mark > MAX_BATCH_REPLY_BYTES {
+                    refuse_unrun(item, methods, &mut out)
+                } else {
+                    answer(server, item, method_path, headers, methods, &mut out)
+                };
+                if answered.is_none() {
                     out.truncate(mark);
                 }
             }
@@ -49,37 +61,43 @@ pub fn exchange(
     Some((status, out))
 }
 
-/// Serializes `reply` onto `out` and passes `status` through.
-fn write(out: &mut Vec<u8>, status: u16, reply: &Value) -> u16 {
-    // Writing a Value into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, reply);
-    status
+/// A message of a batch whose replies are already past [`MAX_BATCH_REPLY_BYTES`]: a
+/// request gets an error saying it was not run; anything else is left unanswered.
+fn refuse_unrun(raw: &RawValue, methods: &mut Vec<String>, out: &mut Vec<u8>) -> Option<u16> {
+    let Ok(Message::Request { id, method, .. }) = jsonrpc::classify(raw) else {
+        return None;
+    };
+    methods.push(method);
+    let err = RpcError::new(
+        jsonrpc::BATCH_REPLY_FULL,
+        format!(
+            "Not run: this batch's replies passed {MAX_BATCH_REPLY_BYTES} bytes, the most one batch reply holds; send this request again, alone or in a smaller batch"
+        ),
+    );
+    jsonrpc::write_failure(out, Some(id), &err);
+    Some(200)
 }
 
 /// Answers one JSON-RPC message onto `out`: `None` (nothing written) for notifications
 /// and client responses (202), else the HTTP status it would get alone.
 fn answer(
     server: &Server,
-    value: Value,
+    raw: &RawValue,
     method_path: Option<&str>,
     headers: Headers,
     methods: &mut Vec<String>,
     out: &mut Vec<u8>,
 ) -> Option<u16> {
-    let message = match jsonrpc::classify(value) {
+    let message = match jsonrpc::classify(raw) {
         Ok(message) => message,
         Err(rejected) => {
             methods.push("invalid".into());
-            let status = if rejected.error.http_status == 200 {
+            jsonrpc::write_failure(out, rejected.id, &rejected.error);
+            return Some(if rejected.error.http_status == 200 {
                 400
             } else {
                 rejected.error.http_status
-            };
-            return Some(write(
-                out,
-                status,
-                &jsonrpc::failure(rejected.id, &rejected.error),
-            ));
+            });
         }
     };
     let (id, method, params) = match message {
@@ -100,21 +118,23 @@ fn answer(
                 "the body's method '{method}' does not match the path /mcp/{path}; POST it to /mcp/{method} or /mcp"
             ))
             .with_status(400);
-            return Some(write(out, err.http_status, &jsonrpc::failure(id, &err)));
+            jsonrpc::write_failure(out, Some(id), &err);
+            return Some(err.http_status);
         }
     }
     if let Some(result) = server.prebuilt(&method, &params, headers) {
-        // The bytes `jsonrpc::success(id, result)` serializes to.
-        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        write(out, 200, &id);
-        out.extend_from_slice(br#","result":"#);
-        out.extend_from_slice(result.as_bytes());
-        out.push(b'}');
+        jsonrpc::write_success_text(out, id, result);
         return Some(200);
     }
     Some(match server.handle(&method, &params, headers) {
-        Ok(result) => write(out, 200, &jsonrpc::success(id, result)),
-        Err(err) => write(out, err.http_status, &jsonrpc::failure(id, &err)),
+        Ok(result) => {
+            jsonrpc::write_success(out, id, &result);
+            200
+        }
+        Err(err) => {
+            jsonrpc::write_failure(out, Some(id), &err);
+            err.http_status
+        }
     })
 }
 
@@ -132,7 +152,7 @@ mod tests {
     fn by_value(server: &Server, id: i64, params: Value, headers: Headers) -> Value {
         let params = params.as_object().cloned().unwrap_or_default();
         let result = server.handle("tools/list", &params, headers).unwrap();
-        jsonrpc::success(json!(id), result)
+        json!({"jsonrpc": "2.0", "id": id, "result": result})
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Checks tool arguments against a tool's JSON Schema (the subset our schemas use:
 //! type (one or a list), properties, required, additionalProperties, items, enum,
-//! minimum, maximum, minItems, maxItems), with messages that name the offending field.
+//! minimum, maximum, minItems, maxItems, maxLength), with messages that name the offending
+//! field.
 
 use serde_json::{Map, Value};
 
@@ -89,6 +90,16 @@ fn check_value(path: &str, value: &Value, schema: &Value) -> Result<(), String> 
             }
         }
     }
+    if let (Some(text), Some(max)) = (
+        value.as_str(),
+        schema.get("maxLength").and_then(Value::as_u64),
+    ) {
+        if text.chars().count() as u64 > max {
+            return Err(format!(
+                "argument '{path}' must be at most {max} characters long"
+            ));
+        }
+    }
     if let Some(items) = value.as_array() {
         if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
             if (items.len() as u64) < min {
@@ -173,7 +184,7 @@ mod tests {
             "properties": {
                 "limit": {"type": "number", "minimum": 1, "maximum": 100},
                 "properties": {"type": "array", "items": {"type": "string"}},
-                "email": {"type": "string"},
+                "email": {"type": "string", "maxLength": 12},
                 "dir": {"type": "string", "enum": ["ASCENDING", "DESCENDING"]}
             },
             "required": ["email"]
@@ -199,5 +210,7 @@ mod tests {
         assert!(err(json!({"email": "x", "properties": ["a", 1]})).contains("'properties[1]'"));
         assert!(err(json!({"email": "x", "dir": "UP"})).contains("one of"));
         assert!(err(json!({"email": "x", "phone": "1"})).contains("unknown argument 'phone'"));
+        assert!(err(json!({"email": "ééééééé@b.com"})).contains("at most 12 characters"));
+        assert_eq!(check(json!({"email": "éééééé@b.com"})), Ok(()));
     }
 }

@@ -337,14 +337,13 @@ pub fn classify(raw: &RawValue) -> Result<Message<'_>, Rejected<'_>> {
     };
     let id = match id {
         None => None,
-        Some(id)
-            if id
-                .get()
-                .starts_with(|c: char| c == '"' || c == '-' || c.is_ascii_digit()) =>
-        {
-            Some(id)
+        Some(id) if valid_id(id.get()) => Some(id),
+        Some(_) => {
+            return Err(reject(
+                None,
+                "\"id\" must be a string or a number (within a double's range, which JSON parsers can read back)",
+            ))
         }
-        Some(_) => return Err(reject(None, "\"id\" must be a string or a number")),
     };
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(reject(id, "\"jsonrpc\" must be exactly \"2.0\""));
@@ -371,6 +370,12 @@ pub fn classify(raw: &RawValue) -> Result<Message<'_>, Rejected<'_>> {
         Some(id) => Message::Request { id, method, params },
         None => Message::Notification { method },
     })
+}
+
+/// A string, or a number that JSON parsers can read back (`1e400` is JSON but most
+/// parsers refuse it, so a reply echoing it could not be read).
+fn valid_id(raw: &str) -> bool {
+    raw.starts_with('"') || raw.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 fn reject<'a>(id: Id<'a>, reason: &str) -> Rejected<'a> {
@@ -454,7 +459,7 @@ mod tests {
             code(r#"{"jsonrpc":"2.0","id":1,"method":5}"#),
             INVALID_REQUEST
         );
-        for id in ["{}", "[]", "null", "true"] {
+        for id in ["{}", "[]", "null", "true", "1e400", "-1e309"] {
             let text = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             assert_eq!(code(&text), INVALID_REQUEST, "{text}");
         }

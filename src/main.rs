@@ -19,6 +19,8 @@ mod registry;
 mod signals;
 mod stdio;
 mod store;
+#[cfg(test)]
+mod xorshift;
 
 use accounts::Connector;
 use config::{Config, Upstream};

@@ -214,7 +214,7 @@ fn a_batch_past_max_batch_is_refused_whole_without_building_replies() {
     let server = Server::mock(&[("MAX_BATCH", "2")]);
     let body = format!(
         "[{}]",
-        vec![r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#; 3].join(",")
+        [r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#; 3].join(",")
     );
     let (status, reply) = post_raw(&server, "/mcp", &body);
     assert_eq!(
@@ -282,11 +282,11 @@ fn a_body_of_millions_of_tiny_values_is_refused_before_it_is_parsed() {
     // The 10 MB body itself is read into memory; nothing is built from it.
     let grown = rss_kib(&server).saturating_sub(before);
     assert!(grown < 40 * 1024, "RSS grew {grown} KiB");
-    // The largest legitimate call, a batch create of 100 records with 50 properties each,
+    // The largest legitimate call, a batch create of 100 records with 200 properties each,
     // still fits.
     let inputs: Vec<Value> = (0..100)
         .map(|i| {
-            let props: serde_json::Map<String, Value> = (0..50)
+            let props: serde_json::Map<String, Value> = (0..200)
                 .map(|p| (format!("p{p}"), json!(format!("v{i}"))))
                 .collect();
             json!({ "properties": props })

@@ -380,7 +380,7 @@ mod tests {
             exposure: &exposure,
             client: &client,
         };
-        let mut rng = Rng::new(0x1337_13);
+        let mut rng = Rng::new(0x0013_3713);
         let mut echoed_ids = 0;
         for case in 0..3_000 {
             let (body, ids): (String, Vec<Option<String>>) = match rng.below(6) {

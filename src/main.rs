@@ -181,7 +181,7 @@ fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, S
         env!("CARGO_PKG_VERSION"),
         exposure.len()
     );
-    stdio::run(&server).map_err(|err| format!("stdio failed: {err}"))?;
+    stdio::run(&server, config.max_request_size).map_err(|err| format!("stdio failed: {err}"))?;
     Ok(ExitCode::SUCCESS)
 }
 

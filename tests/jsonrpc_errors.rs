@@ -519,3 +519,43 @@ fn ids_that_would_be_dot_segments_never_reach_hubspot() {
         ["PATCH /crm/v3/properties/contacts/a%2Fb%23c HTTP/1.1"]
     );
 }
+
+#[test]
+fn an_overlong_stdio_line_is_refused_and_the_next_one_answered() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .args(["stdio", "--mock", &common::fixtures()])
+        .env_clear()
+        .env("MAX_REQUEST_SIZE", "1024")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let long = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "y".repeat(200_000)
+    );
+    writeln!(stdin, "{long}").unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"ping"}}"#).unwrap();
+    stdin.write_all(&[0xff, b'\n']).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"ping"}}"#).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let replies: Vec<Value> = output
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(replies.len(), 4, "{replies:?}");
+    assert_eq!(replies[0]["error"]["code"], -32600);
+    assert!(replies[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("longer than 1024 bytes (MAX_REQUEST_SIZE)"));
+    assert_eq!(replies[1]["id"], 2);
+    assert_eq!(replies[2]["error"]["code"], -32700, "not UTF-8");
+    assert_eq!(replies[3]["id"], 3);
+}

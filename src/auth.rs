@@ -5,7 +5,6 @@
 use crate::http::Response;
 use crate::jsonrpc::{self, RpcError};
 use crate::registry::token::hash_token;
-use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
@@ -126,9 +125,15 @@ impl Policy {
 /// A refused credential on the MCP endpoints: 401, the Bearer challenge and a JSON-RPC
 /// error body (code [`UNAUTHORIZED`]).
 pub fn unauthorized(message: &str) -> Response {
-    let error = RpcError::new(UNAUTHORIZED, message);
-    Response::json(401, &jsonrpc::failure(Value::Null, &error))
-        .with_header("WWW-Authenticate", CHALLENGE)
+    rpc_refusal(401, message).with_header("WWW-Authenticate", CHALLENGE)
+}
+
+/// An HTTP `status` whose body is the JSON-RPC error [`UNAUTHORIZED`] with `message` and
+/// `id: null` (the request was not read).
+fn rpc_refusal(status: u16, message: &str) -> Response {
+    let mut body = Vec::new();
+    jsonrpc::write_failure(&mut body, None, &RpcError::new(UNAUTHORIZED, message));
+    Response::json_bytes(status, body)
 }
 
 /// 429 for an address that failed too many credential attempts, with `Retry-After`: a
@@ -139,8 +144,7 @@ pub fn too_many_attempts(wait: Duration, rpc: bool) -> Response {
     let message =
         format!("too many failed credential attempts from your address; try again in {seconds} s");
     let response = if rpc {
-        let error = RpcError::new(UNAUTHORIZED, message);
-        Response::json(429, &jsonrpc::failure(Value::Null, &error))
+        rpc_refusal(429, &message)
     } else {
         Response::error(429, &message)
     };

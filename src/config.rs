@@ -86,6 +86,9 @@ pub struct Config {
     /// `MAX_CONNECTIONS`: connections served in full at once; `0` sizes it from the fd limit
     /// (see `http::default_max_connections`).
     pub max_connections: usize,
+    // Request limits of the JSON-RPC layer (issue 13).
+    /// `MAX_BATCH`: the most messages one JSON-RPC batch holds; a larger one is refused whole.
+    pub max_batch: usize,
 }
 
 /// Where HubSpot calls go.
@@ -362,6 +365,14 @@ impl Config {
                 1 << 30,
             )?,
             max_connections: number(&get, "MAX_CONNECTIONS", 0, 0, 1 << 24)? as usize,
+            // Request limits of the JSON-RPC layer (issue 13).
+            max_batch: number(
+                &get,
+                "MAX_BATCH",
+                crate::jsonrpc::DEFAULT_MAX_BATCH as u64,
+                1,
+                1_000,
+            )? as usize,
         })
     }
 
@@ -708,5 +719,17 @@ mod tests {
         ];
         let config = load(&both, &[]).unwrap();
         assert!(matches!(config.upstream, Upstream::Token(ref t) if t == "pat-2"));
+    }
+
+    #[test]
+    fn max_batch_defaults_to_20_and_is_checked() {
+        let token = ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t");
+        assert_eq!(load(&[token], &[]).unwrap().max_batch, 20);
+        assert_eq!(
+            load(&[token, ("MAX_BATCH", "1")], &[]).unwrap().max_batch,
+            1
+        );
+        let err = load(&[token, ("MAX_BATCH", "0")], &[]).unwrap_err().0;
+        assert!(err.starts_with("MAX_BATCH=0 is not valid"), "{err}");
     }
 }

@@ -22,6 +22,8 @@ mod signals;
 mod stdio;
 mod store;
 mod throttle;
+#[cfg(test)]
+mod xorshift;
 
 use accounts::Connector;
 use auth::{McpAuth, Policy};
@@ -174,6 +176,7 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
     catalog::set_result_limit(config.tool_result_max_bytes);
     mcp::paging::set_page_size(config.mcp_page_size);
     hubspot::transport::set_max_response_bytes(config.hubspot_max_response_bytes);
+    jsonrpc::set_max_batch(config.max_batch);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))
@@ -194,7 +197,7 @@ fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, S
         env!("CARGO_PKG_VERSION"),
         exposure.len()
     );
-    stdio::run(&server).map_err(|err| format!("stdio failed: {err}"))?;
+    stdio::run(&server, config.max_request_size).map_err(|err| format!("stdio failed: {err}"))?;
     Ok(ExitCode::SUCCESS)
 }
 

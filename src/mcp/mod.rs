@@ -271,9 +271,9 @@ impl Server<'_> {
     ) -> Result<Value, RpcError> {
         let name = || args.get("name").and_then(Value::as_str).unwrap_or_default();
         match meta {
-            MetaTool::SearchTools => {
-                Ok(tool_result(&discovery::search(&self.exposure.tools, args)))
-            }
+            MetaTool::SearchTools => discovery::search(&self.exposure.tools, args)
+                .map(|found| tool_result(&found))
+                .map_err(|why| RpcError::invalid_params(format!("search_tools: {why}"))),
             MetaTool::GetToolSchema => Ok(tool_result(
                 &self.exposure.tool(name())?.to_json(structured),
             )),

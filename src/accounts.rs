@@ -1,7 +1,7 @@
 //! Turns an integrated account's credentials into a HubSpot client: a private app token
 //! talks to `HUBSPOT_API_URL`, a mock account to the embedded mock HubSpot.
 
-use crate::hubspot::pool::BlockingPool;
+use crate::pool::BlockingPool;
 use crate::hubspot::{ApiVersion, CallPolicy, Client};
 use crate::registry::AccountAuth;
 use std::sync::Arc;

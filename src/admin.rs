@@ -7,7 +7,7 @@ use crate::auth::too_many_attempts;
 use crate::catalog;
 use crate::clock;
 use crate::http::{Request, Response};
-use crate::hubspot::pool::BlockingPool;
+use crate::pool::BlockingPool;
 use crate::registry::{token, Page, Registry, RegistryError, ADMIN_IDENTITY};
 use crate::throttle::Throttle;
 use serde_json::Value;

@@ -10,7 +10,7 @@ use crate::catalog::Tool;
 use crate::clock;
 use crate::exposures::ExposureCache;
 use crate::http::{CorsPolicy, Handler, LogField, Request, Response, Shutdown};
-use crate::hubspot::pool::BlockingPool;
+use crate::pool::BlockingPool;
 use crate::hubspot::Client;
 use crate::jsonrpc::RpcError;
 use crate::mcp::{self, exchange, version::Headers, Exposure, Recheck};

@@ -17,6 +17,7 @@ mod jsonrpc;
 mod logger;
 mod mcp;
 mod mock;
+mod pool;
 mod registry;
 mod signals;
 mod stdio;
@@ -125,7 +126,7 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
         mock_url: None,
         timeout: config.hubspot_timeout,
         policy: config.hubspot_policy,
-        pool: Arc::new(hubspot::pool::BlockingPool::new(
+        pool: Arc::new(pool::BlockingPool::new(
             config.pool_threads,
             config.pool_queue,
         )),
@@ -261,7 +262,7 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         None => None,
     };
     let shutdown = Arc::new(Shutdown::default());
-    let registry_pool = Arc::new(hubspot::pool::BlockingPool::new(
+    let registry_pool = Arc::new(pool::BlockingPool::new(
         REGISTRY_POOL.0,
         REGISTRY_POOL.1,
     ));

@@ -12,14 +12,13 @@
 
 mod error;
 pub mod paths;
-pub mod pool;
 pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
 pub use error::HubSpotError;
 pub use paths::{ApiVersion, Endpoint};
-use pool::{BlockingPool, PoolError};
+use crate::pool::{BlockingPool, PoolError};
 use ratelimit::{RateLimiter, Refusal};
 use retry::Backoff;
 use serde_json::Value;

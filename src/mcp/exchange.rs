@@ -142,7 +142,8 @@ fn answer(
 mod tests {
     use super::*;
     use crate::catalog::discovery::ToolExposure;
-    use crate::hubspot::{pool::BlockingPool, Client};
+    use crate::hubspot::Client;
+    use crate::pool::BlockingPool;
     use crate::mcp::Exposure;
     use crate::xorshift::Rng;
     use serde_json::json;

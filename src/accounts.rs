@@ -1,8 +1,8 @@
 //! Turns an integrated account's credentials into a HubSpot client: a private app token
 //! talks to `HUBSPOT_API_URL`, a mock account to the embedded mock HubSpot.
 
-use crate::pool::BlockingPool;
 use crate::hubspot::{ApiVersion, CallPolicy, Client};
+use crate::pool::BlockingPool;
 use crate::registry::AccountAuth;
 use std::sync::Arc;
 use std::time::Duration;

@@ -733,3 +733,82 @@ mod tests {
         assert!(err.starts_with("MAX_BATCH=0 is not valid"), "{err}");
     }
 }
+
+/// README's Configuration table and what the server reads agree: every variable that
+/// `Config::load` or the HubSpot client's proxy lookup asks for has a row, and every row
+/// names something that is read.
+#[cfg(test)]
+mod readme {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    /// The variables named in the first cell of README's Configuration table.
+    fn documented() -> BTreeSet<String> {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .expect("README has a Configuration section");
+        section
+            .lines()
+            .skip_while(|line| !line.starts_with('|'))
+            .take_while(|line| line.starts_with('|'))
+            .skip(2)
+            .filter_map(|row| row.split('|').nth(1))
+            .flat_map(|cell| {
+                cell.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Every variable the configuration and the proxy lookup ask for, over start-ups that
+    /// take each branch (the mock, a token, its alias).
+    fn read() -> BTreeSet<String> {
+        let asked = RefCell::new(BTreeSet::new());
+        let fixtures = env!("CARGO_MANIFEST_DIR");
+        for vars in [
+            [("HUBSPOT_MOCK", fixtures)],
+            [("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")],
+            [("HUBSPOT_ACCESS_TOKEN", "t")],
+        ] {
+            Config::load(
+                |name| {
+                    asked.borrow_mut().insert(name.to_string());
+                    vars.iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string())
+                },
+                &[],
+            )
+            .expect("a valid configuration");
+        }
+        for scheme in ["https", "http"] {
+            crate::hubspot::transport::proxy_for(scheme, "api.hubapi.com", |name| {
+                asked.borrow_mut().insert(name.to_string());
+                None
+            });
+        }
+        asked.into_inner()
+    }
+
+    #[test]
+    fn every_setting_has_a_readme_row_and_every_row_is_a_setting() {
+        let (documented, read) = (documented(), read());
+        let missing: Vec<&String> = read.difference(&documented).collect();
+        let stale: Vec<&String> = documented.difference(&read).collect();
+        assert!(
+            missing.is_empty(),
+            "read but not in README's Configuration table: {missing:?}"
+        );
+        assert!(
+            stale.is_empty(),
+            "in README's Configuration table but never read: {stale:?}"
+        );
+        assert!(read.len() > 40, "the scan found the settings: {read:?}");
+    }
+}

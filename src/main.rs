@@ -262,10 +262,7 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         None => None,
     };
     let shutdown = Arc::new(Shutdown::default());
-    let registry_pool = Arc::new(pool::BlockingPool::new(
-        REGISTRY_POOL.0,
-        REGISTRY_POOL.1,
-    ));
+    let registry_pool = Arc::new(pool::BlockingPool::new(REGISTRY_POOL.0, REGISTRY_POOL.1));
     // Separate counts for MCP credentials and the admin token: guessing one cannot lock
     // holders of the other out.
     let throttle = Arc::new(throttle::Throttle::new(config.trusted_proxies.clone()));
@@ -440,4 +437,52 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     let _ = accept.join();
     shutdown.drain(Duration::from_secs(5));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod usage {
+    use super::USAGE;
+
+    /// The flags a source file matches on (the match arms on a quoted double-dash name).
+    fn flags_matched_in(source: &str) -> Vec<&str> {
+        source
+            .split("\"--")
+            .skip(1)
+            .filter_map(|rest| {
+                let (name, after) = rest.split_once('"')?;
+                let is_arm =
+                    after.trim_start().starts_with("=>") || after.trim_start().starts_with('|');
+                (is_arm && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+                    .then_some(name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn usage_names_every_flag_the_commands_take() {
+        let flags: Vec<&str> = flags_matched_in(include_str!("config.rs"))
+            .into_iter()
+            .chain(flags_matched_in(include_str!("main.rs")))
+            .collect();
+        for flag in [
+            "port",
+            "host",
+            "mock",
+            "log-level",
+            "fixtures",
+            "latency-ms",
+            "faults",
+            "api-version",
+            "help",
+            "version",
+        ] {
+            assert!(flags.contains(&flag), "the scan found --{flag}: {flags:?}");
+        }
+        for flag in flags {
+            assert!(
+                USAGE.contains(&format!("--{flag}")),
+                "--{flag} is taken but USAGE does not name it"
+            );
+        }
+    }
 }

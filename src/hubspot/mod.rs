@@ -16,9 +16,9 @@ pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
+use crate::pool::{BlockingPool, PoolError};
 pub use error::HubSpotError;
 pub use paths::{ApiVersion, Endpoint};
-use crate::pool::{BlockingPool, PoolError};
 use ratelimit::{RateLimiter, Refusal};
 use retry::Backoff;
 use serde_json::Value;

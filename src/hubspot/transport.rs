@@ -259,7 +259,7 @@ fn host_of(authority: &str) -> &str {
 /// `all_proxy`/`ALL_PROXY`; none when `no_proxy`/`NO_PROXY` lists the host (`*`, a name
 /// that also covers its subdomains, an optional leading `.`; ports ignored) or the host is a
 /// loopback address, which a proxy elsewhere could never reach. Empty values count as unset.
-fn proxy_for(
+pub(crate) fn proxy_for(
     scheme: &str,
     host: &str,
     env: impl Fn(&str) -> Option<String>,

@@ -143,8 +143,8 @@ mod tests {
     use super::*;
     use crate::catalog::discovery::ToolExposure;
     use crate::hubspot::Client;
-    use crate::pool::BlockingPool;
     use crate::mcp::Exposure;
+    use crate::pool::BlockingPool;
     use crate::xorshift::Rng;
     use serde_json::json;
     use std::sync::Arc;

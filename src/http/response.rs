@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-/// One HTTP response. `Content-Length`, `Date`-less framing and `Connection` are added
-/// by the connection loop.
+/// One HTTP response. The connection loop adds `Server`, `Date`, `Content-Length` and
+/// `Connection`.
 pub struct Response {
     /// The status code.
     pub status: u16,

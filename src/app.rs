@@ -200,31 +200,33 @@ impl App {
         if let Some(refused) = self.throttled(req) {
             return refused;
         }
-        let Some(credential) = req.bearer_token() else {
-            if self.auth.credential_required(is_proxied(req)) {
-                return auth::unauthorized(
-                    "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
-                );
+        match req.bearer_token() {
+            None if self.auth.credential_required(is_proxied(req)) => auth::unauthorized(
+                "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
+            ),
+            Some(credential) if !self.auth.keys.contains(credential) => {
+                self.scoped_by_header(req, credential, method_path, trace)
             }
-            return self.mcp(
+            _ => self.mcp(
                 req,
                 self.exposures.unfiltered(),
                 &self.client,
                 None,
                 method_path,
                 trace,
-            );
-        };
-        if self.auth.keys.contains(credential) {
-            return self.mcp(
-                req,
-                self.exposures.unfiltered(),
-                &self.client,
-                None,
-                method_path,
-                trace,
-            );
+            ),
         }
+    }
+
+    /// `POST /mcp` with a Bearer that is not an API key: the scoped server whose token it
+    /// is, or 401 (the same answer whatever was wrong).
+    fn scoped_by_header(
+        &self,
+        req: &Request,
+        credential: &str,
+        method_path: Option<&str>,
+        trace: &mut Trace,
+    ) -> Response {
         match self.registry.resolve_token(credential, clock::now_millis()) {
             Resolved::Live(server) if server.filter.requires_api_key() => {
                 auth::unauthorized(NEEDS_API_KEY)

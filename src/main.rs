@@ -18,6 +18,8 @@ mod logger;
 mod mcp;
 mod mock;
 mod pool;
+#[cfg(test)]
+mod readme;
 mod registry;
 mod signals;
 mod stdio;

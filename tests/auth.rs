@@ -35,23 +35,7 @@ fn bearer(token: &str) -> String {
 }
 
 fn admin(server: &Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = bearer(ADMIN);
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let reply = server.request(
-        method,
-        path,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    );
-    let json = if reply.body.is_empty() {
-        Value::Null
-    } else {
-        reply.json()
-    };
-    (reply.status, json)
+    server.admin(ADMIN, method, path, body.as_ref())
 }
 
 /// The start-up account's id.
@@ -86,6 +70,23 @@ fn delete_server(server: &Client, id: &str) {
         None,
     );
     assert_eq!(status, 200, "{body}");
+}
+
+/// An admin-enabled server whose start-up account is a standalone mock HubSpot that answers
+/// every call after `latency_ms` (so a test can act while a call is in flight); returns both.
+fn behind_a_slow_hubspot(latency_ms: u64, extra: &[(&str, &str)]) -> (Server, Server) {
+    let upstream = Server::mock_hubspot(&["--latency-ms", &latency_ms.to_string()]);
+    let mut env = vec![
+        (
+            "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN",
+            "pat-na1-test".to_string(),
+        ),
+        ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+        ("ADMIN_API_TOKEN", ADMIN.to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let server = Server::start(&["serve"], &env, "listening on http://");
+    (upstream, server)
 }
 
 /// An admin-enabled server on the embedded mock with `extra` environment.
@@ -340,16 +341,7 @@ fn guessing_credentials_is_slowed_per_address() {
 #[test]
 fn deleting_a_server_stops_the_next_call_of_a_batch_in_flight() {
     // Every upstream answer takes 1.5 s, so the delete lands while item one runs.
-    let upstream = Server::mock_hubspot(&["--latency-ms", "1500"]);
-    let server = Server::start(
-        &["serve"],
-        &[
-            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
-            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
-            ("ADMIN_API_TOKEN", ADMIN.into()),
-        ],
-        "listening on http://",
-    );
+    let (upstream, server) = behind_a_slow_hubspot(1500, &[]);
     let (id, token) = mint(&server, json!({"methods": ["read"]}));
     let client = Client { addr: server.addr };
     let url = format!("/mcp/{token}");
@@ -381,17 +373,9 @@ fn deleting_a_server_stops_the_next_call_of_a_batch_in_flight() {
 
 #[test]
 fn a_scoped_token_resolves_while_hubspot_is_slow() {
-    let upstream = Server::mock_hubspot(&["--latency-ms", "4000"]);
-    let server = Server::start(
-        &["serve"],
-        &[
-            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
-            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
-            ("ADMIN_API_TOKEN", ADMIN.into()),
-            ("HUBSPOT_POOL_THREADS", "2".into()),
-            ("HUBSPOT_POOL_QUEUE", "64".into()),
-        ],
-        "listening on http://",
+    let (_upstream, server) = behind_a_slow_hubspot(
+        4000,
+        &[("HUBSPOT_POOL_THREADS", "2"), ("HUBSPOT_POOL_QUEUE", "64")],
     );
     let (_, token) = mint(&server, json!({"methods": ["read"]}));
     let url = format!("/mcp/{token}");
@@ -547,16 +531,7 @@ fn the_admin_api_can_have_its_own_listener() {
 /// read of a batch already running (reads used to go on with the account's HubSpot key).
 #[test]
 fn revocation_and_narrowing_stop_resource_reads_in_flight() {
-    let upstream = Server::mock_hubspot(&["--latency-ms", "700"]);
-    let server = Server::start(
-        &["serve"],
-        &[
-            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
-            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
-            ("ADMIN_API_TOKEN", ADMIN.into()),
-        ],
-        "listening on http://",
-    );
+    let (_upstream, server) = behind_a_slow_hubspot(700, &[]);
     let read = |i: u32| json!({"jsonrpc":"2.0","id":i,"method":"resources/read","params":{"uri":"hubspot://deals/9001"}});
     let batch = json!([read(1), read(2), read(3), read(4)]);
     let account = account(&server);
@@ -673,17 +648,7 @@ fn a_token_in_an_odd_path_is_never_logged() {
 
 #[test]
 fn turning_require_api_token_auth_on_stops_a_running_batch() {
-    let upstream = Server::mock_hubspot(&["--latency-ms", "700"]);
-    let server = Server::start(
-        &["serve"],
-        &[
-            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
-            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
-            ("ADMIN_API_TOKEN", ADMIN.into()),
-            ("MCP_API_KEYS", API_KEY.into()),
-        ],
-        "listening on http://",
-    );
+    let (_upstream, server) = behind_a_slow_hubspot(700, &[("MCP_API_KEYS", API_KEY)]);
     let (id, token) = mint(&server, json!({"methods": ["read"]}));
     let client = Client { addr: server.addr };
     let url = format!("/mcp/{token}");

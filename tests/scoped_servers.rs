@@ -26,25 +26,7 @@ fn admin_server_with(data_dir: &std::path::Path, api_url: &str) -> Server {
 }
 
 fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = format!("Bearer {ADMIN}");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let reply = server.request(
-        method,
-        path,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    );
-    (
-        reply.status,
-        if reply.body.is_empty() {
-            Value::Null
-        } else {
-            reply.json()
-        },
-    )
+    server.admin(ADMIN, method, path, body.as_ref())
 }
 
 fn default_account(server: &Server) -> String {

@@ -464,26 +464,11 @@ mod tests {
     fn readme_api_version_table_matches_the_code() {
         const BEGIN: &str = "<!-- api-versions:begin (src/hubspot/paths.rs renders this; UPDATE_README=1 rewrites it) -->\n";
         const END: &str = "<!-- api-versions:end -->";
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-        let readme = std::fs::read_to_string(path).unwrap();
-        let start = readme
-            .find(BEGIN)
-            .expect("README has the api-versions markers")
-            + BEGIN.len();
-        let end = readme.find(END).unwrap();
-        let table = readme_table();
-        if std::env::var_os("UPDATE_README").is_some() {
-            std::fs::write(
-                path,
-                format!("{}{table}{}", &readme[..start], &readme[end..]),
-            )
-            .unwrap();
-        } else {
-            assert_eq!(
-                readme[start..end],
-                table,
-                "README's API version table is stale: run UPDATE_README=1 cargo test paths::tests::readme"
-            );
-        }
+        crate::readme::sync_section(
+            BEGIN,
+            END,
+            &readme_table(),
+            "cargo test paths::tests::readme",
+        );
     }
 }

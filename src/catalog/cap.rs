@@ -10,24 +10,11 @@
 
 use super::ToolError;
 use serde_json::{json, Map, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The default limit on one tool result's text, in bytes.
 pub const DEFAULT_RESULT_LIMIT: usize = 100_000;
 /// Room kept for the `truncated` note itself.
 const NOTE_ROOM: usize = 600;
-
-static LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_RESULT_LIMIT);
-
-/// Sets the limit on one tool result's text (bytes), for the whole process.
-pub fn set_result_limit(bytes: usize) {
-    LIMIT.store(bytes, Ordering::Relaxed);
-}
-
-/// The limit on one tool result's text (bytes).
-pub fn result_limit() -> usize {
-    LIMIT.load(Ordering::Relaxed)
-}
 
 fn size(value: &Value) -> usize {
     serde_json::to_string_pretty(value).map_or(0, |t| t.len())

@@ -2,7 +2,8 @@
 //! (2026-07-28) are stateless and name their version in every request's `_meta`. The era
 //! is decided per request, so no session state exists anywhere.
 
-use crate::jsonrpc::{RpcError, HEADER_MISMATCH, UNSUPPORTED_VERSION};
+use super::Method;
+use crate::jsonrpc::{ErrorCode, RpcError};
 use serde_json::{json, Map, Value};
 
 /// The stateless revision this server speaks.
@@ -61,26 +62,29 @@ pub struct Headers<'a> {
     pub http: bool,
 }
 
-/// The unsupported-version error: HTTP 400, -32022, `data.supported`.
+/// The unsupported-version error: -32022, `data.supported`.
 pub fn unsupported(version: &str) -> RpcError {
     RpcError::new(
-        UNSUPPORTED_VERSION,
+        ErrorCode::UNSUPPORTED_VERSION,
         format!(
             "Unsupported protocol version '{version}'; this server supports {}",
             supported().join(", ")
         ),
     )
     .with_data(json!({ "supported": supported(), "requested": version }))
-    .with_status(400)
 }
 
 fn mismatch(what: String) -> RpcError {
-    RpcError::new(HEADER_MISMATCH, format!("Header mismatch: {what}")).with_status(400)
+    RpcError::new(
+        ErrorCode::HEADER_MISMATCH,
+        format!("Header mismatch: {what}"),
+    )
 }
 
 /// Decides the era of one request and checks it, in the order of the 2026-07-28 spec:
-/// the required `_meta` fields (-32602, HTTP 400), then over HTTP the request metadata
-/// headers against the body (-32020, HTTP 400), then the version itself (-32022).
+/// the required `_meta` fields (-32602), then over HTTP the request metadata headers
+/// against the body (-32020), then the version itself (-32022). Over HTTP, any error here
+/// is answered with status 400 (see [`super::http_status`]).
 pub fn detect(
     method: &str,
     params: &Map<String, Value>,
@@ -90,7 +94,7 @@ pub fn detect(
     let Some(meta_version) = meta.and_then(|meta| meta.get(META_VERSION)) else {
         return legacy(method, params, headers);
     };
-    let malformed = |why: String| RpcError::invalid_params(why).with_status(400);
+    let malformed = RpcError::invalid_params;
     let requested = meta_version
         .as_str()
         .ok_or_else(|| malformed(format!("_meta.{META_VERSION} must be a string")))?;
@@ -118,9 +122,9 @@ pub fn detect(
 
 /// The params field a method's `Mcp-Name` header mirrors.
 fn name_field(method: &str) -> Option<&'static str> {
-    match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
+    match method.parse().ok()? {
+        Method::ToolsCall | Method::PromptsGet => Some("name"),
+        Method::ResourcesRead => Some("uri"),
         _ => None,
     }
 }
@@ -233,7 +237,7 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
 /// A request without `_meta` version: the legacy era. `initialize` negotiates its own
 /// version; other requests may carry `MCP-Protocol-Version`, taken as 2025-03-26 when absent.
 fn legacy(method: &str, params: &Map<String, Value>, headers: Headers) -> Result<Era, RpcError> {
-    if method == "initialize" {
+    if method == Method::Initialize.as_str() {
         let offered = params.get("protocolVersion").and_then(Value::as_str);
         let version = offered
             .and_then(|v| LEGACY.iter().copied().find(|l| *l == v))
@@ -246,8 +250,7 @@ fn legacy(method: &str, params: &Map<String, Value>, headers: Headers) -> Result
             Some(v) if LEGACY.contains(&v) => Ok(Era::Legacy(v)),
             Some(v) => Err(RpcError::invalid_params(format!(
                 "MCP-Protocol-Version is '{v}' but the request has no _meta.{META_VERSION}; a {v} request must carry it in params._meta"
-            ))
-            .with_status(400)),
+            ))),
             None => Err(unsupported(header)),
         },
     }
@@ -256,7 +259,9 @@ fn legacy(method: &str, params: &Map<String, Value>, headers: Headers) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jsonrpc::INVALID_PARAMS;
+    const INVALID_PARAMS: ErrorCode = ErrorCode::INVALID_PARAMS;
+    const UNSUPPORTED_VERSION: ErrorCode = ErrorCode::UNSUPPORTED_VERSION;
+    const HEADER_MISMATCH: ErrorCode = ErrorCode::HEADER_MISMATCH;
 
     fn params(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
@@ -295,7 +300,7 @@ mod tests {
         );
         let bad = params(json!({"_meta": {META_VERSION: "2030-01-01", META_CAPABILITIES: {}}}));
         let err = detect("tools/list", &bad, Headers::default()).unwrap_err();
-        assert_eq!((err.code, err.http_status), (UNSUPPORTED_VERSION, 400));
+        assert_eq!(err.code, UNSUPPORTED_VERSION);
         assert_eq!(err.data.unwrap()["supported"][0], MODERN);
         for meta in [
             json!({META_VERSION: MODERN}),
@@ -304,7 +309,7 @@ mod tests {
         ] {
             let p = params(json!({"_meta": meta}));
             let err = detect("tools/list", &p, Headers::default()).unwrap_err();
-            assert_eq!((err.code, err.http_status), (INVALID_PARAMS, 400), "{meta}");
+            assert_eq!(err.code, INVALID_PARAMS, "{meta}");
         }
     }
 
@@ -342,11 +347,7 @@ mod tests {
             http(Some("=?base64?not base64?=")),
         ] {
             let err = detect("tools/call", &p, headers).unwrap_err();
-            assert_eq!(
-                (err.code, err.http_status),
-                (HEADER_MISMATCH, 400),
-                "{headers:?}"
-            );
+            assert_eq!(err.code, HEADER_MISMATCH, "{headers:?}");
         }
         // a method without a name needs no Mcp-Name
         let list = params(json!({"_meta": meta()}));

@@ -9,7 +9,7 @@ mod resources;
 pub mod version;
 
 use crate::catalog::discovery::{self, MetaTool, ToolExposure};
-use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
+use crate::catalog::{self, Fitted, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use crate::hubspot::Client;
 use crate::jsonrpc::RpcError;
 pub use exchange::{exchange, http_status};
@@ -317,8 +317,8 @@ impl Server<'_> {
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
         match tool.run(self.client, args, self.exposure.settings.result_limit) {
-            Ok(value) => {
-                let mut result = tool_result(&value);
+            Ok(Fitted { value, text }) => {
+                let mut result = text_result(text);
                 if structured {
                     result["structuredContent"] = value;
                 }
@@ -364,9 +364,12 @@ fn arguments(value: Option<&Value>) -> Result<&Map<String, Value>, RpcError> {
 
 /// A successful tool result: the value as pretty JSON text.
 fn tool_result(value: &Value) -> Value {
-    json!({
-        "content": [{ "type": "text", "text": serde_json::to_string_pretty(value).unwrap_or_default() }]
-    })
+    text_result(serde_json::to_string_pretty(value).unwrap_or_default())
+}
+
+/// A successful tool result whose text is already printed.
+fn text_result(text: String) -> Value {
+    json!({ "content": [{ "type": "text", "text": text }] })
 }
 
 /// Adds what every modern-era result carries: `resultType` and `serverInfo` in `_meta`,

@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(status(bad_meta, None), Some(400));
         let unauthorized = Outcome::Failure {
             code: ErrorCode::UNAUTHORIZED,
-            era: Some(Era::Legacy("2025-03-26")),
+            era: Some(Era::Legacy(version::LEGACY_DEFAULT)),
         };
         assert_eq!(http_status(unauthorized), 401);
     }

@@ -15,7 +15,7 @@ use crate::jsonrpc::RpcError;
 pub use exchange::{exchange, http_status};
 pub use method::Method;
 use serde_json::{json, Map, Value};
-use version::Era;
+use version::{Era, ProtocolVersion};
 
 /// The seed's `instructions`.
 const INSTRUCTIONS: &str = "HubSpot MCP Server - Access to CRM contacts, companies, and deals data";
@@ -349,7 +349,7 @@ fn page(
 /// `structuredContent` (2025-06-18 and newer). A legacy request without the
 /// `MCP-Protocol-Version` header counts as 2025-03-26, as the spec says.
 fn structured_content(era: Era) -> bool {
-    era.version() >= "2025-06-18"
+    era.version() >= ProtocolVersion::V_2025_06_18
 }
 
 /// A tool's `arguments`: an object, or none.
@@ -436,7 +436,7 @@ fn initialize(era: Era) -> Value {
 /// as on every modern result).
 fn discover() -> Value {
     json!({
-        "supportedVersions": version::supported(),
+        "supportedVersions": version::SUPPORTED,
         "capabilities": modern_capabilities(),
         "instructions": INSTRUCTIONS
     })

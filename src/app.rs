@@ -448,7 +448,7 @@ fn wants_sse(accept: Option<&str>) -> bool {
 /// The path as logged: a scoped server's token never reaches the log.
 fn loggable_path(path: &str) -> Cow<'_, str> {
     match path.strip_prefix("/mcp/") {
-        Some(rest) if rest.parse::<Method>().is_err() && !rest.starts_with("notifications/") => {
+        Some(rest) if Method::named(rest).is_none() && !rest.starts_with("notifications/") => {
             Cow::Borrowed("/mcp/<redacted>")
         }
         // Elsewhere (`//mcp/<token>`, a token under another prefix), any segment that

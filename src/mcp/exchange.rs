@@ -2,7 +2,7 @@
 //! batches, notifications and the per-method path check.
 
 use super::version::{self, Era, Headers};
-use super::Server;
+use super::{Method, Server};
 use crate::jsonrpc::{self, Body, ErrorCode, Id, Message, RpcError};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -148,7 +148,7 @@ fn answer(
         Message::Response => return None,
     };
     methods.push(match params.get("name").and_then(Value::as_str) {
-        Some(name) if method == "tools/call" => format!("{method}:{name}"),
+        Some(name) if method == Method::ToolsCall.as_str() => format!("{method}:{name}"),
         _ => method.clone(),
     });
     if let Some(path) = method_path {

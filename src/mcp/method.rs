@@ -60,6 +60,11 @@ impl Method {
             Method::PromptsGet => "prompts/get",
         }
     }
+
+    /// The method called `name`, if this server implements it.
+    pub fn named(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str() == name)
+    }
 }
 
 impl FromStr for Method {
@@ -67,10 +72,7 @@ impl FromStr for Method {
     type Err = RpcError;
 
     fn from_str(name: &str) -> Result<Method, RpcError> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.as_str() == name)
-            .ok_or_else(|| RpcError::method_not_found(name))
+        Method::named(name).ok_or_else(|| RpcError::method_not_found(name))
     }
 }
 

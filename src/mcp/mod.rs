@@ -29,8 +29,8 @@ const LIST_TTL_MS: u64 = 60_000;
 pub struct Settings {
     /// `MCP_PAGE_SIZE`: items per list page.
     pub page_size: usize,
-    /// `TOOL_RESULT_MAX_BYTES`: the most bytes of one tool result's text (see
-    /// [`catalog::cap`](crate::catalog)).
+    /// `TOOL_RESULT_MAX_BYTES`: the most bytes of one tool result's text (a longer one
+    /// keeps fewer records, see `catalog::cap`).
     pub result_limit: usize,
     /// `MAX_BATCH`: the most messages one JSON-RPC batch may hold.
     pub max_batch: usize,

@@ -162,7 +162,7 @@ pub fn detect(
 
 /// The params field a method's `Mcp-Name` header mirrors.
 fn name_field(method: &str) -> Option<&'static str> {
-    match method.parse().ok()? {
+    match Method::named(method)? {
         Method::ToolsCall | Method::PromptsGet => Some("name"),
         Method::ResourcesRead => Some("uri"),
         _ => None,

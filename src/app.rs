@@ -12,7 +12,7 @@ use crate::exposures::ExposureCache;
 use crate::http::{CorsPolicy, Handler, LogField, Request, Response, Shutdown};
 use crate::hubspot::Client;
 use crate::jsonrpc::RpcError;
-use crate::mcp::{self, exchange, version::Headers, Exposure, Recheck};
+use crate::mcp::{self, version::Headers, Exposure, Method, Recheck};
 use crate::pool::BlockingPool;
 use crate::registry::{token, Registry, Resolved, ScopedServer};
 use crate::throttle::Throttle;
@@ -319,12 +319,11 @@ impl App {
                 return Err(RpcError::new(
                     auth::UNAUTHORIZED,
                     "this MCP server was deleted or has expired; nothing was called",
-                )
-                .with_status(401))
+                ))
             }
         };
         if now.filter.requires_api_key() && !with_key {
-            return Err(RpcError::new(auth::UNAUTHORIZED, NEEDS_API_KEY).with_status(401));
+            return Err(RpcError::new(auth::UNAUTHORIZED, NEEDS_API_KEY));
         }
         match tool {
             Some(tool) if !now.filter.allows(tool.method, tool.tags) => {
@@ -381,11 +380,12 @@ impl App {
             client,
             recheck,
         };
-        let Some((status, bytes)) =
-            exchange(&server, req.body, method_path, headers, &mut trace.methods)
+        let Some((outcome, bytes)) =
+            mcp::exchange(&server, req.body, method_path, headers, &mut trace.methods)
         else {
             return Response::empty(202);
         };
+        let status = mcp::http_status(outcome);
         let response = if sse {
             let mut event = b"event: message\ndata: ".to_vec();
             event.extend_from_slice(&bytes);
@@ -450,7 +450,7 @@ fn wants_sse(accept: Option<&str>) -> bool {
 /// The path as logged: a scoped server's token never reaches the log.
 fn loggable_path(path: &str) -> Cow<'_, str> {
     match path.strip_prefix("/mcp/") {
-        Some(rest) if !mcp::METHODS.contains(&rest) && !rest.starts_with("notifications/") => {
+        Some(rest) if Method::named(rest).is_none() && !rest.starts_with("notifications/") => {
             Cow::Borrowed("/mcp/<redacted>")
         }
         // Elsewhere (`//mcp/<token>`, a token under another prefix), any segment that

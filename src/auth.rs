@@ -3,7 +3,7 @@
 //! whether a request without a credential is let in.
 
 use crate::http::Response;
-use crate::jsonrpc::{self, RpcError};
+use crate::jsonrpc::{self, ErrorCode, RpcError};
 use crate::registry::token::hash_token;
 use std::collections::HashSet;
 use std::fmt;
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// The JSON-RPC error code of a refused credential (401) or of too many failed attempts
 /// (429); in the implementation-defined server error range.
-pub const UNAUTHORIZED: i64 = -32001;
+pub const UNAUTHORIZED: ErrorCode = ErrorCode::UNAUTHORIZED;
 /// The `WWW-Authenticate` challenge of every 401 on the MCP endpoints.
 pub const CHALLENGE: &str = "Bearer realm=\"hubspot-mcp\"";
 /// The shortest API key accepted (characters).

@@ -1,88 +1,99 @@
 //! JSON-RPC 2.0, hand-written: parsing, validation, batches, and the error codes of the
 //! seed (-32700, -32600, -32601, -32602, -32603), MCP's own (-32020, -32022, -32002) and
-//! this server's -32010 (a batch request not run, see [`BATCH_REPLY_FULL`]).
+//! this server's -32001 and -32010 (see [`ErrorCode`]).
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Invalid JSON was received.
-pub const PARSE_ERROR: i64 = -32700;
-/// The JSON sent is not a valid Request object.
-pub const INVALID_REQUEST: i64 = -32600;
-/// The method does not exist.
-pub const METHOD_NOT_FOUND: i64 = -32601;
-/// Invalid method parameters.
-pub const INVALID_PARAMS: i64 = -32602;
-/// Internal JSON-RPC error.
-pub const INTERNAL_ERROR: i64 = -32603;
-/// A resource was not found (MCP).
-pub const RESOURCE_NOT_FOUND: i64 = -32002;
-/// MCP 2026-07-28: an HTTP header disagrees with the request body.
-pub const HEADER_MISMATCH: i64 = -32020;
-/// MCP 2026-07-28: the requested protocol version is not supported.
-pub const UNSUPPORTED_VERSION: i64 = -32022;
-/// This server's own (JSON-RPC's -32000 to -32099 are the server's to define): a request
-/// of a batch was not run because the batch's replies were already too large; sending it
-/// again is safe.
-pub const BATCH_REPLY_FULL: i64 = -32010;
+/// A JSON-RPC error code (a newtype, as rmcp has, so a code is never mixed up with
+/// another number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub i64);
 
-/// A JSON-RPC error object, with the HTTP status it is answered with when it is the only
-/// thing in the response.
+impl ErrorCode {
+    /// Invalid JSON was received.
+    pub const PARSE_ERROR: ErrorCode = ErrorCode(-32700);
+    /// The JSON sent is not a valid Request object.
+    pub const INVALID_REQUEST: ErrorCode = ErrorCode(-32600);
+    /// The method does not exist.
+    pub const METHOD_NOT_FOUND: ErrorCode = ErrorCode(-32601);
+    /// Invalid method parameters.
+    pub const INVALID_PARAMS: ErrorCode = ErrorCode(-32602);
+    /// Internal JSON-RPC error.
+    pub const INTERNAL_ERROR: ErrorCode = ErrorCode(-32603);
+    /// A resource was not found (MCP).
+    pub const RESOURCE_NOT_FOUND: ErrorCode = ErrorCode(-32002);
+    /// MCP 2026-07-28: an HTTP header disagrees with the request body.
+    pub const HEADER_MISMATCH: ErrorCode = ErrorCode(-32020);
+    /// MCP 2026-07-28: the requested protocol version is not supported.
+    pub const UNSUPPORTED_VERSION: ErrorCode = ErrorCode(-32022);
+    /// This server's own (JSON-RPC's -32000 to -32099 are the server's to define): the
+    /// credential is missing or no longer valid (a scoped server deleted mid-request).
+    pub const UNAUTHORIZED: ErrorCode = ErrorCode(-32001);
+    /// This server's own: a request of a batch was not run because the batch's replies
+    /// were already too large; sending it again is safe.
+    pub const BATCH_REPLY_FULL: ErrorCode = ErrorCode(-32010);
+}
+
+/// A JSON-RPC error object. It carries no HTTP status: the HTTP edge decides that
+/// ([`crate::mcp::http_status`]); stdio has none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
     /// The JSON-RPC error code.
-    pub code: i64,
+    pub code: ErrorCode,
     /// A message a person can act on.
     pub message: String,
     /// Extra machine-readable details.
     pub data: Option<Box<Value>>,
-    /// The HTTP status for a single (non-batch) response carrying this error.
-    pub http_status: u16,
 }
 
 impl RpcError {
-    /// An error with `code` and `message`, answered with HTTP 200.
-    pub fn new(code: i64, message: impl Into<String>) -> RpcError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> RpcError {
         RpcError {
             code,
             message: message.into(),
             data: None,
-            http_status: 200,
         }
     }
 
     /// -32700 for a body that is not JSON.
     pub fn parse(detail: impl fmt::Display) -> RpcError {
-        RpcError::new(PARSE_ERROR, format!("Parse error: {detail}")).with_status(400)
+        RpcError::new(ErrorCode::PARSE_ERROR, format!("Parse error: {detail}"))
     }
 
     /// -32600 with a reason.
     pub fn invalid_request(reason: impl fmt::Display) -> RpcError {
-        RpcError::new(INVALID_REQUEST, format!("Invalid Request: {reason}"))
+        RpcError::new(
+            ErrorCode::INVALID_REQUEST,
+            format!("Invalid Request: {reason}"),
+        )
     }
 
     /// -32601 naming the method.
     pub fn method_not_found(method: &str) -> RpcError {
-        RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"))
+        RpcError::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("Method not found: {method}"),
+        )
     }
 
     /// -32602 with a reason.
     pub fn invalid_params(reason: impl fmt::Display) -> RpcError {
-        RpcError::new(INVALID_PARAMS, format!("Invalid params: {reason}"))
+        RpcError::new(
+            ErrorCode::INVALID_PARAMS,
+            format!("Invalid params: {reason}"),
+        )
     }
 
     /// -32603 with a reason.
     pub fn internal(reason: impl fmt::Display) -> RpcError {
-        RpcError::new(INTERNAL_ERROR, format!("Internal error: {reason}"))
-    }
-
-    /// Sets the HTTP status used when this error is the whole response.
-    pub fn with_status(mut self, status: u16) -> RpcError {
-        self.http_status = status;
-        self
+        RpcError::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!("Internal error: {reason}"),
+        )
     }
 
     /// Attaches `data`.
@@ -93,7 +104,7 @@ impl RpcError {
 
     fn to_json(&self) -> Value {
         let mut error = Map::new();
-        error.insert("code".into(), self.code.into());
+        error.insert("code".into(), self.code.0.into());
         error.insert("message".into(), self.message.clone().into());
         if let Some(data) = &self.data {
             error.insert("data".into(), (**data).clone());
@@ -142,7 +153,7 @@ pub struct Rejected<'a> {
 pub enum Body<'a> {
     /// A single JSON value (an object when valid).
     Single(&'a RawValue),
-    /// A non-empty JSON array of at most [`max_batch`] values.
+    /// A non-empty JSON array of at most `max_batch` values.
     Batch(Vec<&'a RawValue>),
 }
 
@@ -157,30 +168,18 @@ pub const MAX_VALUES: usize = 100_000;
 /// The deepest nesting of arrays and objects a body may have (serde_json's own limit).
 pub const MAX_DEPTH: usize = 128;
 
-static MAX_BATCH: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_BATCH);
-
-/// Sets `MAX_BATCH` for the whole process.
-pub fn set_max_batch(items: usize) {
-    MAX_BATCH.store(items, Ordering::Relaxed);
-}
-
-/// `MAX_BATCH`: the most messages one batch may hold; a larger batch is refused whole.
-pub fn max_batch() -> usize {
-    MAX_BATCH.load(Ordering::Relaxed)
-}
-
 /// Parses a request body. Errors: -32700 when it is not JSON or nests deeper than
-/// [`MAX_DEPTH`]; -32600 (HTTP 400) for an empty batch, a batch of more than
-/// [`max_batch`] messages, or more than [`MAX_VALUES`] values. The limits are checked
+/// [`MAX_DEPTH`]; -32600 for an empty batch, a batch of more than `max_batch` messages
+/// (`MAX_BATCH`; a larger batch is refused whole), or more than [`MAX_VALUES`] values. The limits are checked
 /// by a pass over the bytes before anything is built, so a hostile body costs no more
 /// than its own size.
-pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
+pub fn parse_body(body: &[u8], max_batch: usize) -> Result<Body<'_>, RpcError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RpcError::parse(
             "the request body is empty; send a JSON-RPC 2.0 object",
         ));
     }
-    let batch = scan(body)?;
+    let batch = scan(body, max_batch)?;
     let text = std::str::from_utf8(body).map_err(|_| RpcError::parse("the body is not UTF-8"))?;
     let raw: &RawValue = serde_json::from_str(text).map_err(RpcError::parse)?;
     if !batch {
@@ -188,18 +187,17 @@ pub fn parse_body(body: &[u8]) -> Result<Body<'_>, RpcError> {
     }
     let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(RpcError::parse)?;
     if items.is_empty() {
-        return Err(RpcError::invalid_request("an empty batch is not allowed").with_status(400));
+        return Err(RpcError::invalid_request("an empty batch is not allowed"));
     }
     Ok(Body::Batch(items))
 }
 
 /// Counts the values of a body without building them, and refuses it past
-/// [`MAX_VALUES`], [`MAX_DEPTH`] or (a batch) [`max_batch`] items, stopping at the first
+/// [`MAX_VALUES`], [`MAX_DEPTH`] or (a batch) `max_batch` items, stopping at the first
 /// limit passed. True when the body is a batch (an array). Only an upper bound on
 /// malformed input: the parser that follows reports what is wrong with it.
-fn scan(body: &[u8]) -> Result<bool, RpcError> {
+fn scan(body: &[u8], max_batch: usize) -> Result<bool, RpcError> {
     let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    let max_batch = max_batch();
     let (mut values, mut depth, mut items) = (0usize, 0usize, 0usize);
     let (mut in_string, mut escaped, mut in_scalar) = (false, false, false);
     for &b in body {
@@ -244,7 +242,7 @@ fn scan(body: &[u8]) -> Result<bool, RpcError> {
             return Err(RpcError::invalid_request(format!(
                 "the body holds more than {MAX_VALUES} JSON values (strings, numbers, arrays, objects and keys), the most one request may hold; send smaller requests"
             ))
-            .with_status(400));
+            );
         }
         if batch && level == 1 {
             items += 1;
@@ -252,7 +250,7 @@ fn scan(body: &[u8]) -> Result<bool, RpcError> {
                 return Err(RpcError::invalid_request(format!(
                     "a batch holds at most {max_batch} messages (MAX_BATCH) and this one holds more; send them in batches of {max_batch} or fewer"
                 ))
-                .with_status(400));
+                );
             }
         }
     }
@@ -425,12 +423,20 @@ mod tests {
         serde_json::from_str(text).unwrap()
     }
 
-    fn code(text: &str) -> i64 {
-        classify(raw(text)).err().map(|r| r.error.code).unwrap_or(0)
+    const INVALID_REQUEST: ErrorCode = ErrorCode::INVALID_REQUEST;
+    const INVALID_PARAMS: ErrorCode = ErrorCode::INVALID_PARAMS;
+    const PARSE_ERROR: ErrorCode = ErrorCode::PARSE_ERROR;
+
+    fn code(text: &str) -> ErrorCode {
+        classify(raw(text))
+            .err()
+            .map_or(ErrorCode(0), |r| r.error.code)
     }
 
-    fn body_code(text: &str) -> Option<i64> {
-        parse_body(text.as_bytes()).err().map(|e| e.code)
+    fn body_code(text: &str) -> Option<ErrorCode> {
+        parse_body(text.as_bytes(), DEFAULT_MAX_BATCH)
+            .err()
+            .map(|e| e.code)
     }
 
     #[test]
@@ -480,18 +486,23 @@ mod tests {
         assert_eq!(body_code("[]"), Some(INVALID_REQUEST));
         assert_eq!(body_code("{} x"), Some(PARSE_ERROR));
         assert_eq!(body_code("{\"id\":\"a\u{1}\"}"), Some(PARSE_ERROR));
-        assert!(matches!(parse_body(b"[{},{}]"), Ok(Body::Batch(v)) if v.len() == 2));
-        assert!(matches!(parse_body(b" {} "), Ok(Body::Single(_))));
+        assert!(
+            matches!(parse_body(b"[{},{}]", DEFAULT_MAX_BATCH), Ok(Body::Batch(v)) if v.len() == 2)
+        );
+        assert!(matches!(
+            parse_body(b" {} ", DEFAULT_MAX_BATCH),
+            Ok(Body::Single(_))
+        ));
     }
 
     #[test]
     fn bodies_past_the_limits_are_refused_before_parsing() {
         let batch = |n: usize| format!("[{}]", vec!["{}"; n].join(","));
-        assert!(parse_body(batch(DEFAULT_MAX_BATCH).as_bytes()).is_ok());
-        let err = parse_body(batch(DEFAULT_MAX_BATCH + 1).as_bytes())
+        assert!(parse_body(batch(DEFAULT_MAX_BATCH).as_bytes(), DEFAULT_MAX_BATCH).is_ok());
+        let err = parse_body(batch(DEFAULT_MAX_BATCH + 1).as_bytes(), DEFAULT_MAX_BATCH)
             .err()
             .unwrap();
-        assert_eq!((err.code, err.http_status), (INVALID_REQUEST, 400));
+        assert_eq!(err.code, INVALID_REQUEST);
         assert!(
             err.message.contains("at most 20 messages (MAX_BATCH)"),
             "{}",
@@ -499,8 +510,10 @@ mod tests {
         );
         // Values inside one message count, wherever they are.
         let many = format!("{{\"a\":[{}]}}", vec!["[]"; MAX_VALUES].join(","));
-        let err = parse_body(many.as_bytes()).err().unwrap();
-        assert_eq!((err.code, err.http_status), (INVALID_REQUEST, 400));
+        let err = parse_body(many.as_bytes(), DEFAULT_MAX_BATCH)
+            .err()
+            .unwrap();
+        assert_eq!(err.code, INVALID_REQUEST);
         assert!(
             err.message.contains("100000 JSON values"),
             "{}",
@@ -511,7 +524,7 @@ mod tests {
             r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}\"[[[,,,"}}}}"#,
             "[{".repeat(MAX_VALUES)
         );
-        assert!(parse_body(text.as_bytes()).is_ok());
+        assert!(parse_body(text.as_bytes(), DEFAULT_MAX_BATCH).is_ok());
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         assert_eq!(body_code(&deep), Some(PARSE_ERROR));
     }
@@ -538,6 +551,6 @@ mod tests {
         write_failure(&mut out, None, &RpcError::method_not_found("x"));
         let back: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(back["id"], Value::Null);
-        assert_eq!(back["error"]["code"], METHOD_NOT_FOUND);
+        assert_eq!(back["error"]["code"], ErrorCode::METHOD_NOT_FOUND.0);
     }
 }

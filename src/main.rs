@@ -126,13 +126,16 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
     let mut connector = Connector {
         api_url: config.hubspot_api_url.clone(),
         mock_url: None,
-        timeout: config.hubspot_timeout,
-        policy: config.hubspot_policy,
         pool: Arc::new(pool::BlockingPool::new(
             config.pool_threads,
             config.pool_queue,
         )),
-        api_version: config.hubspot_api_version,
+        settings: hubspot::Settings {
+            timeout: config.hubspot_timeout,
+            policy: config.hubspot_policy,
+            api_version: config.hubspot_api_version,
+            max_response_bytes: config.hubspot_max_response_bytes,
+        },
     };
     log::info!(
         "HubSpot API version {} (HUBSPOT_API_VERSION)",
@@ -176,20 +179,25 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     logger::init(config.log_level);
     configure_may(config.workers);
-    catalog::set_result_limit(config.tool_result_max_bytes);
-    mcp::paging::set_page_size(config.mcp_page_size);
-    hubspot::transport::set_max_response_bytes(config.hubspot_max_response_bytes);
-    jsonrpc::set_max_batch(config.max_batch);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))
+}
+
+/// The limits of the MCP endpoints (`MCP_PAGE_SIZE`, `TOOL_RESULT_MAX_BYTES`, `MAX_BATCH`).
+fn mcp_settings(config: &Config) -> mcp::Settings {
+    mcp::Settings {
+        page_size: config.mcp_page_size,
+        result_limit: config.tool_result_max_bytes,
+        max_batch: config.max_batch,
+    }
 }
 
 /// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
 fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let (config, _, _, client) = prepare(flags)?;
     signals.on_termination(|| std::process::exit(0));
-    let exposure = mcp::Exposure::all(config.tool_exposure);
+    let exposure = mcp::Exposure::all(mcp_settings(&config), config.tool_exposure);
     let server = mcp::Server {
         exposure: &exposure,
         client: &client,
@@ -287,7 +295,10 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         registry,
         registry_pool,
         connector,
-        exposures: ExposureCache::new(Arc::new(mcp::Exposure::all(config.tool_exposure))),
+        exposures: ExposureCache::new(Arc::new(mcp::Exposure::all(
+            mcp_settings(&config),
+            config.tool_exposure,
+        ))),
     });
     let limits = Limits {
         max_body: config.max_request_size,

@@ -20,8 +20,7 @@ use crate::hubspot::{Client, HubSpotError};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
-use cap::result_limit;
-pub use cap::{set_result_limit, DEFAULT_RESULT_LIMIT};
+pub use cap::{Fitted, DEFAULT_RESULT_LIMIT};
 pub use schema::check_arguments;
 
 /// What a tool runs: the HubSpot client and the already-checked arguments in, the result
@@ -135,12 +134,18 @@ impl Tool {
         tool
     }
 
-    /// Runs the tool and fits its result under the result size limit (see [`cap`]). A
-    /// 401 or 403 from HubSpot names the scopes this call needs and where to add them.
-    pub fn run(&self, client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
+    /// Runs the tool and fits its result under `result_limit` bytes of pretty JSON
+    /// (`TOOL_RESULT_MAX_BYTES`, see [`cap`]), returned with that text. A 401 or 403 from HubSpot names the scopes
+    /// this call needs and where to add them.
+    pub fn run(
+        &self,
+        client: &Client,
+        args: &Map<String, Value>,
+        result_limit: usize,
+    ) -> Result<cap::Fitted, ToolError> {
         let run = || {
             let value = (self.handler)(client, args)?;
-            cap::fit(value, &self.input_schema, args, result_limit(), |smaller| {
+            cap::fit(value, &self.input_schema, args, result_limit, |smaller| {
                 (self.handler)(client, smaller)
             })
         };

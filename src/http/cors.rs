@@ -102,7 +102,7 @@ impl CorsPolicy {
             .any(|(name, _)| name.eq_ignore_ascii_case("access-control-allow-origin"));
         match req.header("origin") {
             Some(origin) if !origin.is_empty() && !decorated => response
-                .with_header("Access-Control-Allow-Origin", origin)
+                .with_header("Access-Control-Allow-Origin", origin.to_string())
                 .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
                 .with_header("Vary", "Origin"),
             _ => response,

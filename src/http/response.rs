@@ -1,14 +1,16 @@
 //! An HTTP response built by a handler and written straight into the connection's buffer.
 
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// One HTTP response. The connection loop adds `Server`, `Date`, `Content-Length` and
 /// `Connection`.
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Extra headers (besides `Content-Type` and `Content-Length`).
-    pub headers: Vec<(&'static str, String)>,
+    /// Extra headers (besides `Content-Type` and `Content-Length`). Values are mostly
+    /// constants, borrowed rather than allocated per response (as may_minihttp does).
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The `Content-Type`, or `None` for an empty body.
     pub content_type: Option<&'static str>,
     /// The body bytes.
@@ -56,7 +58,11 @@ impl Response {
     }
 
     /// Adds a header and returns the response.
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+    pub fn with_header(
+        mut self,
+        name: &'static str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Response {
         self.headers.push((name, value.into()));
         self
     }

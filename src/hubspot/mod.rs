@@ -93,6 +93,32 @@ impl CallPolicy {
     }
 }
 
+/// How every client of the server reaches HubSpot, from the config; each client carries
+/// its own copy, so nothing process-wide has to be set before the first call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// `HUBSPOT_TIMEOUT_MS`: one exchange's time limit, connect to last byte.
+    pub timeout: Duration,
+    /// How calls are paced and retried (each account has its own rate limiter).
+    pub policy: CallPolicy,
+    /// `HUBSPOT_API_VERSION`: the HubSpot paths the client calls.
+    pub api_version: ApiVersion,
+    /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read; a larger one is refused
+    /// after reading at most this many bytes.
+    pub max_response_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            timeout: Duration::from_secs(30),
+            policy: CallPolicy::default(),
+            api_version: ApiVersion::default(),
+            max_response_bytes: transport::DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
 /// The first retry's back-off (doubled for each further retry, with jitter).
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 
@@ -111,6 +137,8 @@ pub struct Client {
     caller: Arc<str>,
     /// Which HubSpot paths it calls (`HUBSPOT_API_VERSION`).
     version: ApiVersion,
+    /// The largest answer body read (`HUBSPOT_MAX_RESPONSE_BYTES`).
+    max_response_bytes: u64,
 }
 
 /// The caller of `/mcp` and stdio (the server's own, unscoped client).
@@ -118,19 +146,25 @@ pub const DEFAULT_CALLER: &str = "default";
 
 impl Client {
     /// A client for `base_url` (no trailing slash needed) with a private app `token`,
-    /// paced and retried by [`CallPolicy::default`].
-    pub fn new(base_url: &str, token: &str, timeout: Duration, pool: Arc<BlockingPool>) -> Client {
+    /// paced, retried and bounded as `settings` say. Every client of the same account
+    /// (base URL and token) and policy shares one rate limiter.
+    pub fn new(
+        base_url: &str,
+        token: &str,
+        pool: Arc<BlockingPool>,
+        settings: &Settings,
+    ) -> Client {
         let base_url: Arc<str> = base_url.trim_end_matches('/').into();
-        let policy = CallPolicy::default();
         Client {
-            limiter: policy.limiter(&base_url, token),
-            backoff: policy.backoff(),
+            limiter: settings.policy.limiter(&base_url, token),
+            backoff: settings.policy.backoff(),
             base_url,
             token: token.into(),
-            timeout,
+            timeout: settings.timeout,
             pool,
-            version: ApiVersion::default(),
+            version: settings.api_version,
             caller: DEFAULT_CALLER.into(),
+            max_response_bytes: settings.max_response_bytes,
         }
     }
 
@@ -143,25 +177,10 @@ impl Client {
         }
     }
 
-    /// The same client calling the paths of another HubSpot API version.
-    pub fn with_api_version(self, version: ApiVersion) -> Client {
-        Client { version, ..self }
-    }
-
     /// The path of `endpoint` under this client's API version (see [`paths`]), its
     /// placeholders filled with `params`, percent-encoded.
     pub fn path(&self, endpoint: Endpoint, params: &[&str]) -> String {
         paths::build(self.version, endpoint, params)
-    }
-
-    /// The same client with another pacing and retry policy. Every client of the same
-    /// account (base URL and token) and policy shares one rate limiter.
-    pub fn with_policy(self, policy: CallPolicy) -> Client {
-        Client {
-            limiter: policy.limiter(&self.base_url, &self.token),
-            backoff: policy.backoff(),
-            ..self
-        }
     }
 
     /// [`Endpoint::ListObjects`]: one page of records.
@@ -311,6 +330,7 @@ impl Client {
             headers: &headers,
             body: body.as_deref(),
             timeout: self.timeout,
+            max_body: self.max_response_bytes,
         })
         .map_err(transport_error)?;
         let status = response.status;

@@ -16,7 +16,7 @@
 //!   wraps its connections.
 //! - **Bounds.** `HUBSPOT_TIMEOUT_MS` covers resolve, connect, proxy, handshake and the last
 //!   byte of the body; the body is read as a stream and refused past
-//!   [`set_max_response_bytes`]; a header block past 32 KiB is refused; 1xx answers are
+//!   [`Request::max_body`] (`HUBSPOT_MAX_RESPONSE_BYTES`); a header block past 32 KiB is refused; 1xx answers are
 //!   skipped.
 
 use rustls::pki_types::pem::PemObject;
@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use ureq::unversioned::resolver::DefaultResolver;
@@ -51,13 +50,6 @@ const READ_BUFFER: usize = MAX_HEAD + 8 * 1024;
 /// The default of `HUBSPOT_MAX_RESPONSE_BYTES`: HubSpot's largest pages (100 records with
 /// many properties) are well under a megabyte.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
-static MAX_RESPONSE_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MAX_RESPONSE_BYTES);
-
-/// Sets the largest answer body read from HubSpot (`HUBSPOT_MAX_RESPONSE_BYTES`), once at
-/// start-up: an answer past it is refused after reading at most this many bytes.
-pub fn set_max_response_bytes(bytes: u64) {
-    MAX_RESPONSE_BYTES.store(bytes, Ordering::Relaxed);
-}
 
 /// A request to send.
 pub struct Request<'a> {
@@ -71,6 +63,9 @@ pub struct Request<'a> {
     pub body: Option<&'a [u8]>,
     /// The whole exchange's time limit, connect to last byte.
     pub timeout: Duration,
+    /// The largest answer body read: a larger one is refused after reading at most this
+    /// many bytes.
+    pub max_body: u64,
 }
 
 /// A complete response.
@@ -133,11 +128,10 @@ pub fn send(request: &Request) -> Result<Response, Failure> {
             (name.as_str().to_string(), value)
         })
         .collect();
-    let limit = MAX_RESPONSE_BYTES.load(Ordering::Relaxed);
     let body = response
         .body_mut()
         .with_config()
-        .limit(limit)
+        .limit(request.max_body)
         .read_to_vec()
         .map_err(failure)?;
     Ok(Response {

@@ -151,9 +151,9 @@ mod tests {
     fn a_prompt_is_offered_only_with_all_its_tools() {
         let names =
             |e: &Exposure| -> Vec<Value> { list(e).iter().map(|p| p["name"].clone()).collect() };
-        let all = Exposure::all(Default::default());
+        let all = Exposure::all(Default::default(), Default::default());
         assert_eq!(names(&all), ["analyze_contacts", "company_research"]);
-        let contacts_read = Exposure::new(Default::default(), |t| {
+        let contacts_read = Exposure::new(Default::default(), Default::default(), |t| {
             ["get_contacts", "search_contacts"].contains(&t.name)
         });
         assert_eq!(names(&contacts_read), ["analyze_contacts"]);
@@ -164,7 +164,7 @@ mod tests {
             err.message.contains("not available on this server"),
             "{err:?}"
         );
-        let writes = Exposure::new(Default::default(), |t| !t.read_only);
+        let writes = Exposure::new(Default::default(), Default::default(), |t| !t.read_only);
         assert!(list(&writes).is_empty());
     }
 }

@@ -7,7 +7,7 @@
 use super::{Exposure, Recheck};
 use crate::catalog::ObjectType;
 use crate::hubspot::{Client, HubSpotError};
-use crate::jsonrpc::{RpcError, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use crate::jsonrpc::{ErrorCode, RpcError};
 use serde_json::{json, Map, Value};
 
 /// How many records a resource read returns.
@@ -62,9 +62,9 @@ pub fn read(
     let not_found = |why: String| {
         RpcError::new(
             if modern {
-                INVALID_PARAMS
+                ErrorCode::INVALID_PARAMS
             } else {
-                RESOURCE_NOT_FOUND
+                ErrorCode::RESOURCE_NOT_FOUND
             },
             format!("Resource not found: {uri}; {why}"),
         )

@@ -425,7 +425,7 @@ mod tests {
             .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     fn json_of(response: &Response) -> Value {

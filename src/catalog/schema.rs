@@ -260,8 +260,7 @@ mod tests {
             return;
         };
         for keyword in fields.keys() {
-            if !ENFORCED.contains(&keyword.as_str()) && !DESCRIPTIVE.contains(&keyword.as_str())
-            {
+            if !ENFORCED.contains(&keyword.as_str()) && !DESCRIPTIVE.contains(&keyword.as_str()) {
                 out.push(format!("{path}: {keyword}"));
             }
         }
@@ -297,12 +296,21 @@ mod tests {
         let mut schemas: Vec<(String, Value)> = Vec::new();
         for tool in &tools {
             let listed = tool.to_json(true);
-            schemas.push((format!("{} input", tool.name), listed["inputSchema"].clone()));
-            schemas.push((format!("{} output", tool.name), listed["outputSchema"].clone()));
+            schemas.push((
+                format!("{} input", tool.name),
+                listed["inputSchema"].clone(),
+            ));
+            schemas.push((
+                format!("{} output", tool.name),
+                listed["outputSchema"].clone(),
+            ));
         }
         for meta in MetaTool::ALL {
             let listed = meta.definition(&tools);
-            schemas.push((format!("{} input", meta.name()), listed["inputSchema"].clone()));
+            schemas.push((
+                format!("{} input", meta.name()),
+                listed["inputSchema"].clone(),
+            ));
             if let Some(output) = listed.get("outputSchema") {
                 schemas.push((format!("{} output", meta.name()), output.clone()));
             }
@@ -327,7 +335,13 @@ mod tests {
 
     #[test]
     fn generated_input_schemas_say_unknown_arguments_are_refused() {
-        let seed = ["get_contacts", "get_companies", "get_deals", "create_contact", "search_contacts"];
+        let seed = [
+            "get_contacts",
+            "get_companies",
+            "get_deals",
+            "create_contact",
+            "search_contacts",
+        ];
         let tools: Vec<&crate::catalog::Tool> = crate::catalog::tools().iter().collect();
         let mut generated = 0;
         for tool in &tools {
@@ -337,11 +351,20 @@ mod tests {
             generated += usize::from(closed);
             // Either way, an unknown argument is refused.
             let unknown = json!({"zz_unknown": 1}).as_object().cloned().unwrap();
-            assert!(check_arguments(&unknown, &tool.input_schema).is_err(), "{}", tool.name);
+            assert!(
+                check_arguments(&unknown, &tool.input_schema).is_err(),
+                "{}",
+                tool.name
+            );
         }
         for meta in MetaTool::ALL {
             let schema = &meta.definition(&tools)["inputSchema"];
-            assert_eq!(schema["additionalProperties"], json!(false), "{}", meta.name());
+            assert_eq!(
+                schema["additionalProperties"],
+                json!(false),
+                "{}",
+                meta.name()
+            );
         }
         assert!(generated > 40, "{generated}");
     }

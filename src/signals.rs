@@ -12,7 +12,10 @@ pub struct Signals {
 
 /// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later.
 /// Call before starting any thread.
-#[allow(unsafe_code, reason = "sigset_t and pthread_sigmask have no safe std wrapper")]
+#[allow(
+    unsafe_code,
+    reason = "sigset_t and pthread_sigmask have no safe std wrapper"
+)]
 pub fn block_termination() -> Signals {
     // SAFETY: plain libc calls on a local, zero-initialised signal set.
     unsafe {

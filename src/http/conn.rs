@@ -495,7 +495,10 @@ impl<H: Handler> Connection<'_, H> {
 /// released pages is live (they are below the stack pointer); a later touch gets zeroed
 /// pages.
 #[inline(never)]
-#[allow(unsafe_code, reason = "madvise of our own idle stack pages has no safe wrapper")]
+#[allow(
+    unsafe_code,
+    reason = "madvise of our own idle stack pages has no safe wrapper"
+)]
 fn release_stack() {
     const PAGE: usize = 4096;
     if !may::coroutine::is_coroutine() {

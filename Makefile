@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 FIXTURES ?= fixtures/hubspot
 BIN := hubspot-mcp-server
 
-.PHONY: help run build release test unit lint fmt clean
+.PHONY: help run build release check test unit lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ build: ## Debug build
 
 release: ## Optimised, stripped build: target/release/hubspot-mcp-server
 	$(CARGO) build --release
+
+check: lint ## The edit loop: rustfmt check, clippy, then `cargo test` (no SDK interop, no static builds)
+	$(CARGO) test
 
 test: lint ## Lint, then every unit and black-box test (the servers run on loopback only)
 	$(CARGO) test --all-targets

@@ -165,6 +165,7 @@ struct Proc {
 }
 
 impl Proc {
+    #[allow(unsafe_code, reason = "pre_exec and prctl have no safe std form")]
     fn start(name: &str, cmd: &mut Command) -> Result<Proc, String> {
         cmd.stdin(Stdio::null());
         // SAFETY: prctl is async-signal-safe; it only sets a flag on the new process.
@@ -202,6 +203,7 @@ impl Proc {
     }
 
     /// CPU time used so far (user + system), in µs.
+    #[allow(unsafe_code, reason = "sysconf has no safe std wrapper")]
     fn cpu_us(&self) -> f64 {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
@@ -242,6 +244,7 @@ fn free_port() -> u16 {
         .expect("cannot find a free port on 127.0.0.1")
 }
 
+#[allow(unsafe_code, reason = "getrlimit/setrlimit have no safe std wrapper")]
 fn raise_fd_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

@@ -12,6 +12,10 @@ pub struct Signals {
 
 /// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later.
 /// Call before starting any thread.
+#[allow(
+    unsafe_code,
+    reason = "sigset_t and pthread_sigmask have no safe std wrapper"
+)]
 pub fn block_termination() -> Signals {
     // SAFETY: plain libc calls on a local, zero-initialised signal set.
     unsafe {
@@ -27,6 +31,7 @@ pub fn block_termination() -> Signals {
 impl Signals {
     /// Starts a thread that runs `on_first` at the first signal and exits the process with
     /// status 1 at the second.
+    #[allow(unsafe_code, reason = "sigwait has no safe std wrapper")]
     pub fn on_termination(self, mut on_first: impl FnMut() + Send + 'static) {
         if !self.blocked {
             log::warn!("cannot block SIGTERM/SIGINT: a signal stops the server at once, without draining requests");

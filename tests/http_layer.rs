@@ -528,6 +528,10 @@ fn a_connection_that_rested_while_idle_serves_requests_as_before() {
 }
 
 #[test]
+#[allow(
+    unsafe_code,
+    reason = "pre_exec and setrlimit in the child have no safe std form"
+)]
 fn out_of_descriptors_accept_failures_are_logged_at_most_once_a_second() {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;

@@ -215,6 +215,7 @@ fn answer_with(stream: &mut TcpStream, answer: Answer) -> bool {
 }
 
 /// Makes the coming close a TCP reset (SO_LINGER 0).
+#[allow(unsafe_code, reason = "SO_LINGER 0 has no safe std setter")]
 fn reset(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,

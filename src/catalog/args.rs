@@ -129,12 +129,15 @@ pub fn id_schema(noun: &str) -> Value {
     json!({ "type": "string", "description": format!("The {noun}'s record id (hs_object_id).") })
 }
 
-/// An object input schema with `properties` and `required`; unknown arguments are refused.
+/// An object input schema with `properties` and `required`. It says
+/// `additionalProperties: false` because [`super::check_arguments`] refuses unknown
+/// arguments: a client reading the schema learns what the server enforces.
 pub fn object_schema(properties: Value, required: &[&str]) -> Value {
     let mut schema = json!({ "type": "object", "properties": properties });
     if !required.is_empty() {
         schema["required"] = json!(required);
     }
+    schema["additionalProperties"] = json!(false);
     schema
 }
 

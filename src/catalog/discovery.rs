@@ -126,7 +126,8 @@ impl MetaTool {
                             "default": DEFAULT_RESULTS,
                             "description": format!("Most tools to return (1 to {MAX_RESULTS})")
                         }
-                    }
+                    },
+                    "additionalProperties": false
                 }),
                 lookup_hints(),
                 "search",
@@ -146,7 +147,8 @@ impl MetaTool {
                             "description": "The tool's name, as search_tools returned it (such as get_contacts)"
                         }
                     },
-                    "required": ["name"]
+                    "required": ["name"],
+                    "additionalProperties": false
                 }),
                 lookup_hints(),
                 "get",
@@ -170,7 +172,8 @@ impl MetaTool {
                             "description": "The tool's arguments, as its inputSchema from get_tool_schema describes them; omit for none"
                         }
                     },
-                    "required": ["name"]
+                    "required": ["name"],
+                    "additionalProperties": false
                 }),
                 call_hints(tools),
                 "call",

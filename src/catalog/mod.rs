@@ -24,8 +24,8 @@ pub use cap::{Fitted, DEFAULT_RESULT_LIMIT};
 pub use schema::check_arguments;
 
 /// What a tool runs: the HubSpot client and the already-checked arguments in, the result
-/// (a JSON object) out.
-pub type Handler =
+/// (a JSON object) out. (Not an HTTP handler: those implement [`crate::http::Handler`].)
+pub type ToolFn =
     Box<dyn Fn(&Client, &Map<String, Value>) -> Result<Value, ToolError> + Send + Sync>;
 
 /// Why a tool call failed.
@@ -56,6 +56,30 @@ pub enum Effect {
     Delete,
 }
 
+/// What a tool module writes down about one tool, as a struct literal; [`Tool::new`]
+/// derives the rest.
+pub struct ToolSpec {
+    /// The tool name (`get_contacts`).
+    pub name: &'static str,
+    /// A short human-readable title.
+    pub title: &'static str,
+    /// What the tool does, when to use it and what it returns, written for a model.
+    pub description: &'static str,
+    /// What the tool does to the data.
+    pub effect: Effect,
+    /// The Truto method (`list`, `get`, `create`, `update`, `delete`, or a custom name
+    /// such as `search`).
+    pub method: &'static str,
+    /// Tags for scoped-server filtering (`contacts`, `companies`, ...).
+    pub tags: &'static [&'static str],
+    /// The JSON Schema of the arguments.
+    pub input_schema: Value,
+    /// The JSON Schema of the result (`structuredContent`).
+    pub output_schema: Value,
+    /// Runs the tool.
+    pub handler: ToolFn,
+}
+
 /// One tool: what `tools/list` shows, what scoped servers filter on, and what it runs.
 pub struct Tool {
     /// The tool name (`get_contacts`).
@@ -72,30 +96,30 @@ pub struct Tool {
     pub effect: Effect,
     /// True when the tool only reads (`effect == Read`).
     pub read_only: bool,
-    /// The Truto method (`list`, `get`, `create`, `update`, `delete`, or a custom name
-    /// such as `search`).
+    /// The Truto method (see [`ToolSpec::method`]).
     pub method: &'static str,
     /// Tags for scoped-server filtering (`contacts`, `companies`, ...).
     pub tags: &'static [&'static str],
     /// Runs the tool.
-    pub handler: Handler,
+    pub handler: ToolFn,
     /// The HubSpot scopes it needs (from its tags and effect; see [`scopes`]).
     pub scopes: Vec<scopes::Scope>,
 }
 
 impl Tool {
-    /// A tool; `read_only` follows from `effect`.
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        name: &'static str,
-        title: &'static str,
-        description: &'static str,
-        effect: Effect,
-        method: &'static str,
-        tags: &'static [&'static str],
-        (input_schema, output_schema): (Value, Value),
-        handler: Handler,
-    ) -> Tool {
+    /// A tool; `read_only` and `scopes` follow from the spec's effect and tags.
+    fn new(spec: ToolSpec) -> Tool {
+        let ToolSpec {
+            name,
+            title,
+            description,
+            effect,
+            method,
+            tags,
+            input_schema,
+            output_schema,
+            handler,
+        } = spec;
         Tool {
             name,
             title,

@@ -5,7 +5,7 @@
 //! argument ([`GENERIC`]: `get_records`, `batch_create_records`, ...).
 
 use super::args::{self, push_query};
-use super::{leak, output, Effect, Handler, ObjectType, Tool, ToolError, OBJECT_TYPES};
+use super::{leak, output, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES};
 use crate::hubspot::{Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
@@ -162,16 +162,17 @@ pub fn tool(target: Target, op: Op) -> Tool {
         Target::Fixed(object) => std::slice::from_ref(&object.name),
         Target::Any => &["records"],
     };
-    Tool::new(
-        leak(tool_name(target, op)),
-        leak(title),
-        leak(description),
-        op.effect(),
-        op.method(),
+    Tool::new(ToolSpec {
+        name: leak(tool_name(target, op)),
+        title: leak(title),
+        description: leak(description),
+        effect: op.effect(),
+        method: op.method(),
         tags,
-        (input_schema(target, op), output_schema(op)),
-        handler(target, op),
-    )
+        input_schema: input_schema(target, op),
+        output_schema: output_schema(op),
+        handler: handler(target, op),
+    })
 }
 
 /// The title and model-facing description of a generated tool.
@@ -383,7 +384,7 @@ fn output_schema(op: Op) -> Value {
 }
 
 /// What a generated tool runs.
-fn handler(target: Target, op: Op) -> Handler {
+fn handler(target: Target, op: Op) -> ToolFn {
     Box::new(move |client, args| {
         let ty = target.path_type(args)?;
         match op {
@@ -488,22 +489,20 @@ fn batch(client: &Client, ty: &str, op: &str, body: Value) -> Result<Value, Tool
 /// The pipelines tool of a type that has pipelines (`get_deal_pipelines`).
 fn pipelines_tool(object: &'static ObjectType) -> Tool {
     let name = object.name;
-    Tool::new(
-        leak(format!("get_{}_pipelines", object.singular)),
-        leak(format!("Get {} pipelines", object.singular)),
-        leak(format!(
+    Tool::new(ToolSpec {
+        name: leak(format!("get_{}_pipelines", object.singular)),
+        title: leak(format!("Get {} pipelines", object.singular)),
+        description: leak(format!(
             "Lists the {name} pipelines with their stages (id, label, displayOrder, metadata such as probability or ticket state). Use the pipeline and stage ids when creating, updating or filtering {name}; labels are for people."
         )),
-        Effect::Read,
-        "list",
-        std::slice::from_ref(&object.name),
-        (
-            args::object_schema(json!({}), &[]),
-            output::page(output::with_fields(&["id", "label", "stages"]), false),
-        ),
-        Box::new(move |client, _| {
+        effect: Effect::Read,
+        method: "list",
+        tags: std::slice::from_ref(&object.name),
+        input_schema: args::object_schema(json!({}), &[]),
+        output_schema: output::page(output::with_fields(&["id", "label", "stages"]), false),
+        handler: Box::new(move |client, _| {
             let path = client.path(Endpoint::ListPipelines, &[name]);
             Ok(client.call(Method::Get, path, None)?)
         }),
-    )
+    })
 }

@@ -1,7 +1,8 @@
 //! Checks tool arguments against a tool's JSON Schema (the subset our schemas use:
 //! type (one or a list), properties, required, additionalProperties, items, enum,
 //! minimum, maximum, minItems, maxItems, maxLength), with messages that name the offending
-//! field.
+//! field. A type outside JSON Schema's seven fails rather than passing, and a test walks
+//! every catalog schema so none uses a keyword this checker does not implement.
 
 use serde_json::{Map, Value};
 
@@ -41,7 +42,9 @@ fn is_type(value: &Value, expected: &str) -> bool {
         "array" => value.is_array(),
         "object" => value.is_object(),
         "null" => value.is_null(),
-        _ => true,
+        // A type this checker does not know refuses every value: a typo in a schema
+        // must not let anything through (the catalog test below keeps them out).
+        _ => false,
     }
 }
 
@@ -212,6 +215,158 @@ mod tests {
         assert!(err(json!({"email": "x", "phone": "1"})).contains("unknown argument 'phone'"));
         assert!(err(json!({"email": "ééééééé@b.com"})).contains("at most 12 characters"));
         assert_eq!(check(json!({"email": "éééééé@b.com"})), Ok(()));
+    }
+
+    #[test]
+    fn an_unknown_type_refuses_instead_of_passing() {
+        let schema = json!({"type": "object", "properties": {
+            "a": {"type": "strnig"},
+            "b": {"type": ["strnig", "null"]}
+        }});
+        let args = |v: Value| v.as_object().cloned().unwrap();
+        let err = check_arguments(&args(json!({"a": "x"})), &schema).unwrap_err();
+        assert!(err.contains("'a' must be a strnig"), "{err}");
+        let err = check_arguments(&args(json!({"b": "x"})), &schema).unwrap_err();
+        assert!(err.contains("'b' must be one of: strnig, null"), "{err}");
+        assert_eq!(check_arguments(&args(json!({"b": null})), &schema), Ok(()));
+    }
+
+    /// The keywords [`check_value`] and [`check_object`] enforce.
+    const ENFORCED: [&str; 11] = [
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "minimum",
+        "maximum",
+        "minItems",
+        "maxItems",
+        "maxLength",
+    ];
+    /// Keywords that only describe (for people and models) and constrain nothing.
+    const DESCRIPTIVE: [&str; 4] = ["description", "title", "default", "examples"];
+    /// The types [`is_type`] knows.
+    const TYPES: [&str; 7] = [
+        "string", "number", "integer", "boolean", "array", "object", "null",
+    ];
+
+    /// Every keyword in `schema` and its subschemas that the checker does not implement,
+    /// and every unknown type, as `path: keyword` lines.
+    fn unimplemented(path: &str, schema: &Value, out: &mut Vec<String>) {
+        let Some(fields) = schema.as_object() else {
+            out.push(format!("{path}: not a schema object"));
+            return;
+        };
+        for keyword in fields.keys() {
+            if !ENFORCED.contains(&keyword.as_str()) && !DESCRIPTIVE.contains(&keyword.as_str()) {
+                out.push(format!("{path}: {keyword}"));
+            }
+        }
+        match fields.get("type") {
+            Some(Value::String(t)) if !TYPES.contains(&t.as_str()) => {
+                out.push(format!("{path}: type {t}"))
+            }
+            Some(Value::Array(list)) => {
+                for t in list {
+                    if !t.as_str().is_some_and(|t| TYPES.contains(&t)) {
+                        out.push(format!("{path}: type {t}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(props) = fields.get("properties").and_then(Value::as_object) {
+            for (name, prop) in props {
+                unimplemented(&format!("{path}.{name}"), prop, out);
+            }
+        }
+        if let Some(extra @ Value::Object(_)) = fields.get("additionalProperties") {
+            unimplemented(&format!("{path}.*"), extra, out);
+        }
+        if let Some(items) = fields.get("items") {
+            unimplemented(&format!("{path}[]"), items, out);
+        }
+    }
+
+    #[test]
+    fn every_catalog_schema_uses_only_keywords_the_checker_implements() {
+        let tools: Vec<&crate::catalog::Tool> = crate::catalog::tools().iter().collect();
+        let mut schemas: Vec<(String, Value)> = Vec::new();
+        for tool in &tools {
+            let listed = tool.to_json(true);
+            schemas.push((
+                format!("{} input", tool.name),
+                listed["inputSchema"].clone(),
+            ));
+            schemas.push((
+                format!("{} output", tool.name),
+                listed["outputSchema"].clone(),
+            ));
+        }
+        for meta in MetaTool::ALL {
+            let listed = meta.definition(&tools);
+            schemas.push((
+                format!("{} input", meta.name()),
+                listed["inputSchema"].clone(),
+            ));
+            if let Some(output) = listed.get("outputSchema") {
+                schemas.push((format!("{} output", meta.name()), output.clone()));
+            }
+        }
+        let mut found = Vec::new();
+        for (name, schema) in &schemas {
+            unimplemented(name, schema, &mut found);
+        }
+        assert!(
+            found.is_empty(),
+            "keywords or types the checker does not implement:\n{}",
+            found.join("\n")
+        );
+        // The walk reaches nested schemas: a keyword deep inside is found.
+        let mut deep = Vec::new();
+        let nested = json!({"type": "object", "properties": {"a": {"type": "array",
+            "items": {"type": "object", "additionalProperties": {"type": "string", "pattern": "x"}}}}});
+        unimplemented("t", &nested, &mut deep);
+        assert_eq!(deep, ["t.a[].*: pattern"]);
+        assert!(schemas.len() > 2 * tools.len(), "{}", schemas.len());
+    }
+
+    #[test]
+    fn generated_input_schemas_say_unknown_arguments_are_refused() {
+        let seed = [
+            "get_contacts",
+            "get_companies",
+            "get_deals",
+            "create_contact",
+            "search_contacts",
+        ];
+        let tools: Vec<&crate::catalog::Tool> = crate::catalog::tools().iter().collect();
+        let mut generated = 0;
+        for tool in &tools {
+            let closed = tool.input_schema["additionalProperties"] == json!(false);
+            // The seed's five keep the seed's schemas exactly, which do not say it.
+            assert_eq!(closed, !seed.contains(&tool.name), "{}", tool.name);
+            generated += usize::from(closed);
+            // Either way, an unknown argument is refused.
+            let unknown = json!({"zz_unknown": 1}).as_object().cloned().unwrap();
+            assert!(
+                check_arguments(&unknown, &tool.input_schema).is_err(),
+                "{}",
+                tool.name
+            );
+        }
+        for meta in MetaTool::ALL {
+            let schema = &meta.definition(&tools)["inputSchema"];
+            assert_eq!(
+                schema["additionalProperties"],
+                json!(false),
+                "{}",
+                meta.name()
+            );
+        }
+        assert!(generated > 40, "{generated}");
     }
 
     use crate::catalog::discovery::MetaTool;

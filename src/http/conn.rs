@@ -57,6 +57,7 @@ pub struct Limits {
 /// The default `max_connections`: three quarters of the open-file limit, after raising the
 /// soft limit to the hard one (the rest is left for HubSpot calls, the registry and the
 /// overflow reserve), so the server is never the one that runs out of descriptors.
+#[allow(unsafe_code, reason = "getrlimit/setrlimit have no safe std wrapper")]
 pub fn default_max_connections() -> usize {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
     let limit = unsafe {
@@ -494,6 +495,10 @@ impl<H: Handler> Connection<'_, H> {
 /// released pages is live (they are below the stack pointer); a later touch gets zeroed
 /// pages.
 #[inline(never)]
+#[allow(
+    unsafe_code,
+    reason = "madvise of our own idle stack pages has no safe wrapper"
+)]
 fn release_stack() {
     const PAGE: usize = 4096;
     if !may::coroutine::is_coroutine() {

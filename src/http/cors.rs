@@ -1,6 +1,10 @@
 //! Which browser origins may call the server (`CORS_ORIGIN`), the CORS headers they get,
 //! and the `Origin` check that protects a local server from DNS rebinding.
 
+// Parses the Origin header a client sent: no arithmetic that can overflow and no index
+// that can panic (Cargo.toml: [lints]).
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use super::{Request, Response};
 
 /// The allowed origins.
@@ -115,8 +119,8 @@ fn origin_host(origin: &str) -> &str {
     let rest = origin.split_once("://").map_or(origin, |(_, rest)| rest);
     if rest.starts_with('[') {
         return rest
-            .split_once(']')
-            .map_or(rest, |(h, _)| &rest[..h.len() + 1]);
+            .find(']')
+            .map_or(rest, |end| rest.get(..=end).unwrap_or(rest));
     }
     rest.split(':').next().unwrap_or(rest)
 }

@@ -17,12 +17,18 @@
 //! version this server does not speak (`HTTP/2.0`, `HTTP/0.9`) gets 505; a higher HTTP/1
 //! minor version (`HTTP/1.2`) is read as HTTP/1.1, as RFC 9110 §2.5 asks.
 
+// A parser of bytes from the network: no arithmetic that can overflow and no index that
+// can panic, so hostile input gets an error, never a panic (Cargo.toml: [lints]).
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use std::ops::Range;
 
 /// Most headers a request may carry (431 beyond).
 pub const MAX_HEADERS: usize = 100;
 /// Largest header block, trailer section and sum of chunk extensions, in bytes (431 beyond).
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// The most bytes looked at for one chunk-size or trailer line: the limit and its CRLF.
+const MAX_LINE_BYTES: usize = MAX_HEADER_BYTES + 2;
 
 /// A request's head, as byte ranges of the request's own bytes (so it survives the buffer
 /// being moved between reads).
@@ -106,7 +112,9 @@ impl Framer {
     /// property test (the fuzz target checks the same bound).
     #[cfg(test)]
     pub fn max_request_bytes(&self) -> usize {
-        2 * (MAX_HEADER_BYTES + 2) + self.max_body.saturating_mul(2)
+        MAX_LINE_BYTES
+            .saturating_mul(2)
+            .saturating_add(self.max_body.saturating_mul(2))
     }
 
     /// Looks at `buf`, the bytes of the current request received so far (from its first
@@ -129,10 +137,10 @@ impl Framer {
         let done = match self.stage {
             Stage::Head { .. } => unreachable!("the head was parsed above"),
             Stage::Length(length) => {
-                if buf.len() - head_len < length {
+                if buf.len().saturating_sub(head_len) < length {
                     return self.partial();
                 }
-                head_len + length
+                head_len.saturating_add(length)
             }
             _ => match self.dechunk(buf, head_len) {
                 Ok(Some(end)) => end,
@@ -141,8 +149,8 @@ impl Framer {
             },
         };
         let body = match self.stage {
-            Stage::Length(length) => head_len..head_len + length,
-            _ => head_len..head_len + self.decoded,
+            Stage::Length(length) => head_len..head_len.saturating_add(length),
+            _ => head_len..head_len.saturating_add(self.decoded),
         };
         let head = self.head.take().expect("a parsed head");
         *self = Framer::new(self.max_body);
@@ -163,11 +171,11 @@ impl Framer {
     fn parse_head(&mut self, buf: &mut [u8], scanned: usize) -> Result<Option<()>, Frame> {
         // Only the new bytes (and the three before them) are searched for the blank line,
         // so a head sent a byte at a time costs linear work.
-        let from = scanned.saturating_sub(3);
-        let end = buf[from..]
+        let new = buf.get(scanned.saturating_sub(3)..).unwrap_or_default();
+        let end = new
             .windows(2)
             .position(|w| w == b"\n\n")
-            .or_else(|| buf[from..].windows(3).position(|w| w == b"\n\r\n"));
+            .or_else(|| new.windows(3).position(|w| w == b"\n\r\n"));
         if end.is_none() {
             if buf.len() > MAX_HEADER_BYTES {
                 return Err(too_large_head());
@@ -192,28 +200,31 @@ impl Framer {
                 return Err(Frame::Reject(431, "the request has more than 100 headers"))
             }
             Err(httparse::Error::Version) => {
-                return match version_fault(buf) {
-                    VersionFault::HigherMinor(digit_at) => {
+                let fault = version_fault(buf);
+                if let VersionFault::HigherMinor(digit_at) = fault {
+                    if let Some(digit) = buf.get_mut(digit_at) {
                         // RFC 9110 §2.5: read HTTP/1.x (x > 1) as HTTP/1.1.
-                        buf[digit_at] = b'1';
-                        self.parse_head(buf, scanned)
+                        *digit = b'1';
+                        return self.parse_head(buf, scanned);
                     }
-                    VersionFault::Unsupported => Err(Frame::Reject(
-                        505,
-                        "only HTTP/1.0 and HTTP/1.1 are supported",
-                    )),
-                    VersionFault::Malformed => Err(Frame::Reject(
+                }
+                return Err(match fault {
+                    VersionFault::Unsupported => {
+                        Frame::Reject(505, "only HTTP/1.0 and HTTP/1.1 are supported")
+                    }
+                    VersionFault::HigherMinor(_) | VersionFault::Malformed => Frame::Reject(
                         400,
                         "the request line's HTTP version is malformed; send HTTP/1.1",
-                    )),
-                };
+                    ),
+                });
             }
             Err(_) => return Err(Frame::Reject(400, "the request is not valid HTTP/1.1")),
         };
+        // httparse's slices all lie inside `buf`, so these never saturate.
         let base = buf.as_ptr() as usize;
         let range = |s: &[u8]| {
-            let start = s.as_ptr() as usize - base;
-            start..start + s.len()
+            let start = (s.as_ptr() as usize).saturating_sub(base);
+            start..start.saturating_add(s.len())
         };
         let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version)
         else {
@@ -247,7 +258,7 @@ impl Framer {
     /// `Ok(Some(end))` once the trailer section has ended at `end`.
     fn dechunk(&mut self, buf: &mut [u8], head_len: usize) -> Result<Option<usize>, Frame> {
         loop {
-            if self.pos - head_len > self.max_body.saturating_mul(2) {
+            if self.pos.saturating_sub(head_len) > self.max_body.saturating_mul(2) {
                 return Err(too_large_body());
             }
             match self.stage {
@@ -255,15 +266,15 @@ impl Framer {
                     let Some((line, next)) = self.line(buf, "chunk-size line")? else {
                         return Ok(None);
                     };
-                    let (size, ext_len) = chunk_size(&buf[line])?;
-                    self.extra += ext_len;
+                    let (size, ext_len) = chunk_size(buf.get(line).unwrap_or_default())?;
+                    self.extra = self.extra.saturating_add(ext_len);
                     if self.extra > MAX_HEADER_BYTES {
                         return Err(Frame::Reject(
                             431,
                             "the chunk extensions are larger than 8 KiB",
                         ));
                     }
-                    if size > self.max_body - self.decoded {
+                    if size > self.max_body.saturating_sub(self.decoded) {
                         return Err(too_large_body());
                     }
                     self.pos = next;
@@ -275,35 +286,37 @@ impl Framer {
                     };
                 }
                 Stage::ChunkData(left) => {
-                    let n = left.min(buf.len() - self.pos);
+                    let n = left.min(buf.len().saturating_sub(self.pos));
                     if n == 0 {
                         return Ok(None);
                     }
-                    let to = head_len + self.decoded;
-                    buf.copy_within(self.pos..self.pos + n, to);
-                    self.decoded += n;
-                    self.pos += n;
+                    let to = head_len.saturating_add(self.decoded);
+                    let end = self.pos.saturating_add(n);
+                    buf.copy_within(self.pos..end, to);
+                    self.decoded = self.decoded.saturating_add(n);
+                    self.pos = end;
                     self.stage = if n == left {
                         Stage::ChunkEnd
                     } else {
-                        Stage::ChunkData(left - n)
+                        Stage::ChunkData(left.saturating_sub(n))
                     };
                 }
                 Stage::ChunkEnd => {
-                    if buf.len() - self.pos < 2 {
-                        return Ok(None);
+                    match buf.get(self.pos..).and_then(|rest| rest.get(..2)) {
+                        None => return Ok(None),
+                        Some(b"\r\n") => {}
+                        Some(_) => {
+                            return Err(Frame::Reject(400, "chunk data must be followed by CRLF"))
+                        }
                     }
-                    if &buf[self.pos..self.pos + 2] != b"\r\n" {
-                        return Err(Frame::Reject(400, "chunk data must be followed by CRLF"));
-                    }
-                    self.pos += 2;
+                    self.pos = self.pos.saturating_add(2);
                     self.stage = Stage::ChunkSize;
                 }
                 Stage::Trailers => {
                     let Some((line, next)) = self.line(buf, "trailer line")? else {
                         return Ok(None);
                     };
-                    self.extra += next - self.pos;
+                    self.extra = self.extra.saturating_add(next.saturating_sub(self.pos));
                     if self.extra > MAX_HEADER_BYTES {
                         return Err(Frame::Reject(
                             431,
@@ -314,7 +327,9 @@ impl Framer {
                     if line.is_empty() {
                         return Ok(Some(next));
                     }
-                    if buf[line]
+                    if buf
+                        .get(line)
+                        .unwrap_or_default()
                         .iter()
                         .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
                     {
@@ -330,26 +345,36 @@ impl Framer {
     /// begins. `Ok(None)` while it is incomplete; 431 when it is longer than the header
     /// limit, 400 for a bare CR or LF.
     fn line(&self, buf: &[u8], what: &'static str) -> Result<Option<(Range<usize>, usize)>, Frame> {
-        let rest = &buf[self.pos..buf.len().min(self.pos + MAX_HEADER_BYTES + 2)];
-        match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-            Some(i) if rest[i] == b'\n' => Err(Frame::Reject(
+        let rest = buf.get(self.pos..).unwrap_or_default();
+        let rest = rest.get(..MAX_LINE_BYTES).unwrap_or(rest);
+        let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            return if rest.len() > MAX_HEADER_BYTES {
+                Err(Frame::Reject(
+                    431,
+                    match what {
+                        "trailer line" => "a trailer line is longer than 8 KiB",
+                        _ => "a chunk-size line is longer than 8 KiB",
+                    },
+                ))
+            } else {
+                Ok(None)
+            };
+        };
+        // From the first CR or LF on.
+        match rest.get(i..).unwrap_or_default() {
+            [b'\n', ..] => Err(Frame::Reject(
                 400,
                 match what {
                     "trailer line" => "a trailer line ends in a bare LF; end lines with CRLF",
                     _ => "a chunk-size line ends in a bare LF; end lines with CRLF",
                 },
             )),
-            Some(i) if i + 1 == rest.len() => Ok(None),
-            Some(i) if rest[i + 1] == b'\n' => Ok(Some((self.pos..self.pos + i, self.pos + i + 2))),
-            Some(_) => Err(Frame::Reject(400, "a bare CR in the chunked body")),
-            None if rest.len() > MAX_HEADER_BYTES => Err(Frame::Reject(
-                431,
-                match what {
-                    "trailer line" => "a trailer line is longer than 8 KiB",
-                    _ => "a chunk-size line is longer than 8 KiB",
-                },
-            )),
-            None => Ok(None),
+            [b'\r'] => Ok(None),
+            [b'\r', b'\n', ..] => {
+                let end = self.pos.saturating_add(i);
+                Ok(Some((self.pos..end, end.saturating_add(2))))
+            }
+            _ => Err(Frame::Reject(400, "a bare CR in the chunked body")),
         }
     }
 }
@@ -374,17 +399,19 @@ fn chunk_size(line: &[u8]) -> Result<(usize, usize), Frame> {
     if digits == 0 {
         return Err(bad());
     }
+    let (hex, rest) = line.split_at_checked(digits).unwrap_or((line, &[]));
     let mut size: usize = 0;
-    for &b in &line[..digits] {
+    for &b in hex {
         let digit = (b as char).to_digit(16).unwrap_or(0) as usize;
         size = size
             .checked_mul(16)
             .and_then(|s| s.checked_add(digit))
             .ok_or_else(bad)?;
     }
-    let rest = &line[digits..];
     let ext = rest.trim_ascii_start();
-    if !ext.is_empty() && (ext[0] != b';' || ext.iter().any(|&b| b < 0x20 && b != b'\t')) {
+    if !ext.is_empty()
+        && (ext.first() != Some(&b';') || ext.iter().any(|&b| b < 0x20 && b != b'\t'))
+    {
         return Err(bad());
     }
     Ok((size, rest.len()))
@@ -405,7 +432,7 @@ fn framing_headers(headers: &[httparse::Header], http10: bool) -> Result<Framing
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut expect_continue = false;
-    let mut hosts = 0;
+    let mut hosts: usize = 0;
     for header in headers {
         let name = header.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -438,7 +465,7 @@ fn framing_headers(headers: &[httparse::Header], http10: bool) -> Result<Framing
         } else if name.eq_ignore_ascii_case("expect") {
             expect_continue = header.value.eq_ignore_ascii_case(b"100-continue");
         } else if name.eq_ignore_ascii_case("host") {
-            hosts += 1;
+            hosts = hosts.saturating_add(1);
             if !valid_host(header.value) {
                 return Err(Frame::Reject(
                     400,
@@ -494,18 +521,18 @@ fn version_fault(buf: &[u8]) -> VersionFault {
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
-    let line = &buf[skip..];
-    let line = &line[..line
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(line.len())];
+    let line = buf.get(skip..).unwrap_or_default();
+    let line = line
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
     let Some(space) = line.iter().rposition(|&b| b == b' ') else {
         return VersionFault::Malformed;
     };
-    match &line[space + 1..] {
+    match line.get(space.saturating_add(1)..).unwrap_or_default() {
         // Only a minor version above 1: with 0 or 1 httparse refused something else.
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if (b'2'..=b'9').contains(minor) => {
-            VersionFault::HigherMinor(skip + space + 8)
+            VersionFault::HigherMinor(skip.saturating_add(space).saturating_add(8))
         }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
@@ -517,6 +544,11 @@ fn version_fault(buf: &[u8]) -> VersionFault {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    reason = "in a test a panic is a failure, which is what it should be"
+)]
 mod tests {
     use super::*;
 

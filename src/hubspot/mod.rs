@@ -318,7 +318,7 @@ impl Client {
         if body.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
-        let response = transport::send(&transport::Request {
+        let response = transport::send(&transport::UpstreamRequest {
             method: match method {
                 Method::Get => "GET",
                 Method::Post => "POST",

@@ -51,8 +51,9 @@ const READ_BUFFER: usize = MAX_HEAD + 8 * 1024;
 /// many properties) are well under a megabyte.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// A request to send.
-pub struct Request<'a> {
+/// A request to send to HubSpot (or the proxy); not an [`crate::http::Request`], which
+/// is one a client sent us.
+pub struct UpstreamRequest<'a> {
     /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: &'a str,
     /// The absolute `http://` or `https://` URL.
@@ -68,9 +69,9 @@ pub struct Request<'a> {
     pub max_body: u64,
 }
 
-/// A complete response.
+/// HubSpot's complete answer; not an [`crate::http::Response`], which we send.
 #[derive(Debug)]
-pub struct Response {
+pub struct UpstreamResponse {
     /// The final status (1xx interim answers are skipped).
     pub status: u16,
     /// Header names lower-cased.
@@ -79,7 +80,7 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-impl Response {
+impl UpstreamResponse {
     /// The first header called `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -104,7 +105,7 @@ pub enum Failure {
 }
 
 /// Sends one request on a pooled connection to its origin and reads the whole answer.
-pub fn send(request: &Request) -> Result<Response, Failure> {
+pub fn send(request: &UpstreamRequest) -> Result<UpstreamResponse, Failure> {
     let agent = agent(origin(request.url), request.timeout)?;
     let mut builder = ureq::http::Request::builder()
         .method(request.method)
@@ -134,7 +135,7 @@ pub fn send(request: &Request) -> Result<Response, Failure> {
         .limit(request.max_body)
         .read_to_vec()
         .map_err(failure)?;
-    Ok(Response {
+    Ok(UpstreamResponse {
         status,
         headers,
         body,

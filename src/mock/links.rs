@@ -3,7 +3,7 @@
 //! links between records (`links`). A link is kept in both directions, so reading from
 //! either record finds it with the association types seen from that side.
 
-use super::store::{canonical_type, type_id, Store};
+use super::store::{canonical_type, type_id, ObjectTables};
 use super::{not_found, offset_page, unknown_type, validation};
 use crate::http::{Request, Response};
 use serde_json::{json, Value};
@@ -147,7 +147,7 @@ impl Links {
     }
 
     /// `GET /crm/v4/associations/{from}/{to}/labels`.
-    pub fn labels(&self, store: &Store, from: &str, to: &str) -> Response {
+    pub fn labels(&self, store: &ObjectTables, from: &str, to: &str) -> Response {
         if let Err(response) = known_types(store, from, to) {
             return response;
         }
@@ -162,7 +162,14 @@ impl Links {
     }
 
     /// `GET /crm/v4/objects/{from}/{id}/associations/{to}`: one page of linked records.
-    pub fn list(&self, req: &Request, store: &Store, from: &str, id: &str, to: &str) -> Response {
+    pub fn list(
+        &self,
+        req: &Request,
+        store: &ObjectTables,
+        from: &str,
+        id: &str,
+        to: &str,
+    ) -> Response {
         match self.linked(store, from, id, to) {
             Ok(items) => offset_page(req, &items, BATCH_PAGE, Value::clone),
             Err(response) => response,
@@ -172,7 +179,7 @@ impl Links {
     /// `POST .../associations/{from}/{to}/batch/read` with `{inputs: [{id, after?}]}`:
     /// each record's links, [`BATCH_PAGE`] at a time (`paging.next.after` when more); ids
     /// that are not live records go to `errors` and make the status 207, like HubSpot's.
-    pub fn batch_read(&self, store: &Store, from: &str, to: &str, body: &[u8]) -> Response {
+    pub fn batch_read(&self, store: &ObjectTables, from: &str, to: &str, body: &[u8]) -> Response {
         if let Err(response) = known_types(store, from, to) {
             return response;
         }
@@ -221,7 +228,7 @@ impl Links {
     /// (`{toObjectId, associationTypes}`), by `toObjectId`.
     fn linked(
         &self,
-        store: &Store,
+        store: &ObjectTables,
         from: &str,
         id: &str,
         to: &str,
@@ -262,7 +269,7 @@ impl Links {
     /// records with the pair's default (unlabeled) association type.
     pub fn create_default(
         &mut self,
-        store: &Store,
+        store: &ObjectTables,
         (from, id): (&str, &str),
         (to, to_id): (&str, &str),
     ) -> Response {
@@ -299,7 +306,7 @@ impl Links {
     /// `[{associationCategory, associationTypeId}]`: links with those (labeled) types.
     pub fn create_labeled(
         &mut self,
-        store: &Store,
+        store: &ObjectTables,
         (from, id): (&str, &str),
         (to, to_id): (&str, &str),
         body: &[u8],
@@ -359,7 +366,7 @@ impl Links {
 }
 
 /// Both object types exist.
-fn known_types(store: &Store, from: &str, to: &str) -> Result<(), Response> {
+fn known_types(store: &ObjectTables, from: &str, to: &str) -> Result<(), Response> {
     for ty in [from, to] {
         if store.table(ty).is_none() {
             return Err(unknown_type(ty));
@@ -369,7 +376,7 @@ fn known_types(store: &Store, from: &str, to: &str) -> Result<(), Response> {
 }
 
 /// The id of a live record of `ty`, or the 404 to answer.
-fn live_id(store: &Store, ty: &str, id: &str) -> Result<u64, Response> {
+fn live_id(store: &ObjectTables, ty: &str, id: &str) -> Result<u64, Response> {
     let Some(table) = store.table(ty) else {
         return Err(unknown_type(ty));
     };

@@ -29,7 +29,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
-use store::{property_string, Properties, Record, Store, SYSTEM_PROPERTIES};
+use store::{property_string, ObjectTables, Properties, Record, SYSTEM_PROPERTIES};
 
 /// The largest page a list answers.
 const MAX_LIST_LIMIT: usize = 100;
@@ -37,7 +37,7 @@ const MAX_LIST_LIMIT: usize = 100;
 /// A fake HubSpot: the fixture records, account data and associations in memory. Locks
 /// are always taken in the order store, meta, links.
 pub struct MockHubSpot {
-    store: Mutex<Store>,
+    store: Mutex<ObjectTables>,
     meta: Mutex<Meta>,
     links: Mutex<Links>,
     latency: Duration,
@@ -51,7 +51,7 @@ impl MockHubSpot {
     /// data files of [`meta::FILES`] when present.
     pub fn load(dir: &Path) -> Result<MockHubSpot, String> {
         Ok(MockHubSpot {
-            store: Mutex::new(Store::load(dir, &meta::FILES)?),
+            store: Mutex::new(ObjectTables::load(dir, &meta::FILES)?),
             meta: Mutex::new(Meta::load(dir)?),
             links: Mutex::new(Links::load(dir)?),
             latency: Duration::ZERO,
@@ -77,7 +77,7 @@ impl MockHubSpot {
         MockHubSpot { latency, ..self }
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    fn store(&self) -> std::sync::MutexGuard<'_, ObjectTables> {
         // A panic elsewhere cannot leave a record half-written, so a poisoned lock is fine.
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }

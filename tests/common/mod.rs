@@ -266,6 +266,13 @@ impl Client {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failing test shows what the server said (tests capture it otherwise).
+            eprintln!("--- log of the server on {} ---\n{}", self.addr, self.log());
+            if let Ok(Some(status)) = self.child.try_wait() {
+                eprintln!("--- the server had exited: {status} ---");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(dir) = &self.data_dir {

@@ -173,7 +173,8 @@ impl App {
                 "timestamp": crate::clock::now_rfc3339(),
                 "checks": {
                     "hubspot_token": true,
-                    "server": if stopping { "stopping" } else { "running" }
+                    "server": if stopping { "stopping" } else { "running" },
+                    "registry": self.registry.check()
                 }
             }),
         )

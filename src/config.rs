@@ -67,6 +67,12 @@ pub struct Config {
     /// `ADMIN_HOST` and `ADMIN_PORT`: the admin API's own listener; when set, the admin
     /// routes are gone from the public port.
     pub admin_listen: Option<(String, u16)>,
+    // --- Where the registry lives (README: Running several replicas) ---
+    /// `REGISTRY=etcd` and the `ETCD_*` settings: the registry on etcd, shared by replicas;
+    /// `None` (`REGISTRY=file`, the default): the file under `DATA_DIR`.
+    pub etcd: Option<crate::etcd::Settings>,
+    /// `REGISTRY_KEY_FILE`: the key sealing HubSpot keys in etcd (required with etcd).
+    pub registry_key_file: Option<PathBuf>,
 }
 
 /// Where HubSpot calls go.
@@ -262,6 +268,7 @@ impl Config {
             }
         }
 
+        let (etcd, registry_key_file) = registry_settings(&get)?;
         Ok(Config {
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: number(&get, "PORT", 3000, 0, 65_535)? as u16,
@@ -300,6 +307,8 @@ impl Config {
             mcp_auth,
             api_keys,
             admin_listen,
+            etcd,
+            registry_key_file,
         })
     }
 
@@ -376,6 +385,49 @@ fn millis(
     default: u64,
 ) -> Result<Duration, ConfigError> {
     number(get, name, default, 1, 86_400_000).map(Duration::from_millis)
+}
+
+/// `REGISTRY` (`file` or `etcd`), the `ETCD_*` settings and `REGISTRY_KEY_FILE`: where
+/// the registry lives. etcd needs endpoints and a sealing key; its TLS settings are refused
+/// by name (not supported yet).
+fn registry_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(Option<crate::etcd::Settings>, Option<PathBuf>), ConfigError> {
+    let key_file = get("REGISTRY_KEY_FILE").map(PathBuf::from);
+    match get("REGISTRY").as_deref().unwrap_or("file") {
+        "file" => return Ok((None, key_file)),
+        "etcd" => {}
+        other => return Err(invalid("REGISTRY", other, "file (the default) or etcd")),
+    }
+    let settings = crate::etcd::Settings {
+        endpoints: get("ETCD_ENDPOINTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|e| e.trim().trim_end_matches('/').to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+        prefix: get("ETCD_PREFIX").unwrap_or_else(|| crate::etcd::DEFAULT_PREFIX.into()),
+        credentials: match (get("ETCD_USERNAME"), get("ETCD_PASSWORD")) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "ETCD_USERNAME and ETCD_PASSWORD go together: set both or neither".into(),
+                ))
+            }
+        },
+        tls_files: ["ETCD_CA_FILE", "ETCD_CERT_FILE", "ETCD_KEY_FILE"]
+            .into_iter()
+            .filter_map(|name| get(name).map(|value| (name, value)))
+            .collect(),
+    };
+    settings.check().map_err(ConfigError)?;
+    if key_file.is_none() {
+        return Err(ConfigError(
+            "REGISTRY=etcd needs REGISTRY_KEY_FILE: a file of 32 random bytes or 64 hex digits (openssl rand -hex 32), the same on every replica, that seals HubSpot keys stored in etcd".into(),
+        ));
+    }
+    Ok((Some(settings), key_file))
 }
 
 #[cfg(test)]

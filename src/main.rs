@@ -10,6 +10,7 @@ mod auth;
 mod catalog;
 mod clock;
 mod config;
+mod etcd;
 mod exposures;
 mod http;
 mod hubspot;
@@ -141,18 +142,23 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
     Ok((connector, auth))
 }
 
-/// Opens the registry under `DATA_DIR` and registers the start-up account.
+/// Opens the registry (under `DATA_DIR`, or on etcd) and registers the start-up account.
 fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, String> {
-    let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
-    let registry = Registry::open(store).map_err(|err| err.to_string())?;
+    let registry = match (&config.etcd, &config.registry_key_file) {
+        (Some(settings), Some(key_file)) => registry::etcd_store::open(settings, key_file)?,
+        _ => {
+            let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
+            Arc::new(Registry::open(store).map_err(|err| err.to_string())?)
+        }
+    };
     let id = registry
         .ensure_default_account(auth, clock::now_millis())
         .map_err(|err| format!("cannot register the start-up account: {}", err.message()))?;
     log::info!(
         "registry {}; start-up integrated account {id}",
-        registry.path().display()
+        registry.describe()
     );
-    Ok(Arc::new(registry))
+    Ok(registry)
 }
 
 /// What `serve` and `stdio` share: the validated config, logging and the coroutine

@@ -655,4 +655,59 @@ mod tests {
         assert_eq!(config.port, 8080);
         assert!(config.is_mock());
     }
+
+    #[test]
+    fn registry_settings_need_endpoints_and_a_key_and_refuse_tls_by_name() {
+        let base = [("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            load(&vars, &[])
+        };
+        let config = with(&[]).unwrap();
+        assert!(config.etcd.is_none());
+        let err = with(&[("REGISTRY", "consul")]).unwrap_err().0;
+        assert!(
+            err.starts_with("REGISTRY=consul") && err.contains("etcd"),
+            "{err}"
+        );
+        let err = with(&[("REGISTRY", "etcd")]).unwrap_err().0;
+        assert!(err.contains("ETCD_ENDPOINTS"), "{err}");
+        let endpoints = (
+            "ETCD_ENDPOINTS",
+            "http://127.0.0.1:2379, http://10.0.0.2:2379/",
+        );
+        let err = with(&[("REGISTRY", "etcd"), endpoints]).unwrap_err().0;
+        assert!(err.contains("REGISTRY_KEY_FILE"), "{err}");
+        let key = ("REGISTRY_KEY_FILE", "/run/secrets/registry.key");
+        let config = with(&[("REGISTRY", "etcd"), endpoints, key]).unwrap();
+        let etcd = config.etcd.unwrap();
+        assert_eq!(
+            etcd.endpoints,
+            ["http://127.0.0.1:2379", "http://10.0.0.2:2379"]
+        );
+        assert_eq!(etcd.prefix, "/hubspot-mcp/");
+        let tls = ("ETCD_ENDPOINTS", "https://10.0.0.1:2379");
+        let err = with(&[("REGISTRY", "etcd"), tls, key]).unwrap_err().0;
+        assert!(
+            err.contains("https://10.0.0.1:2379") && err.contains("TLS"),
+            "{err}"
+        );
+        let ca = ("ETCD_CA_FILE", "/ca.pem");
+        let err = with(&[("REGISTRY", "etcd"), endpoints, key, ca])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("ETCD_CA_FILE"), "{err}");
+        let user = ("ETCD_USERNAME", "mcp");
+        let err = with(&[("REGISTRY", "etcd"), endpoints, key, user])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("ETCD_PASSWORD"), "{err}");
+        let secret = ("ETCD_PASSWORD", "hunter2-secret");
+        let config = with(&[("REGISTRY", "etcd"), endpoints, key, user, secret]).unwrap();
+        assert!(
+            !format!("{config:?}").contains("hunter2"),
+            "no password in Debug"
+        );
+    }
 }

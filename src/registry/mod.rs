@@ -594,8 +594,9 @@ impl Registry {
             let out = f(&mut next)?;
             match self.backend.commit(&current, &next, &self.sealer) {
                 Ok(Commit::Install) => {
-                    self.install(next);
-                    return Ok((out, purged));
+                    if self.install(next, current.revision) {
+                        return Ok((out, purged));
+                    }
                 }
                 Ok(Commit::AtRevision(revision)) => {
                     if !self.wait_for(|state| state.revision >= revision) {
@@ -617,15 +618,21 @@ impl Registry {
         ))
     }
 
-    /// Replaces the in-memory state (and the token index) and wakes waiting writers.
-    fn install(&self, next: State) {
+    /// Replaces the in-memory state (and the token index) and wakes waiting writers; false
+    /// (nothing installed) when a watch moved the state past `based_on` meanwhile, so that
+    /// its news is not overwritten.
+    fn install(&self, next: State, based_on: i64) -> bool {
         let tokens = index_tokens(&next);
         let mut state = lock(&self.state);
+        if state.revision != based_on {
+            return false;
+        }
         *state = next;
         *lock(&self.by_token) = tokens;
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop(state);
         self.installed.notify_all();
+        true
     }
 
     /// Waits (at most [`WATCH_WAIT`]) until the in-memory state satisfies `done`.

@@ -1,0 +1,492 @@
+//! Several replicas on one registry in etcd (`REGISTRY=etcd`): a real 3-member etcd cluster
+//! (Debian's `etcd-server`, 3.4; `make etcd` installs it) on fresh data directories and free
+//! loopback ports, and two server replicas on it. Without an `etcd` binary these tests print
+//! a SKIP line and pass. `make cluster-test` runs just these.
+
+mod common;
+use common::{temp_dir, Server};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin-secret-0123456789abcdef";
+/// 64 hex digits: the sealing key every replica shares.
+const SEAL_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A free loopback port (released before etcd binds it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A 3-member etcd cluster on loopback; every member is killed (and its data removed) on drop.
+struct Etcd {
+    dir: PathBuf,
+    members: Vec<(String, u16, u16)>,
+    children: Vec<Option<Child>>,
+}
+
+impl Etcd {
+    /// Starts the cluster, or `None` (after printing SKIP) when etcd is not installed.
+    fn start(test: &str) -> Option<Etcd> {
+        if Command::new("etcd").arg("--version").output().is_err() {
+            println!("SKIP {test}: no etcd binary (make etcd installs Debian's etcd-server)");
+            return None;
+        }
+        let dir = temp_dir("etcd");
+        let members: Vec<(String, u16, u16)> = (0..3)
+            .map(|i| (format!("m{i}"), free_port(), free_port()))
+            .collect();
+        let mut etcd = Etcd {
+            dir,
+            children: (0..3).map(|_| None).collect(),
+            members,
+        };
+        for i in 0..3 {
+            etcd.start_member(i);
+        }
+        etcd.wait_healthy();
+        Some(etcd)
+    }
+
+    fn start_member(&mut self, i: usize) {
+        let cluster: Vec<String> = self
+            .members
+            .iter()
+            .map(|(name, _, peer)| format!("{name}=http://127.0.0.1:{peer}"))
+            .collect();
+        let (name, client, peer) = &self.members[i];
+        let log = std::fs::File::create(self.dir.join(format!("{name}.log"))).unwrap();
+        let child = Command::new("etcd")
+            .args(["--name", name])
+            .args(["--data-dir", &self.dir.join(name).display().to_string()])
+            .args([
+                "--listen-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args([
+                "--advertise-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+            .args([
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+            ])
+            .args(["--initial-cluster", &cluster.join(",")])
+            .args(["--initial-cluster-token", "hubspot-mcp-test"])
+            .args(["--initial-cluster-state", "new"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts");
+        self.children[i] = Some(child);
+    }
+
+    /// Waits (up to 30 s) until a write through the gateway succeeds.
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (_, client, _) = &self.members[0];
+        while Instant::now() < deadline {
+            let stream = std::net::TcpStream::connect(("127.0.0.1", *client));
+            if let Ok(mut stream) = stream {
+                let body = r#"{"key":"aGVhbHRo","value":"b2s="}"#;
+                common::send(&mut stream, "POST", "/v3/kv/put", &[], body.as_bytes());
+                if let Some(reply) = common::read_reply(&mut stream) {
+                    if reply.status == 200 && reply.text().contains("revision") {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("etcd did not become healthy");
+    }
+
+    fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .map(|(_, client, _)| format!("http://127.0.0.1:{client}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// kill -9 every member.
+    fn kill_all(&mut self) {
+        for child in self.children.iter_mut().filter_map(Option::take) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restarts every member on its data directory.
+    fn restart_all(&mut self) {
+        for i in 0..3 {
+            self.start_member(i);
+        }
+        self.wait_healthy();
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill_all();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A replica on the cluster (the embedded mock HubSpot, admin API on).
+fn replica(etcd: &Etcd, prefix: &str) -> Server {
+    let key_file = etcd.dir.join("seal.key");
+    std::fs::write(&key_file, SEAL_KEY).unwrap();
+    Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_MOCK", common::fixtures()),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("MCP_API_KEYS", common::API_KEY.into()),
+            ("REGISTRY", "etcd".into()),
+            ("ETCD_ENDPOINTS", etcd.endpoints()),
+            ("ETCD_PREFIX", prefix.into()),
+            ("REGISTRY_KEY_FILE", key_file.display().to_string()),
+        ],
+        "listening on http://",
+    )
+}
+
+fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let auth = format!("Bearer {ADMIN}");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let reply = server.request(
+        method,
+        path,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    (reply.status, value)
+}
+
+fn default_account(server: &Server) -> String {
+    let (status, list) = admin(server, "GET", "/integrated-account", None);
+    assert_eq!(status, 200, "{list}");
+    list["result"][0]["id"].as_str().unwrap().to_string()
+}
+
+fn mint(server: &Server, account: &str, body: Value) -> Value {
+    let (status, created) = admin(
+        server,
+        "POST",
+        &format!("/integrated-account/{account}/mcp"),
+        Some(body),
+    );
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// The status of `tools/list` on a scoped server's URL.
+fn list_status(server: &Server, token: &str) -> u16 {
+    server
+        .rpc(
+            &format!("/mcp/{token}"),
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .status
+}
+
+/// Polls `done` every 5 ms for up to `limit`; returns how long it took.
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn two_replicas_share_mints_deletes_and_patches_without_losing_updates() {
+    let Some(etcd) = Etcd::start("two_replicas_share") else {
+        return;
+    };
+    let a = replica(&etcd, "/share-test/");
+    let b = replica(&etcd, "/share-test/");
+    let account = default_account(&a);
+    assert_eq!(default_account(&b), account);
+
+    // Minted on A, usable on B at once (A answered only after etcd committed, and B's watch
+    // brings it within a generous bound).
+    let created = mint(
+        &a,
+        &account,
+        json!({"name": "shared", "config": {"methods": ["read"]}}),
+    );
+    let token = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(list_status(&a, &token), 200);
+    assert!(
+        within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some(),
+        "B never saw the server minted on A"
+    );
+
+    // PATCH on A is seen on B.
+    let path = format!("/integrated-account/{account}/mcp/{id}");
+    let (status, patched) = admin(&a, "PATCH", &path, Some(json!({"name": "renamed on A"})));
+    assert_eq!(status, 200, "{patched}");
+    assert!(
+        within(Duration::from_secs(10), || admin(&b, "GET", &path, None).1
+            ["name"]
+            == "renamed on A")
+        .is_some(),
+        "B never saw A's PATCH"
+    );
+
+    // Concurrent PATCHes from both replicas: A renames, B changes the config; every one is
+    // acknowledged, and the final record holds the last of each (a lost update would show
+    // as one replica's field reverted by the other's write).
+    const ROUNDS: usize = 100;
+    let configs = [json!({"methods": ["read"]}), json!({"methods": ["write"]})];
+    let (last_a, last_b) = std::thread::scope(|scope| {
+        let on_a = scope.spawn(|| {
+            let mut last = String::new();
+            for i in 0..ROUNDS {
+                let name = format!("a-{i}");
+                let (status, body) = admin(&a, "PATCH", &path, Some(json!({ "name": name })));
+                assert!(status == 200 || status == 409, "{status} {body}");
+                if status == 200 {
+                    last = name;
+                }
+            }
+            last
+        });
+        let on_b = scope.spawn(|| {
+            let mut last = Value::Null;
+            for i in 0..ROUNDS {
+                let config = configs[i % 2].clone();
+                let (status, body) = admin(&b, "PATCH", &path, Some(json!({ "config": config })));
+                assert!(status == 200 || status == 409, "{status} {body}");
+                if status == 200 {
+                    last = config;
+                }
+            }
+            last
+        });
+        (on_a.join().unwrap(), on_b.join().unwrap())
+    });
+    assert!(
+        !last_a.is_empty() && !last_b.is_null(),
+        "no PATCH was acknowledged"
+    );
+    for replica in [&a, &b] {
+        let settled = within(Duration::from_secs(10), || {
+            let record = admin(replica, "GET", &path, None).1;
+            record["name"] == last_a.as_str() && record["config"]["methods"] == last_b["methods"]
+        });
+        let record = admin(replica, "GET", &path, None).1;
+        assert!(
+            settled.is_some(),
+            "lost update: {record} (want name {last_a}, config {last_b})"
+        );
+    }
+
+    // Deleted on B, refused on A within 1 s.
+    let (status, _) = admin(&b, "DELETE", &path, None);
+    assert_eq!(status, 200);
+    let took = within(Duration::from_secs(10), || list_status(&a, &token) != 200)
+        .expect("A still serves a server deleted on B");
+    println!("delete on B refused on A after {} ms", took.as_millis());
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(list_status(&a, &token), 404);
+}
+
+#[test]
+fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
+    let Some(mut etcd) = Etcd::start("etcd_down") else {
+        return;
+    };
+    let a = replica(&etcd, "/down-test/");
+    let b = replica(&etcd, "/down-test/");
+    let account = default_account(&a);
+    let token = mint(&a, &account, json!({"name": "before the outage"}))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+
+    etcd.kill_all();
+    for replica in [&a, &b] {
+        // MCP keeps flowing from memory.
+        for _ in 0..20 {
+            assert_eq!(list_status(replica, &token), 200);
+        }
+        // Admin writes answer 503 naming etcd.
+        let (status, body) = admin(
+            replica,
+            "POST",
+            &format!("/integrated-account/{account}/mcp"),
+            Some(json!({"name": "during the outage"})),
+        );
+        assert_eq!(status, 503, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("etcd"), "{body}");
+        // /ready reports it.
+        let ready = replica.get("/ready").json();
+        assert_eq!(
+            ready["checks"]["registry"]["status"], "unreachable",
+            "{ready}"
+        );
+    }
+    assert!(a.log().contains("etcd is unreachable"), "{}", a.log());
+
+    etcd.restart_all();
+    for replica in [&a, &b] {
+        let back = within(Duration::from_secs(20), || {
+            replica.get("/ready").json()["checks"]["registry"]["status"] == "ok"
+        });
+        assert!(back.is_some(), "{}", replica.log());
+    }
+    assert!(a.log().contains("etcd reachable again"), "{}", a.log());
+    // Writes work again and reach the other replica.
+    let after = mint(&b, &account, json!({"name": "after the outage"}));
+    let token = after["token"].as_str().unwrap().to_string();
+    assert!(within(Duration::from_secs(10), || list_status(&a, &token) == 200).is_some());
+}
+
+#[test]
+fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
+    let Some(etcd) = Etcd::start("expiry") else {
+        return;
+    };
+    let a = replica(&etcd, "/expiry-test/");
+    let b = replica(&etcd, "/expiry-test/");
+    let account = default_account(&a);
+    let expires_ms = now_ms() + 62_000;
+    let created = mint(
+        &a,
+        &account,
+        json!({"name": "short-lived", "expires_at": rfc3339(expires_ms)}),
+    );
+    let token = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+    // The server and its token index are under a lease (etcd deletes them itself).
+    let key = format!("/expiry-test/servers/{account}/{id}");
+    let token_key = format!(
+        "/expiry-test/tokens/{}",
+        created_hash(&etcd, &key).expect("the server's record in etcd")
+    );
+    for key in [&key, &token_key] {
+        let kvs = etcd_kvs(&etcd, key).expect("etcd answers");
+        assert_eq!(kvs.len(), 1, "{key}: {kvs:?}");
+        assert!(
+            !matches!(kvs[0]["lease"].as_str(), None | Some("0")),
+            "{key} has no lease: {kvs:?}"
+        );
+    }
+    // Gone everywhere after it expires (lease granularity is a second; a leader change
+    // renews leases, so allow a generous margin for etcd's own deletion).
+    let wait = Duration::from_millis((expires_ms - now_ms()).max(0) as u64);
+    std::thread::sleep(wait);
+    for replica in [&a, &b] {
+        assert_eq!(list_status(replica, &token), 404);
+    }
+    let gone = within(Duration::from_secs(30), || {
+        [&key, &token_key]
+            .iter()
+            .all(|k| etcd_kvs(&etcd, k).is_some_and(|kvs| kvs.is_empty()))
+    });
+    assert!(gone.is_some(), "etcd still holds {key} or {token_key}");
+}
+
+/// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when
+/// etcd did not answer.
+fn etcd_kvs(etcd: &Etcd, key: &str) -> Option<Vec<Value>> {
+    let (_, port, _) = &etcd.members[0];
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", *port)).ok()?;
+    let body = json!({ "key": b64(key.as_bytes()) }).to_string();
+    common::send(&mut stream, "POST", "/v3/kv/range", &[], body.as_bytes());
+    let reply = common::read_reply(&mut stream)?;
+    (reply.status == 200).then(|| reply.json()["kvs"].as_array().cloned().unwrap_or_default())
+}
+
+/// The `token_sha256` of the server stored at `key` (never shown by the admin API).
+fn created_hash(etcd: &Etcd, key: &str) -> Option<String> {
+    let kvs = etcd_kvs(etcd, key)?;
+    let value = unb64(kvs.first()?["value"].as_str()?)?;
+    let record: Value = serde_json::from_slice(&value).ok()?;
+    record["token_sha256"].as_str().map(str::to_string)
+}
+
+fn unb64(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|&c| c != b'=') {
+        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c)? as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC (days-from-civil, inverted).
+fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}

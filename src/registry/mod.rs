@@ -607,6 +607,7 @@ impl Registry {
                     return Ok((out, purged));
                 }
                 Err(CommitError::Lost) => {
+                    log::debug!("registry: another replica changed a record first; applying the change again to the fresh copy");
                     self.wait_for(|state| state.revision > current.revision);
                 }
                 Err(CommitError::Failed(err)) => return Err(err),

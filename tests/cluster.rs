@@ -26,6 +26,8 @@ fn free_port() -> u16 {
 /// A 3-member etcd cluster on loopback; every member is killed (and its data removed) on drop.
 struct Etcd {
     dir: PathBuf,
+    /// Extra flags for every member.
+    flags: Vec<String>,
     members: Vec<(String, u16, u16)>,
     children: Vec<Option<Child>>,
 }
@@ -33,6 +35,11 @@ struct Etcd {
 impl Etcd {
     /// Starts the cluster, or `None` (after printing SKIP) when etcd is not installed.
     fn start(test: &str) -> Option<Etcd> {
+        Etcd::start_with(test, &[])
+    }
+
+    /// [`Etcd::start`] with extra flags for every member.
+    fn start_with(test: &str, flags: &[&str]) -> Option<Etcd> {
         if Command::new("etcd").arg("--version").output().is_err() {
             println!("SKIP {test}: no etcd binary (make etcd installs Debian's etcd-server)");
             return None;
@@ -43,6 +50,7 @@ impl Etcd {
             .collect();
         let mut etcd = Etcd {
             dir,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
             children: (0..3).map(|_| None).collect(),
             members,
         };
@@ -80,6 +88,7 @@ impl Etcd {
             .args(["--initial-cluster", &cluster.join(",")])
             .args(["--initial-cluster-token", "hubspot-mcp-test"])
             .args(["--initial-cluster-state", "new"])
+            .args(&self.flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -166,21 +175,54 @@ impl Drop for Etcd {
 
 /// A replica on the cluster (the embedded mock HubSpot, admin API on).
 fn replica(etcd: &Etcd, prefix: &str) -> Server {
+    replica_with(etcd, prefix, &[])
+}
+
+/// The environment of a replica on the cluster, plus `extra`.
+fn replica_env(etcd: &Etcd, prefix: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
     let key_file = etcd.dir.join("seal.key");
     std::fs::write(&key_file, SEAL_KEY).unwrap();
+    let mut env = vec![
+        ("HUBSPOT_MOCK", common::fixtures()),
+        ("ADMIN_API_TOKEN", ADMIN.into()),
+        ("MCP_API_KEYS", common::API_KEY.into()),
+        ("REGISTRY", "etcd".into()),
+        ("ETCD_ENDPOINTS", etcd.endpoints()),
+        ("ETCD_PREFIX", prefix.into()),
+        ("REGISTRY_KEY_FILE", key_file.display().to_string()),
+    ];
+    for (name, value) in extra {
+        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+        env.push((name, value.to_string()));
+    }
+    env
+}
+
+fn replica_with(etcd: &Etcd, prefix: &str, extra: &[(&str, &str)]) -> Server {
     Server::start(
         &["serve"],
-        &[
-            ("HUBSPOT_MOCK", common::fixtures()),
-            ("ADMIN_API_TOKEN", ADMIN.into()),
-            ("MCP_API_KEYS", common::API_KEY.into()),
-            ("REGISTRY", "etcd".into()),
-            ("ETCD_ENDPOINTS", etcd.endpoints()),
-            ("ETCD_PREFIX", prefix.into()),
-            ("REGISTRY_KEY_FILE", key_file.display().to_string()),
-        ],
+        &replica_env(etcd, prefix, extra),
         "listening on http://",
     )
+}
+
+/// POSTs `body` to etcd's gateway on the first running member; the answer's JSON. The
+/// connection is closed after the answer, since error answers come chunked.
+fn gateway(etcd: &Etcd, path: &str, body: Value) -> Value {
+    let running = etcd.children.iter().position(Option::is_some).unwrap();
+    let (_, port, _) = &etcd.members[running];
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", *port)).unwrap();
+    let close = [("Connection", "close")];
+    common::send(
+        &mut stream,
+        "POST",
+        path,
+        &close,
+        body.to_string().as_bytes(),
+    );
+    let text = common::read_reply(&mut stream).unwrap().text();
+    let json = &text[text.find('{').unwrap_or(0)..text.rfind('}').map_or(0, |i| i + 1)];
+    serde_json::from_str(json).unwrap_or(Value::Null)
 }
 
 fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -532,6 +574,74 @@ fn killing_the_leader_during_writes_loses_no_acknowledged_change_nor_does_killin
     for token in created.iter().take(50) {
         assert_eq!(list_status(&c, token), 200);
     }
+}
+
+#[test]
+fn replicas_authenticate_to_etcd_and_renew_an_expired_auth_token() {
+    // Auth tokens that expire after 2 s idle, so the renewal is exercised.
+    let Some(etcd) = Etcd::start_with(
+        "etcd_auth",
+        &["--auth-token", "simple", "--auth-token-ttl", "2"],
+    ) else {
+        return;
+    };
+    for (path, body) in [
+        (
+            "/v3/auth/user/add",
+            json!({"name": "root", "password": "root-pw-0123"}),
+        ),
+        ("/v3/auth/role/add", json!({"name": "root"})),
+        (
+            "/v3/auth/user/grant",
+            json!({"user": "root", "role": "root"}),
+        ),
+        ("/v3/auth/enable", json!({})),
+    ] {
+        let answer = gateway(&etcd, path, body);
+        assert!(answer.get("error").is_none(), "{path}: {answer}");
+    }
+    // Without credentials etcd refuses, and so does the replica's start-up.
+    let refused = gateway(&etcd, "/v3/kv/range", json!({"key": b64(b"/auth-test/")}));
+    assert!(refused.get("error").is_some(), "{refused}");
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .arg("serve")
+        .env_clear()
+        .envs(replica_env(
+            &etcd,
+            "/auth-test/",
+            &[
+                ("ETCD_USERNAME", "root"),
+                ("ETCD_PASSWORD", "wrong"),
+                ("PORT", "0"),
+                ("HOST", "127.0.0.1"),
+            ],
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("etcd") && stderr.contains("authentication failed"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("wrong"),
+        "the password must not be logged: {stderr}"
+    );
+
+    let credentials = [("ETCD_USERNAME", "root"), ("ETCD_PASSWORD", "root-pw-0123")];
+    let a = replica_with(&etcd, "/auth-test/", &credentials);
+    let b = replica_with(&etcd, "/auth-test/", &credentials);
+    let account = default_account(&a);
+    let first = mint(&a, &account, json!({"name": "with auth"}));
+    let token = first["token"].as_str().unwrap().to_string();
+    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+    // Past the token's TTL: the next write authenticates again and succeeds.
+    std::thread::sleep(Duration::from_secs(4));
+    let second = mint(&a, &account, json!({"name": "after the token expired"}));
+    let token = second["token"].as_str().unwrap().to_string();
+    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+    assert!(!a.log().contains("root-pw-0123"));
 }
 
 /// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when

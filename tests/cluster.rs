@@ -470,6 +470,46 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
             "{key} has no lease: {kvs:?}"
         );
     }
+    // PATCHing expires_at moves a server to a new lease; null detaches it (and its index).
+    let other = mint(
+        &a,
+        &account,
+        json!({"name": "patched", "expires_at": rfc3339(now_ms() + 600_000)}),
+    );
+    let other_id = other["id"].as_str().unwrap();
+    let other_key = format!("/expiry-test/servers/{account}/{other_id}");
+    let other_token_key = format!(
+        "/expiry-test/tokens/{}",
+        created_hash(&etcd, &other_key).unwrap()
+    );
+    let lease_of = |key: &str| {
+        let kvs = etcd_kvs(&etcd, key).expect("etcd answers");
+        assert_eq!(kvs.len(), 1, "{key}: {kvs:?}");
+        kvs[0]["lease"].as_str().unwrap_or("0").to_string()
+    };
+    let first_lease = lease_of(&other_key);
+    assert_ne!(first_lease, "0");
+    let path = format!("/integrated-account/{account}/mcp/{other_id}");
+    let later = json!({ "expires_at": rfc3339(now_ms() + 900_000) });
+    assert_eq!(admin(&b, "PATCH", &path, Some(later)).0, 200);
+    let moved = lease_of(&other_key);
+    assert!(
+        moved != "0" && moved != first_lease,
+        "{first_lease} -> {moved}"
+    );
+    assert_eq!(lease_of(&other_token_key), moved);
+    let renamed = json!({ "name": "renamed, same expiry" });
+    assert_eq!(admin(&b, "PATCH", &path, Some(renamed)).0, 200);
+    assert_eq!(
+        lease_of(&other_key),
+        moved,
+        "a PATCH without expires_at keeps the lease"
+    );
+    let never = json!({ "expires_at": null });
+    assert_eq!(admin(&a, "PATCH", &path, Some(never)).0, 200);
+    assert_eq!(lease_of(&other_key), "0");
+    assert_eq!(lease_of(&other_token_key), "0");
+
     // Gone everywhere after it expires (lease granularity is a second; a leader change
     // renews leases, so allow a generous margin for etcd's own deletion).
     let wait = Duration::from_millis((expires_ms - now_ms()).max(0) as u64);

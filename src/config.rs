@@ -390,7 +390,7 @@ fn millis(
 /// `REGISTRY` (`file` or `etcd`), the `ETCD_*` settings and `REGISTRY_KEY_FILE`: where
 /// the registry lives. etcd needs endpoints and a sealing key; its TLS settings are refused
 /// by name (not supported yet).
-fn registry_settings(
+pub fn registry_settings(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<(Option<crate::etcd::Settings>, Option<PathBuf>), ConfigError> {
     let key_file = get("REGISTRY_KEY_FILE").map(PathBuf::from);

@@ -684,6 +684,58 @@ fn replicas_authenticate_to_etcd_and_renew_an_expired_auth_token() {
     assert!(!a.log().contains("root-pw-0123"));
 }
 
+#[test]
+fn registry_export_from_the_file_and_import_into_etcd_keeps_every_token_working() {
+    let Some(etcd) = Etcd::start("export_import") else {
+        return;
+    };
+    let data = temp_dir("export-data");
+    let data_env = ("DATA_DIR", data.display().to_string());
+    let (token, id) = {
+        let single = Server::mock(&[
+            ("ADMIN_API_TOKEN", ADMIN),
+            ("MCP_API_KEYS", common::API_KEY),
+            ("DATA_DIR", &data_env.1),
+        ]);
+        let account = default_account(&single);
+        let created = mint(&single, &account, json!({"name": "moved to etcd"}));
+        (
+            created["token"].as_str().unwrap().to_string(),
+            created["id"].as_str().unwrap().to_string(),
+        )
+    };
+    let cli = |args: &[&str], env: &[(&str, String)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+            .args(args)
+            .env_clear()
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        (String::from_utf8(out.stdout).unwrap(), stderr)
+    };
+    let (export, _) = cli(&["registry", "export"], std::slice::from_ref(&data_env));
+    assert!(export.contains(&id) && !export.contains(&token), "{export}");
+    let file = data.join("export.json");
+    std::fs::write(&file, &export).unwrap();
+    let key = data.join("registry.key").display().to_string();
+    let etcd_env = [
+        ("REGISTRY", "etcd".to_string()),
+        ("ETCD_ENDPOINTS", etcd.endpoints()),
+        ("ETCD_PREFIX", "/import-test/".into()),
+        ("REGISTRY_KEY_FILE", key.clone()),
+    ];
+    let (_, said) = cli(
+        &["registry", "import", &file.display().to_string()],
+        &etcd_env,
+    );
+    assert!(said.contains("1 MCP servers"), "{said}");
+    let replica = replica_with(&etcd, "/import-test/", &[("REGISTRY_KEY_FILE", &key)]);
+    assert_eq!(list_status(&replica, &token), 200);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 /// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when
 /// etcd did not answer.
 fn etcd_kvs(etcd: &Etcd, key: &str) -> Option<Vec<Value>> {

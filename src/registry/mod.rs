@@ -464,6 +464,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// How long a write to a store with a watch (etcd) waits for its own change to arrive in
 /// memory before answering anyway (the change is committed either way).
 const WATCH_WAIT: Duration = Duration::from_secs(5);
+/// Records per change when importing: each server is up to two compares and two puts, and
+/// etcd refuses transactions of more than 128 operations by default.
+const IMPORT_BATCH: usize = 40;
 /// How often a change that lost a race with another replica is applied again to the fresh
 /// copy before the admin gets 409.
 const MAX_ATTEMPTS: usize = 20;
@@ -1012,6 +1015,65 @@ impl Registry {
             .filter(|s| s.expires_at_ms.is_none_or(|at| now_ms < at))
             .map(|s| s.filter.clone())
             .collect()
+    }
+
+    /// `registry export`: every account and server as the file holds them (tokens as their
+    /// SHA-256, HubSpot keys sealed under this registry's key, the start-up account's key
+    /// left out).
+    pub fn export(&self) -> Result<Value, RegistryError> {
+        lock(&self.state).to_file(&self.sealer)
+    }
+
+    /// `registry import`: adds (or replaces, by id) the accounts and servers of an
+    /// [`Registry::export`], in batches small enough for one etcd transaction each; expired
+    /// servers are left out and this registry's start-up account is kept. The sealed keys
+    /// must open under this registry's key (the same `REGISTRY_KEY_FILE`, or the data
+    /// directory's `registry.key`). Returns how many accounts and servers were imported.
+    pub fn import(&self, export: Value, now_ms: i64) -> Result<(usize, usize), RegistryError> {
+        let incoming: State = serde_json::from_value(export)
+            .map_err(|e| RegistryError::bad(format!("not a registry export: {e}")))?;
+        incoming.check().map_err(RegistryError::BadRequest)?;
+        let accounts = incoming
+            .accounts
+            .into_iter()
+            .map(|a| {
+                let id = a.id.clone();
+                a.opened(&self.sealer).ok_or_else(|| {
+                    RegistryError::bad(format!(
+                        "the HubSpot key of integrated account {id} does not open under this registry's key: import with the key the export was sealed with (REGISTRY_KEY_FILE, or DATA_DIR/registry.key)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<Account>, RegistryError>>()?;
+        let servers: Vec<Server> = incoming
+            .servers
+            .into_iter()
+            .filter(|s| !s.expired(now_ms))
+            .collect();
+        for batch in accounts.chunks(IMPORT_BATCH) {
+            self.change(now_ms, |state| {
+                for account in batch {
+                    match state.accounts.iter_mut().find(|a| a.id == account.id) {
+                        Some(_) if account.is_default => {}
+                        Some(slot) => *slot = account.clone(),
+                        None => state.accounts.push(account.clone()),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        for batch in servers.chunks(IMPORT_BATCH) {
+            self.change(now_ms, |state| {
+                for server in batch {
+                    match state.servers.iter_mut().find(|s| s.id == server.id) {
+                        Some(slot) => *slot = server.clone(),
+                        None => state.servers.push(server.clone()),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok((accounts.len(), servers.len()))
     }
 
     /// Deletes every expired server now (an fsync: call it off the coroutine workers);

@@ -1,5 +1,8 @@
 //! Integrated accounts and the scoped MCP servers minted for them (Truto's API), kept in
-//! memory behind a mutex and saved through [`Store`] on every change.
+//! memory behind a mutex and made durable on every change by a [`Backend`]: the data
+//! directory's file ([`Store`], the default) or etcd ([`etcd_store`], shared by replicas).
+//! The admin API's bodies are parsed into typed inputs ([`NewAccount`], [`NewServer`],
+//! [`ServerPatch`]) before they reach the rules here.
 //!
 //! This is the logic under the admin routes: every method takes plain inputs (ids, the parsed
 //! JSON body, the query's `limit`/`next_cursor`, the current time in milliseconds) and returns
@@ -8,9 +11,9 @@
 //! testable without sleeping.
 //!
 //! Guarantees:
-//! - **Memory and disk agree.** A change is applied to a copy, the copy is saved, and only
-//!   then does it replace the in-memory state; a failed save leaves both as they were and
-//!   answers 500. Changes are serialised by a writer lock; readers (such as
+//! - **Memory and store agree.** A change is applied to a copy, the copy is committed, and
+//!   only then does it replace the in-memory state (with etcd: arrives through the watch); a
+//!   failed commit leaves both as they were and answers 500 (503 when etcd is unreachable). Changes are serialised by a writer lock; readers (such as
 //!   [`Registry::resolve_token`] on every scoped MCP request) never wait for an fsync.
 //! - **Tokens are shown once.** Only [`Registry::create_server`]'s answer holds the MCP token
 //!   and its URL; the file and every other answer hold the token's SHA-256 at most.

@@ -15,7 +15,7 @@
 //!   only then does it replace the in-memory state (with etcd: arrives through the watch); a
 //!   failed commit leaves both as they were and answers 500 (503 when etcd is unreachable). Changes are serialised by a writer lock; readers (such as
 //!   [`Registry::resolve_token`] on every scoped MCP request) never wait for an fsync.
-//! - **Tokens are shown once.** Only [`Registry::create_server`]'s answer holds the MCP token
+//! - **Tokens are shown once.** Only [`Registry::mint_server`]'s answer holds the MCP token
 //!   and its URL; the file and every other answer hold the token's SHA-256 at most.
 //! - **HubSpot keys never leave.** An account's private app token is kept in the file (mode
 //!   0600) sealed with AES-256-GCM under the data directory's `registry.key`, so it survives

@@ -26,6 +26,10 @@ pub const DEFAULT_PREFIX: &str = "/hubspot-mcp/";
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long connecting to one endpoint may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one watch answer is read before it is opened again (from the last revision
+/// seen, so nothing is lost): bounds how long a connection that died without a word (a
+/// partition, no RST) goes unnoticed.
+const WATCH_RENEW: Duration = Duration::from_secs(30);
 /// The largest answer read (a range over the whole registry).
 const MAX_ANSWER: u64 = 512 << 20;
 /// gRPC codes etcd uses for "this member cannot serve now" (Unavailable, DeadlineExceeded):
@@ -130,7 +134,7 @@ pub struct Client {
     /// The endpoint that answered last: tried first.
     preferred: AtomicUsize,
     agent: ureq::Agent,
-    /// For watches: no overall timeout (a watch is a long-lived answer).
+    /// For watches: a long-lived answer, renewed every [`WATCH_RENEW`].
     watch_agent: ureq::Agent,
     credentials: Option<(String, String)>,
     /// The current auth token, when credentials are set.
@@ -152,7 +156,7 @@ impl Client {
             endpoints: settings.endpoints.clone(),
             preferred: AtomicUsize::new(0),
             agent: agent(Some(CALL_TIMEOUT)),
-            watch_agent: agent(None),
+            watch_agent: agent(Some(WATCH_RENEW)),
             credentials: settings.credentials.clone(),
             token: Mutex::new(None),
         }

@@ -12,8 +12,9 @@
 //! update is lost. The admin API answers only after etcd committed.
 //!
 //! Each replica keeps the whole registry in memory: read at start, then kept current by a
-//! watch from the revision it read, on its own OS thread. A watch that breaks resumes from
-//! its last revision on any endpoint; one refused as compacted reads everything again. While
+//! watch from the revision it read, on its own OS thread. A watch that breaks (or is
+//! renewed, every 30 s, so a connection that died silently is noticed) resumes from its last
+//! revision on any endpoint; one refused as compacted reads everything again. While
 //! etcd is unreachable, tokens keep resolving from memory, admin writes answer 503 and
 //! `/ready` says so (`checks.registry`); the log says when etcd went and came back.
 

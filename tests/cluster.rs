@@ -268,6 +268,22 @@ fn list_status(server: &Server, token: &str) -> u16 {
         .status
 }
 
+/// Waits (up to 10 s) until `server` has the server `created` (polled on the admin API:
+/// unknown tokens on `/mcp/<token>` would count as guessing and be slowed down), then
+/// checks that its token works there.
+fn serves(server: &Server, created: &Value) -> bool {
+    let path = format!(
+        "/integrated-account/{}/mcp/{}",
+        created["integrated_account_id"].as_str().unwrap(),
+        created["id"].as_str().unwrap()
+    );
+    within(Duration::from_secs(10), || {
+        admin(server, "GET", &path, None).0 == 200
+    })
+    .is_some()
+        && list_status(server, created["token"].as_str().unwrap()) == 200
+}
+
 /// Polls `done` every 5 ms for up to `limit`; returns how long it took.
 fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();
@@ -300,10 +316,7 @@ fn two_replicas_share_mints_deletes_and_patches_without_losing_updates() {
     let token = created["token"].as_str().unwrap().to_string();
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(list_status(&a, &token), 200);
-    assert!(
-        within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some(),
-        "B never saw the server minted on A"
-    );
+    assert!(serves(&b, &created), "B never saw the server minted on A");
 
     // PATCH on A is seen on B.
     let path = format!("/integrated-account/{account}/mcp/{id}");
@@ -395,11 +408,9 @@ fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
     let a = replica(&etcd, "/down-test/");
     let b = replica(&etcd, "/down-test/");
     let account = default_account(&a);
-    let token = mint(&a, &account, json!({"name": "before the outage"}))["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+    let before = mint(&a, &account, json!({"name": "before the outage"}));
+    let token = before["token"].as_str().unwrap().to_string();
+    assert!(serves(&b, &before));
 
     etcd.kill_all();
     for replica in [&a, &b] {
@@ -435,8 +446,7 @@ fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
     assert!(a.log().contains("etcd reachable again"), "{}", a.log());
     // Writes work again and reach the other replica.
     let after = mint(&b, &account, json!({"name": "after the outage"}));
-    let token = after["token"].as_str().unwrap().to_string();
-    assert!(within(Duration::from_secs(10), || list_status(&a, &token) == 200).is_some());
+    assert!(serves(&a, &after));
 }
 
 #[test]
@@ -455,7 +465,7 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
     );
     let token = created["token"].as_str().unwrap().to_string();
     let id = created["id"].as_str().unwrap().to_string();
-    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+    assert!(serves(&b, &created));
     // The server and its token index are under a lease (etcd deletes them itself).
     let key = format!("/expiry-test/servers/{account}/{id}");
     let token_key = format!(
@@ -584,7 +594,7 @@ fn killing_the_leader_during_writes_loses_no_acknowledged_change_nor_does_killin
     // Replica A dies: B serves every server, whoever minted it.
     let _ = a.child.kill();
     let _ = a.child.wait();
-    let created: Vec<&String> = on_a.0.iter().chain(&on_b.0).map(|(_, t)| t).collect();
+    let created: Vec<&(String, String)> = on_a.0.iter().chain(&on_b.0).collect();
     let deleted: Vec<&(String, String)> = on_a.1.iter().chain(&on_b.1).collect();
     println!(
         "{} acknowledged creates kept, {} acknowledged deletes",
@@ -592,9 +602,9 @@ fn killing_the_leader_during_writes_loses_no_acknowledged_change_nor_does_killin
         deleted.len()
     );
     assert!(created.len() > WRITES / 2, "too few acknowledged creates");
-    for token in &created {
-        let seen = within(Duration::from_secs(10), || list_status(&b, token) == 200);
-        assert!(seen.is_some(), "an acknowledged create is missing");
+    for (id, token) in &created {
+        let record = json!({"integrated_account_id": account, "id": id, "token": token});
+        assert!(serves(&b, &record), "an acknowledged create is missing");
     }
     // Deleted stays deleted: every one on the admin API, a few on their URL (more unknown
     // tokens from one address would be slowed down as guessing).
@@ -611,7 +621,7 @@ fn killing_the_leader_during_writes_loses_no_acknowledged_change_nor_does_killin
     }
     // A fresh replica reads the same registry from etcd.
     let c = replica(&etcd, "/leader-test/");
-    for token in created.iter().take(50) {
+    for (_, token) in created.iter().take(50) {
         assert_eq!(list_status(&c, token), 200);
     }
 }
@@ -674,13 +684,11 @@ fn replicas_authenticate_to_etcd_and_renew_an_expired_auth_token() {
     let b = replica_with(&etcd, "/auth-test/", &credentials);
     let account = default_account(&a);
     let first = mint(&a, &account, json!({"name": "with auth"}));
-    let token = first["token"].as_str().unwrap().to_string();
-    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+    assert!(serves(&b, &first));
     // Past the token's TTL: the next write authenticates again and succeeds.
     std::thread::sleep(Duration::from_secs(4));
     let second = mint(&a, &account, json!({"name": "after the token expired"}));
-    let token = second["token"].as_str().unwrap().to_string();
-    assert!(within(Duration::from_secs(10), || list_status(&b, &token) == 200).is_some());
+    assert!(serves(&b, &second));
     assert!(!a.log().contains("root-pw-0123"));
 }
 
@@ -734,6 +742,61 @@ fn registry_export_from_the_file_and_import_into_etcd_keeps_every_token_working(
     let replica = replica_with(&etcd, "/import-test/", &[("REGISTRY_KEY_FILE", &key)]);
     assert_eq!(list_status(&replica, &token), 200);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_replica_whose_watch_missed_compacted_history_reads_the_registry_again() {
+    let Some(mut etcd) = Etcd::start("compaction") else {
+        return;
+    };
+    let a = replica(&etcd, "/compact-test/");
+    let b = replica(&etcd, "/compact-test/");
+    let account = default_account(&a);
+    let old = mint(&b, &account, json!({"name": "deleted while A slept"}));
+    let old_token = old["token"].as_str().unwrap().to_string();
+    assert!(serves(&a, &old));
+
+    // A is frozen, the member its watch uses dies, B changes the registry and etcd compacts
+    // its history past A's last revision.
+    let signal = |name: &str| {
+        let pid = a.child.id().to_string();
+        assert!(Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    etcd.kill(0);
+    let path = format!(
+        "/integrated-account/{account}/mcp/{}",
+        old["id"].as_str().unwrap()
+    );
+    assert_eq!(admin(&b, "DELETE", &path, None).0, 200);
+    let new = mint(&b, &account, json!({"name": "minted while A slept"}));
+    let new_token = new["token"].as_str().unwrap().to_string();
+    let revision = gateway(
+        &etcd,
+        "/v3/kv/range",
+        json!({"key": b64(b"/compact-test/")}),
+    )["header"]["revision"]
+        .clone();
+    let compacted = gateway(&etcd, "/v3/kv/compaction", json!({ "revision": revision }));
+    assert!(compacted.get("error").is_none(), "{compacted}");
+    signal("-CONT");
+
+    // Polled on the admin API: unknown tokens on /mcp/<token> would count as guessing.
+    let new_path = format!(
+        "/integrated-account/{account}/mcp/{}",
+        new["id"].as_str().unwrap()
+    );
+    let caught_up = within(Duration::from_secs(15), || {
+        admin(&a, "GET", &new_path, None).0 == 200 && admin(&a, "GET", &path, None).0 == 404
+    });
+    assert!(caught_up.is_some(), "{}", a.log());
+    assert_eq!(list_status(&a, &new_token), 200);
+    assert_eq!(list_status(&a, &old_token), 404);
+    assert!(a.log().contains("compacted"), "{}", a.log());
 }
 
 /// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when

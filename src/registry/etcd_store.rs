@@ -473,12 +473,12 @@ impl Backend for EtcdStore {
         }
     }
 
-    fn check(&self) -> Value {
+    fn check(&self) -> Option<Value> {
         let down = *self
             .down_since
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        match down {
+        Some(match down {
             None => json!({"store": "etcd", "status": "ok"}),
             Some(since) => json!({
                 "store": "etcd",
@@ -486,7 +486,7 @@ impl Backend for EtcdStore {
                 "unreachable_for_s": since.elapsed().as_secs(),
                 "detail": "MCP requests are served from memory; admin writes answer 503",
             }),
-        }
+        })
     }
 }
 

@@ -565,8 +565,9 @@ impl Registry {
         self.backend.describe()
     }
 
-    /// `checks.registry` for `/ready`: the store and whether it is reachable.
-    pub fn check(&self) -> Value {
+    /// `checks.registry` for `/ready`: the store and whether it is reachable (`None` for the
+    /// file, which keeps the seed's `/ready` shape).
+    pub fn check(&self) -> Option<Value> {
         self.backend.check()
     }
 

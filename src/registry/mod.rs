@@ -615,7 +615,11 @@ impl Registry {
                 }
                 Err(CommitError::Lost) => {
                     log::debug!("registry: another replica changed a record first; applying the change again to the fresh copy");
-                    self.wait_for(|state| state.revision > current.revision);
+                    if !self.wait_for(|state| state.revision > current.revision) {
+                        return Err(RegistryError::Unavailable(
+                            "this replica's copy of the registry is behind etcd (its watch brought nothing new); try again".into(),
+                        ));
+                    }
                 }
                 Err(CommitError::Failed(err)) => return Err(err),
             }

@@ -83,7 +83,7 @@ fn read_key(path: &Path) -> Result<Vec<u8>, String> {
     }
     let text = String::from_utf8_lossy(&bytes);
     let hex = text.trim();
-    let key: Option<Vec<u8>> = (hex.len() == 64)
+    let key: Option<Vec<u8>> = (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| {
             (0..64)
                 .step_by(2)
@@ -500,4 +500,44 @@ fn failed(err: etcd::Error) -> CommitError {
             RegistryError::Internal(format!("the change was not made: {err}"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::TempDir;
+
+    #[test]
+    fn the_sealing_key_is_32_raw_bytes_or_64_hex_digits_and_nothing_else() {
+        let dir = TempDir::new("seal-key");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("key");
+        std::fs::write(&path, [7u8; 32]).unwrap();
+        assert_eq!(read_key(&path), Ok(vec![7u8; 32]));
+        std::fs::write(&path, format!("{}\n", "0a".repeat(32))).unwrap();
+        assert_eq!(read_key(&path), Ok(vec![10u8; 32]));
+        let multibyte = format!("{}x", "€".repeat(21)); // 64 bytes, not on char boundaries
+        for bad in [
+            "0a".repeat(31),
+            "zz".repeat(32),
+            "short".to_string(),
+            multibyte,
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            let err = read_key(&path).unwrap_err();
+            assert!(
+                err.contains("REGISTRY_KEY_FILE") && err.contains("64 hex"),
+                "{err}"
+            );
+            assert!(
+                !err.contains(&bad),
+                "the key's content must not be echoed: {err}"
+            );
+        }
+        let missing = read_key(&dir.0.join("missing")).unwrap_err();
+        assert!(
+            missing.contains("cannot read REGISTRY_KEY_FILE"),
+            "{missing}"
+        );
+    }
 }

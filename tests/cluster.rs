@@ -500,6 +500,8 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
     let first_lease = lease_of(&other_key);
     assert_ne!(first_lease, "0");
     let path = format!("/integrated-account/{account}/mcp/{other_id}");
+    // B learns of it through its watch (milliseconds; not at the instant A answered).
+    assert!(serves(&b, &other));
     let later = json!({ "expires_at": rfc3339(now_ms() + 900_000) });
     assert_eq!(admin(&b, "PATCH", &path, Some(later)).0, 200);
     let moved = lease_of(&other_key);

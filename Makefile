@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 FIXTURES ?= fixtures/hubspot
 BIN := hubspot-mcp-server
 
-.PHONY: help run build release test unit lint fmt clean
+.PHONY: help run build release check test unit lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ build: ## Debug build
 
 release: ## Optimised, stripped build: target/release/hubspot-mcp-server
 	$(CARGO) build --release
+
+check: lint ## The edit loop: rustfmt check, clippy, then `cargo test` (no SDK interop, no static builds)
+	$(CARGO) test
 
 test: lint etcd ## Lint, then every unit and black-box test (the servers run on loopback only)
 	$(CARGO) test --all-targets
@@ -52,6 +55,39 @@ bench: wrk ## Throughput, latency, memory, start-up and isolation against the ba
 	$(RELEASE_DIR)/examples/bench --server $(RELEASE_DIR)/$(BIN) \
 		--baseline $(RELEASE_DIR)/examples/baseline --fixtures $(FIXTURES) \
 		--script bench/wrk.lua --work bench/out --out bench/results.json --readme README.md
+
+# --- Fuzzing: libFuzzer targets in fuzz/ (its own workspace; README: Fuzzing) -------------
+# Each target runs FUZZ_SECS seconds from the committed seeds (fuzz/corpus/<target>); new
+# inputs go to fuzz/target/corpus/<target>, crashes to fuzz/artifacts/<target>. Needs a
+# nightly toolchain: with cargo-fuzz installed it runs `cargo fuzz run`, else it builds the
+# target with the same coverage flags cargo-fuzz passes and runs it. Without nightly it says
+# SKIP and succeeds (the stable property tests of the same invariants run in `make test`).
+
+.PHONY: fuzz
+
+FUZZ_SECS ?= 60
+FUZZ_TARGETS := framing
+FUZZ_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks
+
+fuzz: ## Run each libFuzzer target FUZZ_SECS (60) s on nightly (cargo-fuzz if installed); SKIP without nightly
+	@if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then \
+	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly); the property tests run in make test"; exit 0; fi; \
+	for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/corpus/$$target fuzz/artifacts/$$target; \
+	  echo "==> fuzz $$target for $(FUZZ_SECS) s"; \
+	  if $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
+	    $(CARGO) +nightly fuzz run $$target fuzz/target/corpus/$$target fuzz/corpus/$$target \
+	      -- -max_total_time=$(FUZZ_SECS) || exit 1; \
+	  else \
+	    (cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) +nightly build --quiet --release \
+	      --target $(FUZZ_TRIPLE) --bin $$target) || exit 1; \
+	    fuzz/target/$(FUZZ_TRIPLE)/release/$$target fuzz/target/corpus/$$target fuzz/corpus/$$target \
+	      -max_total_time=$(FUZZ_SECS) -artifact_prefix=fuzz/artifacts/$$target/ || exit 1; \
+	  fi; \
+	done
 
 # --- Interop: real MCP clients against the built server (tests/interop/) ---------------
 # Python SDK (pytest, .venv), TypeScript SDK and Inspector CLI (node:test), the official
@@ -103,7 +139,7 @@ ARM_TARGET := aarch64-unknown-linux-musl
 STATIC_BIN := $(TARGET_DIR)/$(STATIC_TARGET)/release/$(BIN)
 ARM_BIN := $(TARGET_DIR)/$(ARM_TARGET)/release/$(BIN)
 # The x86_64 binary may not grow past this many bytes (README: Static binaries).
-SIZE_BUDGET ?= 3000000
+SIZE_BUDGET ?= 3300000
 ZIG_VERSION := 0.15.2
 ZIG_VENV := .tools/zig
 ZIG_BIN = $(shell $(ZIG_VENV)/bin/python -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
@@ -139,7 +175,7 @@ static-arm64: rustup-target-$(ARM_TARGET) zig ## Fully static aarch64 musl binar
 	@! readelf -l $(ARM_BIN) | grep -q 'INTERP' || { echo "$(ARM_BIN) asks for a dynamic loader"; exit 1; }
 	@ls -l $(ARM_BIN)
 
-size: static ## Fail when the static x86_64 binary is past SIZE_BUDGET bytes (3 MB); print both sizes
+size: static ## Fail when the static x86_64 binary is past SIZE_BUDGET bytes (3.3 MB); print both sizes
 	@size=$$(stat -c %s $(STATIC_BIN)); \
 	echo "x86_64  $$size bytes ($(STATIC_BIN)), budget $(SIZE_BUDGET)"; \
 	if [ -f $(ARM_BIN) ]; then echo "aarch64 $$(stat -c %s $(ARM_BIN)) bytes ($(ARM_BIN))"; fi; \

@@ -6,7 +6,8 @@
 //! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR
 //! [--readme README.md]`
 //! Environment: `BENCH_SECS` (seconds per load run, default 3), `BENCH_CONNS` (default
-//! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20).
+//! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20), `BENCH_ONLY=connections`
+//! (only the idle-connection memory and pipelining-fairness figures, printed on stderr).
 //!
 //! Every process it starts dies with it: each is killed when its handle drops and is
 //! started with `PR_SET_PDEATHSIG`, so even a killed driver leaves nothing behind.
@@ -74,6 +75,12 @@ const SLOW_CALLS: usize = 500;
 /// The slow upstream's latency: longer than the isolation window, so no call completes
 /// while /health is measured (and shorter than the server's 30 s HubSpot timeout).
 const SLOW_MS: u64 = 25_000;
+/// Idle keep-alive connection counts whose RSS is reported.
+const IDLE_CONNECTIONS: [usize; 2] = [1_000, 10_000];
+/// Target for the RSS each idle keep-alive connection adds.
+const TARGET_IDLE_CONNECTION_BYTES: u64 = 8 * 1024;
+/// Clients pipelining `/health` as fast as they can in the fairness run.
+const PIPELINERS: usize = 2;
 
 struct Args {
     server: PathBuf,
@@ -97,7 +104,14 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(message) = run(&args) {
+    // BENCH_ONLY=connections: only the connection figures (a quick one-off run).
+    let result = if std::env::var("BENCH_ONLY").as_deref() == Ok("connections") {
+        raise_fd_limit();
+        connections(&args).map(|_| ())
+    } else {
+        run(&args)
+    };
+    if let Err(message) = result {
         eprintln!("bench: FAILED: {message}");
         std::process::exit(1);
     }
@@ -151,6 +165,7 @@ struct Proc {
 }
 
 impl Proc {
+    #[allow(unsafe_code, reason = "pre_exec and prctl have no safe std form")]
     fn start(name: &str, cmd: &mut Command) -> Result<Proc, String> {
         cmd.stdin(Stdio::null());
         // SAFETY: prctl is async-signal-safe; it only sets a flag on the new process.
@@ -188,6 +203,7 @@ impl Proc {
     }
 
     /// CPU time used so far (user + system), in µs.
+    #[allow(unsafe_code, reason = "sysconf has no safe std wrapper")]
     fn cpu_us(&self) -> f64 {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
@@ -228,6 +244,7 @@ fn free_port() -> u16 {
         .expect("cannot find a free port on 127.0.0.1")
 }
 
+#[allow(unsafe_code, reason = "getrlimit/setrlimit have no safe std wrapper")]
 fn raise_fd_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -271,6 +288,11 @@ fn http(port: u16, raw: &[u8], timeout: Duration) -> io::Result<(u16, Vec<u8>)> 
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_nodelay(true)?;
+    exchange(&mut stream, raw)
+}
+
+/// Sends one request on `stream` and reads its answer; returns the status and body.
+fn exchange(stream: &mut TcpStream, raw: &[u8]) -> io::Result<(u16, Vec<u8>)> {
     stream.write_all(raw)?;
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
@@ -483,6 +505,148 @@ fn interleaved(
         runs.sort_by(|a, b| a.p99_us.total_cmp(&b.p99_us));
         runs.swap_remove(runs.len() / 2)
     }))
+}
+
+// ---------------------------------------------------------------- connections
+
+/// RSS with `counts` (cumulative) idle keep-alive connections open, each after one
+/// `/health` answered on it: (connections, RSS KiB, bytes added per connection).
+fn idle_connections(
+    port: u16,
+    server: &Proc,
+    counts: &[usize],
+) -> Result<Vec<(usize, u64, u64)>, String> {
+    let (before, _) = server.memory_kb();
+    let raw = request_bytes(port, "GET", "/health", "");
+    let mut held = Vec::new();
+    let mut out = Vec::new();
+    for &count in counts {
+        while held.len() < count {
+            let mut stream = TcpStream::connect(("127.0.0.1", port))
+                .map_err(|e| format!("connection {}: {e}", held.len() + 1))?;
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .map_err(|e| e.to_string())?;
+            match exchange(&mut stream, &raw) {
+                Ok((200, _)) => held.push(stream),
+                other => return Err(format!("connection {}: {other:?}", held.len() + 1)),
+            }
+        }
+        // Past the server's 1 s rest (src/http/conn.rs REST_AFTER).
+        std::thread::sleep(Duration::from_millis(1500));
+        let (rss, _) = server.memory_kb();
+        out.push((count, rss, rss.saturating_sub(before) * 1024 / count as u64));
+    }
+    Ok(out)
+}
+
+/// Clients that pipeline `GET /health` as fast as the server reads them, until dropped.
+struct Pipeliners {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Pipeliners {
+    fn start(port: u16, clients: usize) -> Result<Pipeliners, String> {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let burst = String::from_utf8(request_bytes(port, "GET", "/health", ""))
+            .unwrap_or_default()
+            .repeat(200);
+        for _ in 0..clients {
+            let mut writer = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+            let mut reader = writer.try_clone().map_err(|e| e.to_string())?;
+            let (stop, burst) = (stop.clone(), burst.clone());
+            threads.push(std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if writer.write_all(burst.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+            }));
+            threads.push(std::thread::spawn(move || {
+                let mut sink = vec![0u8; 64 * 1024];
+                while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+            }));
+        }
+        Ok(Pipeliners { stop, threads })
+    }
+}
+
+impl Drop for Pipeliners {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The p99 of `GET /health` answered on one keep-alive connection, over `n` requests, in µs.
+fn health_p99(port: u16, n: usize) -> Result<f64, String> {
+    let raw = request_bytes(port, "GET", "/health", "");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let mut took = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        exchange(&mut stream, &raw).map_err(|e| format!("/health: {e}"))?;
+        took.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    took.sort_by(f64::total_cmp);
+    Ok(took[n * 99 / 100])
+}
+
+/// What the connection runs measured.
+struct ConnectionFigures {
+    /// (connections, RSS KiB, bytes per connection) at 1k and 10k idle connections.
+    idle: Vec<(usize, u64, u64)>,
+    /// /health p99 in µs: idle server, and while [`PIPELINERS`] clients pipeline.
+    health_idle_us: f64,
+    health_pipelined_us: f64,
+}
+
+/// Idle keep-alive connections' memory, and `/health` while clients pipeline as fast as
+/// they can (median over interleaved windows against an idle control server).
+fn connections(args: &Args) -> Result<ConnectionFigures, String> {
+    let (_mock, mock_port) = start_mock(args, 0)?;
+    let (server, port) = start_server(args, mock_port, &[])?;
+    let idle = idle_connections(port, &server, &IDLE_CONNECTIONS)?;
+    for (count, rss, per) in &idle {
+        eprintln!(
+            "bench: {count} idle keep-alive connections: RSS {} ({per} bytes each)",
+            mb(*rss)
+        );
+    }
+    let control_data = (
+        "DATA_DIR",
+        args.work.join("data").join("control").display().to_string(),
+    );
+    let (_control, control_port) = start_server(args, mock_port, &[control_data])?;
+    let pipeliners = Pipeliners::start(port, PIPELINERS)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut idle_runs, mut loaded_runs) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        idle_runs.push(health_p99(control_port, 200)?);
+        loaded_runs.push(health_p99(port, 200)?);
+    }
+    drop(pipeliners);
+    drop(server);
+    let figures = ConnectionFigures {
+        idle,
+        health_idle_us: median(&mut idle_runs),
+        health_pipelined_us: median(&mut loaded_runs),
+    };
+    eprintln!(
+        "bench: /health p99 idle {} ms, with {PIPELINERS} clients pipelining {} ms",
+        ms(figures.health_idle_us),
+        ms(figures.health_pipelined_us)
+    );
+    Ok(figures)
 }
 
 // ---------------------------------------------------------------- the run
@@ -775,7 +939,11 @@ fn run(args: &Args) -> Result<(), String> {
     drop(control);
     drop(slow_mock);
 
-    // 7. Report.
+    // 7. Connections: idle keep-alive memory, /health beside pipelining clients.
+    let conn = connections(args)?;
+    let pipelined_factor = conn.health_pipelined_us / conn.health_idle_us.max(1.0);
+
+    // 8. Report.
     let elapsed = begun.elapsed().as_secs_f64();
     let tools_list_min = rows
         .iter()
@@ -846,6 +1014,23 @@ fn run(args: &Args) -> Result<(), String> {
     );
     let _ = writeln!(
         table,
+        "| /health p99 with {PIPELINERS} clients pipelining /health ÷ idle p99 | {pipelined_factor:.2} ({} / {} ms) | ≤ {TARGET_ISOLATION_FACTOR} | {} |",
+        ms(conn.health_pipelined_us),
+        ms(conn.health_idle_us),
+        verdict(pipelined_factor <= TARGET_ISOLATION_FACTOR)
+    );
+    for (count, rss, per) in &conn.idle {
+        let _ = writeln!(
+            table,
+            "| RSS added per idle keep-alive connection, {count} open (RSS {}) | {:.1} KiB | ≤ {} KiB | {} |",
+            mb(*rss),
+            *per as f64 / 1024.0,
+            TARGET_IDLE_CONNECTION_BYTES / 1024,
+            verdict(*per <= TARGET_IDLE_CONNECTION_BYTES)
+        );
+    }
+    let _ = writeln!(
+        table,
         "| RSS with {waiting_after} tool calls waiting ({SLOW_CALLS} pool threads) | {} | | |",
         mb(rss_slow_kb)
     );
@@ -908,6 +1093,15 @@ fn run(args: &Args) -> Result<(), String> {
             "calls_waiting_upstream": { "before": waiting_before, "after": waiting_after },
             "rss_kb_with_calls_waiting": rss_slow_kb,
             "p99_factor": (factor * 100.0).round() / 100.0,
+        },
+        "connections": {
+            "idle": conn.idle.iter().map(|(count, rss, per)| json!({
+                "connections": count, "rss_kb": rss, "bytes_per_connection": per,
+            })).collect::<Vec<_>>(),
+            "pipelining_clients": PIPELINERS,
+            "health_p99_idle_us": conn.health_idle_us,
+            "health_p99_pipelined_us": conn.health_pipelined_us,
+            "p99_factor": (pipelined_factor * 100.0).round() / 100.0,
         },
         "targets": {
             "tools_list_ratio": { "min": tools_list_min, "target": TARGET_TOOLS_LIST_RATIO, "met": tools_list_min >= TARGET_TOOLS_LIST_RATIO },

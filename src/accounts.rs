@@ -1,11 +1,10 @@
 //! Turns an integrated account's credentials into a HubSpot client: a private app token
 //! talks to `HUBSPOT_API_URL`, a mock account to the embedded mock HubSpot.
 
-use crate::hubspot::pool::BlockingPool;
-use crate::hubspot::{CallPolicy, Client};
+use crate::hubspot::{Client, Settings};
+use crate::pool::BlockingPool;
 use crate::registry::AccountAuth;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What every account's client shares.
 pub struct Connector {
@@ -13,12 +12,10 @@ pub struct Connector {
     pub api_url: String,
     /// The embedded mock's URL, when the server runs one.
     pub mock_url: Option<String>,
-    /// The per-call timeout.
-    pub timeout: Duration,
-    /// How calls are paced and retried (each account has its own rate limiter).
-    pub policy: CallPolicy,
     /// The blocking pool the calls run on.
     pub pool: Arc<BlockingPool>,
+    /// Timeout, pacing, API version and answer size limit of every client.
+    pub settings: Settings,
 }
 
 /// The placeholder token sent to the mock HubSpot (which only checks that one is sent).
@@ -27,13 +24,13 @@ const MOCK_TOKEN: &str = "mock-token";
 impl Connector {
     /// The client for an account, or why there is none.
     pub fn client(&self, auth: &AccountAuth) -> Result<Client, String> {
-        let client = match auth {
-            AccountAuth::Token(token) => Client::new(&self.api_url, token, self.timeout, self.pool.clone()),
+        let (url, token) = match auth {
+            AccountAuth::Token(token) => (self.api_url.as_str(), token.as_str()),
             AccountAuth::Mock => match &self.mock_url {
-                Some(url) => Client::new(url, MOCK_TOKEN, self.timeout, self.pool.clone()),
+                Some(url) => (url.as_str(), MOCK_TOKEN),
                 None => return Err("this account uses the mock HubSpot, but the server was started without HUBSPOT_MOCK".into()),
             },
         };
-        Ok(client.with_policy(self.policy))
+        Ok(Client::new(url, token, self.pool.clone(), &self.settings))
     }
 }

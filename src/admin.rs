@@ -3,18 +3,17 @@
 //! they run on the registry's blocking pool, never on a coroutine worker. Wrong admin tokens
 //! count as failed credential attempts (see [`Throttle`]).
 
-use crate::app::{error_envelope, too_many_attempts};
+use crate::auth::too_many_attempts;
 use crate::catalog;
 use crate::clock;
 use crate::http::{Request, Response};
-use crate::hubspot::pool::BlockingPool;
+use crate::pool::BlockingPool;
 use crate::registry::{
     token, NewAccount, NewServer, Page, Registry, RegistryError, ServerPatch, ADMIN_IDENTITY,
 };
 use crate::throttle::Throttle;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The admin API's state.
 pub struct Admin {
@@ -34,23 +33,23 @@ impl Admin {
     /// Answers a request under `/integrated-account`.
     pub fn handle(&self, req: &Request) -> Response {
         let Some(expected) = &self.token else {
-            return error_envelope(
+            return Response::error(
                 404,
                 "the admin API is off: set ADMIN_API_TOKEN to turn it on",
             );
         };
-        if let Some(wait) = self.throttle.blocked(req.peer, Instant::now()) {
-            return too_many_attempts(wait);
+        if let Some(wait) = self.throttle.blocked_request(req) {
+            return too_many_attempts(wait, false);
         }
         match req.bearer_token() {
             Some(given) if token::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
             Some(_) => {
-                self.throttle.fail(req.peer, Instant::now());
-                return error_envelope(401, "the admin token is not valid")
+                self.throttle.fail_request(req);
+                return Response::error(401, "the admin token is not valid")
                     .with_header("WWW-Authenticate", "Bearer");
             }
             None => {
-                return error_envelope(401, "send Authorization: Bearer <ADMIN_API_TOKEN>")
+                return Response::error(401, "send Authorization: Bearer <ADMIN_API_TOKEN>")
                     .with_header("WWW-Authenticate", "Bearer")
             }
         }
@@ -133,12 +132,17 @@ impl Admin {
                 self.write(move |r| r.delete_server(&id, &mcp_id, now).map(|v| (200, v)))?
             }
             (_, [] | [_] | [_, "mcp"] | [_, "mcp", _]) => {
-                return Err(error_envelope(
+                return Err(Response::error(
                     405,
                     &format!("{} is not supported on {}", req.method, req.path),
                 ))
             }
-            _ => return Err(error_envelope(404, &format!("no admin route {}", req.path))),
+            _ => {
+                return Err(Response::error(
+                    404,
+                    &format!("no admin route {}", req.path),
+                ))
+            }
         })
     }
 
@@ -150,7 +154,7 @@ impl Admin {
         let registry = self.registry.clone();
         self.pool
             .run(move || change(&registry))
-            .map_err(|_| error_envelope(503, "the server is busy; try again in a moment"))
+            .map_err(|_| Response::error(503, "the server is busy; try again in a moment"))
     }
 
     /// The base of minted URLs: `PUBLIC_URL`, else `http://<Host>` (or the scheme named by
@@ -174,5 +178,5 @@ impl Admin {
 /// The request body as JSON, or a 400 envelope.
 fn json_body(req: &Request) -> Result<Value, Response> {
     serde_json::from_slice(req.body)
-        .map_err(|err| error_envelope(400, &format!("the body is not valid JSON: {err}")))
+        .map_err(|err| Response::error(400, &format!("the body is not valid JSON: {err}")))
 }

@@ -9,16 +9,17 @@ use crate::auth::{self, Policy};
 use crate::catalog::Tool;
 use crate::clock;
 use crate::exposures::ExposureCache;
-use crate::http::{CorsPolicy, Handler, Request, Response, Shutdown};
-use crate::hubspot::pool::BlockingPool;
+use crate::http::{CorsPolicy, Handler, LogField, Request, Response, Shutdown};
 use crate::hubspot::Client;
-use crate::jsonrpc::{self, RpcError};
-use crate::mcp::{self, exchange, version::Headers, Exposure, Recheck};
+use crate::jsonrpc::RpcError;
+use crate::mcp::{self, version::Headers, Exposure, Method, Recheck};
+use crate::pool::BlockingPool;
 use crate::registry::{token, Registry, Resolved, ScopedServer};
 use crate::throttle::Throttle;
-use serde_json::{json, Value};
+use serde_json::json;
+use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The main server's state.
 pub struct App {
@@ -82,6 +83,8 @@ impl Handler for AdminListener {
 
 /// The message of every refused credential: the same whatever part was wrong.
 const INVALID_CREDENTIAL: &str = "the credential in Authorization is not valid (an MCP_API_KEYS key or a live scoped server token is expected)";
+/// The refusal of a `require_api_token_auth` server reached without an API key.
+const NEEDS_API_KEY: &str = "this MCP server requires an MCP API key besides its token: POST to its URL (/mcp/<token>) with Authorization: Bearer <an MCP_API_KEYS key>";
 /// The 404 of an unknown `/mcp/<token>` (Truto's answer).
 const UNKNOWN_TOKEN: &str = "unknown, deleted or expired MCP server token";
 
@@ -94,7 +97,7 @@ impl App {
             Ok(()) if is_admin_path(req.path) => match req.header("origin") {
                 // The admin API is not a browser target: no CORS headers, and nothing a
                 // page could make a browser send (a cross-site form post) is served.
-                Some(origin) if !origin.is_empty() => error_envelope(
+                Some(origin) if !origin.is_empty() => Response::error(
                     403,
                     "the admin API does not answer browser requests (the request has an Origin header); call it from a server or the command line",
                 ),
@@ -105,18 +108,18 @@ impl App {
                 self.cors.decorate(req, response)
             }
         };
+        // Client-chosen fields are escaped and capped (LogField); a batch logs its size.
+        let rpc = match trace.methods.as_slice() {
+            [] => String::new(),
+            [one] => format!(" rpc={}", LogField(one, 120)),
+            many => format!(" rpc=batch({})", many.len()),
+        };
         log::info!(
-            "{} {} {} {:.1}ms{}{}",
-            req.method,
-            loggable_path(req.path),
+            "{} {} {} {:.1}ms{rpc}",
+            LogField(req.method, 16),
+            LogField(&loggable_path(req.path), 200),
             response.status,
             started.elapsed().as_secs_f64() * 1000.0,
-            if trace.methods.is_empty() {
-                ""
-            } else {
-                " rpc="
-            },
-            trace.methods.join(",")
         );
         response
     }
@@ -184,8 +187,8 @@ impl App {
 
     /// The 429 of an address that failed too many credential attempts, if it is blocked.
     fn throttled(&self, req: &Request) -> Option<Response> {
-        let wait = self.throttle.blocked(req.peer, Instant::now())?;
-        Some(too_many_attempts(wait))
+        let wait = self.throttle.blocked_request(req)?;
+        Some(auth::too_many_attempts(wait, true))
     }
 
     /// `POST /mcp` and `POST /mcp/<method path>`: the credential in `Authorization` says
@@ -200,43 +203,47 @@ impl App {
         if let Some(refused) = self.throttled(req) {
             return refused;
         }
-        let Some(credential) = req.bearer_token() else {
-            if self.auth.credential_required(is_proxied(req)) {
-                return unauthorized(
-                    "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
-                );
-            }
-            return self.mcp(
-                req,
-                self.exposures.unfiltered(),
-                &self.client,
-                None,
-                method_path,
-                trace,
-            );
-        };
-        if self.auth.keys.contains(credential) {
-            return self.mcp(
-                req,
-                self.exposures.unfiltered(),
-                &self.client,
-                None,
-                method_path,
-                trace,
-            );
-        }
-        match self.registry.resolve_token(credential, clock::now_millis()) {
-            Resolved::Live(server) if server.filter.requires_api_key() => unauthorized(
-                "this scoped server also requires an MCP API key: POST to its URL (/mcp/<token>) with Authorization: Bearer <an MCP_API_KEYS key>",
+        match req.bearer_token() {
+            None if self.auth.credential_required(is_proxied(req)) => auth::unauthorized(
+                "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
             ),
-            Resolved::Live(server) => self.serve_scoped(req, &server, credential, method_path, trace),
+            Some(credential) if !self.auth.keys.contains(credential) => {
+                self.scoped_by_header(req, credential, method_path, trace)
+            }
+            _ => self.mcp(
+                req,
+                self.exposures.unfiltered(),
+                &self.client,
+                None,
+                method_path,
+                trace,
+            ),
+        }
+    }
+
+    /// `POST /mcp` with a Bearer that is not an API key: the scoped server whose token it
+    /// is, or 401 (the same answer whatever was wrong).
+    fn scoped_by_header(
+        &self,
+        req: &Request,
+        credential: &str,
+        method_path: Option<&str>,
+        trace: &mut Trace,
+    ) -> Response {
+        match self.registry.resolve_token(credential, clock::now_millis()) {
+            Resolved::Live(server) if server.filter.requires_api_key() => {
+                auth::unauthorized(NEEDS_API_KEY)
+            }
+            Resolved::Live(server) => {
+                self.serve_scoped(req, &server, credential, false, method_path, trace)
+            }
             Resolved::Expired => {
                 self.purge_expired();
-                unauthorized(INVALID_CREDENTIAL)
+                auth::unauthorized(INVALID_CREDENTIAL)
             }
             Resolved::Unknown => {
-                self.throttle.fail(req.peer, Instant::now());
-                unauthorized(INVALID_CREDENTIAL)
+                self.throttle.fail_request(req);
+                auth::unauthorized(INVALID_CREDENTIAL)
             }
         }
     }
@@ -258,72 +265,77 @@ impl App {
             Resolved::Live(server) => server,
             Resolved::Expired => {
                 self.purge_expired();
-                return error_envelope(404, UNKNOWN_TOKEN);
+                return Response::error(404, UNKNOWN_TOKEN);
             }
             Resolved::Unknown => {
-                self.throttle.fail(req.peer, Instant::now());
-                return error_envelope(404, UNKNOWN_TOKEN);
+                self.throttle.fail_request(req);
+                return Response::error(404, UNKNOWN_TOKEN);
             }
         };
-        match req.bearer_token() {
-            Some(bearer) if self.auth.keys.contains(bearer) => {}
+        let with_key = match req.bearer_token() {
+            Some(bearer) if self.auth.keys.contains(bearer) => true,
             Some(bearer) if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) => {
-                self.throttle.fail(req.peer, Instant::now());
-                return unauthorized(INVALID_CREDENTIAL);
+                self.throttle.fail_request(req);
+                return auth::unauthorized(INVALID_CREDENTIAL);
             }
-            _ if server.filter.requires_api_key() => {
-                return unauthorized(
-                    "this MCP server requires an MCP API key besides its URL: send Authorization: Bearer <an MCP_API_KEYS key>",
-                )
-            }
-            _ => {}
-        }
-        self.serve_scoped(req, &server, url_token, method_path, trace)
+            _ if server.filter.requires_api_key() => return auth::unauthorized(NEEDS_API_KEY),
+            _ => false,
+        };
+        self.serve_scoped(req, &server, url_token, with_key, method_path, trace)
     }
 
     /// Serves one request on a scoped server, asking the registry again before each tool
-    /// call (see [`Recheck`]).
+    /// call (see [`Recheck`]). `with_key`: the caller also sent an API key.
     fn serve_scoped(
         &self,
         req: &Request,
         server: &ScopedServer,
         token: &str,
+        with_key: bool,
         method_path: Option<&str>,
         trace: &mut Trace,
     ) -> Response {
         let client = match self.connector.client(&server.auth) {
-            Ok(client) => client,
-            Err(why) => return error_envelope(503, &why),
+            Ok(client) => client.for_server(&server.id),
+            Err(why) => return Response::error(503, &why),
         };
         let exposure = self
             .exposures
             .get(&server.filter, &self.registry, clock::now_millis());
-        let recheck = |tool: &Tool| self.recheck(token, &server.id, tool);
+        let recheck = |tool: Option<&Tool>| self.recheck(token, &server.id, with_key, tool);
         self.mcp(req, &exposure, &client, Some(&recheck), method_path, trace)
     }
 
-    /// Right before a scoped server's tool runs: the server must still be live (not
-    /// deleted, not expired) and its current filter must still allow the tool.
-    fn recheck(&self, token: &str, id: &str, tool: &Tool) -> Result<(), RpcError> {
-        match self.registry.resolve_token(token, clock::now_millis()) {
-            Resolved::Live(now) if now.id == id => {
-                if now.filter.allows(tool.method, tool.tags) {
-                    Ok(())
-                } else {
-                    Err(RpcError::invalid_params(format!(
-                        "tool not available on this server: '{}'",
-                        tool.name
-                    )))
-                }
+    /// Before each request of a scoped server's body and right before each HubSpot call:
+    /// the server must still be live (not deleted, not expired, its account still there),
+    /// still accept how the caller came in, and its current filter must still allow `tool`.
+    fn recheck(
+        &self,
+        token: &str,
+        id: &str,
+        with_key: bool,
+        tool: Option<&Tool>,
+    ) -> Result<(), RpcError> {
+        let now = match self.registry.resolve_token(token, clock::now_millis()) {
+            Resolved::Live(now) if now.id == id => now,
+            _ => {
+                return Err(RpcError::new(
+                    auth::UNAUTHORIZED,
+                    "this MCP server was deleted or has expired; nothing was called",
+                ))
             }
-            _ => Err(RpcError::new(
-                auth::UNAUTHORIZED,
-                format!(
-                    "this MCP server was deleted or has expired, so '{}' was not called",
+        };
+        if now.filter.requires_api_key() && !with_key {
+            return Err(RpcError::new(auth::UNAUTHORIZED, NEEDS_API_KEY));
+        }
+        match tool {
+            Some(tool) if !now.filter.allows(tool.method, tool.tags) => {
+                Err(RpcError::invalid_params(format!(
+                    "tool not available on this server: '{}'",
                     tool.name
-                ),
-            )
-            .with_status(401)),
+                )))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -354,7 +366,7 @@ impl App {
         if let Some(content_type) = req.header("content-type") {
             let media = content_type.split(';').next().unwrap_or("").trim();
             if !media.eq_ignore_ascii_case("application/json") {
-                return error_envelope(415, &format!(
+                return Response::error(415, &format!(
                     "Content-Type '{content_type}' is not supported; send Content-Type: application/json"
                 ));
             }
@@ -371,11 +383,12 @@ impl App {
             client,
             recheck,
         };
-        let Some((status, bytes)) =
-            exchange(&server, req.body, method_path, headers, &mut trace.methods)
+        let Some((outcome, bytes)) =
+            mcp::exchange(&server, req.body, method_path, headers, &mut trace.methods)
         else {
             return Response::empty(202);
         };
+        let status = mcp::http_status(outcome);
         let response = if sse {
             let mut event = b"event: message\ndata: ".to_vec();
             event.extend_from_slice(&bytes);
@@ -398,27 +411,25 @@ fn is_admin_path(path: &str) -> bool {
     path == "/integrated-account" || path.starts_with("/integrated-account/")
 }
 
-/// True when the request came through a proxy, where every caller looks local.
+/// Headers a reverse proxy adds; any one of them, whatever its value, marks a request as
+/// proxied.
+const PROXY_HEADERS: [&str; 8] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "via",
+    "cf-connecting-ip",
+    "true-client-ip",
+];
+
+/// True when the request came through a proxy, where every caller looks local. Only the
+/// header names count, so no value (empty, not UTF-8) can hide one.
 fn is_proxied(req: &Request) -> bool {
-    req.header("forwarded").is_some() || req.header("x-forwarded-for").is_some()
-}
-
-/// A refused credential on the MCP endpoints: 401, the Bearer challenge and a JSON-RPC
-/// error body (code [`auth::UNAUTHORIZED`]).
-fn unauthorized(message: &str) -> Response {
-    let error = RpcError::new(auth::UNAUTHORIZED, message);
-    Response::json(401, &jsonrpc::failure(Value::Null, &error))
-        .with_header("WWW-Authenticate", auth::CHALLENGE)
-}
-
-/// 429 for an address that failed too many credential attempts, with `Retry-After`.
-pub fn too_many_attempts(wait: Duration) -> Response {
-    let seconds = wait.as_secs() + 1;
-    error_envelope(
-        429,
-        &format!("too many failed credential attempts from your address; try again in {seconds} s"),
-    )
-    .with_header("Retry-After", seconds.to_string())
+    req.headers
+        .iter()
+        .any(|h| PROXY_HEADERS.iter().any(|p| h.name.eq_ignore_ascii_case(p)))
 }
 
 /// True when the client accepts `text/event-stream` but not JSON.
@@ -440,29 +451,19 @@ fn wants_sse(accept: Option<&str>) -> bool {
 }
 
 /// The path as logged: a scoped server's token never reaches the log.
-fn loggable_path(path: &str) -> &str {
+fn loggable_path(path: &str) -> Cow<'_, str> {
     match path.strip_prefix("/mcp/") {
-        Some(rest) if !mcp::METHODS.contains(&rest) && !rest.starts_with("notifications/") => {
-            "/mcp/<redacted>"
+        Some(rest) if Method::named(rest).is_none() && !rest.starts_with("notifications/") => {
+            Cow::Borrowed("/mcp/<redacted>")
         }
-        _ => path,
+        // Elsewhere (`//mcp/<token>`, a token under another prefix), any segment that
+        // could be a token.
+        _ => crate::http::redacted_path(path),
     }
 }
 
-/// The error envelope for non-JSON-RPC answers: `{statusCode, error, message}`.
-pub fn error_envelope(status: u16, message: &str) -> Response {
-    Response::json(
-        status,
-        &json!({
-            "statusCode": status,
-            "error": crate::http::reason(status),
-            "message": message
-        }),
-    )
-}
-
 fn not_found(path: &str) -> Response {
-    error_envelope(
+    Response::error(
         404,
         &format!(
             "no route for {}; see README for the routes",
@@ -472,6 +473,6 @@ fn not_found(path: &str) -> Response {
 }
 
 fn method_not_allowed(allow: &'static str) -> Response {
-    error_envelope(405, &format!("method not allowed here; use {allow}"))
+    Response::error(405, &format!("method not allowed here; use {allow}"))
         .with_header("Allow", allow)
 }

@@ -2,13 +2,16 @@
 //! (kept only as SHA-256 hashes, looked up in a set), and the per-request rule that says
 //! whether a request without a credential is let in.
 
+use crate::http::Response;
+use crate::jsonrpc::{self, ErrorCode, RpcError};
 use crate::registry::token::hash_token;
 use std::collections::HashSet;
 use std::fmt;
+use std::time::Duration;
 
 /// The JSON-RPC error code of a refused credential (401) or of too many failed attempts
 /// (429); in the implementation-defined server error range.
-pub const UNAUTHORIZED: i64 = -32001;
+pub const UNAUTHORIZED: ErrorCode = ErrorCode::UNAUTHORIZED;
 /// The `WWW-Authenticate` challenge of every 401 on the MCP endpoints.
 pub const CHALLENGE: &str = "Bearer realm=\"hubspot-mcp\"";
 /// The shortest API key accepted (characters).
@@ -117,6 +120,35 @@ impl Policy {
     pub fn has_credentials(&self) -> bool {
         self.admin_on || !self.keys.is_empty()
     }
+}
+
+/// A refused credential on the MCP endpoints: 401, the Bearer challenge and a JSON-RPC
+/// error body (code [`UNAUTHORIZED`]).
+pub fn unauthorized(message: &str) -> Response {
+    rpc_refusal(401, message).with_header("WWW-Authenticate", CHALLENGE)
+}
+
+/// An HTTP `status` whose body is the JSON-RPC error [`UNAUTHORIZED`] with `message` and
+/// `id: null` (the request was not read).
+fn rpc_refusal(status: u16, message: &str) -> Response {
+    let mut body = Vec::new();
+    jsonrpc::write_failure(&mut body, None, &RpcError::new(UNAUTHORIZED, message));
+    Response::json_bytes(status, body)
+}
+
+/// 429 for an address that failed too many credential attempts, with `Retry-After`: a
+/// JSON-RPC error (code [`UNAUTHORIZED`]) on the MCP endpoints (`rpc`), the
+/// `{statusCode, error, message}` envelope elsewhere.
+pub fn too_many_attempts(wait: Duration, rpc: bool) -> Response {
+    let seconds = wait.as_secs() + 1;
+    let message =
+        format!("too many failed credential attempts from your address; try again in {seconds} s");
+    let response = if rpc {
+        rpc_refusal(429, &message)
+    } else {
+        Response::error(429, &message)
+    };
+    response.with_header("Retry-After", seconds.to_string())
 }
 
 #[cfg(test)]

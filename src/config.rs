@@ -4,7 +4,7 @@
 use crate::auth::{ApiKeys, McpAuth};
 use crate::catalog::discovery::ToolExposure;
 use crate::http::CorsPolicy;
-use crate::hubspot::CallPolicy;
+use crate::hubspot::{ApiVersion, CallPolicy};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,6 +67,28 @@ pub struct Config {
     /// `ADMIN_HOST` and `ADMIN_PORT`: the admin API's own listener; when set, the admin
     /// routes are gone from the public port.
     pub admin_listen: Option<(String, u16)>,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client that failed
+    /// credential attempts are counted for (default: loopback).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    // Scoped servers (issue 12).
+    /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
+    /// (default 1000); a create beyond it answers 409.
+    pub max_servers_per_account: usize,
+    // Issue 16: HubSpot's date-versioned API.
+    /// `HUBSPOT_API_VERSION`: which HubSpot paths are called (`2026-09`, `2026-03` or
+    /// `legacy`; see `hubspot::paths`).
+    pub hubspot_api_version: ApiVersion,
+    // --- HubSpot answers (issue 13) ---
+    /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read from HubSpot; a larger one
+    /// is refused after reading this many bytes (default 8 MiB).
+    pub hubspot_max_response_bytes: u64,
+    // HTTP connection limits (issue 13).
+    /// `MAX_CONNECTIONS`: connections served in full at once; `0` sizes it from the fd limit
+    /// (see `http::default_max_connections`).
+    pub max_connections: usize,
+    // Request limits of the JSON-RPC layer (issue 13).
+    /// `MAX_BATCH`: the most messages one JSON-RPC batch holds; a larger one is refused whole.
+    pub max_batch: usize,
     // --- Where the registry lives (README: Running several replicas) ---
     /// `REGISTRY=etcd` and the `ETCD_*` settings: the registry on etcd, shared by replicas;
     /// `None` (`REGISTRY=file`, the default): the file under `DATA_DIR`.
@@ -147,7 +169,9 @@ impl Config {
                 "production, development or test",
             ));
         }
-        let upstream = match (get("HUBSPOT_MOCK"), get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN")) {
+        // HUBSPOT_ACCESS_TOKEN (e.g. a Service Key) is an alias; the seed's name wins.
+        let token = get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN").or_else(|| get("HUBSPOT_ACCESS_TOKEN"));
+        let upstream = match (get("HUBSPOT_MOCK"), token) {
             (Some(dir), _) => {
                 let dir = PathBuf::from(dir);
                 if !dir.is_dir() {
@@ -161,7 +185,7 @@ impl Config {
             (None, Some(token)) => Upstream::Token(token.trim().to_string()),
             (None, None) => {
                 return Err(ConfigError(
-                    "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN is not set: set it to your HubSpot private app token, or set HUBSPOT_MOCK=fixtures/hubspot (or pass --mock DIR) to use the built-in mock HubSpot".into(),
+                    "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN is not set: set it (or HUBSPOT_ACCESS_TOKEN) to your HubSpot Service Key (HubSpot: Development > Keys > Service keys) or private app token, or set HUBSPOT_MOCK=fixtures/hubspot (or pass --mock DIR) to use the built-in mock HubSpot".into(),
                 ))
             }
         };
@@ -257,6 +281,29 @@ impl Config {
                 Some((host, number(&get, "ADMIN_PORT", 0, 0, 65_535)? as u16))
             }
         };
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
+            Some(text) if text.trim().eq_ignore_ascii_case("none") => Vec::new(),
+            Some(text) => text
+                .split(',')
+                .map(|entry| entry.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    invalid(
+                        "TRUSTED_PROXIES",
+                        &text,
+                        "none, or a comma-separated list of IP addresses such as 127.0.0.1,::1",
+                    )
+                })?,
+        };
+        let hubspot_api_version = match get("HUBSPOT_API_VERSION") {
+            None => ApiVersion::default(),
+            Some(text) => ApiVersion::parse(&text)
+                .ok_or_else(|| invalid("HUBSPOT_API_VERSION", &text, ApiVersion::ALLOWED))?,
+        };
 
         if let Some(path) = get("SSL_CERT_FILE") {
             if !std::path::Path::new(&path).is_file() {
@@ -307,6 +354,32 @@ impl Config {
             mcp_auth,
             api_keys,
             admin_listen,
+            trusted_proxies,
+            // Scoped servers (issue 12).
+            max_servers_per_account: number(
+                &get,
+                "MAX_SERVERS_PER_ACCOUNT",
+                crate::registry::DEFAULT_MAX_SERVERS_PER_ACCOUNT as u64,
+                1,
+                1_000_000,
+            )? as usize,
+            hubspot_api_version,
+            hubspot_max_response_bytes: number(
+                &get,
+                "HUBSPOT_MAX_RESPONSE_BYTES",
+                crate::hubspot::transport::DEFAULT_MAX_RESPONSE_BYTES,
+                1024,
+                1 << 30,
+            )?,
+            max_connections: number(&get, "MAX_CONNECTIONS", 0, 0, 1 << 24)? as usize,
+            // Request limits of the JSON-RPC layer (issue 13).
+            max_batch: number(
+                &get,
+                "MAX_BATCH",
+                crate::jsonrpc::DEFAULT_MAX_BATCH as u64,
+                1,
+                1_000,
+            )? as usize,
             etcd,
             registry_key_file,
         })
@@ -633,6 +706,10 @@ mod tests {
                 vec![admin, ("ADMIN_PORT", "http")],
                 "ADMIN_PORT=http is not valid",
             ),
+            (
+                vec![("TRUSTED_PROXIES", "10.0.0.0/8")],
+                "TRUSTED_PROXIES=10.0.0.0/8 is not valid",
+            ),
         ] {
             let mut all = vec![mock];
             all.extend(vars);
@@ -642,6 +719,15 @@ mod tests {
         }
         let config = load(&[mock, admin, ("ADMIN_PORT", "3100")], &[]).unwrap();
         assert_eq!(config.admin_listen, Some(("127.0.0.1".into(), 3100)));
+        let proxies = |value| {
+            load(&[mock, ("TRUSTED_PROXIES", value)], &[])
+                .unwrap()
+                .trusted_proxies
+        };
+        assert!(proxies("none").is_empty());
+        let two: Vec<std::net::IpAddr> = vec!["10.0.0.5".parse().unwrap(), "::1".parse().unwrap()];
+        assert_eq!(proxies(" 10.0.0.5 , ::1"), two);
+        assert_eq!(load(&[mock], &[]).unwrap().trusted_proxies.len(), 2);
     }
 
     #[test]
@@ -654,6 +740,49 @@ mod tests {
         .unwrap();
         assert_eq!(config.port, 8080);
         assert!(config.is_mock());
+    }
+
+    #[test]
+    fn api_version_defaults_to_2026_09_and_names_the_allowed_values() {
+        let token = ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t");
+        let config = load(&[token], &[]).unwrap();
+        assert_eq!(config.hubspot_api_version, ApiVersion::V2026_09);
+        let config = load(&[token, ("HUBSPOT_API_VERSION", "legacy")], &[]).unwrap();
+        assert_eq!(config.hubspot_api_version, ApiVersion::Legacy);
+        let config = load(&[token, ("HUBSPOT_API_VERSION", "2026-03")], &[]).unwrap();
+        assert_eq!(config.hubspot_api_version, ApiVersion::V2026_03);
+        let err = load(&[token, ("HUBSPOT_API_VERSION", "v3")], &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("HUBSPOT_API_VERSION=v3")
+                && err.contains("2026-09 (default), 2026-03 or legacy"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn hubspot_access_token_is_an_alias_and_the_seed_name_wins() {
+        let config = load(&[("HUBSPOT_ACCESS_TOKEN", "key-1")], &[]).unwrap();
+        assert!(matches!(config.upstream, Upstream::Token(ref t) if t == "key-1"));
+        let both = [
+            ("HUBSPOT_ACCESS_TOKEN", "key-1"),
+            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-2"),
+        ];
+        let config = load(&both, &[]).unwrap();
+        assert!(matches!(config.upstream, Upstream::Token(ref t) if t == "pat-2"));
+    }
+
+    #[test]
+    fn max_batch_defaults_to_20_and_is_checked() {
+        let token = ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t");
+        assert_eq!(load(&[token], &[]).unwrap().max_batch, 20);
+        assert_eq!(
+            load(&[token, ("MAX_BATCH", "1")], &[]).unwrap().max_batch,
+            1
+        );
+        let err = load(&[token, ("MAX_BATCH", "0")], &[]).unwrap_err().0;
+        assert!(err.starts_with("MAX_BATCH=0 is not valid"), "{err}");
     }
 
     #[test]
@@ -709,5 +838,92 @@ mod tests {
             !format!("{config:?}").contains("hunter2"),
             "no password in Debug"
         );
+    }
+}
+
+/// README's Configuration table and what the server reads agree: every variable that
+/// `Config::load` or the HubSpot client's proxy lookup asks for has a row, and every row
+/// names something that is read.
+#[cfg(test)]
+mod readme {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    /// The variables named in the first cell of README's Configuration table.
+    fn documented() -> BTreeSet<String> {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .expect("README has a Configuration section");
+        section
+            .lines()
+            .skip_while(|line| !line.starts_with('|'))
+            .take_while(|line| line.starts_with('|'))
+            .skip(2)
+            .filter_map(|row| row.split('|').nth(1))
+            .flat_map(|cell| {
+                cell.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Every variable the configuration and the proxy lookup ask for, over start-ups that
+    /// take each branch (the mock, a token, its alias).
+    fn read() -> BTreeSet<String> {
+        let asked = RefCell::new(BTreeSet::new());
+        let fixtures = env!("CARGO_MANIFEST_DIR");
+        let etcd = [
+            ("HUBSPOT_MOCK", fixtures),
+            ("REGISTRY", "etcd"),
+            ("ETCD_ENDPOINTS", "http://127.0.0.1:2379"),
+            ("REGISTRY_KEY_FILE", "/run/secrets/registry.key"),
+        ];
+        let variants: [&[(&str, &str)]; 4] = [
+            &[("HUBSPOT_MOCK", fixtures)],
+            &[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")],
+            &[("HUBSPOT_ACCESS_TOKEN", "t")],
+            &etcd,
+        ];
+        for vars in variants {
+            Config::load(
+                |name| {
+                    asked.borrow_mut().insert(name.to_string());
+                    vars.iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string())
+                },
+                &[],
+            )
+            .expect("a valid configuration");
+        }
+        for scheme in ["https", "http"] {
+            crate::hubspot::transport::proxy_for(scheme, "api.hubapi.com", |name| {
+                asked.borrow_mut().insert(name.to_string());
+                None
+            });
+        }
+        asked.into_inner()
+    }
+
+    #[test]
+    fn every_setting_has_a_readme_row_and_every_row_is_a_setting() {
+        let (documented, read) = (documented(), read());
+        let missing: Vec<&String> = read.difference(&documented).collect();
+        let stale: Vec<&String> = documented.difference(&read).collect();
+        assert!(
+            missing.is_empty(),
+            "read but not in README's Configuration table: {missing:?}"
+        );
+        assert!(
+            stale.is_empty(),
+            "in README's Configuration table but never read: {stale:?}"
+        );
+        assert!(read.len() > 40, "the scan found the settings: {read:?}");
     }
 }

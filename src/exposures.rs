@@ -36,7 +36,7 @@ pub struct ExposureCache {
 
 impl ExposureCache {
     /// An empty cache; `unfiltered` serves filters that restrict nothing and list tools
-    /// the same way.
+    /// the same way, and its settings are every exposure's.
     pub fn new(unfiltered: Arc<Exposure>) -> ExposureCache {
         ExposureCache {
             unfiltered,
@@ -59,7 +59,8 @@ impl ExposureCache {
             return found;
         }
         // Built outside the lock: it serializes the tool list (a millisecond or so).
-        let exposure = Arc::new(Exposure::new(filter.tool_exposure(), |tool| {
+        let settings = self.unfiltered.settings();
+        let exposure = Arc::new(Exposure::new(settings, filter.tool_exposure(), |tool| {
             filter.allows(tool.method, tool.tags)
         }));
         let mut entries = self.lock();
@@ -144,7 +145,10 @@ mod tests {
             };
             (created["id"].as_str().unwrap().to_string(), server)
         };
-        let cache = ExposureCache::new(Arc::new(Exposure::all(ToolExposure::All)));
+        let cache = ExposureCache::new(Arc::new(Exposure::all(
+            Default::default(),
+            ToolExposure::All,
+        )));
         let (_, all) = mint(json!({}));
         assert!(Arc::ptr_eq(
             &cache.get(&all.filter, &registry, NOW),

@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 /// Crates whose chatter is kept to warnings and errors whatever the level.
-const QUIET: &[&str] = &["rustls", "may"];
+/// ureq's debug lines would also carry full request URLs (queries hold emails).
+const QUIET: &[&str] = &["rustls", "may", "ureq", "ureq_proto"];
 
 struct Logger {
     level: LevelFilter,

@@ -18,11 +18,16 @@ mod jsonrpc;
 mod logger;
 mod mcp;
 mod mock;
+mod pool;
+#[cfg(test)]
+mod readme;
 mod registry;
 mod signals;
 mod stdio;
 mod store;
 mod throttle;
+#[cfg(test)]
+mod xorshift;
 
 use accounts::Connector;
 use auth::{McpAuth, Policy};
@@ -43,18 +48,20 @@ USAGE:
     hubspot-mcp-server [serve] [--port P] [--host H] [--mock DIR] [--log-level L]
     hubspot-mcp-server stdio [--mock DIR] [--log-level L]
     hubspot-mcp-server mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]
-                                    [--faults FILE]
+                                    [--faults FILE] [--api-version V]
     hubspot-mcp-server registry export > registry.json
     hubspot-mcp-server registry import [FILE]
     hubspot-mcp-server --help | --version
 
 serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready).
-                Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN, or HUBSPOT_MOCK=DIR / --mock DIR
+                Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN (or HUBSPOT_ACCESS_TOKEN: a HubSpot
+                Service Key or private app token), or HUBSPOT_MOCK=DIR / --mock DIR
                 for the built-in mock HubSpot. Every setting is an environment variable
                 (see README: PORT, HOST, MCP_AUTH, MCP_API_KEYS, ADMIN_API_TOKEN, ...).
 stdio           Speaks MCP as newline-delimited JSON-RPC on stdin/stdout (logs on stderr),
                 for clients that start the server themselves; exits at end of input.
-mock-hubspot    Serves the fake HubSpot CRM v3 API from fixture files (default port 3001).
+mock-hubspot    Serves a fake HubSpot CRM API from fixture files (default port 3001), at the
+                paths of --api-version (2026-09, the default; 2026-03; or legacy for v3/v4).
                 --latency-ms makes every answer wait that long (slow-upstream tests);
                 --faults FILE starts with a fault plan (429, 5xx, slow answers; see
                 src/mock/faults.rs, also settable with POST /__mock/faults).
@@ -128,17 +135,25 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
     let mut connector = Connector {
         api_url: config.hubspot_api_url.clone(),
         mock_url: None,
-        timeout: config.hubspot_timeout,
-        policy: config.hubspot_policy,
-        pool: Arc::new(hubspot::pool::BlockingPool::new(
+        pool: Arc::new(pool::BlockingPool::new(
             config.pool_threads,
             config.pool_queue,
         )),
+        settings: hubspot::Settings {
+            timeout: config.hubspot_timeout,
+            policy: config.hubspot_policy,
+            api_version: config.hubspot_api_version,
+            max_response_bytes: config.hubspot_max_response_bytes,
+        },
     };
+    log::info!(
+        "HubSpot API version {} (HUBSPOT_API_VERSION)",
+        config.hubspot_api_version
+    );
     let auth = match &config.upstream {
         Upstream::Token(token) => AccountAuth::Token(token.clone()),
         Upstream::Mock(dir) => {
-            let addr = start_embedded_mock(dir)?;
+            let addr = start_embedded_mock(dir, config.hubspot_api_version)?;
             log::info!(
                 "mock HubSpot from {} on http://{addr} (no HubSpot account used)",
                 dir.display()
@@ -152,11 +167,13 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
 
 /// Opens the registry (under `DATA_DIR`, or on etcd) and registers the start-up account.
 fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, String> {
+    let max = config.max_servers_per_account;
     let registry = match (&config.etcd, &config.registry_key_file) {
-        (Some(settings), Some(key_file)) => registry::etcd_store::open(settings, key_file)?,
+        (Some(settings), Some(key_file)) => registry::etcd_store::open(settings, key_file, max)?,
         _ => {
             let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
-            Arc::new(Registry::open(store).map_err(|err| err.to_string())?)
+            let registry = Registry::open(store).map_err(|err| err.to_string())?;
+            Arc::new(registry.with_max_servers_per_account(max))
         }
     };
     let id = registry
@@ -175,7 +192,11 @@ fn registry_command(args: &[String]) -> Result<ExitCode, String> {
     let get = |name: &str| std::env::var(name).ok();
     let (etcd, key_file) = config::registry_settings(&get).map_err(|err| err.to_string())?;
     let open = || match (&etcd, &key_file) {
-        (Some(settings), Some(key_file)) => registry::etcd_store::open(settings, key_file),
+        (Some(settings), Some(key_file)) => registry::etcd_store::open(
+            settings,
+            key_file,
+            registry::DEFAULT_MAX_SERVERS_PER_ACCOUNT,
+        ),
         _ => {
             let dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
             let store = store::Store::open(&dir).map_err(|err| err.to_string())?;
@@ -225,18 +246,25 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     logger::init(config.log_level);
     configure_may(config.workers);
-    catalog::set_result_limit(config.tool_result_max_bytes);
-    mcp::paging::set_page_size(config.mcp_page_size);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))
+}
+
+/// The limits of the MCP endpoints (`MCP_PAGE_SIZE`, `TOOL_RESULT_MAX_BYTES`, `MAX_BATCH`).
+fn mcp_settings(config: &Config) -> mcp::Settings {
+    mcp::Settings {
+        page_size: config.mcp_page_size,
+        result_limit: config.tool_result_max_bytes,
+        max_batch: config.max_batch,
+    }
 }
 
 /// `stdio`: MCP over stdin/stdout until end of input (or SIGTERM/SIGINT).
 fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let (config, _, _, client) = prepare(flags)?;
     signals.on_termination(|| std::process::exit(0));
-    let exposure = mcp::Exposure::all(config.tool_exposure);
+    let exposure = mcp::Exposure::all(mcp_settings(&config), config.tool_exposure);
     let server = mcp::Server {
         exposure: &exposure,
         client: &client,
@@ -247,7 +275,7 @@ fn stdio_mode(flags: &[String], signals: signals::Signals) -> Result<ExitCode, S
         env!("CARGO_PKG_VERSION"),
         exposure.len()
     );
-    stdio::run(&server).map_err(|err| format!("stdio failed: {err}"))?;
+    stdio::run(&server, config.max_request_size).map_err(|err| format!("stdio failed: {err}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -311,35 +339,42 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         None => None,
     };
     let shutdown = Arc::new(Shutdown::default());
-    let registry_pool = Arc::new(hubspot::pool::BlockingPool::new(
-        REGISTRY_POOL.0,
-        REGISTRY_POOL.1,
-    ));
-    let throttle = Arc::new(throttle::Throttle::default());
+    let registry_pool = Arc::new(pool::BlockingPool::new(REGISTRY_POOL.0, REGISTRY_POOL.1));
+    // Separate counts for MCP credentials and the admin token: guessing one cannot lock
+    // holders of the other out.
+    let throttle = Arc::new(throttle::Throttle::new(config.trusted_proxies.clone()));
+    let admin_throttle = Arc::new(throttle::Throttle::new(config.trusted_proxies.clone()));
     let app = Arc::new(app::App {
         cors: config.cors.clone(),
         started,
         shutdown: shutdown.clone(),
         auth: policy,
-        throttle: throttle.clone(),
+        throttle,
         client,
         admin: admin::Admin {
             token: config.admin_token.clone(),
             public_url: config.public_url.clone(),
             registry: registry.clone(),
             pool: registry_pool.clone(),
-            throttle,
+            throttle: admin_throttle,
         },
         admin_elsewhere: admin_listener.is_some(),
         registry,
         registry_pool,
         connector,
-        exposures: ExposureCache::new(Arc::new(mcp::Exposure::all(config.tool_exposure))),
+        exposures: ExposureCache::new(Arc::new(mcp::Exposure::all(
+            mcp_settings(&config),
+            config.tool_exposure,
+        ))),
     });
     let limits = Limits {
         max_body: config.max_request_size,
         idle_timeout: config.idle_timeout,
         request_timeout: config.request_timeout,
+        max_connections: match config.max_connections {
+            0 => http::default_max_connections(),
+            n => n,
+        },
     };
     log::info!(
         "hubspot-mcp-server {} ({}) listening on http://{addr} ({} tools, {}, credentials {}, started in {:.1} ms)",
@@ -410,11 +445,16 @@ const MOCK_LIMITS: Limits = Limits {
     max_body: 16 << 20,
     idle_timeout: Duration::from_secs(60),
     request_timeout: Duration::from_secs(60),
+    max_connections: 1 << 16,
 };
 
-/// Starts the fixture-driven mock HubSpot in this process on a loopback port.
-fn start_embedded_mock(dir: &std::path::Path) -> Result<SocketAddr, String> {
-    let mock = Arc::new(mock::MockHubSpot::load(dir)?);
+/// Starts the fixture-driven mock HubSpot in this process on a loopback port, serving
+/// the paths of the server's HubSpot API version.
+fn start_embedded_mock(
+    dir: &std::path::Path,
+    version: hubspot::ApiVersion,
+) -> Result<SocketAddr, String> {
+    let mock = Arc::new(mock::MockHubSpot::load(dir)?.with_api_version(version));
     let listener = bind("127.0.0.1", 0)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     // The embedded mock never stops on its own: it lives as long as the process.
@@ -422,10 +462,12 @@ fn start_embedded_mock(dir: &std::path::Path) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-/// `mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N] [--faults FILE]`.
+/// `mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N] [--faults FILE]
+/// [--api-version V]`.
 fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String> {
     let mut fixtures: Option<PathBuf> = None;
     let mut faults = mock::faults::Faults::default();
+    let mut version = hubspot::ApiVersion::default();
     let (mut host, mut port, mut latency_ms) = ("127.0.0.1".to_string(), 3001u16, 0u64);
     let mut args = flags.iter();
     while let Some(flag) = args.next() {
@@ -438,6 +480,10 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
             "--host" => host = value.clone(),
             "--port" => port = value.parse().map_err(|_| bad("a port number 0-65535"))?,
             "--latency-ms" => latency_ms = value.parse().map_err(|_| bad("milliseconds"))?,
+            "--api-version" => {
+                version = hubspot::ApiVersion::parse(value)
+                    .ok_or_else(|| bad(hubspot::ApiVersion::ALLOWED))?
+            }
             "--faults" => {
                 let text = std::fs::read_to_string(value)
                     .map_err(|e| format!("--faults {value} cannot be read: {e}"))?;
@@ -456,11 +502,12 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     configure_may(2);
     let mock = mock::MockHubSpot::load(&fixtures)?
         .with_latency(Duration::from_millis(latency_ms))
-        .with_faults(faults);
+        .with_faults(faults)
+        .with_api_version(version);
     let listener = bind(&host, port)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     log::info!(
-        "mock HubSpot listening on http://{addr} (fixtures {})",
+        "mock HubSpot listening on http://{addr} (fixtures {}, HubSpot API version {version})",
         fixtures.display()
     );
     let shutdown = Arc::new(Shutdown::default());
@@ -470,4 +517,52 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     let _ = accept.join();
     shutdown.drain(Duration::from_secs(5));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod usage {
+    use super::USAGE;
+
+    /// The flags a source file matches on (the match arms on a quoted double-dash name).
+    fn flags_matched_in(source: &str) -> Vec<&str> {
+        source
+            .split("\"--")
+            .skip(1)
+            .filter_map(|rest| {
+                let (name, after) = rest.split_once('"')?;
+                let is_arm =
+                    after.trim_start().starts_with("=>") || after.trim_start().starts_with('|');
+                (is_arm && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+                    .then_some(name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn usage_names_every_flag_the_commands_take() {
+        let flags: Vec<&str> = flags_matched_in(include_str!("config.rs"))
+            .into_iter()
+            .chain(flags_matched_in(include_str!("main.rs")))
+            .collect();
+        for flag in [
+            "port",
+            "host",
+            "mock",
+            "log-level",
+            "fixtures",
+            "latency-ms",
+            "faults",
+            "api-version",
+            "help",
+            "version",
+        ] {
+            assert!(flags.contains(&flag), "the scan found --{flag}: {flags:?}");
+        }
+        for flag in flags {
+            assert!(
+                USAGE.contains(&format!("--{flag}")),
+                "--{flag} is taken but USAGE does not name it"
+            );
+        }
+    }
 }

@@ -119,6 +119,10 @@ impl Store {
     /// Opens `dir` (creating it with mode 0700 if missing) and takes its exclusive lock.
     /// Fails with [`StoreError::Locked`] when another process (or another `Store` in this
     /// one) has it.
+    #[allow(
+        unsafe_code,
+        reason = "flock of the lock file (std::fs::File::try_lock could replace it)"
+    )]
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         DirBuilder::new()
             .recursive(true)

@@ -1,8 +1,11 @@
 //! Slows down credential guessing: after [`MAX_FAILURES`] failed attempts (a wrong API key,
 //! scoped token or admin token, or an unknown `/mcp/<token>`) from one client address
 //! within [`WINDOW`], that address gets 429 for [`BLOCK`]. IPv6 clients are counted per
-//! /64, the block a single host usually holds.
+//! /64, the block a single host usually holds. Behind a trusted proxy (`TRUSTED_PROXIES`),
+//! the client is the address that proxy names in `X-Forwarded-For`, so one guesser behind
+//! it does not lock out everyone else.
 
+use crate::http::Request;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -29,6 +32,8 @@ struct Entry {
 #[derive(Default)]
 pub struct Throttle {
     entries: Mutex<HashMap<IpAddr, Entry>>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    trusted_proxies: Vec<IpAddr>,
 }
 
 /// The address attempts are counted under: IPv6 by its /64 prefix.
@@ -46,6 +51,57 @@ fn key(ip: IpAddr) -> IpAddr {
 }
 
 impl Throttle {
+    /// A throttle that believes the `X-Forwarded-For` of `trusted_proxies`.
+    pub fn new(trusted_proxies: Vec<IpAddr>) -> Throttle {
+        Throttle {
+            entries: Mutex::default(),
+            trusted_proxies,
+        }
+    }
+
+    /// The client a request's attempts count for: the peer, or behind trusted proxies the
+    /// right-most `X-Forwarded-For` address that is not one of them (a proxy appends the
+    /// address it saw, so entries left of it may be forged).
+    pub fn client(&self, req: &Request) -> IpAddr {
+        let mut client = req.peer;
+        if !self.trusted_proxies.contains(&client) {
+            return client;
+        }
+        let forwarded: Vec<String> = req
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for"))
+            .flat_map(|h| {
+                String::from_utf8_lossy(h.value)
+                    .split(',')
+                    .map(|e| e.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for entry in forwarded.iter().rev() {
+            let parsed = entry
+                .parse::<IpAddr>()
+                .ok()
+                .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()));
+            match parsed {
+                Some(ip) if self.trusted_proxies.contains(&ip) => client = ip,
+                Some(ip) => return ip,
+                None => return client,
+            }
+        }
+        client
+    }
+
+    /// How long the client of `req` must still wait, when it is blocked.
+    pub fn blocked_request(&self, req: &Request) -> Option<Duration> {
+        self.blocked(self.client(req), Instant::now())
+    }
+
+    /// Counts one failed attempt by the client of `req`.
+    pub fn fail_request(&self, req: &Request) {
+        self.fail(self.client(req), Instant::now());
+    }
+
     /// How long `ip` must still wait, when it is blocked.
     pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -58,8 +114,16 @@ impl Throttle {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&key(ip)) {
             entries.retain(|_, e| e.blocked_until.is_some_and(|until| until > now));
+            // Still full of blocked addresses: free the block that ends first rather than
+            // stop counting newcomers (which would let them guess unthrottled).
             if entries.len() >= MAX_TRACKED {
-                return;
+                if let Some(first) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.blocked_until)
+                    .map(|(ip, _)| *ip)
+                {
+                    entries.remove(&first);
+                }
             }
         }
         let entry = entries.entry(key(ip)).or_insert(Entry {
@@ -135,5 +199,66 @@ mod tests {
             throttle.blocked(neighbour, t0).is_some(),
             "blocked entries are kept"
         );
+    }
+
+    #[test]
+    fn a_full_table_of_blocked_addresses_still_counts_newcomers() {
+        let throttle = Throttle::default();
+        let t0 = Instant::now();
+        for i in 0..MAX_TRACKED as u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(i));
+            for _ in 0..=MAX_FAILURES {
+                throttle.fail(ip, t0);
+            }
+        }
+        let newcomer: IpAddr = "198.51.100.7".parse().unwrap();
+        for _ in 0..=MAX_FAILURES {
+            throttle.fail(newcomer, t0 + Duration::from_secs(1));
+        }
+        assert!(throttle
+            .blocked(newcomer, t0 + Duration::from_secs(1))
+            .is_some());
+        assert!(throttle.entries.lock().unwrap().len() <= MAX_TRACKED);
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let throttle = Throttle::new(vec![proxy]);
+        let client_of = |peer: &str, values: &[&'static str]| {
+            let headers: Vec<httparse::Header> = values
+                .iter()
+                .map(|v| httparse::Header {
+                    name: "X-Forwarded-For",
+                    value: v.as_bytes(),
+                })
+                .collect();
+            let req = Request {
+                peer: peer.parse().unwrap(),
+                method: "POST",
+                path: "/mcp",
+                query: "",
+                headers: &headers,
+                body: b"",
+            };
+            throttle.client(&req).to_string()
+        };
+        // The proxy appends what it saw; a forged entry on the left is not believed.
+        assert_eq!(
+            client_of("127.0.0.1", &["6.6.6.6, 203.0.113.9"]),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["6.6.6.6", "203.0.113.9:4711"]),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["203.0.113.9, 127.0.0.1"]),
+            "203.0.113.9"
+        );
+        assert_eq!(client_of("127.0.0.1", &["garbage"]), "127.0.0.1");
+        assert_eq!(client_of("127.0.0.1", &[]), "127.0.0.1");
+        // Anyone else's header is ignored.
+        assert_eq!(client_of("192.0.2.5", &["203.0.113.9"]), "192.0.2.5");
     }
 }

@@ -35,23 +35,7 @@ fn bearer(token: &str) -> String {
 }
 
 fn admin(server: &Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = bearer(ADMIN);
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let reply = server.request(
-        method,
-        path,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    );
-    let json = if reply.body.is_empty() {
-        Value::Null
-    } else {
-        reply.json()
-    };
-    (reply.status, json)
+    server.admin(ADMIN, method, path, body.as_ref())
 }
 
 /// The start-up account's id.
@@ -86,6 +70,23 @@ fn delete_server(server: &Client, id: &str) {
         None,
     );
     assert_eq!(status, 200, "{body}");
+}
+
+/// An admin-enabled server whose start-up account is a standalone mock HubSpot that answers
+/// every call after `latency_ms` (so a test can act while a call is in flight); returns both.
+fn behind_a_slow_hubspot(latency_ms: u64, extra: &[(&str, &str)]) -> (Server, Server) {
+    let upstream = Server::mock_hubspot(&["--latency-ms", &latency_ms.to_string()]);
+    let mut env = vec![
+        (
+            "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN",
+            "pat-na1-test".to_string(),
+        ),
+        ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+        ("ADMIN_API_TOKEN", ADMIN.to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let server = Server::start(&["serve"], &env, "listening on http://");
+    (upstream, server)
 }
 
 /// An admin-enabled server on the embedded mock with `extra` environment.
@@ -286,11 +287,42 @@ fn guessing_credentials_is_slowed_per_address() {
     );
     let blocked = server.rpc_with("/mcp", &list_body(), &[API_KEY_AUTH]);
     assert_eq!(blocked.status, 429, "{}", blocked.text());
+    assert_eq!(
+        blocked.json()["error"]["code"],
+        -32001,
+        "{}",
+        blocked.text()
+    );
     let wait: u64 = blocked.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=61).contains(&wait), "{wait}");
-    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 429);
+    // The admin token is counted apart: guessing MCP keys does not lock the admin out.
+    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 200);
     // /health is never throttled.
     assert_eq!(server.get("/health").status, 200);
+    // Behind the (trusted, loopback) proxy, another client is its own address.
+    let other_client = server.rpc_with(
+        "/mcp",
+        &list_body(),
+        &[API_KEY_AUTH, ("X-Forwarded-For", "198.51.100.20")],
+    );
+    assert_eq!(other_client.status, 200, "{}", other_client.text());
+    // A forged left-most entry does not help the blocked one: the proxy appends the truth.
+    let server = admin_server(&[("MCP_API_KEYS", API_KEY)]);
+    for i in 0..11 {
+        let guess = format!("Bearer guess-{i:02}-0123456789abcdef");
+        let forged = format!("10.9.8.{i}, 203.0.113.66");
+        server.rpc_with(
+            "/mcp",
+            &list_body(),
+            &[("Authorization", &guess), ("X-Forwarded-For", &forged)],
+        );
+    }
+    let again = server.rpc_with(
+        "/mcp",
+        &list_body(),
+        &[API_KEY_AUTH, ("X-Forwarded-For", "1.1.1.1, 203.0.113.66")],
+    );
+    assert_eq!(again.status, 429, "{}", again.text());
 
     // Wrong admin tokens count the same way.
     let server = admin_server(&[]);
@@ -309,16 +341,7 @@ fn guessing_credentials_is_slowed_per_address() {
 #[test]
 fn deleting_a_server_stops_the_next_call_of_a_batch_in_flight() {
     // Every upstream answer takes 1.5 s, so the delete lands while item one runs.
-    let upstream = Server::mock_hubspot(&["--latency-ms", "1500"]);
-    let server = Server::start(
-        &["serve"],
-        &[
-            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
-            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
-            ("ADMIN_API_TOKEN", ADMIN.into()),
-        ],
-        "listening on http://",
-    );
+    let (upstream, server) = behind_a_slow_hubspot(1500, &[]);
     let (id, token) = mint(&server, json!({"methods": ["read"]}));
     let client = Client { addr: server.addr };
     let url = format!("/mcp/{token}");
@@ -350,17 +373,9 @@ fn deleting_a_server_stops_the_next_call_of_a_batch_in_flight() {
 
 #[test]
 fn a_scoped_token_resolves_while_hubspot_is_slow() {
-    let upstream = Server::mock_hubspot(&["--latency-ms", "4000"]);
-    let server = Server::start(
-        &["serve"],
-        &[
-            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
-            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
-            ("ADMIN_API_TOKEN", ADMIN.into()),
-            ("HUBSPOT_POOL_THREADS", "2".into()),
-            ("HUBSPOT_POOL_QUEUE", "64".into()),
-        ],
-        "listening on http://",
+    let (_upstream, server) = behind_a_slow_hubspot(
+        4000,
+        &[("HUBSPOT_POOL_THREADS", "2"), ("HUBSPOT_POOL_QUEUE", "64")],
     );
     let (_, token) = mint(&server, json!({"methods": ["read"]}));
     let url = format!("/mcp/{token}");
@@ -509,5 +524,150 @@ fn the_admin_api_can_have_its_own_listener() {
     assert_eq!(
         server.rpc(&format!("/mcp/{token}"), &list_body()).status,
         200
+    );
+}
+
+/// Resource reads too: a delete, a narrowing PATCH or the account's deletion stops the next
+/// read of a batch already running (reads used to go on with the account's HubSpot key).
+#[test]
+fn revocation_and_narrowing_stop_resource_reads_in_flight() {
+    let (_upstream, server) = behind_a_slow_hubspot(700, &[]);
+    let read = |i: u32| json!({"jsonrpc":"2.0","id":i,"method":"resources/read","params":{"uri":"hubspot://deals/9001"}});
+    let batch = json!([read(1), read(2), read(3), read(4)]);
+    let account = account(&server);
+    let changes: [(&str, Option<Value>); 2] = [
+        ("DELETE", None),
+        (
+            "PATCH",
+            Some(json!({"config": {"methods": ["read"], "tags": ["contacts"]}})),
+        ),
+    ];
+    for (method, body) in changes {
+        let (id, token) = mint(&server, json!({"methods": ["read"]}));
+        let client = Client { addr: server.addr };
+        let (url, batch) = (format!("/mcp/{token}"), batch.clone());
+        let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+        std::thread::sleep(Duration::from_millis(300));
+        let path = format!("/integrated-account/{account}/mcp/{id}");
+        assert_eq!(admin(&server, method, &path, body).0, 200);
+        let items = in_flight.join().unwrap().json();
+        assert!(items[0]["result"]["contents"].is_array(), "{items}");
+        let refused = &items[3]["error"];
+        assert!(
+            refused["code"] == -32001 || refused["code"] == -32602,
+            "{method}: {items}"
+        );
+    }
+    // The account itself deleted: its servers stop too.
+    let (status, other) = admin(
+        &server,
+        "POST",
+        "/integrated-account",
+        Some(json!({"name": "other", "private_app_token": "pat-na1-other-0123"})),
+    );
+    assert_eq!(status, 201, "{other}");
+    let other = other["id"].as_str().unwrap().to_string();
+    let (_, created) = admin(
+        &server,
+        "POST",
+        &format!("/integrated-account/{other}/mcp"),
+        Some(json!({"name": "x", "config": {"methods": ["read"]}})),
+    );
+    let token = created["token"].as_str().unwrap().to_string();
+    let client = Client { addr: server.addr };
+    let (url, batch) = (format!("/mcp/{token}"), batch.clone());
+    let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        admin(
+            &server,
+            "DELETE",
+            &format!("/integrated-account/{other}"),
+            None
+        )
+        .0,
+        200
+    );
+    let items = in_flight.join().unwrap().json();
+    assert_eq!(items[3]["error"]["code"], -32001, "{items}");
+}
+
+#[test]
+fn no_header_value_hides_a_proxy() {
+    use std::io::Write;
+    let server = Server::mock(&[]);
+    for header in [
+        &b"X-Forwarded-For: \xff, 203.0.113.9"[..],
+        b"Forwarded: for=\"\xfe\"",
+        b"X-Real-IP: 203.0.113.9",
+        b"Via: 1.1 proxy",
+        b"x-forwarded-for:",
+    ] {
+        let body = list_body().to_string();
+        let mut request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(header);
+        request.extend_from_slice(b"\r\n\r\n");
+        request.extend_from_slice(body.as_bytes());
+        let mut stream = server.connect();
+        stream.write_all(&request).unwrap();
+        let reply = common::read_reply(&mut stream).expect("an answer");
+        assert_eq!(
+            reply.status,
+            401,
+            "{}: {}",
+            String::from_utf8_lossy(header),
+            reply.text()
+        );
+    }
+}
+
+#[test]
+fn a_token_in_an_odd_path_is_never_logged() {
+    let server = admin_server(&[]);
+    let (_, token) = mint(&server, json!({"methods": ["read"]}));
+    for path in [
+        format!("//mcp/{token}"),
+        format!("/api/{}/x", token.to_uppercase()),
+    ] {
+        let reply = server.rpc(&path, &list_body());
+        assert_eq!(reply.status, 404);
+        assert!(
+            !reply.text().to_lowercase().contains(&token),
+            "{}",
+            reply.text()
+        );
+    }
+    let log = server.log().to_lowercase();
+    assert!(!log.contains(&token), "{log}");
+    assert!(log.contains("<redacted>"), "{log}");
+}
+
+#[test]
+fn turning_require_api_token_auth_on_stops_a_running_batch() {
+    let (_upstream, server) = behind_a_slow_hubspot(700, &[("MCP_API_KEYS", API_KEY)]);
+    let (id, token) = mint(&server, json!({"methods": ["read"]}));
+    let client = Client { addr: server.addr };
+    let url = format!("/mcp/{token}");
+    let batch = json!([
+        call_body("get_contacts", json!({"limit": 1})),
+        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_deals","arguments":{"limit":1}}}
+    ]);
+    let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+    std::thread::sleep(Duration::from_millis(300));
+    let path = format!("/integrated-account/{}/mcp/{id}", account(&server));
+    let patch = json!({"config": {"methods": ["read"], "require_api_token_auth": true}});
+    assert_eq!(admin(&server, "PATCH", &path, Some(patch)).0, 200);
+    let items = in_flight.join().unwrap().json();
+    assert_eq!(items[1]["error"]["code"], -32001, "{items}");
+    assert!(
+        items[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API key"),
+        "{items}"
     );
 }

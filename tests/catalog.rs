@@ -152,7 +152,13 @@ fn tools_list_has_the_mcp_tool_shape() {
             name.starts_with("delete_"),
             "{name}"
         );
-        assert!(tool["_meta"]["method"].is_string(), "{name}");
+        // A tool that writes carries a write method, so `read`/`custom` never select it.
+        let method = tool["_meta"]["method"].as_str().expect("method");
+        assert_eq!(
+            annotations["readOnlyHint"] == false,
+            ["create", "update", "delete"].contains(&method),
+            "{name} has method {method}"
+        );
         assert!(
             !tool["_meta"]["tags"].as_array().unwrap().is_empty(),
             "{name}"
@@ -558,16 +564,16 @@ fn long_results_are_cut_to_whole_records_with_a_cursor() {
     );
     let after = note["after"].as_str().unwrap();
     assert_eq!(page["paging"]["next"]["after"], after);
+    // get_contacts takes the cursor itself (issue 16), so the note says to call it again.
     assert!(
-        note["note"].as_str().unwrap().contains("get_records"),
+        note["note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("call again with after=\"{after}\"")),
         "{note}"
     );
     // The cursor continues exactly after the kept records.
-    let next = ok(
-        &server,
-        "get_records",
-        json!({"objectType": "contacts", "after": after, "limit": 1}),
-    );
+    let next = ok(&server, "get_contacts", json!({"after": after, "limit": 1}));
     let all: Vec<String> = fixture("contacts")
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_string())
@@ -1229,4 +1235,208 @@ fn readme_tool_table_matches_the_catalog() {
             "README's tool table is stale: run UPDATE_README=1 cargo test --test catalog readme"
         );
     }
+}
+
+/// The happy path of every tool on the other HubSpot API versions: each calls its own
+/// paths, which the embedded mock (started with the same version) serves.
+#[test]
+fn every_tool_works_on_2026_03_and_legacy_paths() {
+    for version in ["2026-03", "legacy"] {
+        let server = Server::mock(&[
+            ("HUBSPOT_SEARCH_RATE_PER_S", "0"),
+            ("HUBSPOT_API_VERSION", version),
+        ]);
+        for case in record_cases() {
+            let result = ok(&server, case.tool, case.args.clone());
+            assert!(
+                (case.check)(&result),
+                "{version} {} {}: {result}",
+                case.tool,
+                case.args
+            );
+        }
+    }
+}
+
+/// A server calling one version's paths against a mock serving another's fails with
+/// HubSpot's 404, and the mock names the mismatch: a wrong path cannot pass unnoticed.
+#[test]
+fn a_path_of_the_wrong_api_version_gets_a_404() {
+    let upstream = Server::mock_hubspot(&["--api-version", "legacy"]);
+    assert!(upstream.log().contains("HubSpot API version legacy"));
+    let auth = [("Authorization", "Bearer pat-na1-test")];
+    let wrong = upstream.request("GET", "/crm/objects/2026-09/contacts?limit=1", &auth, b"");
+    assert_eq!(wrong.status, 404, "{}", wrong.text());
+    assert!(
+        wrong.text().contains("API version 2026-09 path")
+            && wrong.text().contains("this mock serves legacy"),
+        "{}",
+        wrong.text()
+    );
+    let right = upstream.request("GET", "/crm/v3/objects/contacts?limit=1", &auth, b"");
+    assert_eq!(right.status, 200, "{}", right.text());
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test".into()),
+            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+        ],
+        "listening on http://",
+    );
+    match call(&server, "get_contacts", json!({"limit": 1})) {
+        Outcome::ToolError(text) => assert!(text.contains("404"), "{text}"),
+        other => panic!("the default 2026-09 paths reached a legacy mock: {other:?}"),
+    }
+}
+
+/// API 2026-09 refuses a write that misses a property the account's rules require; the
+/// model gets the property, the rule and what to do.
+#[test]
+fn required_property_rules_of_2026_09_become_actionable_tool_errors() {
+    let (upstream, server) = servers(&[]);
+    plan(
+        &upstream,
+        json!([{"method": "POST", "path": "/crm/objects/2026-09/contacts", "validation": "required"},
+               {"method": "PATCH", "path": "/crm/objects/2026-09/companies/", "validation": "conditional", "property": "vat_id"}]),
+    );
+    match call(
+        &server,
+        "create_contact",
+        json!({"email": "rule@example.com"}),
+    ) {
+        Outcome::ToolError(text) => assert!(
+            text.contains("400")
+                && text.contains(
+                    "firstname (MISSING_REQUIRED_PROPERTY: A value for firstname must be provided)"
+                )
+                && text.contains("include them with values"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let id = ids(&ok(&server, "get_companies", json!({"limit": 1})))[0].clone();
+    match call(
+        &server,
+        "update_company",
+        json!({"id": id, "properties": {"country": "Germany"}}),
+    ) {
+        Outcome::ToolError(text) => assert!(
+            text.contains("vat_id (MISSING_CONDITIONAL_REQUIRED_PROPERTY")
+                && text.contains("conditional property rule"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A 401 or 403 names the scopes the tool needs for this call and where to add them.
+#[test]
+fn missing_scopes_are_named_per_tool_with_where_to_add_them() {
+    let (upstream, server) = servers(&[]);
+    plan(
+        &upstream,
+        json!([{"method": "GET", "path": "/crm/objects/2026-09/deals", "status": 403},
+               {"method": "POST", "path": "/crm/objects/2026-09/contacts", "status": 401},
+               {"method": "GET", "path": "/crm/objects/2026-09/2-3508482", "status": 403}]),
+    );
+    let cases = [
+        ("get_deals", json!({}), "crm.objects.deals.read"),
+        (
+            "create_contact",
+            json!({"email": "scope@example.com"}),
+            "crm.objects.contacts.write",
+        ),
+        (
+            "get_records",
+            json!({"objectType": "2-3508482"}),
+            "crm.objects.custom.read",
+        ),
+    ];
+    for (tool, args, scope) in cases {
+        match call(&server, tool, args) {
+            Outcome::ToolError(text) => assert!(
+                text.contains(&format!("this tool needs the scopes {scope}"))
+                    && text.contains("Development > Keys > Service keys"),
+                "{tool}: {text}"
+            ),
+            other => panic!("{tool}: {other:?}"),
+        }
+    }
+}
+
+/// `HUBSPOT_ACCESS_TOKEN` alone (a Service Key) is enough to start and call HubSpot.
+#[test]
+fn hubspot_access_token_alone_is_accepted() {
+    let upstream = Server::mock_hubspot(&[]);
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_ACCESS_TOKEN", "svc-key-test".into()),
+            ("HUBSPOT_API_URL", format!("http://{}", upstream.addr)),
+        ],
+        "listening on http://",
+    );
+    let page = ok(&server, "get_contacts", json!({"limit": 1}));
+    assert_eq!(page["results"].as_array().unwrap().len(), 1, "{page}");
+    assert!(
+        !server.log().contains("svc-key-test"),
+        "the key is never logged"
+    );
+}
+
+/// An upstream that echoes the Authorization header (a misbehaving gateway) never gets the
+/// token into a tool error or the log, and a page-long message is cut to 2,000 characters.
+#[test]
+fn upstream_text_is_capped_and_an_echoed_token_redacted() {
+    let (upstream, server) = servers(&[]);
+    plan(
+        &upstream,
+        json!([{"method": "GET", "path": "/crm/objects/2026-09/contacts", "echoAuthorization": true, "times": 3},
+               {"method": "GET", "path": "/crm/objects/2026-09/deals", "status": 400,
+                "body": {"status": "error", "message": "z".repeat(50_000), "category": "VALIDATION_ERROR"}}]),
+    );
+    match call(&server, "get_contacts", json!({})) {
+        Outcome::ToolError(text) => assert!(
+            text.contains("502")
+                && text.contains("Authorization: Bearer [redacted]")
+                && !text.contains("pat-na1-test"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let echoed = upstream.get("/__mock/requests").json()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["fault"] == true)
+        .count();
+    assert_eq!(
+        echoed, 3,
+        "the gateway did echo the token, on every attempt"
+    );
+    match call(&server, "get_deals", json!({})) {
+        Outcome::ToolError(text) => {
+            assert!(text.contains("(cut at 2000 characters)"), "{text}");
+            assert!(text.len() < 3_000, "{} bytes", text.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!server.log().contains("pat-na1-test"), "{}", server.log());
+}
+
+/// The association batch read has no page size: a page longer than `limit` is cut to it and
+/// says how many links were left out, with no cursor that would skip them.
+#[test]
+fn get_associations_cuts_a_long_page_to_limit() {
+    let server = server();
+    let args = json!({"objectType": "companies", "id": "5010", "toObjectType": "contacts"});
+    let all = ok(&server, "get_associations", args.clone());
+    let count = all["results"].as_array().unwrap().len();
+    assert!(count >= 2, "{all}");
+    let mut one = args.clone();
+    one["limit"] = json!(1);
+    let cut = ok(&server, "get_associations", one);
+    assert_eq!(cut["results"], json!([all["results"][0]]), "{cut}");
+    assert_eq!(cut["truncated"]["omitted"], count - 1, "{cut}");
+    assert!(cut.get("paging").is_none(), "{cut}");
 }

@@ -404,17 +404,7 @@ fn admin_server() -> (Server, std::path::PathBuf) {
 }
 
 fn admin(server: &Server, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let auth = format!("Bearer {ADMIN}");
-    let reply = server.request(
-        method,
-        path,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.to_string().as_bytes(),
-    );
-    (reply.status, reply.json())
+    server.admin(ADMIN, method, path, Some(&body))
 }
 
 /// The start-up account's id and a server minted for it with `config`.

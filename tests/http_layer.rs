@@ -282,3 +282,315 @@ fn sse_only_clients_get_one_message_event() {
     );
     let _ = Duration::ZERO;
 }
+
+/// Sends raw bytes on a fresh connection and reads one reply.
+fn raw(server: &Server, bytes: &[u8]) -> common::Reply {
+    let mut stream = server.connect();
+    stream.write_all(bytes).unwrap();
+    read_reply(&mut stream).expect("an answer")
+}
+
+#[test]
+fn a_chunk_size_that_overflows_is_refused_without_a_panic() {
+    let server = Server::mock(&[]);
+    let head = "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // The sum of 2 and fffffffffffffffe wrapped and panicked before.
+    for sizes in [
+        "2\r\nab\r\nfffffffffffffffe\r\n",
+        "2\r\nab\r\n1fffffffffffffffff\r\n",
+    ] {
+        let reply = raw(&server, format!("{head}{sizes}").as_bytes());
+        assert!(matches!(reply.status, 400 | 413), "{}", reply.status);
+    }
+    // A valid ping behind a size with a leading `+` or a bare LF is still refused.
+    let len = PING.len();
+    for bad in [
+        format!("+{len:x}\r\n{PING}\r\n0\r\n\r\n"),
+        format!("{len:x}\n{PING}\r\n0\r\n\r\n"),
+    ] {
+        let reply = raw(&server, format!("{head}{bad}").as_bytes());
+        assert_eq!(reply.status, 400, "{bad:?}");
+        assert!(reply.text().contains("chunk"), "{}", reply.text());
+    }
+    assert_eq!(server.get("/health").status, 200);
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
+#[test]
+fn endless_trailers_are_cut_at_the_header_limit_not_the_request_timeout() {
+    let server = Server::mock(&[("HTTP_REQUEST_TIMEOUT_MS", "60000")]);
+    let mut stream = server.connect();
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n")
+        .unwrap();
+    // Write trailer lines until the server answers (it stops reading at 8 KiB).
+    let line = "X-Trailer: 0123456789012345678901234567890123456789\r\n".repeat(20);
+    for _ in 0..100 {
+        if stream.write_all(line.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let reply = read_reply(&mut stream).expect("an answer before the request timeout");
+    assert_eq!(reply.status, 431);
+}
+
+#[test]
+fn head_answers_have_no_body_so_the_next_pipelined_answer_parses() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    stream
+        .write_all(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).unwrap();
+    let (head, rest) = all.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 "), "{all}");
+    assert!(head.contains("Content-Length: "), "{head}");
+    assert!(
+        rest.starts_with("HTTP/1.1 200 "),
+        "a body after HEAD: {all}"
+    );
+    assert!(rest.contains(r#""status":"ready""#), "{all}");
+}
+
+#[test]
+fn malformed_versions_and_host_headers_are_400_and_unsupported_versions_505() {
+    let server = Server::mock(&[]);
+    let cases: &[(&str, u16)] = &[
+        ("GET /health HTTP/1\r\nHost: x\r\n\r\n", 400),
+        ("GET /health http/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /health HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ("GET /health HTTP/1.1\r\n\r\n", 400),
+        ("GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("GET /health HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        ("GET /health HTTP/1.0\r\n\r\n", 200),
+        ("GET /health HTTP/1.2\r\nHost: x\r\n\r\n", 200),
+    ];
+    for (request, want) in cases {
+        assert_eq!(
+            raw(&server, request.as_bytes()).status,
+            *want,
+            "{request:?}"
+        );
+    }
+}
+
+#[test]
+fn pipelining_clients_do_not_hold_up_another_clients_health_check() {
+    let server = Server::mock(&[("WORKERS", "1")]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        let mut writer = server.connect();
+        let mut reader = writer.try_clone().unwrap();
+        let burst = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200);
+        let stop_w = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            while !stop_w.load(std::sync::atomic::Ordering::Relaxed) {
+                if writer.write_all(burst.as_bytes()).is_err() {
+                    break;
+                }
+            }
+            let _ = writer.shutdown(std::net::Shutdown::Both);
+        }));
+        threads.push(std::thread::spawn(move || {
+            let mut sink = vec![0u8; 64 * 1024];
+            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // A generous bound (the machine is shared): before the fix this waited 4-12 s.
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        assert_eq!(server.get("/health").status, 200);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "/health took {took:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+#[test]
+fn past_max_connections_only_health_ready_and_admin_are_served() {
+    let server = Server::mock(&[("MAX_CONNECTIONS", "2")]);
+    let mut held: Vec<_> = (0..2).map(|_| server.connect()).collect();
+    for stream in &mut held {
+        // A request answered on each shows both are accepted and counted.
+        send(stream, "GET", "/health", &[], b"");
+        assert_eq!(read_reply(stream).unwrap().status, 200);
+    }
+    let reply = server.rpc("/mcp", &serde_json::from_str(PING).unwrap());
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(reply.text().contains("MAX_CONNECTIONS"));
+    let health = server.get("/health");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.header("connection"), Some("close"));
+    assert_eq!(server.get("/ready").status, 200);
+    assert!(
+        server.log().contains("past MAX_CONNECTIONS=2"),
+        "{}",
+        server.log()
+    );
+    // Freed places are served in full again.
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = server.rpc("/mcp", &serde_json::from_str(PING).unwrap());
+        if reply.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", reply.status);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_tool_name_with_a_newline_cannot_forge_a_log_line() {
+    let server = Server::mock(&[]);
+    let forged =
+        "get_contacts\n2026-01-01T00:00:00.000Z WARN [hubspot_mcp_server] admin token rotated";
+    let call = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":forged,"arguments":{}}});
+    server.rpc("/mcp", &call);
+    let batch = serde_json::json!([PING, PING, PING]
+        .iter()
+        .map(|p| serde_json::from_str::<serde_json::Value>(p).unwrap())
+        .collect::<Vec<_>>());
+    server.rpc("/mcp", &batch);
+    // The access log is written after the answer: wait for both lines.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("rpc=batch(3)") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log();
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("2026-01-01T00:00:00.000Z")),
+        "{log}"
+    );
+    assert!(log.contains(r"get_contacts\x0a2026-01-01"), "{log}");
+}
+
+#[test]
+fn a_preflight_answer_carries_one_allow_origin_header() {
+    let server = Server::mock(&[("CORS_ORIGIN", "https://app.example.com")]);
+    let reply = server.request(
+        "OPTIONS",
+        "/mcp",
+        &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        b"",
+    );
+    assert_eq!(reply.status, 204);
+    let count = |name: &str| {
+        reply
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .count()
+    };
+    assert_eq!(
+        count("access-control-allow-origin"),
+        1,
+        "{:?}",
+        reply.headers
+    );
+    assert_eq!(count("vary"), 1, "{:?}", reply.headers);
+}
+
+#[test]
+fn a_connection_that_rested_while_idle_serves_requests_as_before() {
+    let server = Server::mock(&[]);
+    let mut stream = server.connect();
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    for _ in 0..2 {
+        send(
+            &mut stream,
+            "POST",
+            "/mcp",
+            &[("Content-Type", "application/json")],
+            list.as_bytes(),
+        );
+        let reply = read_reply(&mut stream).unwrap();
+        assert_eq!(reply.status, 200);
+        assert!(reply.json()["result"]["tools"].as_array().unwrap().len() > 50);
+        // Past the 1 s rest: buffers shrink and the stack pages are given back.
+        std::thread::sleep(Duration::from_millis(1300));
+        send(&mut stream, "GET", "/health", &[], b"");
+        assert_eq!(read_reply(&mut stream).unwrap().status, 200);
+        std::thread::sleep(Duration::from_millis(1300));
+    }
+}
+
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "pre_exec and setrlimit in the child have no safe std form"
+)]
+fn out_of_descriptors_accept_failures_are_logged_at_most_once_a_second() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let data = common::temp_dir("fds");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"));
+    cmd.arg("serve")
+        .env_clear()
+        .env("HUBSPOT_MOCK", common::fixtures())
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1")
+        .env("DATA_DIR", &data)
+        // Far past what 64 descriptors allow, so accept() itself fails.
+        .env("MAX_CONNECTIONS", "1000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and only changes the child's own limit.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let addr: std::net::SocketAddr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let held: Vec<_> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(2500));
+    let failures = log.lock().unwrap().matches("accept failed").count();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    drop(held);
+    assert!(
+        (1..=4).contains(&failures),
+        "{failures} lines:\n{}",
+        log.lock().unwrap()
+    );
+}

@@ -26,25 +26,7 @@ fn admin_server_with(data_dir: &std::path::Path, api_url: &str) -> Server {
 }
 
 fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = format!("Bearer {ADMIN}");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let reply = server.request(
-        method,
-        path,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    );
-    (
-        reply.status,
-        if reply.body.is_empty() {
-            Value::Null
-        } else {
-            reply.json()
-        },
-    )
+    server.admin(ADMIN, method, path, body.as_ref())
 }
 
 fn default_account(server: &Server) -> String {
@@ -603,4 +585,271 @@ fn kill_9_during_writes_leaves_a_readable_registry() {
         "every acknowledged create survived: {count} < {}",
         ids.len()
     );
+}
+
+/// A JSON-RPC request on `path`; returns the response object.
+fn rpc(server: &Server, path: &str, method: &str, params: Value) -> Value {
+    let reply = server.rpc(
+        path,
+        &json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}),
+    );
+    assert_eq!(reply.status, 200, "{method}: {}", reply.text());
+    reply.json()
+}
+
+/// Mints a server with `config` and returns its `/mcp/<token>` path.
+fn scoped_path(server: &Server, account: &str, config: Value) -> String {
+    let (status, created) = mint(server, account, config.clone());
+    assert_eq!(status, 201, "{config}: {created}");
+    format!("/mcp/{}", created["token"].as_str().unwrap())
+}
+
+/// The `name`s (or `uri`s, `uriTemplate`s) of a list result.
+fn listed(response: &Value, key: &str, field: &str) -> Vec<String> {
+    response["result"][key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {response}"))
+        .iter()
+        .map(|x| x[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 12: a server minted with `{"methods":["create"],"tags":["contacts"]}` listed and
+/// read contacts through resources, and `{"methods":["write"]}` read deals. Resources now
+/// need the type's list (or get) tool, and prompts all the tools they name.
+#[test]
+fn resources_and_prompts_show_only_what_the_scope_allows() {
+    let server = admin_server(&temp_dir("resources"));
+    let account = default_account(&server);
+    let refused = |path: &str, uri: &str| {
+        let response = rpc(&server, path, "resources/read", json!({ "uri": uri }));
+        assert_eq!(
+            response["error"]["code"], -32002,
+            "{path} {uri}: {response}"
+        );
+        assert!(response.get("result").is_none(), "{response}");
+    };
+    let create_only = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["create"], "tags": ["contacts"]}),
+    );
+    let write = scoped_path(&server, &account, json!({"methods": ["write"]}));
+    for path in [&create_only, &write] {
+        let list = rpc(&server, path, "resources/list", json!({}));
+        assert_eq!(
+            listed(&list, "resources", "uri"),
+            Vec::<String>::new(),
+            "{path}"
+        );
+        let templates = rpc(&server, path, "resources/templates/list", json!({}));
+        assert!(
+            listed(&templates, "resourceTemplates", "uriTemplate").is_empty(),
+            "{templates}"
+        );
+        for uri in [
+            "hubspot://contacts",
+            "hubspot://contacts/101",
+            "hubspot://deals",
+            "hubspot://deals/9002",
+        ] {
+            refused(path, uri);
+        }
+        let prompts = rpc(&server, path, "prompts/list", json!({}));
+        assert!(listed(&prompts, "prompts", "name").is_empty(), "{prompts}");
+        let got = rpc(
+            &server,
+            path,
+            "prompts/get",
+            json!({"name": "analyze_contacts"}),
+        );
+        assert_eq!(got["error"]["code"], -32602, "{got}");
+        assert!(
+            got["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not available on this server"),
+            "{got}"
+        );
+    }
+    // The modern era answers the same refusal with -32602.
+    let modern = server.rpc_with(
+        &create_only,
+        &json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"hubspot://contacts","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}),
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "resources/read"),
+            ("Mcp-Name", "hubspot://contacts"),
+        ],
+    );
+    assert_eq!(modern.json()["error"]["code"], -32602, "{}", modern.text());
+
+    // A read-only contacts server still reads contacts, and nothing else.
+    let read = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["read"], "tags": ["contacts"]}),
+    );
+    let list = rpc(&server, &read, "resources/list", json!({}));
+    assert_eq!(listed(&list, "resources", "uri"), ["hubspot://contacts"]);
+    let templates = rpc(&server, &read, "resources/templates/list", json!({}));
+    assert_eq!(
+        listed(&templates, "resourceTemplates", "uriTemplate"),
+        ["hubspot://contacts/{id}"]
+    );
+    for uri in ["hubspot://contacts", "hubspot://contacts/101"] {
+        let response = rpc(&server, &read, "resources/read", json!({ "uri": uri }));
+        let text = response["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{uri}: {response}"));
+        assert!(text.contains("101"), "{uri}: {text}");
+    }
+    refused(&read, "hubspot://deals");
+    refused(&read, "hubspot://deals/9002");
+    // Prompts: analyze_contacts needs get_contacts and search_contacts (search is custom).
+    let prompts = rpc(&server, &read, "prompts/list", json!({}));
+    assert!(listed(&prompts, "prompts", "name").is_empty(), "{prompts}");
+    let search_too = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["read", "custom"], "tags": ["contacts"]}),
+    );
+    let prompts = rpc(&server, &search_too, "prompts/list", json!({}));
+    assert_eq!(listed(&prompts, "prompts", "name"), ["analyze_contacts"]);
+    let got = rpc(
+        &server,
+        &search_too,
+        "prompts/get",
+        json!({"name": "analyze_contacts"}),
+    );
+    assert!(got["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("search_contacts"));
+    let got = rpc(
+        &server,
+        &search_too,
+        "prompts/get",
+        json!({"name": "company_research"}),
+    );
+    assert_eq!(got["error"]["code"], -32602, "{got}");
+    // An unfiltered server keeps everything (a scoped URL: /mcp may need a credential).
+    let all = scoped_path(&server, &account, json!({}));
+    let prompts = rpc(&server, &all, "prompts/list", json!({}));
+    assert_eq!(
+        listed(&prompts, "prompts", "name"),
+        ["analyze_contacts", "company_research"]
+    );
+    let list = rpc(&server, &all, "resources/list", json!({}));
+    assert!(listed(&list, "resources", "uri").contains(&"hubspot://deals".to_string()));
+}
+
+/// Issue 12: `{"methods":["read","custom"]}` ("read and search") exposed
+/// `batch_create_records` and `batch_update_records`; a `batch_update_records` on deal 9002
+/// went through. Batch writes now carry `create` / `update`, so only write groups get them.
+#[test]
+fn read_and_custom_cannot_write_through_batch_tools() {
+    let server = admin_server(&temp_dir("batchwrites"));
+    let account = default_account(&server);
+    let path = scoped_path(&server, &account, json!({"methods": ["read", "custom"]}));
+    let names = tool_names(&server, &path);
+    for writer in [
+        "batch_create_records",
+        "batch_update_records",
+        "create_contact",
+    ] {
+        assert!(
+            !names.contains(&writer.to_string()),
+            "{writer} in {names:?}"
+        );
+    }
+    assert!(names.contains(&"batch_get_records".to_string()));
+    assert!(names.contains(&"search_records".to_string()));
+    // Read through an unfiltered scoped server (/mcp may need a credential).
+    let all = scoped_path(&server, &account, json!({}));
+    let deal = || {
+        common::tool_text(&rpc(
+            &server,
+            &all,
+            "tools/call",
+            json!({"name": "get_deal", "arguments": {"id": "9002"}}),
+        ))
+    };
+    let before = deal();
+    assert!(before.contains("9002"), "{before}");
+    for (tool, arguments) in [
+        (
+            "batch_update_records",
+            json!({"objectType": "deals", "inputs": [{"id": "9002", "properties": {"dealname": "pwned"}}]}),
+        ),
+        (
+            "batch_create_records",
+            json!({"objectType": "deals", "inputs": [{"properties": {"dealname": "pwned"}}]}),
+        ),
+    ] {
+        let response = rpc(
+            &server,
+            &path,
+            "tools/call",
+            json!({"name": tool, "arguments": arguments}),
+        );
+        assert_eq!(response["error"]["code"], -32602, "{tool}: {response}");
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not available on this server"),
+            "{response}"
+        );
+    }
+    let after = deal();
+    assert_eq!(before, after);
+    assert!(!after.contains("pwned"));
+    // The write groups select them.
+    let update = scoped_path(&server, &account, json!({"methods": ["update"]}));
+    let names = tool_names(&server, &update);
+    assert!(
+        names.contains(&"batch_update_records".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"batch_create_records".to_string()),
+        "{names:?}"
+    );
+    let create = scoped_path(&server, &account, json!({"methods": ["create"]}));
+    assert!(tool_names(&server, &create).contains(&"batch_create_records".to_string()));
+}
+
+/// `MAX_SERVERS_PER_ACCOUNT`: minting in a loop stops with a 409 that names the setting.
+#[test]
+fn servers_per_account_are_capped_with_a_clear_409() {
+    let dir = temp_dir("cap");
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_MOCK", common::fixtures()),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("MAX_SERVERS_PER_ACCOUNT", "2".into()),
+        ],
+        "listening on http://",
+    );
+    let account = default_account(&server);
+    let first = scoped_path(&server, &account, json!({}));
+    scoped_path(&server, &account, json!({}));
+    let (status, error) = mint(&server, &account, json!({}));
+    assert_eq!(status, 409, "{error}");
+    assert_eq!(error["statusCode"], 409);
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("MAX_SERVERS_PER_ACCOUNT=2"), "{message}");
+    let (_, list) = admin(
+        &server,
+        "GET",
+        &format!("/integrated-account/{account}/mcp"),
+        None,
+    );
+    assert_eq!(list["result"].as_array().unwrap().len(), 2, "{list}");
+    // The servers already minted keep working.
+    let ping = rpc(&server, &first, "ping", json!({}));
+    assert!(ping.get("result").is_some(), "{ping}");
 }

@@ -82,7 +82,56 @@ fn tools_list_has_the_seed_tools_with_exact_names_descriptions_and_schemas() {
             .find(|t| t["name"] == name)
             .unwrap_or_else(|| panic!("{name} is listed"));
         assert_eq!(tool["description"], expected["description"], "{name}");
-        assert_eq!(tool["inputSchema"], expected["inputSchema"], "{name}");
+        // The seed's schema exactly, plus (list tools only) an optional `after` cursor.
+        let mut schema = tool["inputSchema"].clone();
+        if name.starts_with("get_") {
+            let after = schema["properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("after");
+            assert_eq!(after.unwrap()["type"], "string", "{name}");
+        }
+        assert_eq!(schema, expected["inputSchema"], "{name}");
+    }
+}
+
+/// A model pages a seed list tool with the cursor the tool itself returned.
+#[test]
+fn seed_list_tools_page_with_after() {
+    let server = Server::mock(&[]);
+    for name in ["get_contacts", "get_companies", "get_deals"] {
+        let call = |arguments: Value| {
+            let params = json!({"name": name, "arguments": arguments});
+            let body = rpc(&server, "/mcp/tools/call", json!(4), "tools/call", params);
+            assert!(body["result"].get("isError").is_none(), "{body}");
+            serde_json::from_str::<Value>(&tool_text(&body)).unwrap()
+        };
+        let first = call(json!({"limit": 2}));
+        let after = first["paging"]["next"]["after"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let second = call(json!({"limit": 2, "after": after}));
+        let ids = |page: &Value| -> Vec<String> {
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (one, two) = (ids(&first), ids(&second));
+        assert_eq!(two.len(), 2, "{name}: {second}");
+        assert!(
+            one.iter().all(|id| !two.contains(id)),
+            "{name}: {one:?} {two:?}"
+        );
+        let both = call(json!({"limit": 4}));
+        assert_eq!(
+            ids(&both),
+            [one, two].concat(),
+            "{name}: page 2 follows page 1"
+        );
     }
 }
 

@@ -88,6 +88,13 @@ fn relay(tcp: TcpStream, config: Arc<ServerConfig>, upstream: SocketAddr, count:
         }
     }
     count.fetch_add(1, Ordering::SeqCst);
+    // One request per upstream connection: asking the mock to close lets read_to_end see
+    // the end of its answer (the server's own request may ask to keep the connection).
+    let line_end = request.windows(2).position(|w| w == b"\r\n").unwrap();
+    request.splice(
+        line_end + 2..line_end + 2,
+        b"Connection: close\r\n".iter().copied(),
+    );
     let mut plain = TcpStream::connect(upstream).unwrap();
     plain.write_all(&request).unwrap();
     let mut answer = Vec::new();
@@ -164,4 +171,160 @@ fn a_certificate_from_an_unknown_ca_is_refused_with_a_clear_error() {
     assert!(text.to_lowercase().contains("certificate"), "{text}");
     assert_eq!(front.relayed.load(Ordering::SeqCst), 0);
     assert!(!text.contains("tls-test-token"), "{text}");
+}
+
+/// Each CONNECT line the proxy saw, with its `Proxy-Authorization`.
+type Connects = std::sync::Mutex<Vec<(String, Option<String>)>>;
+
+/// A CONNECT proxy on 127.0.0.1 that tunnels to the named port on 127.0.0.1 and records
+/// each CONNECT line with its `Proxy-Authorization`.
+struct ConnectProxy {
+    addr: SocketAddr,
+    seen: Arc<Connects>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Connects> = Arc::default();
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let log = log.clone();
+                std::thread::spawn(move || tunnel(client, &log));
+            }
+        });
+        ConnectProxy { addr, seen }
+    }
+
+    fn connects(&self) -> Vec<(String, Option<String>)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn tunnel(mut client: TcpStream, log: &Connects) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let line = head.lines().next().unwrap_or_default().to_string();
+    let auth = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("proxy-authorization:")
+            .then(|| l["proxy-authorization:".len()..].trim().to_string())
+    });
+    log.lock().unwrap().push((line.clone(), auth));
+    let Some(port) = line
+        .strip_prefix("CONNECT ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|target| target.rsplit(':').next())
+        .and_then(|port| port.parse::<u16>().ok())
+    else {
+        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    let upstream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .unwrap();
+    let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut u2);
+        let _ = u2.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut client, mut upstream) = (client, upstream);
+    let _ = std::io::copy(&mut upstream, &mut client);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+}
+
+#[test]
+fn https_proxy_carries_the_calls_and_no_proxy_bypasses_it() {
+    let upstream = Server::mock_hubspot(&[]);
+    let front = TlsFront::start(upstream.addr);
+    let proxy = ConnectProxy::start();
+    let ssl_cert_file = front.ca_file.display().to_string();
+    let proxy_url = format!("http://proxyuser:pr0xy-s3cret@{}", proxy.addr);
+    let server = server_behind(
+        &front,
+        &[
+            ("SSL_CERT_FILE", ssl_cert_file.clone()),
+            ("HTTPS_PROXY", proxy_url.clone()),
+            ("LOG_LEVEL", "debug".to_string()),
+        ],
+    );
+    let reply = server.call_tool("get_contacts", json!({"limit": 2}));
+    assert_ne!(reply["result"]["isError"], true, "{reply}");
+    assert!(tool_text(&reply).contains("priya.raman@northwind-analytics.example"));
+    let connects = proxy.connects();
+    assert_eq!(connects.len(), 1, "{connects:?}");
+    let (line, auth) = &connects[0];
+    assert_eq!(
+        line,
+        &format!("CONNECT localhost:{} HTTP/1.1", front.addr.port())
+    );
+    // base64("proxyuser:pr0xy-s3cret")
+    assert_eq!(
+        auth.as_deref(),
+        Some("Basic cHJveHl1c2VyOnByMHh5LXMzY3JldA==")
+    );
+    assert_eq!(front.relayed.load(Ordering::SeqCst), 1);
+    let log = server.log();
+    assert!(
+        log.contains(&format!(
+            "through the proxy 127.0.0.1:{} (HTTPS_PROXY)",
+            proxy.addr.port()
+        )),
+        "{log}"
+    );
+    assert!(
+        !log.contains("pr0xy-s3cret") && !log.contains("cHJveHl1c2Vy"),
+        "{log}"
+    );
+
+    // NO_PROXY names the host: the same call goes straight to the TLS front.
+    let direct = server_behind(
+        &front,
+        &[
+            ("SSL_CERT_FILE", ssl_cert_file),
+            ("https_proxy", proxy_url),
+            ("NO_PROXY", "example.com, localhost".to_string()),
+        ],
+    );
+    let reply = direct.call_tool("get_contacts", json!({"limit": 2}));
+    assert_ne!(reply["result"]["isError"], true, "{reply}");
+    assert_eq!(proxy.connects().len(), 1, "the proxy saw nothing more");
+    assert_eq!(front.relayed.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_proxy_that_refuses_is_a_clear_error_without_its_credentials() {
+    let upstream = Server::mock_hubspot(&[]);
+    let front = TlsFront::start(upstream.addr);
+    // Something that is not a proxy: the mock HubSpot answers CONNECT with an error.
+    let server = server_behind(
+        &front,
+        &[(
+            "HTTPS_PROXY",
+            format!("http://u:hidden-pass@{}", upstream.addr),
+        )],
+    );
+    let reply = server.call_tool("create_contact", json!({"email": "p@example.com"}));
+    let text = tool_text(&reply);
+    assert_eq!(reply["result"]["isError"], true, "{reply}");
+    assert!(
+        text.contains("could not be reached") && text.contains("proxy"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("may have made the record"),
+        "nothing was sent: {text}"
+    );
+    assert!(!text.contains("hidden-pass") && !server.log().contains("hidden-pass"));
+    assert_eq!(front.relayed.load(Ordering::SeqCst), 0);
 }

@@ -26,7 +26,7 @@ fn call(server: &Server, tool: &str, args: Value, error: bool) -> String {
     text
 }
 
-const CONTACTS: &str = "/crm/v3/objects/contacts";
+const CONTACTS: &str = "/crm/objects/2026-09/contacts";
 
 #[test]
 fn a_429_is_retried_after_retry_after_and_the_call_succeeds() {
@@ -114,19 +114,22 @@ fn reads_and_searches_are_retried_after_502_and_504_within_a_bound() {
     plan(
         &upstream,
         json!([
-            {"method":"GET","path":"/crm/v3/objects/companies","status":502,"times":2},
-            {"method":"POST","path":"/crm/v3/objects/contacts/search","status":504},
-            {"method":"GET","path":"/crm/v3/objects/deals","status":503,"times":10},
+            {"method":"GET","path":"/crm/objects/2026-09/companies","status":502,"times":2},
+            {"method":"POST","path":"/crm/objects/2026-09/contacts/search","status":504},
+            {"method":"GET","path":"/crm/objects/2026-09/deals","status":503,"times":10},
         ]),
     );
     let text = call(&server, "get_companies", json!({"limit": 1}), false);
     assert!(text.contains("results"), "{text}");
-    assert_eq!(attempts(&upstream, "GET", "/crm/v3/objects/companies"), 3);
+    assert_eq!(
+        attempts(&upstream, "GET", "/crm/objects/2026-09/companies"),
+        3
+    );
 
     let text = call(&server, "search_contacts", json!({"query":"Maria"}), false);
     assert!(text.contains("total"), "{text}");
     assert_eq!(
-        attempts(&upstream, "POST", "/crm/v3/objects/contacts/search"),
+        attempts(&upstream, "POST", "/crm/objects/2026-09/contacts/search"),
         2
     );
 
@@ -136,7 +139,7 @@ fn reads_and_searches_are_retried_after_502_and_504_within_a_bound() {
         text.contains("HubSpot error 503") && text.contains("gave up after 3 attempts"),
         "{text}"
     );
-    assert_eq!(attempts(&upstream, "GET", "/crm/v3/objects/deals"), 3);
+    assert_eq!(attempts(&upstream, "GET", "/crm/objects/2026-09/deals"), 3);
 }
 
 #[test]
@@ -146,7 +149,7 @@ fn a_long_retry_after_and_the_daily_limit_end_the_call_at_once() {
         &upstream,
         json!([
             {"method":"GET","path":CONTACTS,"status":429,"retryAfter":30},
-            {"method":"GET","path":"/crm/v3/objects/deals","status":429,"policy":"DAILY","times":5},
+            {"method":"GET","path":"/crm/objects/2026-09/deals","status":429,"policy":"DAILY","times":5},
         ]),
     );
     let started = Instant::now();
@@ -164,7 +167,7 @@ fn a_long_retry_after_and_the_daily_limit_end_the_call_at_once() {
         text.contains("DAILY") && text.contains("resets at midnight"),
         "{text}"
     );
-    assert_eq!(attempts(&upstream, "GET", "/crm/v3/objects/deals"), 1);
+    assert_eq!(attempts(&upstream, "GET", "/crm/objects/2026-09/deals"), 1);
 }
 
 #[test]
@@ -228,7 +231,7 @@ fn searches_wait_for_a_slot_on_the_coroutine_without_stalling_health() {
         "1 search per second: {took:?}"
     );
     assert_eq!(
-        attempts(&upstream, "POST", "/crm/v3/objects/contacts/search"),
+        attempts(&upstream, "POST", "/crm/objects/2026-09/contacts/search"),
         3
     );
 }
@@ -335,7 +338,7 @@ fn every_hubspot_error_category_becomes_a_message_a_model_can_act_on() {
 fn the_mock_reports_rate_limit_headers_like_hubspot() {
     let upstream = Server::mock_hubspot(&[]);
     let auth = [("Authorization", "Bearer pat-na1-test")];
-    let reply = upstream.request("GET", "/crm/v3/objects/contacts?limit=1", &auth, b"");
+    let reply = upstream.request("GET", "/crm/objects/2026-09/contacts?limit=1", &auth, b"");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("x-hubspot-ratelimit-max"), Some("100"));
     assert_eq!(reply.header("x-hubspot-ratelimit-remaining"), Some("99"));
@@ -345,7 +348,7 @@ fn the_mock_reports_rate_limit_headers_like_hubspot() {
     );
     let search = upstream.request(
         "POST",
-        "/crm/v3/objects/contacts/search",
+        "/crm/objects/2026-09/contacts/search",
         &[auth[0], ("Content-Type", "application/json")],
         b"{}",
     );
@@ -399,4 +402,87 @@ fn scoped_servers_share_their_accounts_rate_limit_with_mcp() {
     assert_eq!(third["result"]["isError"], true, "{third}");
     assert!(tool_text(&third).starts_with("rate limited, retry after"));
     assert_eq!(upstream.get("/__mock/requests").json()["count"], 2);
+}
+
+/// Issue 12, item 6: one scoped server's batch took the account's whole budget and the
+/// account's other servers waited behind all of it. Two servers on one account (2 calls per
+/// 10 s): one floods with three concurrent batches of `get_contact`, the other makes one
+/// `get_deal` call while the flood waits. Its call goes out with the first slots that free
+/// up, not after the flood's queued calls (before the fix: after at least four of them).
+#[test]
+fn a_flooding_scoped_server_does_not_starve_another_on_the_same_account() {
+    let admin_token = "admin-secret-0123456789abcdef";
+    let (upstream, server) = servers(&[
+        ("HUBSPOT_RATE_LIMIT_PER_10S", "2"),
+        ("HUBSPOT_MAX_WAIT_MS", "60000"),
+        ("ADMIN_API_TOKEN", admin_token),
+    ]);
+    let auth = format!("Bearer {admin_token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let account = server
+        .request("GET", "/integrated-account", &headers, b"")
+        .json()["result"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mint = || {
+        let minted = server.request(
+            "POST",
+            &format!("/integrated-account/{account}/mcp"),
+            &headers,
+            json!({"name": "fair", "config": {}}).to_string().as_bytes(),
+        );
+        assert_eq!(minted.status, 201, "{}", minted.text());
+        format!("/mcp/{}", minted.json()["token"].as_str().unwrap())
+    };
+    let (flood, other) = (mint(), mint());
+    let batch: Vec<Value> = (0..3)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"get_contact","arguments":{"id":"101"}}}))
+        .collect();
+    let body = Value::Array(batch).to_string();
+    for _ in 0..3 {
+        let (client, path, body) = (*server, flood.clone(), body.clone());
+        // Left running: the server is stopped when the test ends.
+        std::thread::spawn(move || {
+            client.try_request(
+                "POST",
+                &path,
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+        });
+    }
+    // Let the flood spend the window and queue its next calls.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.get("/__mock/requests").json()["count"] != 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let reply = server.rpc(
+        &other,
+        &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_deal","arguments":{"id":"9002"}}}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = reply.json();
+    assert!(reply["result"]["isError"].is_null(), "{reply}");
+    let log = upstream.get("/__mock/requests").json();
+    let paths: Vec<&str> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    let deal = paths
+        .iter()
+        .position(|p| p.starts_with("/crm/objects/2026-09/deals/9002"))
+        .expect("the deal call reached HubSpot");
+    // Two flood calls spent the window; when it frees, the other server's call goes first
+    // (one flood call may share that instant and be logged before it).
+    assert!(
+        deal <= 3,
+        "flood calls before the other server's: {paths:?}"
+    );
 }

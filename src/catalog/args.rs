@@ -42,12 +42,25 @@ pub fn text<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     args.get(name).and_then(Value::as_str)
 }
 
-/// A required string argument that must not be blank.
+/// A required string argument that must not be blank. Every such argument is an id that
+/// becomes one segment of a HubSpot URL path (a record, flow or property id), so `.` and
+/// `..` are refused too: percent-encoding leaves them as they are, and HubSpot (or any
+/// proxy on the way) would read them as "this" and "the parent" path segment, turning
+/// `DELETE .../contacts/{id}` into a call the tool never meant. Everything else is kept
+/// and must go through [`encode`] into the path (`/`, `?`, `#` and `%` then cannot act).
 pub fn required<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ToolError> {
-    text(args, name)
+    let value = text(args, name)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ToolError::InvalidArguments(format!("argument '{name}' must not be empty")))
+        .ok_or_else(|| {
+            ToolError::InvalidArguments(format!("argument '{name}' must not be empty"))
+        })?;
+    if value == "." || value == ".." {
+        return Err(ToolError::InvalidArguments(format!(
+            "argument '{name}' must be an id, not '{value}'"
+        )));
+    }
+    Ok(value)
 }
 
 /// An object type argument: a name (`contacts`, `p_machines`) or an id (`0-1`,
@@ -116,11 +129,36 @@ pub fn id_schema(noun: &str) -> Value {
     json!({ "type": "string", "description": format!("The {noun}'s record id (hs_object_id).") })
 }
 
-/// An object input schema with `properties` and `required`; unknown arguments are refused.
+/// An object input schema with `properties` and `required`. It says
+/// `additionalProperties: false` because [`super::check_arguments`] refuses unknown
+/// arguments: a client reading the schema learns what the server enforces.
 pub fn object_schema(properties: Value, required: &[&str]) -> Value {
     let mut schema = json!({ "type": "object", "properties": properties });
     if !required.is_empty() {
         schema["required"] = json!(required);
     }
+    schema["additionalProperties"] = json!(false);
     schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_ids_refuse_blanks_and_dot_segments() {
+        let args = |id: &str| json!({ "id": id }).as_object().cloned().unwrap();
+        for bad in ["", "  ", ".", "..", " .. "] {
+            assert!(
+                matches!(
+                    required(&args(bad), "id"),
+                    Err(ToolError::InvalidArguments(_))
+                ),
+                "{bad:?} is refused"
+            );
+        }
+        for good in ["101", "...", ".a", "a/..", "%2e%2e"] {
+            assert_eq!(required(&args(good), "id").ok(), Some(good));
+        }
+    }
 }

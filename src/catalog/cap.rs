@@ -9,28 +9,47 @@
 //! note says how to ask for less.
 
 use super::ToolError;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io;
 
 /// The default limit on one tool result's text, in bytes.
 pub const DEFAULT_RESULT_LIMIT: usize = 100_000;
 /// Room kept for the `truncated` note itself.
 const NOTE_ROOM: usize = 600;
 
-static LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_RESULT_LIMIT);
-
-/// Sets the limit on one tool result's text (bytes), for the whole process.
-pub fn set_result_limit(bytes: usize) {
-    LIMIT.store(bytes, Ordering::Relaxed);
+/// A tool's answer fitted under the limit, with the pretty JSON text it is shown as:
+/// printed once here, where it is measured anyway, not again to be shown.
+pub struct Fitted {
+    /// The answer (a tool result's `structuredContent`).
+    pub value: Value,
+    /// `value` as pretty JSON (a tool result's text).
+    pub text: String,
 }
 
-/// The limit on one tool result's text (bytes).
-pub fn result_limit() -> usize {
-    LIMIT.load(Ordering::Relaxed)
+impl Fitted {
+    /// `value` with its text.
+    pub fn new(value: Value) -> Fitted {
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        Fitted { value, text }
+    }
 }
 
-fn size(value: &Value) -> usize {
-    serde_json::to_string_pretty(value).map_or(0, |t| t.len())
+/// Bytes of `value` as pretty JSON, counted without building the text.
+fn size(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer_pretty(&mut count, value);
+    count.0
 }
 
 /// Fits `value` under `limit` bytes of pretty JSON. `schema` is the tool's input schema
@@ -42,13 +61,15 @@ pub fn fit(
     args: &Map<String, Value>,
     limit: usize,
     again: impl Fn(&Map<String, Value>) -> Result<Value, ToolError>,
-) -> Result<Value, ToolError> {
+) -> Result<Fitted, ToolError> {
     let Some(count) = value["results"].as_array().map(Vec::len) else {
-        return Ok(value);
+        return Ok(Fitted::new(value));
     };
-    if size(&value) <= limit {
-        return Ok(value);
+    let whole = Fitted::new(value);
+    if whole.text.len() <= limit {
+        return Ok(whole);
     }
+    let value = whole.value;
     let keep = fitting(&value, limit.saturating_sub(NOTE_ROOM));
     let takes = |name: &str| schema["properties"].get(name).is_some();
     if keep > 0 && takes("limit") {
@@ -57,23 +78,32 @@ pub fn fit(
         let page = again(&smaller)?;
         let fits = page["results"].as_array().map(Vec::len) == Some(keep);
         if fits && size(&page) <= limit.saturating_sub(NOTE_ROOM) {
-            return Ok(noted(page, count - keep, limit, takes("after")));
+            return Ok(Fitted::new(noted(
+                page,
+                count - keep,
+                limit,
+                takes("after"),
+            )));
         }
     }
     let mut value = value;
     if let Some(results) = value["results"].as_array_mut() {
         results.truncate(keep);
     }
-    Ok(noted(value, count - keep, limit, false))
+    Ok(Fitted::new(noted(value, count - keep, limit, false)))
 }
 
-/// How many leading records of `value["results"]` fit in `room` bytes (binary search).
+/// How many leading records of `value["results"]` fit in `room` bytes (binary search),
+/// measuring each candidate in place: nothing is cloned.
 fn fitting(value: &Value, room: usize) -> usize {
-    let records = value["results"].as_array().cloned().unwrap_or_default();
+    let (Some(members), Some(records)) = (value.as_object(), value["results"].as_array()) else {
+        return 0;
+    };
     let with = |k: usize| {
-        let mut candidate = value.clone();
-        candidate["results"] = Value::Array(records[..k].to_vec());
-        size(&candidate)
+        size(&Prefix {
+            members,
+            records: &records[..k],
+        })
     };
     let (mut low, mut high) = (0, records.len());
     while low < high {
@@ -85,6 +115,27 @@ fn fitting(value: &Value, room: usize) -> usize {
         }
     }
     low
+}
+
+/// An object as it would be with only `records` as its `results`: serializes to the
+/// same bytes as that object.
+struct Prefix<'a> {
+    members: &'a Map<String, Value>,
+    records: &'a [Value],
+}
+
+impl Serialize for Prefix<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.members.len()))?;
+        for (key, value) in self.members {
+            if key == "results" {
+                map.serialize_entry(key, self.records)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// Adds the `truncated` note to a cut result.
@@ -128,12 +179,34 @@ mod tests {
     fn keeps_whole_records_and_says_how_many_were_left_out() {
         let schema = json!({"properties": {}});
         let out = fit(page(100), &schema, &Map::new(), 10_000, |_| unreachable!()).unwrap();
+        assert_eq!(out.text, serde_json::to_string_pretty(&out.value).unwrap());
+        let out = out.value;
         let kept = out["results"].as_array().unwrap().len();
         assert!(kept > 5 && kept < 20, "{kept}");
         assert_eq!(out["truncated"]["omitted"], 100 - kept);
         assert!(serde_json::to_string_pretty(&out).unwrap().len() <= 10_000);
         let small = fit(page(3), &schema, &Map::new(), 10_000, |_| unreachable!()).unwrap();
-        assert!(small.get("truncated").is_none());
+        assert!(small.value.get("truncated").is_none());
+        assert_eq!(small.text, serde_json::to_string_pretty(&page(3)).unwrap());
+    }
+
+    #[test]
+    fn a_prefix_measures_what_the_cut_object_prints() {
+        let mut value = page(7);
+        value["paging"] = json!({"next": {"after": "7", "link": "x"}});
+        value["total"] = json!(7);
+        let records = value["results"].as_array().unwrap().clone();
+        for k in 0..=7 {
+            let mut cut = value.clone();
+            cut["results"] = Value::Array(records[..k].to_vec());
+            let prefix = Prefix {
+                members: value.as_object().unwrap(),
+                records: &records[..k],
+            };
+            let printed = serde_json::to_string_pretty(&cut).unwrap();
+            assert_eq!(serde_json::to_string_pretty(&prefix).unwrap(), printed);
+            assert_eq!(size(&prefix), printed.len());
+        }
     }
 
     #[test]
@@ -145,7 +218,9 @@ mod tests {
             p["paging"] = json!({"next": {"after": k.to_string()}});
             Ok(p)
         };
-        let out = fit(page(100), &schema, &Map::new(), 10_000, again).unwrap();
+        let out = fit(page(100), &schema, &Map::new(), 10_000, again)
+            .unwrap()
+            .value;
         let kept = out["results"].as_array().unwrap().len();
         assert_eq!(out["truncated"]["after"], kept.to_string());
         assert!(out["truncated"]["note"]

@@ -1,10 +1,10 @@
-//! Tools for the links and context around records: associations (v4), owners,
+//! Tools for the links and context around records: associations, owners,
 //! properties (the schema of an object type), workflows, links into HubSpot's UI and
 //! the token's own details.
 
 use super::args::{self, push_query};
-use super::{output, Effect, Tool, ToolError};
-use crate::hubspot::{encode, Client, Method};
+use super::{output, Effect, Tool, ToolError, ToolSpec};
+use crate::hubspot::{encode, Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
 /// The property types HubSpot accepts and the field types that go with them.
@@ -33,97 +33,91 @@ const FIELD_TYPES: [&str; 11] = [
 /// The context tools.
 pub fn tools() -> Vec<Tool> {
     vec![
-        Tool::new(
-            "get_associations",
-            "List associated records",
-            "Lists the records of toObjectType linked to one record (v4 associations), with each link's association types and labels. Use it to find a contact's company, a deal's contacts, a ticket's notes, and so on. Returns {results: [{toObjectId, associationTypes}], paging}; fetch the linked records with get_record or batch_get_records.",
-            Effect::Read,
-            "list",
-            &["associations"],
-            (
-                args::object_schema(
-                    json!({
-                        "objectType": args::object_type_schema("The type of the record to start from"),
-                        "id": args::id_schema("record"),
-                        "toObjectType": args::object_type_schema("The type of the linked records to list"),
-                        "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100, "description": "How many links to return (1 to 500, default 100)."},
-                        "after": args::after_schema()
-                    }),
-                    &["objectType", "id", "toObjectType"],
-                ),
-                output::page(output::association(), false),
+        Tool::new(ToolSpec {
+            name: "get_associations",
+            title: "List associated records",
+            description: "Lists the records of toObjectType linked to one record, with each link's association types and labels. Use it to find a contact's company, a deal's contacts, a ticket's notes, and so on. Returns {results: [{toObjectId, associationTypes}], paging}; fetch the linked records with get_record or batch_get_records.",
+            effect: Effect::Read,
+            method: "list",
+            tags: &["associations"],
+            input_schema: args::object_schema(
+                json!({
+                    "objectType": args::object_type_schema("The type of the record to start from"),
+                    "id": args::id_schema("record"),
+                    "toObjectType": args::object_type_schema("The type of the linked records to list"),
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100, "description": "How many links to return (1 to 500, default 100)."},
+                    "after": args::after_schema()
+                }),
+                &["objectType", "id", "toObjectType"],
             ),
-            Box::new(list_associations),
-        ),
-        Tool::new(
-            "create_association",
-            "Link two records",
-            "Links two records (v4 associations). Without associationTypeId the pair's default association is made; with it (and associationCategory), a labeled one: find the ids and labels with get_association_labels. Linking twice is harmless. Returns HubSpot's confirmation.",
-            Effect::Update,
-            "create",
-            &["associations"],
-            (
-                args::object_schema(
-                    json!({
-                        "objectType": args::object_type_schema("The type of the first record"),
-                        "id": args::id_schema("first record"),
-                        "toObjectType": args::object_type_schema("The type of the second record"),
-                        "toId": args::id_schema("second record"),
-                        "associationTypeId": {"type": "integer", "minimum": 1, "description": "A labeled association type id from get_association_labels; leave out for the default link."},
-                        "associationCategory": {"type": "string", "enum": ["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"], "default": "HUBSPOT_DEFINED", "description": "The category of associationTypeId."}
-                    }),
-                    &["objectType", "id", "toObjectType", "toId"],
-                ),
-                json!({"type": "object"}),
+            output_schema: output::page(output::association(), false),
+            handler: Box::new(list_associations),
+        }),
+        Tool::new(ToolSpec {
+            name: "create_association",
+            title: "Link two records",
+            description: "Links two records. Without associationTypeId the pair's default association is made; with it (and associationCategory), a labeled one: find the ids and labels with get_association_labels. Linking twice is harmless. Returns HubSpot's confirmation.",
+            effect: Effect::Update,
+            method: "create",
+            tags: &["associations"],
+            input_schema: args::object_schema(
+                json!({
+                    "objectType": args::object_type_schema("The type of the first record"),
+                    "id": args::id_schema("first record"),
+                    "toObjectType": args::object_type_schema("The type of the second record"),
+                    "toId": args::id_schema("second record"),
+                    "associationTypeId": {"type": "integer", "minimum": 1, "description": "A labeled association type id from get_association_labels; leave out for the default link."},
+                    "associationCategory": {"type": "string", "enum": ["HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"], "default": "HUBSPOT_DEFINED", "description": "The category of associationTypeId."}
+                }),
+                &["objectType", "id", "toObjectType", "toId"],
             ),
-            Box::new(create_association),
-        ),
-        Tool::new(
-            "get_association_labels",
-            "Get association labels",
-            "Lists the association types (typeId, category and label; an unlabeled one is the default) from one object type to another, e.g. contacts to companies. Use the typeId with create_association to make a labeled link.",
-            Effect::Read,
-            "list",
-            &["associations"],
-            (
-                args::object_schema(
-                    json!({
-                        "objectType": args::object_type_schema("The type links start from"),
-                        "toObjectType": args::object_type_schema("The type links go to")
-                    }),
-                    &["objectType", "toObjectType"],
-                ),
-                output::page(output::with_fields(&["typeId", "category"]), false),
+            output_schema: json!({"type": "object"}),
+            handler: Box::new(create_association),
+        }),
+        Tool::new(ToolSpec {
+            name: "get_association_labels",
+            title: "Get association labels",
+            description: "Lists the association types (typeId, category and label; an unlabeled one is the default) from one object type to another, e.g. contacts to companies. Use the typeId with create_association to make a labeled link.",
+            effect: Effect::Read,
+            method: "list",
+            tags: &["associations"],
+            input_schema: args::object_schema(
+                json!({
+                    "objectType": args::object_type_schema("The type links start from"),
+                    "toObjectType": args::object_type_schema("The type links go to")
+                }),
+                &["objectType", "toObjectType"],
             ),
-            Box::new(|client, args| {
-                let path = format!(
-                    "/crm/v4/associations/{}/{}/labels",
-                    encode(args::object_type(args, "objectType")?),
-                    encode(args::object_type(args, "toObjectType")?)
+            output_schema: output::page(output::with_fields(&["typeId", "category"]), false),
+            handler: Box::new(|client, args| {
+                let path = client.path(
+                    Endpoint::AssociationLabels,
+                    &[
+                        args::object_type(args, "objectType")?,
+                        args::object_type(args, "toObjectType")?,
+                    ],
                 );
                 Ok(client.call(Method::Get, path, None)?)
             }),
-        ),
-        Tool::new(
-            "get_owners",
-            "List owners",
-            "Lists the account's owners (users who can own records): id, email, first and last name, userId and teams. Use an owner's id as hubspot_owner_id when assigning records; filter by email to find one person.",
-            Effect::Read,
-            "list",
-            &["owners"],
-            (
-                args::object_schema(
-                    json!({
-                        "email": {"type": "string", "description": "Only the owner with this email address."},
-                        "limit": args::limit_schema("owners"),
-                        "after": args::after_schema()
-                    }),
-                    &[],
-                ),
-                output::page(output::with_fields(&["id"]), false),
+        }),
+        Tool::new(ToolSpec {
+            name: "get_owners",
+            title: "List owners",
+            description: "Lists the account's owners (users who can own records): id, email, first and last name, userId and teams. Use an owner's id as hubspot_owner_id when assigning records; filter by email to find one person.",
+            effect: Effect::Read,
+            method: "list",
+            tags: &["owners"],
+            input_schema: args::object_schema(
+                json!({
+                    "email": {"type": "string", "description": "Only the owner with this email address."},
+                    "limit": args::limit_schema("owners"),
+                    "after": args::after_schema()
+                }),
+                &[],
             ),
-            Box::new(|client, args| {
-                let mut path = "/crm/v3/owners".to_string();
+            output_schema: output::page(output::with_fields(&["id"]), false),
+            handler: Box::new(|client, args| {
+                let mut path = client.path(Endpoint::ListOwners, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 for key in ["after", "email"] {
                     if let Some(value) = args::text(args, key).filter(|v| !v.is_empty()) {
@@ -132,164 +126,177 @@ pub fn tools() -> Vec<Tool> {
                 }
                 Ok(client.call(Method::Get, path, None)?)
             }),
-        ),
-        Tool::new(
-            "get_properties",
-            "List properties",
-            "Lists the property definitions of an object type: name (what tools take), label, type, fieldType, groupName and, for enumerations, the allowed option values. Call it before writing records or building search filters. Give names to get only those.",
-            Effect::Read,
-            "list",
-            &["properties"],
-            (
-                args::object_schema(
-                    json!({
-                        "objectType": args::object_type_schema("The object type"),
-                        "names": {"type": "array", "items": {"type": "string"}, "description": "Only these properties (all when left out)."}
-                    }),
-                    &["objectType"],
-                ),
-                output::page(output::with_fields(&["name", "label", "type"]), false),
+        }),
+        Tool::new(ToolSpec {
+            name: "get_properties",
+            title: "List properties",
+            description: "Lists the property definitions of an object type: name (what tools take), label, type, fieldType, groupName and, for enumerations, the allowed option values. Call it before writing records or building search filters. Give names to get only those.",
+            effect: Effect::Read,
+            method: "list",
+            tags: &["properties"],
+            input_schema: args::object_schema(
+                json!({
+                    "objectType": args::object_type_schema("The object type"),
+                    "names": {"type": "array", "items": {"type": "string"}, "description": "Only these properties (all when left out)."}
+                }),
+                &["objectType"],
             ),
-            Box::new(get_properties),
-        ),
-        Tool::new(
-            "create_property",
-            "Create a property",
-            "Creates a custom property on an object type. name must be lowercase letters, digits and _; type and fieldType go together (string: text, textarea, phonenumber, html; number: number; date/datetime: date; enumeration: select, radio or checkbox with options; bool: booleancheckbox). A name already taken is a 409. Returns the new definition.",
-            Effect::Create,
-            "create",
-            &["properties"],
-            (
-                args::object_schema(
-                    property_fields(true),
-                    &["objectType", "name", "label", "type", "fieldType", "groupName"],
-                ),
-                output::with_fields(&["name", "label", "type"]),
+            output_schema: output::page(output::with_fields(&["name", "label", "type"]), false),
+            handler: Box::new(get_properties),
+        }),
+        Tool::new(ToolSpec {
+            name: "create_property",
+            title: "Create a property",
+            description: "Creates a custom property on an object type. name must be lowercase letters, digits and _; type and fieldType go together (string: text, textarea, phonenumber, html; number: number; date/datetime: date; enumeration: select, radio or checkbox with options; bool: booleancheckbox). A name already taken is a 409. Returns the new definition.",
+            effect: Effect::Create,
+            method: "create",
+            tags: &["properties"],
+            input_schema: args::object_schema(
+                property_fields(true),
+                &["objectType", "name", "label", "type", "fieldType", "groupName"],
             ),
-            Box::new(|client, args| property_call(client, args, true)),
-        ),
-        Tool::new(
-            "update_property",
-            "Update a property",
-            "Changes a property's label, description, group, field type, options or visibility; the name cannot change. Returns the updated definition.",
-            Effect::Update,
-            "update",
-            &["properties"],
-            (
-                args::object_schema(property_fields(false), &["objectType", "name"]),
-                output::with_fields(&["name", "label", "type"]),
+            output_schema: output::with_fields(&["name", "label", "type"]),
+            handler: Box::new(|client, args| property_call(client, args, true)),
+        }),
+        Tool::new(ToolSpec {
+            name: "update_property",
+            title: "Update a property",
+            description: "Changes a property's label, description, group, field type, options or visibility; the name cannot change. Returns the updated definition.",
+            effect: Effect::Update,
+            method: "update",
+            tags: &["properties"],
+            input_schema: args::object_schema(property_fields(false), &["objectType", "name"]),
+            output_schema: output::with_fields(&["name", "label", "type"]),
+            handler: Box::new(|client, args| property_call(client, args, false)),
+        }),
+        Tool::new(ToolSpec {
+            name: "get_workflows",
+            title: "List workflows",
+            description: "Lists the account's automation workflows: id, name, whether enabled, object type and dates (no actions; get one with get_workflow for those). Returns {results, paging}.",
+            effect: Effect::Read,
+            method: "list",
+            tags: &["workflows"],
+            input_schema: args::object_schema(
+                json!({ "limit": args::limit_schema("workflows"), "after": args::after_schema() }),
+                &[],
             ),
-            Box::new(|client, args| property_call(client, args, false)),
-        ),
-        Tool::new(
-            "get_workflows",
-            "List workflows",
-            "Lists the account's automation workflows: id, name, whether enabled, object type and dates (no actions; get one with get_workflow for those). Returns {results, paging}.",
-            Effect::Read,
-            "list",
-            &["workflows"],
-            (
-                args::object_schema(
-                    json!({ "limit": args::limit_schema("workflows"), "after": args::after_schema() }),
-                    &[],
-                ),
-                output::page(output::with_fields(&["id", "name"]), false),
-            ),
-            Box::new(|client, args| {
-                let mut path = "/automation/v4/flows".to_string();
+            output_schema: output::page(output::with_fields(&["id", "name"]), false),
+            handler: Box::new(|client, args| {
+                let mut path = client.path(Endpoint::ListWorkflows, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
                     push_query(&mut path, "after", after);
                 }
                 Ok(client.call(Method::Get, path, None)?)
             }),
-        ),
-        Tool::new(
-            "get_workflow",
-            "Get a workflow",
-            "Gets one workflow by id with its enrollment criteria and actions, to explain what it does.",
-            Effect::Read,
-            "get",
-            &["workflows"],
-            (
-                args::object_schema(
-                    json!({ "id": {"type": "string", "description": "The workflow (flow) id from get_workflows."} }),
-                    &["id"],
-                ),
-                output::with_fields(&["id", "name"]),
+        }),
+        Tool::new(ToolSpec {
+            name: "get_workflow",
+            title: "Get a workflow",
+            description: "Gets one workflow by id with its enrollment criteria and actions, to explain what it does.",
+            effect: Effect::Read,
+            method: "get",
+            tags: &["workflows"],
+            input_schema: args::object_schema(
+                json!({ "id": {"type": "string", "description": "The workflow (flow) id from get_workflows."} }),
+                &["id"],
             ),
-            Box::new(|client, args| {
-                let path = format!("/automation/v4/flows/{}", encode(args::required(args, "id")?));
+            output_schema: output::with_fields(&["id", "name"]),
+            handler: Box::new(|client, args| {
+                let path = client.path(Endpoint::GetWorkflow, &[args::required(args, "id")?]);
                 Ok(client.call(Method::Get, path, None)?)
             }),
-        ),
-        Tool::new(
-            "get_record_links",
-            "Get HubSpot UI links",
-            "Builds links to records' pages in the HubSpot web app (and to the object type's list page), for the person using this server to open. Uses the account's portal id and UI domain. Returns {listUrl, links: [{id, url}]}.",
-            Effect::Read,
-            "get_links",
-            &["links"],
-            (
-                args::object_schema(
-                    json!({
-                        "objectType": args::object_type_schema("The records' type"),
-                        "ids": {"type": "array", "items": {"type": "string"}, "maxItems": args::MAX_LIMIT, "description": "Record ids to link to (up to 100; none for just the list page)."}
-                    }),
-                    &["objectType"],
-                ),
-                output::with_fields(&["listUrl", "links"]),
+        }),
+        Tool::new(ToolSpec {
+            name: "get_record_links",
+            title: "Get HubSpot UI links",
+            description: "Builds links to records' pages in the HubSpot web app (and to the object type's list page), for the person using this server to open. Uses the account's portal id and UI domain. Returns {listUrl, links: [{id, url}]}.",
+            effect: Effect::Read,
+            method: "get_links",
+            tags: &["links"],
+            input_schema: args::object_schema(
+                json!({
+                    "objectType": args::object_type_schema("The records' type"),
+                    "ids": {"type": "array", "items": {"type": "string"}, "maxItems": args::MAX_LIMIT, "description": "Record ids to link to (up to 100; none for just the list page)."}
+                }),
+                &["objectType"],
             ),
-            Box::new(record_links),
-        ),
-        Tool::new(
-            "get_token_details",
-            "Get token details",
-            "Describes the HubSpot access this server has: hub (portal) id, UI domain, the user and app behind the token, and its scopes. Use it to explain what you may read or change, or why a call failed with missing scopes.",
-            Effect::Read,
-            "get",
-            &["account"],
-            (
-                args::object_schema(json!({}), &[]),
-                output::with_fields(&["hubId", "uiDomain", "scopes"]),
-            ),
-            Box::new(token_details),
-        ),
+            output_schema: output::with_fields(&["listUrl", "links"]),
+            handler: Box::new(record_links),
+        }),
+        Tool::new(ToolSpec {
+            name: "get_token_details",
+            title: "Get token details",
+            description: "Describes the HubSpot access this server has: hub (portal) id, UI domain, the user and app behind the token, and its scopes. Use it to explain what you may read or change, or why a call failed with missing scopes.",
+            effect: Effect::Read,
+            method: "get",
+            tags: &["account"],
+            input_schema: args::object_schema(json!({}), &[]),
+            output_schema: output::with_fields(&["hubId", "uiDomain", "scopes"]),
+            handler: Box::new(token_details),
+        }),
     ]
 }
 
+/// One record's links through HubSpot's association batch read (the only dated way to
+/// read them; see `hubspot::paths`), as `{results: [{toObjectId, associationTypes}],
+/// paging}`. The batch read has no page size, so a longer page is cut to `limit` and says
+/// how many links were left out (its cursor would skip them, so none is given).
 fn list_associations(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let mut path = format!(
-        "/crm/v4/objects/{}/{}/associations/{}",
-        encode(args::object_type(args, "objectType")?),
-        encode(args::required(args, "id")?),
-        encode(args::object_type(args, "toObjectType")?)
+    let id = args::required(args, "id")?;
+    let path = client.path(
+        Endpoint::ReadAssociations,
+        &[
+            args::object_type(args, "objectType")?,
+            args::object_type(args, "toObjectType")?,
+        ],
     );
-    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100);
-    push_query(&mut path, "limit", &limit.to_string());
+    let mut input = json!({ "id": id });
     if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
-        push_query(&mut path, "after", after);
+        input["after"] = json!(after);
     }
-    Ok(client.call(Method::Get, path, None)?)
+    let answer = client.call(Method::Post, path, Some(json!({ "inputs": [input] })))?;
+    // One input, so one result (or, for an id HubSpot could not read, none).
+    let found = answer["results"].get(0);
+    let Some(found) = found else {
+        // HubSpot lists an id it could not read in `errors` (a 207), not as a failure.
+        let error = match &answer["errors"][0] {
+            Value::Object(error) => Value::Object(error.clone()),
+            _ => json!({ "message": "HubSpot returned no links for this record" }),
+        };
+        return Err(client.reported_error(404, &error).into());
+    };
+    let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(100) as usize;
+    let mut links = found["to"].as_array().cloned().unwrap_or_default();
+    let omitted = links.len().saturating_sub(limit);
+    links.truncate(limit);
+    let mut page = json!({ "results": links });
+    if omitted > 0 {
+        page["truncated"] = json!({
+            "omitted": omitted,
+            "note": format!("{omitted} more link(s) were left out: call again with a larger limit (up to 500) to see them")
+        });
+    } else if let Some(paging) = found.get("paging") {
+        page["paging"] = paging.clone();
+    }
+    Ok(page)
 }
 
 fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let (from, id) = (
-        encode(args::object_type(args, "objectType")?),
-        encode(args::required(args, "id")?),
-    );
-    let (to, to_id) = (
-        encode(args::object_type(args, "toObjectType")?),
-        encode(args::required(args, "toId")?),
-    );
+    let ends = [
+        args::object_type(args, "objectType")?,
+        args::required(args, "id")?,
+        args::object_type(args, "toObjectType")?,
+        args::required(args, "toId")?,
+    ];
     let result = match args.get("associationTypeId").and_then(Value::as_u64) {
         None => {
-            let path = format!("/crm/v4/objects/{from}/{id}/associations/default/{to}/{to_id}");
+            let path = client.path(Endpoint::CreateDefaultAssociation, &ends);
             client.call(Method::Put, path, None)?
         }
         Some(type_id) => {
             let category = args::text(args, "associationCategory").unwrap_or("HUBSPOT_DEFINED");
-            let path = format!("/crm/v4/objects/{from}/{id}/associations/{to}/{to_id}");
+            let path = client.path(Endpoint::CreateLabeledAssociation, &ends);
             let body = json!([{ "associationCategory": category, "associationTypeId": type_id }]);
             client.call(Method::Put, path, Some(body))?
         }
@@ -298,9 +305,9 @@ fn create_association(client: &Client, args: &Map<String, Value>) -> Result<Valu
 }
 
 fn get_properties(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let path = format!(
-        "/crm/v3/properties/{}",
-        encode(args::object_type(args, "objectType")?)
+    let path = client.path(
+        Endpoint::ListProperties,
+        &[args::object_type(args, "objectType")?],
     );
     let mut answer = client.call(Method::Get, path, None)?;
     let names = args::string_list(args, "names");
@@ -350,7 +357,7 @@ fn property_call(
     args: &Map<String, Value>,
     create: bool,
 ) -> Result<Value, ToolError> {
-    let ty = encode(args::object_type(args, "objectType")?);
+    let ty = args::object_type(args, "objectType")?;
     let name = args::required(args, "name")?;
     let body: Map<String, Value> = args
         .iter()
@@ -358,11 +365,11 @@ fn property_call(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let (method, path) = if create {
-        (Method::Post, format!("/crm/v3/properties/{ty}"))
+        (Method::Post, client.path(Endpoint::CreateProperty, &[ty]))
     } else {
         (
             Method::Patch,
-            format!("/crm/v3/properties/{ty}/{}", encode(name)),
+            client.path(Endpoint::UpdateProperty, &[ty, name]),
         )
     };
     Ok(client.call(method, path, Some(Value::Object(body)))?)
@@ -371,7 +378,11 @@ fn property_call(
 fn record_links(client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
     let ty = args::object_type(args, "objectType")?;
     let type_id = super::object_type(ty).map_or(ty, |o| o.type_id);
-    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let account = client.call(
+        Method::Get,
+        client.path(Endpoint::AccountDetails, &[]),
+        None,
+    )?;
     let portal = account["portalId"].as_u64().ok_or_else(|| {
         ToolError::HubSpot(crate::hubspot::HubSpotError::InvalidResponse(
             "the account details have no portalId".into(),
@@ -393,7 +404,11 @@ fn record_links(client: &Client, args: &Map<String, Value>) -> Result<Value, Too
 
 fn token_details(client: &Client, _: &Map<String, Value>) -> Result<Value, ToolError> {
     let token = client.token_info()?;
-    let account = client.call(Method::Get, "/account-info/v3/details".into(), None)?;
+    let account = client.call(
+        Method::Get,
+        client.path(Endpoint::AccountDetails, &[]),
+        None,
+    )?;
     let mut details = json!({
         "hubId": token["hubId"],
         "userId": token["userId"],

@@ -9,6 +9,7 @@
 
 use super::Tool;
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 
 /// `search_tools`' default number of results.
 const DEFAULT_RESULTS: u64 = 10;
@@ -21,6 +22,12 @@ const STOP_WORDS: &[&str] = &[
     "a", "an", "and", "all", "by", "for", "from", "i", "in", "into", "is", "it", "me", "my", "of",
     "on", "or", "the", "to", "with",
 ];
+/// The longest `search_tools` query, in characters (a longer one is refused, -32602).
+pub const MAX_QUERY_CHARS: u64 = 1_000;
+/// The most distinct words a `search_tools` query may hold (after stop words are left
+/// out and plurals joined); a query with more is refused (-32602). Each word costs one
+/// pass over every tool's text.
+pub const MAX_QUERY_WORDS: usize = 32;
 /// The Truto tag of the meta-tools.
 const TAG: &str = "discovery";
 
@@ -99,7 +106,8 @@ impl MetaTool {
                     "properties": {
                         "query": {
                             "type": "string",
-                            "description": "Words describing the task, such as \"create contact\" or \"deal pipeline stages\""
+                            "maxLength": MAX_QUERY_CHARS,
+                            "description": format!("Words describing the task, such as \"create contact\" or \"deal pipeline stages\" (at most {MAX_QUERY_WORDS} words, {MAX_QUERY_CHARS} characters)")
                         },
                         "method": {
                             "type": "string",
@@ -118,7 +126,8 @@ impl MetaTool {
                             "default": DEFAULT_RESULTS,
                             "description": format!("Most tools to return (1 to {MAX_RESULTS})")
                         }
-                    }
+                    },
+                    "additionalProperties": false
                 }),
                 lookup_hints(),
                 "search",
@@ -138,7 +147,8 @@ impl MetaTool {
                             "description": "The tool's name, as search_tools returned it (such as get_contacts)"
                         }
                     },
-                    "required": ["name"]
+                    "required": ["name"],
+                    "additionalProperties": false
                 }),
                 lookup_hints(),
                 "get",
@@ -162,7 +172,8 @@ impl MetaTool {
                             "description": "The tool's arguments, as its inputSchema from get_tool_schema describes them; omit for none"
                         }
                     },
-                    "required": ["name"]
+                    "required": ["name"],
+                    "additionalProperties": false
                 }),
                 call_hints(tools),
                 "call",
@@ -223,7 +234,8 @@ fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 }
 
 /// `search_tools` over `tools` with arguments already checked against its schema:
-/// `{tools: [...], total, note?}`.
+/// `{tools: [...], total, note?}`, or why the query is refused (more than
+/// [`MAX_QUERY_WORDS`] words).
 ///
 /// A tool must have the `method` and `tag` when given. Each word of `query` (lower-cased,
 /// an `s`, `ies` or `y` ending dropped so "contact" finds "contacts" and "company" finds
@@ -231,11 +243,11 @@ fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 /// method or tags. Tools that match more words come first, then higher scores, then
 /// shorter names (the closest match), then catalog order. A query with words keeps only
 /// tools matching at least one.
-pub fn search(tools: &[&Tool], args: &Map<String, Value>) -> Value {
+pub fn search(tools: &[&Tool], args: &Map<String, Value>) -> Result<Value, String> {
     let text = |key: &str| args.get(key).and_then(Value::as_str);
     let method = text("method");
     let tag = text("tag");
-    let words = query_words(text("query").unwrap_or_default());
+    let words = query_words(text("query").unwrap_or_default())?;
     let limit = args
         .get("limit")
         .and_then(Value::as_u64)
@@ -283,12 +295,13 @@ pub fn search(tools: &[&Tool], args: &Map<String, Value>) -> Value {
         )
         .into();
     }
-    result
+    Ok(result)
 }
 
-/// The distinct words of a query, lower-cased, with a plural ending dropped and the
-/// [`STOP_WORDS`] left out.
-fn query_words(query: &str) -> Vec<String> {
+/// The distinct words of a query in first-seen order, lower-cased, with a plural ending
+/// dropped and the [`STOP_WORDS`] left out; refused past [`MAX_QUERY_WORDS`].
+fn query_words(query: &str) -> Result<Vec<String>, String> {
+    let mut seen = HashSet::new();
     let mut words: Vec<String> = Vec::new();
     for word in query
         .split(|c: char| !c.is_alphanumeric())
@@ -296,11 +309,16 @@ fn query_words(query: &str) -> Vec<String> {
         .filter(|w| !w.is_empty() && !STOP_WORDS.contains(&w.as_str()))
     {
         let word = stem(&word);
-        if !words.contains(&word) {
+        if seen.insert(word.clone()) {
+            if words.len() == MAX_QUERY_WORDS {
+                return Err(format!(
+                    "argument 'query' has more than {MAX_QUERY_WORDS} distinct words; use a few words that describe the task"
+                ));
+            }
             words.push(word);
         }
     }
-    words
+    Ok(words)
 }
 
 /// Drops a plural or `y` ending (`companies` and `company` → `compan`, `contacts` →
@@ -379,7 +397,7 @@ mod tests {
     }
 
     fn search_with(args: Value) -> Value {
-        search(&all(), args.as_object().unwrap())
+        search(&all(), args.as_object().unwrap()).unwrap()
     }
 
     #[test]
@@ -413,6 +431,18 @@ mod tests {
     }
 
     #[test]
+    fn queries_are_capped_in_words_and_repeats_count_once() {
+        let words: Vec<String> = (0..MAX_QUERY_WORDS).map(|i| format!("w{i}")).collect();
+        let query = format!("{} {}", words.join(" "), words.join(" "));
+        assert_eq!(query_words(&query).unwrap().len(), MAX_QUERY_WORDS);
+        let err = query_words(&format!("{query} one-more")).unwrap_err();
+        assert!(err.contains("more than 32 distinct words"), "{err}");
+        // Stop words and plurals of a word already seen are free.
+        let plural = format!("{} the and contacts contact", words[..31].join(" "));
+        assert_eq!(query_words(&plural).unwrap().len(), 32);
+    }
+
+    #[test]
     fn words_rank_the_closest_name_first_and_match_plurals() {
         let result = search_with(json!({"query": "create contact"}));
         assert_eq!(names(&result)[0], "create_contact");
@@ -427,7 +457,7 @@ mod tests {
             "stop words match nothing: {result}"
         );
         assert_eq!(
-            query_words("Create a NEW contact, for me"),
+            query_words("Create a NEW contact, for me").unwrap(),
             ["create", "new", "contact"]
         );
         let result = search_with(json!({"query": "zebra"}));

@@ -13,19 +13,19 @@ pub mod discovery;
 mod objects;
 mod output;
 mod schema;
+mod scopes;
 mod tools;
 
 use crate::hubspot::{Client, HubSpotError};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
-use cap::result_limit;
-pub use cap::{set_result_limit, DEFAULT_RESULT_LIMIT};
+pub use cap::{Fitted, DEFAULT_RESULT_LIMIT};
 pub use schema::check_arguments;
 
 /// What a tool runs: the HubSpot client and the already-checked arguments in, the result
-/// (a JSON object) out.
-pub type Handler =
+/// (a JSON object) out. (Not an HTTP handler: those implement [`crate::http::Handler`].)
+pub type ToolFn =
     Box<dyn Fn(&Client, &Map<String, Value>) -> Result<Value, ToolError> + Send + Sync>;
 
 /// Why a tool call failed.
@@ -56,6 +56,30 @@ pub enum Effect {
     Delete,
 }
 
+/// What a tool module writes down about one tool, as a struct literal; [`Tool::new`]
+/// derives the rest.
+pub struct ToolSpec {
+    /// The tool name (`get_contacts`).
+    pub name: &'static str,
+    /// A short human-readable title.
+    pub title: &'static str,
+    /// What the tool does, when to use it and what it returns, written for a model.
+    pub description: &'static str,
+    /// What the tool does to the data.
+    pub effect: Effect,
+    /// The Truto method (`list`, `get`, `create`, `update`, `delete`, or a custom name
+    /// such as `search`).
+    pub method: &'static str,
+    /// Tags for scoped-server filtering (`contacts`, `companies`, ...).
+    pub tags: &'static [&'static str],
+    /// The JSON Schema of the arguments.
+    pub input_schema: Value,
+    /// The JSON Schema of the result (`structuredContent`).
+    pub output_schema: Value,
+    /// Runs the tool.
+    pub handler: ToolFn,
+}
+
 /// One tool: what `tools/list` shows, what scoped servers filter on, and what it runs.
 pub struct Tool {
     /// The tool name (`get_contacts`).
@@ -72,28 +96,30 @@ pub struct Tool {
     pub effect: Effect,
     /// True when the tool only reads (`effect == Read`).
     pub read_only: bool,
-    /// The Truto method (`list`, `get`, `create`, `update`, `delete`, or a custom name
-    /// such as `search`).
+    /// The Truto method (see [`ToolSpec::method`]).
     pub method: &'static str,
     /// Tags for scoped-server filtering (`contacts`, `companies`, ...).
     pub tags: &'static [&'static str],
     /// Runs the tool.
-    pub handler: Handler,
+    pub handler: ToolFn,
+    /// The HubSpot scopes it needs (from its tags and effect; see [`scopes`]).
+    pub scopes: Vec<scopes::Scope>,
 }
 
 impl Tool {
-    /// A tool; `read_only` follows from `effect`.
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        name: &'static str,
-        title: &'static str,
-        description: &'static str,
-        effect: Effect,
-        method: &'static str,
-        tags: &'static [&'static str],
-        (input_schema, output_schema): (Value, Value),
-        handler: Handler,
-    ) -> Tool {
+    /// A tool; `read_only` and `scopes` follow from the spec's effect and tags.
+    fn new(spec: ToolSpec) -> Tool {
+        let ToolSpec {
+            name,
+            title,
+            description,
+            effect,
+            method,
+            tags,
+            input_schema,
+            output_schema,
+            handler,
+        } = spec;
         Tool {
             name,
             title,
@@ -105,6 +131,7 @@ impl Tool {
             method,
             tags,
             handler,
+            scopes: scopes::required(tags, effect),
         }
     }
 
@@ -131,11 +158,26 @@ impl Tool {
         tool
     }
 
-    /// Runs the tool and fits its result under the result size limit (see [`cap`]).
-    pub fn run(&self, client: &Client, args: &Map<String, Value>) -> Result<Value, ToolError> {
-        let value = (self.handler)(client, args)?;
-        cap::fit(value, &self.input_schema, args, result_limit(), |smaller| {
-            (self.handler)(client, smaller)
+    /// Runs the tool and fits its result under `result_limit` bytes of pretty JSON
+    /// (`TOOL_RESULT_MAX_BYTES`, see [`cap`]), returned with that text. A 401 or 403 from HubSpot names the scopes
+    /// this call needs and where to add them.
+    pub fn run(
+        &self,
+        client: &Client,
+        args: &Map<String, Value>,
+        result_limit: usize,
+    ) -> Result<cap::Fitted, ToolError> {
+        let run = || {
+            let value = (self.handler)(client, args)?;
+            cap::fit(value, &self.input_schema, args, result_limit, |smaller| {
+                (self.handler)(client, smaller)
+            })
+        };
+        run().map_err(|err| match err {
+            ToolError::HubSpot(err) => ToolError::HubSpot(
+                err.needing_scopes(&scopes::for_call(&self.scopes, args), scopes::WHERE),
+            ),
+            other => other,
         })
     }
 }
@@ -161,6 +203,20 @@ pub struct ObjectType {
     pub write_hint: &'static str,
     /// True when the type has pipelines (deals, tickets).
     pub pipelines: bool,
+}
+
+impl ObjectType {
+    /// The name of the tool that lists this type (`get_contacts`): resource
+    /// `hubspot://<type>` reads what it reads, so only a server that has it shows it.
+    pub fn list_tool(&'static self) -> String {
+        objects::tool_name(objects::Target::Fixed(self), objects::Op::List)
+    }
+
+    /// The name of the tool that gets one record of this type (`get_contact`), which
+    /// template `hubspot://<type>/{id}` likewise needs.
+    pub fn get_tool(&'static self) -> String {
+        objects::tool_name(objects::Target::Fixed(self), objects::Op::Get)
+    }
 }
 
 /// The object types with their own tools and resources, in the seed's order first.

@@ -5,8 +5,8 @@
 //! argument ([`GENERIC`]: `get_records`, `batch_create_records`, ...).
 
 use super::args::{self, push_query};
-use super::{leak, output, Effect, Handler, ObjectType, Tool, ToolError, OBJECT_TYPES};
-use crate::hubspot::{encode, Client, Method};
+use super::{leak, output, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES};
+use crate::hubspot::{Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
 /// An operation on records.
@@ -89,18 +89,26 @@ impl Target {
 }
 
 impl Op {
-    /// The Truto method.
+    /// The Truto method. Whatever writes is `create`, `update` or `delete` (batches
+    /// included), so the groups `read` and `custom` only ever select tools that read.
     fn method(self) -> &'static str {
         match self {
             Op::List => "list",
             Op::Get => "get",
-            Op::Create => "create",
-            Op::Update => "update",
+            Op::Create | Op::BatchCreate => "create",
+            Op::Update | Op::BatchUpdate => "update",
             Op::Delete => "delete",
             Op::Search => "search",
             Op::BatchRead => "batch_read",
+        }
+    }
+
+    /// The verb in the tool's name (`create_contact`, `batch_create_records`).
+    fn verb(self) -> &'static str {
+        match self {
             Op::BatchCreate => "batch_create",
             Op::BatchUpdate => "batch_update",
+            other => other.method(),
         }
     }
 
@@ -138,12 +146,12 @@ pub fn tool_name(target: Target, op: Op) -> String {
         (Target::Fixed(o), Op::List) => format!("get_{}", o.name),
         (Target::Fixed(o), Op::Get) => format!("get_{}", o.singular),
         (Target::Fixed(o), Op::Search) => format!("search_{}", o.name),
-        (Target::Fixed(o), other) => format!("{}_{}", other.method(), o.singular),
+        (Target::Fixed(o), other) => format!("{}_{}", other.verb(), o.singular),
         (Target::Any, Op::List) => "get_records".into(),
         (Target::Any, Op::Get) => "get_record".into(),
         (Target::Any, Op::Search) => "search_records".into(),
         (Target::Any, Op::BatchRead) => "batch_get_records".into(),
-        (Target::Any, other) => format!("{}_records", other.method()),
+        (Target::Any, other) => format!("{}_records", other.verb()),
     }
 }
 
@@ -154,16 +162,17 @@ pub fn tool(target: Target, op: Op) -> Tool {
         Target::Fixed(object) => std::slice::from_ref(&object.name),
         Target::Any => &["records"],
     };
-    Tool::new(
-        leak(tool_name(target, op)),
-        leak(title),
-        leak(description),
-        op.effect(),
-        op.method(),
+    Tool::new(ToolSpec {
+        name: leak(tool_name(target, op)),
+        title: leak(title),
+        description: leak(description),
+        effect: op.effect(),
+        method: op.method(),
         tags,
-        (input_schema(target, op), output_schema(op)),
-        handler(target, op),
-    )
+        input_schema: input_schema(target, op),
+        output_schema: output_schema(op),
+        handler: handler(target, op),
+    })
 }
 
 /// The title and model-facing description of a generated tool.
@@ -375,7 +384,7 @@ fn output_schema(op: Op) -> Value {
 }
 
 /// What a generated tool runs.
-fn handler(target: Target, op: Op) -> Handler {
+fn handler(target: Target, op: Op) -> ToolFn {
     Box::new(move |client, args| {
         let ty = target.path_type(args)?;
         match op {
@@ -387,14 +396,14 @@ fn handler(target: Target, op: Op) -> Handler {
             }
             Op::Update => {
                 let id = args::required(args, "id")?;
-                let path = format!("/crm/v3/objects/{}/{}", encode(ty), encode(id));
+                let path = client.path(Endpoint::UpdateObject, &[ty, id]);
                 let body =
                     json!({ "properties": args.get("properties").cloned().unwrap_or(json!({})) });
                 Ok(client.call(Method::Patch, path, Some(body))?)
             }
             Op::Delete => {
                 let id = args::required(args, "id")?;
-                let path = format!("/crm/v3/objects/{}/{}", encode(ty), encode(id));
+                let path = client.path(Endpoint::ArchiveObject, &[ty, id]);
                 client.call(Method::Delete, path, None)?;
                 Ok(json!({ "id": id, "archived": true }))
             }
@@ -428,7 +437,7 @@ fn handler(target: Target, op: Op) -> Handler {
 
 /// One page of records: `limit`, `after`, `properties` and `archived` arguments.
 pub fn list(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
-    let mut path = format!("/crm/v3/objects/{}", encode(ty));
+    let mut path = client.path(Endpoint::ListObjects, &[ty]);
     push_query(&mut path, "limit", &args::limit(args)?.to_string());
     if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
         push_query(&mut path, "after", after);
@@ -446,7 +455,7 @@ pub fn list(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Valu
 /// One record by id (or by `idProperty`).
 pub fn get(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
     let id = args::required(args, "id")?;
-    let mut path = format!("/crm/v3/objects/{}/{}", encode(ty), encode(id));
+    let mut path = client.path(Endpoint::GetObject, &[ty, id]);
     let properties = args::string_list(args, "properties");
     if !properties.is_empty() {
         push_query(&mut path, "properties", &properties.join(","));
@@ -473,29 +482,27 @@ pub fn search(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Va
 }
 
 fn batch(client: &Client, ty: &str, op: &str, body: Value) -> Result<Value, ToolError> {
-    let path = format!("/crm/v3/objects/{}/batch/{op}", encode(ty));
+    let path = client.path(Endpoint::BatchObjects, &[ty, op]);
     Ok(client.call(Method::Post, path, Some(body))?)
 }
 
 /// The pipelines tool of a type that has pipelines (`get_deal_pipelines`).
 fn pipelines_tool(object: &'static ObjectType) -> Tool {
     let name = object.name;
-    Tool::new(
-        leak(format!("get_{}_pipelines", object.singular)),
-        leak(format!("Get {} pipelines", object.singular)),
-        leak(format!(
+    Tool::new(ToolSpec {
+        name: leak(format!("get_{}_pipelines", object.singular)),
+        title: leak(format!("Get {} pipelines", object.singular)),
+        description: leak(format!(
             "Lists the {name} pipelines with their stages (id, label, displayOrder, metadata such as probability or ticket state). Use the pipeline and stage ids when creating, updating or filtering {name}; labels are for people."
         )),
-        Effect::Read,
-        "list",
-        std::slice::from_ref(&object.name),
-        (
-            args::object_schema(json!({}), &[]),
-            output::page(output::with_fields(&["id", "label", "stages"]), false),
-        ),
-        Box::new(move |client, _| {
-            let path = format!("/crm/v3/pipelines/{name}");
+        effect: Effect::Read,
+        method: "list",
+        tags: std::slice::from_ref(&object.name),
+        input_schema: args::object_schema(json!({}), &[]),
+        output_schema: output::page(output::with_fields(&["id", "label", "stages"]), false),
+        handler: Box::new(move |client, _| {
+            let path = client.path(Endpoint::ListPipelines, &[name]);
             Ok(client.call(Method::Get, path, None)?)
         }),
-    )
+    })
 }

@@ -1,6 +1,8 @@
 //! Checks tool arguments against a tool's JSON Schema (the subset our schemas use:
 //! type (one or a list), properties, required, additionalProperties, items, enum,
-//! minimum, maximum, minItems, maxItems), with messages that name the offending field.
+//! minimum, maximum, minItems, maxItems, maxLength), with messages that name the offending
+//! field. A type outside JSON Schema's seven fails rather than passing, and a test walks
+//! every catalog schema so none uses a keyword this checker does not implement.
 
 use serde_json::{Map, Value};
 
@@ -40,7 +42,9 @@ fn is_type(value: &Value, expected: &str) -> bool {
         "array" => value.is_array(),
         "object" => value.is_object(),
         "null" => value.is_null(),
-        _ => true,
+        // A type this checker does not know refuses every value: a typo in a schema
+        // must not let anything through (the catalog test below keeps them out).
+        _ => false,
     }
 }
 
@@ -87,6 +91,16 @@ fn check_value(path: &str, value: &Value, schema: &Value) -> Result<(), String> 
             if n > max {
                 return Err(format!("argument '{path}' must be at most {max}"));
             }
+        }
+    }
+    if let (Some(text), Some(max)) = (
+        value.as_str(),
+        schema.get("maxLength").and_then(Value::as_u64),
+    ) {
+        if text.chars().count() as u64 > max {
+            return Err(format!(
+                "argument '{path}' must be at most {max} characters long"
+            ));
         }
     }
     if let Some(items) = value.as_array() {
@@ -173,7 +187,7 @@ mod tests {
             "properties": {
                 "limit": {"type": "number", "minimum": 1, "maximum": 100},
                 "properties": {"type": "array", "items": {"type": "string"}},
-                "email": {"type": "string"},
+                "email": {"type": "string", "maxLength": 12},
                 "dir": {"type": "string", "enum": ["ASCENDING", "DESCENDING"]}
             },
             "required": ["email"]
@@ -199,5 +213,393 @@ mod tests {
         assert!(err(json!({"email": "x", "properties": ["a", 1]})).contains("'properties[1]'"));
         assert!(err(json!({"email": "x", "dir": "UP"})).contains("one of"));
         assert!(err(json!({"email": "x", "phone": "1"})).contains("unknown argument 'phone'"));
+        assert!(err(json!({"email": "ééééééé@b.com"})).contains("at most 12 characters"));
+        assert_eq!(check(json!({"email": "éééééé@b.com"})), Ok(()));
+    }
+
+    #[test]
+    fn an_unknown_type_refuses_instead_of_passing() {
+        let schema = json!({"type": "object", "properties": {
+            "a": {"type": "strnig"},
+            "b": {"type": ["strnig", "null"]}
+        }});
+        let args = |v: Value| v.as_object().cloned().unwrap();
+        let err = check_arguments(&args(json!({"a": "x"})), &schema).unwrap_err();
+        assert!(err.contains("'a' must be a strnig"), "{err}");
+        let err = check_arguments(&args(json!({"b": "x"})), &schema).unwrap_err();
+        assert!(err.contains("'b' must be one of: strnig, null"), "{err}");
+        assert_eq!(check_arguments(&args(json!({"b": null})), &schema), Ok(()));
+    }
+
+    /// The keywords [`check_value`] and [`check_object`] enforce.
+    const ENFORCED: [&str; 11] = [
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "minimum",
+        "maximum",
+        "minItems",
+        "maxItems",
+        "maxLength",
+    ];
+    /// Keywords that only describe (for people and models) and constrain nothing.
+    const DESCRIPTIVE: [&str; 4] = ["description", "title", "default", "examples"];
+    /// The types [`is_type`] knows.
+    const TYPES: [&str; 7] = [
+        "string", "number", "integer", "boolean", "array", "object", "null",
+    ];
+
+    /// Every keyword in `schema` and its subschemas that the checker does not implement,
+    /// and every unknown type, as `path: keyword` lines.
+    fn unimplemented(path: &str, schema: &Value, out: &mut Vec<String>) {
+        let Some(fields) = schema.as_object() else {
+            out.push(format!("{path}: not a schema object"));
+            return;
+        };
+        for keyword in fields.keys() {
+            if !ENFORCED.contains(&keyword.as_str()) && !DESCRIPTIVE.contains(&keyword.as_str()) {
+                out.push(format!("{path}: {keyword}"));
+            }
+        }
+        match fields.get("type") {
+            Some(Value::String(t)) if !TYPES.contains(&t.as_str()) => {
+                out.push(format!("{path}: type {t}"))
+            }
+            Some(Value::Array(list)) => {
+                for t in list {
+                    if !t.as_str().is_some_and(|t| TYPES.contains(&t)) {
+                        out.push(format!("{path}: type {t}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(props) = fields.get("properties").and_then(Value::as_object) {
+            for (name, prop) in props {
+                unimplemented(&format!("{path}.{name}"), prop, out);
+            }
+        }
+        if let Some(extra @ Value::Object(_)) = fields.get("additionalProperties") {
+            unimplemented(&format!("{path}.*"), extra, out);
+        }
+        if let Some(items) = fields.get("items") {
+            unimplemented(&format!("{path}[]"), items, out);
+        }
+    }
+
+    #[test]
+    fn every_catalog_schema_uses_only_keywords_the_checker_implements() {
+        let tools: Vec<&crate::catalog::Tool> = crate::catalog::tools().iter().collect();
+        let mut schemas: Vec<(String, Value)> = Vec::new();
+        for tool in &tools {
+            let listed = tool.to_json(true);
+            schemas.push((
+                format!("{} input", tool.name),
+                listed["inputSchema"].clone(),
+            ));
+            schemas.push((
+                format!("{} output", tool.name),
+                listed["outputSchema"].clone(),
+            ));
+        }
+        for meta in MetaTool::ALL {
+            let listed = meta.definition(&tools);
+            schemas.push((
+                format!("{} input", meta.name()),
+                listed["inputSchema"].clone(),
+            ));
+            if let Some(output) = listed.get("outputSchema") {
+                schemas.push((format!("{} output", meta.name()), output.clone()));
+            }
+        }
+        let mut found = Vec::new();
+        for (name, schema) in &schemas {
+            unimplemented(name, schema, &mut found);
+        }
+        assert!(
+            found.is_empty(),
+            "keywords or types the checker does not implement:\n{}",
+            found.join("\n")
+        );
+        // The walk reaches nested schemas: a keyword deep inside is found.
+        let mut deep = Vec::new();
+        let nested = json!({"type": "object", "properties": {"a": {"type": "array",
+            "items": {"type": "object", "additionalProperties": {"type": "string", "pattern": "x"}}}}});
+        unimplemented("t", &nested, &mut deep);
+        assert_eq!(deep, ["t.a[].*: pattern"]);
+        assert!(schemas.len() > 2 * tools.len(), "{}", schemas.len());
+    }
+
+    #[test]
+    fn generated_input_schemas_say_unknown_arguments_are_refused() {
+        let seed = [
+            "get_contacts",
+            "get_companies",
+            "get_deals",
+            "create_contact",
+            "search_contacts",
+        ];
+        let tools: Vec<&crate::catalog::Tool> = crate::catalog::tools().iter().collect();
+        let mut generated = 0;
+        for tool in &tools {
+            let closed = tool.input_schema["additionalProperties"] == json!(false);
+            // The seed's five keep the seed's schemas exactly, which do not say it.
+            assert_eq!(closed, !seed.contains(&tool.name), "{}", tool.name);
+            generated += usize::from(closed);
+            // Either way, an unknown argument is refused.
+            let unknown = json!({"zz_unknown": 1}).as_object().cloned().unwrap();
+            assert!(
+                check_arguments(&unknown, &tool.input_schema).is_err(),
+                "{}",
+                tool.name
+            );
+        }
+        for meta in MetaTool::ALL {
+            let schema = &meta.definition(&tools)["inputSchema"];
+            assert_eq!(
+                schema["additionalProperties"],
+                json!(false),
+                "{}",
+                meta.name()
+            );
+        }
+        assert!(generated > 40, "{generated}");
+    }
+
+    use crate::catalog::discovery::MetaTool;
+    use crate::xorshift::Rng;
+
+    /// Every input schema in the catalog, the meta-tools' included, by tool name.
+    fn every_schema() -> Vec<(String, Value)> {
+        let tools: Vec<&crate::catalog::Tool> = crate::catalog::tools().iter().collect();
+        let mut all: Vec<(String, Value)> = tools
+            .iter()
+            .map(|t| (t.name.to_string(), t.input_schema.clone()))
+            .collect();
+        for meta in MetaTool::ALL {
+            all.push((
+                meta.name().into(),
+                meta.definition(&tools)["inputSchema"].clone(),
+            ));
+        }
+        all
+    }
+
+    fn types(schema: &Value) -> Vec<&str> {
+        match schema.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn number_in(rng: &mut Rng, schema: &Value) -> i64 {
+        let min = schema
+            .get("minimum")
+            .and_then(Value::as_i64)
+            .unwrap_or(-1000);
+        let max = schema
+            .get("maximum")
+            .and_then(Value::as_i64)
+            .unwrap_or(1000);
+        min + rng.below((max - min + 1) as usize) as i64
+    }
+
+    /// A value `schema` accepts (no nulls: a null counts as missing when required).
+    fn valid(rng: &mut Rng, schema: &Value, top: bool) -> Value {
+        if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+            return rng.pick(options).clone();
+        }
+        let all = ["string", "number", "integer", "boolean"];
+        let allowed = types(schema);
+        let ty = *rng.pick(if allowed.is_empty() { &all } else { &allowed });
+        match ty {
+            "string" => {
+                let max = schema
+                    .get("maxLength")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(12) as usize;
+                let len = rng.below(max.min(12) + 1);
+                json!((0..len)
+                    .map(|_| *rng.pick(&['a', 'é', '"', '/', '.', ' ']))
+                    .collect::<String>())
+            }
+            "integer" => json!(number_in(rng, schema)),
+            "number" => json!(number_in(rng, schema) as f64),
+            "boolean" => json!(rng.one_in(2)),
+            "array" => {
+                let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let max = schema.get("maxItems").and_then(Value::as_u64).unwrap_or(4) as usize;
+                let n = min + rng.below(max.min(min + 3) - min + 1);
+                let empty = json!({});
+                let items = schema.get("items").unwrap_or(&empty);
+                Value::Array((0..n).map(|_| valid(rng, items, false)).collect())
+            }
+            "object" => {
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let mut out = Map::new();
+                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                    for (name, prop) in props {
+                        if required.contains(&name.as_str()) || rng.one_in(2) {
+                            out.insert(name.clone(), valid(rng, prop, false));
+                        }
+                    }
+                }
+                match schema.get("additionalProperties") {
+                    _ if top => {}
+                    Some(Value::Bool(false)) => {}
+                    Some(extra @ Value::Object(_)) => {
+                        out.insert("extra_field".into(), valid(rng, extra, false));
+                    }
+                    _ => {
+                        out.insert("extra_field".into(), json!(rng.below(9)));
+                    }
+                }
+                Value::Object(out)
+            }
+            _ => Value::Null,
+        }
+    }
+
+    /// A value of a type `schema` does not allow, if there is one.
+    fn wrong_type(rng: &mut Rng, schema: &Value) -> Option<Value> {
+        let allowed = types(schema);
+        if allowed.is_empty() {
+            return None;
+        }
+        let candidates: Vec<Value> = [
+            (json!("s"), !allowed.contains(&"string")),
+            (json!(1.5), !allowed.contains(&"number")),
+            (
+                json!(7),
+                !allowed.contains(&"number") && !allowed.contains(&"integer"),
+            ),
+            (json!(true), !allowed.contains(&"boolean")),
+            (json!([]), !allowed.contains(&"array")),
+            (json!({}), !allowed.contains(&"object")),
+            (Value::Null, !allowed.contains(&"null")),
+        ]
+        .into_iter()
+        .filter_map(|(v, wrong)| wrong.then_some(v))
+        .collect();
+        (!candidates.is_empty()).then(|| rng.pick(&candidates).clone())
+    }
+
+    /// A value `schema` refuses for a bound it states (enum, range, items, length).
+    fn out_of_bounds(schema: &Value) -> Option<Value> {
+        if schema.get("enum").is_some() {
+            return Some(json!("zz-not-a-choice"));
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+            return Some(json!(max + 1.0));
+        }
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+            return Some(json!(min - 1.0));
+        }
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
+            let item = schema
+                .get("items")
+                .map_or(json!("x"), |i| valid(&mut Rng::new(max), i, false));
+            return Some(Value::Array(vec![item; max as usize + 1]));
+        }
+        if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
+            return Some(json!("x".repeat(max as usize + 1)));
+        }
+        None
+    }
+
+    #[test]
+    fn every_catalog_schema_accepts_what_it_allows_and_refuses_what_it_does_not() {
+        let mut rng = Rng::new(0x005C_4E3A);
+        let (mut accepted, mut refused) = (0, 0);
+        for (tool, schema) in every_schema() {
+            let props = schema["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let required: Vec<String> = schema["required"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|n| n.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for _ in 0..60 {
+                let args = valid(&mut rng, &schema, true);
+                let args = args.as_object().unwrap();
+                assert_eq!(check_arguments(args, &schema), Ok(()), "{tool}: {args:?}");
+                accepted += 1;
+                // One change the schema refuses; the message names the argument.
+                let mut bad = args.clone();
+                let names: Vec<&String> = props.keys().collect();
+                let (name, why) = match rng.below(4) {
+                    0 => {
+                        bad.insert("zz_unknown".into(), json!(1));
+                        ("zz_unknown".to_string(), "unknown")
+                    }
+                    1 if !required.is_empty() => {
+                        let name = rng.pick(&required).clone();
+                        bad.remove(&name);
+                        (name, "missing")
+                    }
+                    2 if !names.is_empty() => {
+                        let name = (*rng.pick(&names)).clone();
+                        let Some(value) = wrong_type(&mut rng, &props[&name]) else {
+                            continue;
+                        };
+                        bad.insert(name.clone(), value);
+                        (name, "type")
+                    }
+                    _ if !names.is_empty() => {
+                        let name = (*rng.pick(&names)).clone();
+                        let Some(value) = out_of_bounds(&props[&name]) else {
+                            continue;
+                        };
+                        bad.insert(name.clone(), value);
+                        (name, "bound")
+                    }
+                    _ => continue,
+                };
+                let err = check_arguments(&bad, &schema)
+                    .expect_err(&format!("{tool}: {why} {name} refused: {bad:?}"));
+                assert!(
+                    err.contains(&format!("'{name}")),
+                    "{tool}: {err} names {name}"
+                );
+                refused += 1;
+            }
+            // Any junk: an answer, never a panic.
+            for _ in 0..20 {
+                let junk: Map<String, Value> = (0..rng.below(4))
+                    .map(|_| {
+                        let name = rng
+                            .pick(
+                                &props
+                                    .keys()
+                                    .cloned()
+                                    .chain(["x".into()])
+                                    .collect::<Vec<_>>(),
+                            )
+                            .clone();
+                        let value =
+                            wrong_type(&mut rng, &json!({"type": "object"})).unwrap_or_default();
+                        (name, value)
+                    })
+                    .collect();
+                let _ = check_arguments(&junk, &schema);
+            }
+        }
+        assert!(
+            accepted > 3_000 && refused > 1_500,
+            "{accepted} accepted, {refused} refused"
+        );
     }
 }

@@ -1,10 +1,11 @@
-//! The seed's five tools, with the seed's exact names, descriptions and input schemas.
+//! The seed's five tools, with the seed's exact names, descriptions and input schemas
+//! (plus an optional `after` cursor on the list tools).
 //! They run the same code as the generated record tools ([`super::objects`]); only their
 //! arguments are the seed's.
 
 use super::args::{self, DEFAULT_LIMIT};
 use super::objects::{self, Op};
-use super::{leak, output, Effect, Handler, ObjectType, Tool, ToolError, OBJECT_TYPES};
+use super::{leak, output, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES};
 use serde_json::{json, Map, Value};
 
 /// The seed's tools, in the seed's order.
@@ -20,86 +21,83 @@ pub fn seed() -> Vec<Tool> {
             "Retrieve HubSpot companies with optional filtering",
         ),
         list_tool(deals, "Retrieve HubSpot deals with optional filtering"),
-        Tool::new(
-            "create_contact",
-            "Create a contact",
-            "Create a new contact in HubSpot",
-            Effect::Create,
-            "create",
-            std::slice::from_ref(&contacts.name),
-            (
-                json!({
-                    "type": "object",
+        Tool::new(ToolSpec {
+            name: "create_contact",
+            title: "Create a contact",
+            description: "Create a new contact in HubSpot",
+            effect: Effect::Create,
+            method: "create",
+            tags: std::slice::from_ref(&contacts.name),
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "firstname": { "type": "string", "description": "Contact first name" },
+                    "lastname": { "type": "string", "description": "Contact last name" },
+                    "email": { "type": "string", "description": "Contact email address" },
+                    "company": { "type": "string", "description": "Contact company name" }
+                },
+                "required": ["email"]
+            }),
+            output_schema: output::record(),
+            handler: Box::new(create_contact),
+        }),
+        Tool::new(ToolSpec {
+            name: "search_contacts",
+            title: "Search contacts",
+            description: "Search HubSpot contacts by query",
+            effect: Effect::Read,
+            method: "search",
+            tags: std::slice::from_ref(&contacts.name),
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "query": { "type": "string", "description": "Search query string" },
                     "properties": {
-                        "firstname": { "type": "string", "description": "Contact first name" },
-                        "lastname": { "type": "string", "description": "Contact last name" },
-                        "email": { "type": "string", "description": "Contact email address" },
-                        "company": { "type": "string", "description": "Contact company name" }
-                    },
-                    "required": ["email"]
-                }),
-                output::record(),
-            ),
-            Box::new(create_contact),
-        ),
-        Tool::new(
-            "search_contacts",
-            "Search contacts",
-            "Search HubSpot contacts by query",
-            Effect::Read,
-            "search",
-            std::slice::from_ref(&contacts.name),
-            (
-                json!({
-                    "type": "object",
-                    "properties": {
-                        "query": { "type": "string", "description": "Search query string" },
-                        "properties": {
-                            "type": "array",
-                            "items": { "type": "string" },
-                            "description": "Contact properties to include"
-                        }
-                    },
-                    "required": ["query"]
-                }),
-                output::page(output::record(), true),
-            ),
-            Box::new(|client, args| objects::search(client, "contacts", args)),
-        ),
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": "Contact properties to include"
+                    }
+                },
+                "required": ["query"]
+            }),
+            output_schema: output::page(output::record(), true),
+            handler: Box::new(|client, args| objects::search(client, "contacts", args)),
+        }),
     ]
 }
 
 /// One of the seed's list tools (`get_contacts`, `get_companies`, `get_deals`).
 fn list_tool(object: &'static ObjectType, description: &'static str) -> Tool {
     let name = object.name;
-    let handler: Handler = Box::new(move |client, args| objects::list(client, name, args));
-    Tool::new(
-        leak(objects::tool_name(objects::Target::Fixed(object), Op::List)),
-        leak(format!("Get {name}")),
+    let handler: ToolFn = Box::new(move |client, args| objects::list(client, name, args));
+    Tool::new(ToolSpec {
+        name: leak(objects::tool_name(objects::Target::Fixed(object), Op::List)),
+        title: leak(format!("Get {name}")),
         description,
-        Effect::Read,
-        "list",
-        std::slice::from_ref(&object.name),
-        (
-            json!({
-                "type": "object",
+        effect: Effect::Read,
+        method: "list",
+        tags: std::slice::from_ref(&object.name),
+        input_schema: json!({
+            "type": "object",
+            "properties": {
+                "limit": {
+                    "type": "number",
+                    "description": format!("Maximum number of {name} to retrieve"),
+                    "default": DEFAULT_LIMIT
+                },
                 "properties": {
-                    "limit": {
-                        "type": "number",
-                        "description": format!("Maximum number of {name} to retrieve"),
-                        "default": DEFAULT_LIMIT
-                    },
-                    "properties": {
-                        "type": "array",
-                        "items": { "type": "string" },
-                        "description": format!("{} properties to include", object.noun)
-                    }
-                }
-            }),
-            output::page(output::record(), false),
-        ),
+                    "type": "array",
+                    "items": { "type": "string" },
+                    "description": format!("{} properties to include", object.noun)
+                },
+                // Not in the seed: an added optional property keeps every seed call
+                // valid and lets a model read page two with the same tool.
+                "after": args::after_schema()
+            }
+        }),
+        output_schema: output::page(output::record(), false),
         handler,
-    )
+    })
 }
 
 fn create_contact(

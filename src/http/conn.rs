@@ -1,20 +1,18 @@
 //! The HTTP/1.1 connection loop: one coroutine per connection, keep-alive and pipelining,
-//! request framing (Content-Length or chunked) with limits, timeouts, panic isolation and
-//! a graceful stop.
+//! request framing ([`super::framing`]) with limits, timeouts, a cap on connections, fair
+//! turns between busy connections, panic isolation and a graceful stop.
 
+use super::framing::{Frame, Framer, Head};
 use super::response::{reason, Response};
-use super::{Handler, Request};
+use super::{Handler, LogField, Request};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Most headers a request may carry (431 beyond).
-const MAX_HEADERS: usize = 100;
-/// Largest header block in bytes (431 beyond).
-const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// How much the read buffer grows by at a time.
 const READ_CHUNK: usize = 8 * 1024;
 /// A new connection's read buffer: room for a typical request in one read.
@@ -28,6 +26,20 @@ const KEEP_BUFFER: usize = 4 * 1024;
 /// rather than copied behind its head into the write buffer (a full `tools/list` is
 /// tens of KiB).
 const DIRECT_BODY: usize = 16 * 1024;
+/// Requests a connection answers before it steps aside for the others (see [`step_aside`]).
+const TURN_REQUESTS: usize = 32;
+/// Bytes a connection reads before it steps aside for the others.
+const TURN_BYTES: usize = 256 * 1024;
+/// A keep-alive connection idle this long rests: its buffers shrink to [`MIN_READ`] and
+/// the stack pages its last request touched are given back ([`release_stack`]), so an
+/// idle connection costs a few KiB while a busy one keeps its buffers between requests.
+const REST_AFTER: Duration = Duration::from_secs(1);
+/// How long a connection accepted past `max_connections` may wait before its request.
+const OVERFLOW_IDLE: Duration = Duration::from_secs(2);
+/// Connections past `max_connections` that are still accepted for one request each:
+/// `/health`, `/ready` and the admin API are served, anything else gets 503. Past this
+/// reserve too, a new connection is closed at once.
+const OVERFLOW_RESERVE: usize = 32;
 
 /// Limits and timeouts that every connection obeys.
 #[derive(Clone, Debug)]
@@ -38,6 +50,33 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// How long a client may take to send one whole request once it has started.
     pub request_timeout: Duration,
+    /// Connections served in full at once; see [`OVERFLOW_RESERVE`] for the ones past it.
+    pub max_connections: usize,
+}
+
+/// The default `max_connections`: three quarters of the open-file limit, after raising the
+/// soft limit to the hard one (the rest is left for HubSpot calls, the registry and the
+/// overflow reserve), so the server is never the one that runs out of descriptors.
+#[allow(unsafe_code, reason = "getrlimit/setrlimit have no safe std wrapper")]
+pub fn default_max_connections() -> usize {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    let limit = unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 768;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+        lim.rlim_cur
+    };
+    (usize::try_from(limit).unwrap_or(usize::MAX) / 4 * 3).clamp(16, 1 << 24)
 }
 
 /// Shared state for a graceful stop: whether we are stopping and how many requests are
@@ -97,6 +136,9 @@ pub fn serve<H: Handler>(
     limits: Limits,
     shutdown: Arc<Shutdown>,
 ) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let mut accept_failed = Throttle::default();
+    let mut over_cap = Throttle::default();
     for stream in listener.incoming() {
         if shutdown.is_stopping() {
             break;
@@ -104,23 +146,40 @@ pub fn serve<H: Handler>(
         let stream = match stream {
             Ok(stream) => stream,
             Err(err) => {
-                log::warn!("accept failed: {err}");
+                // Out of descriptors, every accept fails at once: say so once a second.
+                accept_failed.warn(|more| format!("accept failed: {err}{more}"));
                 may::coroutine::sleep(Duration::from_millis(10));
                 continue;
             }
         };
+        let count = live.fetch_add(1, Ordering::SeqCst) + 1;
+        let guard = LiveConnection(live.clone());
+        if count > limits.max_connections {
+            over_cap.warn(|more| {
+                format!(
+                    "{count} connections, past MAX_CONNECTIONS={}: new ones get 503 except /health, /ready and the admin API{more}",
+                    limits.max_connections
+                )
+            });
+            if count > limits.max_connections + OVERFLOW_RESERVE {
+                continue;
+            }
+        }
+        let overflow = count > limits.max_connections;
         let (handler, limits, shutdown) = (handler.clone(), limits.clone(), shutdown.clone());
         let peer = stream.peer_addr().map_or(
             std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             |addr| addr.ip(),
         );
         may::go!(move || {
+            let _guard = guard;
             let mut conn = Connection {
                 stream,
                 peer,
                 handler: &*handler,
                 limits: &limits,
                 shutdown: &shutdown,
+                overflow,
             };
             if let Err(err) = conn.run() {
                 log::debug!("connection closed: {err}");
@@ -129,33 +188,58 @@ pub fn serve<H: Handler>(
     }
 }
 
+/// Counts a connection as live until dropped.
+struct LiveConnection(Arc<AtomicUsize>);
+
+impl Drop for LiveConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Logs a repeating warning at most once a second, with how many were left out.
+#[derive(Default)]
+struct Throttle {
+    last: Option<Instant>,
+    skipped: usize,
+}
+
+impl Throttle {
+    fn warn(&mut self, line: impl FnOnce(String) -> String) {
+        if self
+            .last
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            self.skipped += 1;
+            return;
+        }
+        let more = match self.skipped {
+            0 => String::new(),
+            n => format!(" ({n} more like it in the last second)"),
+        };
+        log::warn!("{}", line(more));
+        self.last = Some(Instant::now());
+        self.skipped = 0;
+    }
+}
+
+/// Lets the other connections of this worker run. may's worker polls sockets only when
+/// no coroutine is runnable, so `yield_now` (which re-queues on the same worker) would
+/// not let a waiting connection in; a zero sleep parks this coroutine on the timer thread
+/// for a moment, and the worker polls.
+#[inline(never)]
+fn step_aside() {
+    may::coroutine::sleep(Duration::ZERO);
+}
+
 struct Connection<'a, H> {
     stream: may::net::TcpStream,
     peer: std::net::IpAddr,
     handler: &'a H,
     limits: &'a Limits,
     shutdown: &'a Shutdown,
-}
-
-/// What one look at the read buffer found.
-enum Framed {
-    /// A whole request: header length, body range or decoded body, and keep-alive.
-    Complete {
-        consumed: usize,
-        header_len: usize,
-        body: Body,
-    },
-    /// More bytes are needed; `continue_100` when the client waits for `100 Continue`.
-    Partial { continue_100: bool },
-    /// The request is unusable: answer with this status and close.
-    Reject(u16, &'static str),
-}
-
-enum Body {
-    /// The body lies in the read buffer at this range.
-    InBuffer(usize, usize),
-    /// The body came chunked and was decoded here.
-    Decoded(Vec<u8>),
+    /// Accepted past `max_connections`: one request, and only the always-served routes.
+    overflow: bool,
 }
 
 impl<H: Handler> Connection<'_, H> {
@@ -168,28 +252,34 @@ impl<H: Handler> Connection<'_, H> {
         let mut rbuf: Vec<u8> = vec![0; INITIAL_READ];
         let mut filled = 0;
         let mut wbuf: Vec<u8> = Vec::new();
+        let mut framer = Framer::new(self.limits.max_body);
         let mut request_started: Option<Instant> = None;
         let mut sent_continue = false;
+        // Work done since this connection last stepped aside.
+        let (mut turn_requests, mut turn_bytes) = (0, 0);
         // The read timeout last set on the socket (setting it is a syscall).
         let mut read_timeout: Option<Duration> = None;
+        let mut resting = false;
+        // A connection past the cap holds a reserve place: it gets little time to speak.
+        let idle_timeout = if self.overflow {
+            self.limits.idle_timeout.min(OVERFLOW_IDLE)
+        } else {
+            self.limits.idle_timeout
+        };
         loop {
             // Answer every complete request in the buffer (pipelining), then flush once.
             let mut start = 0;
             let mut close = false;
             loop {
-                match frame(&rbuf[start..filled], self.limits.max_body) {
-                    Framed::Complete {
+                match framer.advance(&mut rbuf[start..filled]) {
+                    Frame::Complete {
+                        head,
                         consumed,
-                        header_len,
                         body,
                     } => {
                         let large_body;
-                        (close, large_body) = self.answer(
-                            &rbuf[start..start + consumed],
-                            header_len,
-                            body,
-                            &mut wbuf,
-                        );
+                        (close, large_body) =
+                            self.answer(&rbuf[start..start + consumed], &head, body, &mut wbuf);
                         if let Some(body) = large_body {
                             self.stream.write_all(&wbuf)?;
                             wbuf.clear();
@@ -201,17 +291,23 @@ impl<H: Handler> Connection<'_, H> {
                         if close {
                             break;
                         }
+                        turn_requests += 1;
+                        if turn_requests >= TURN_REQUESTS {
+                            self.stream.write_all(&wbuf)?;
+                            wbuf.clear();
+                            step_aside();
+                            (turn_requests, turn_bytes) = (0, 0);
+                        }
                     }
-                    Framed::Partial { continue_100 } => {
+                    Frame::Partial { continue_100 } => {
                         if continue_100 && !sent_continue {
                             wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                             sent_continue = true;
                         }
                         break;
                     }
-                    Framed::Reject(status, message) => {
-                        log::info!("http {status}: {message}");
-                        write_response(&mut wbuf, &error_response(status, message), true);
+                    Frame::Reject(status, message) => {
+                        refuse(&mut wbuf, status, message);
                         close = true;
                         break;
                     }
@@ -237,8 +333,10 @@ impl<H: Handler> Connection<'_, H> {
 
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
-            let timeout = if filled == 0 {
-                self.limits.idle_timeout
+            let timeout = if filled == 0 && resting {
+                idle_timeout.saturating_sub(REST_AFTER)
+            } else if filled == 0 {
+                idle_timeout.min(REST_AFTER)
             } else {
                 let begun = *request_started.get_or_insert_with(Instant::now);
                 match self.limits.request_timeout.checked_sub(begun.elapsed()) {
@@ -255,7 +353,20 @@ impl<H: Handler> Connection<'_, H> {
             }
             match self.stream.read(&mut rbuf[filled..]) {
                 Ok(0) => return Ok(()),
-                Ok(n) => filled += n,
+                Ok(n) => {
+                    filled += n;
+                    turn_bytes += n;
+                    resting = false;
+                }
+                Err(err)
+                    if is_timeout(&err) && filled == 0 && !resting && idle_timeout > REST_AFTER =>
+                {
+                    rbuf = vec![0; MIN_READ];
+                    wbuf = Vec::new();
+                    release_stack();
+                    resting = true;
+                    continue;
+                }
                 Err(err) if is_timeout(&err) => {
                     return if filled == 0 {
                         Ok(())
@@ -268,15 +379,21 @@ impl<H: Handler> Connection<'_, H> {
             if request_started.is_none() && filled > 0 {
                 request_started = Some(Instant::now());
             }
+            if turn_bytes >= TURN_BYTES {
+                step_aside();
+                (turn_requests, turn_bytes) = (0, 0);
+            }
         }
     }
 
     /// A client that started a request and did not finish it in time gets 408.
+    #[cold]
+    #[inline(never)]
     fn timed_out(&mut self) -> io::Result<()> {
         let mut wbuf = Vec::new();
         write_response(
             &mut wbuf,
-            &error_response(408, "the request was not received in time"),
+            &Response::error(408, "the request was not received in time"),
             true,
         );
         self.stream.write_all(&wbuf)
@@ -285,41 +402,68 @@ impl<H: Handler> Connection<'_, H> {
     /// Handles one framed request and writes its response into `wbuf`, all but a body of
     /// [`DIRECT_BODY`] bytes or more, which is returned to be written after `wbuf`. The
     /// flag is true when the connection must close afterwards.
+    // Not inlined: its locals would widen the loop's frame, which stays on the stack (and
+    // resident) while the connection waits.
+    #[inline(never)]
     fn answer(
         &self,
         raw: &[u8],
-        header_len: usize,
-        body: Body,
+        head: &Head,
+        body: Range<usize>,
         wbuf: &mut Vec<u8>,
     ) -> (bool, Option<Vec<u8>>) {
-        // On the heap, not the stack: the array (3.2 KiB) would sit under the handler's
-        // whole call chain, and a coroutine's deepest stack page stays resident for the
-        // connection's life, while this allocation is gone when the request is answered.
-        let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut headers);
-        // `frame` already parsed these bytes successfully.
-        let _ = parsed.parse(&raw[..header_len]);
-        let target = parsed.path.unwrap_or("/");
+        // httparse checked these are ASCII tokens and a valid target.
+        let text = |range: &Range<usize>| std::str::from_utf8(&raw[range.clone()]).unwrap_or("");
+        let headers: Vec<httparse::Header> = head
+            .headers
+            .iter()
+            .map(|(name, value)| httparse::Header {
+                name: text(name),
+                value: &raw[value.clone()],
+            })
+            .collect();
+        let target = text(&head.target);
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let body_bytes: &[u8] = match &body {
-            Body::InBuffer(from, to) => &raw[*from..*to],
-            Body::Decoded(bytes) => bytes,
-        };
         let req = Request {
             peer: self.peer,
-            method: parsed.method.unwrap_or("GET"),
+            method: text(&head.method),
             path,
             query,
-            headers: parsed.headers,
-            body: body_bytes,
+            headers: &headers,
+            body: &raw[body],
         };
         let wants_close = match req.header("connection") {
             Some(value) if value.eq_ignore_ascii_case("close") => true,
             Some(value) if value.eq_ignore_ascii_case("keep-alive") => false,
-            _ => parsed.version == Some(0),
+            _ => head.http10,
         };
         self.shutdown.in_flight.fetch_add(1, Ordering::SeqCst);
-        let response = match catch_unwind(AssertUnwindSafe(|| self.handler.handle(&req))) {
+        let response = if self.overflow && !always_served(req.path) {
+            Response::error(
+                503,
+                "the server is at MAX_CONNECTIONS; retry in a moment on a new connection",
+            )
+            .with_header("Retry-After", "1")
+        } else {
+            self.handle(&req)
+        };
+        let close = wants_close || self.overflow || self.shutdown.is_stopping();
+        write_head(wbuf, &response, close);
+        self.shutdown.in_flight.fetch_sub(1, Ordering::SeqCst);
+        // The answer to HEAD is the head alone (its Content-Length is the GET body's).
+        if req.method == "HEAD" {
+            return (close, None);
+        }
+        if response.body.len() >= DIRECT_BODY {
+            return (close, Some(response.body));
+        }
+        wbuf.extend_from_slice(&response.body);
+        (close, None)
+    }
+
+    /// The handler's answer; 500 when it panics.
+    fn handle(&self, req: &Request) -> Response {
+        match catch_unwind(AssertUnwindSafe(|| self.handler.handle(req))) {
             Ok(response) => response,
             Err(panic) => {
                 let what = panic
@@ -327,22 +471,63 @@ impl<H: Handler> Connection<'_, H> {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                log::error!("handler panicked on {} {}: {what}", req.method, req.path);
+                log::error!(
+                    "handler panicked on {} {}: {}",
+                    LogField(req.method, 16),
+                    LogField(&super::redacted_path(req.path), 200),
+                    LogField(&what, 500)
+                );
                 Response::json_bytes(
                     500,
                     br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error: the server failed while handling this request; it has been logged"}}"#.to_vec(),
                 )
             }
-        };
-        let close = wants_close || self.shutdown.is_stopping();
-        write_head(wbuf, &response, close);
-        self.shutdown.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if response.body.len() >= DIRECT_BODY {
-            return (close, Some(response.body));
         }
-        wbuf.extend_from_slice(&response.body);
-        (close, None)
     }
+}
+
+/// Gives back the stack pages below the caller's frame (touched by the last request's
+/// handler chain), which otherwise stay resident for the connection's life.
+///
+/// Only a window known to lie inside this coroutine's stack is released: the connection
+/// loop runs within the top 32 KiB of a stack of `may::config().get_stack_size()` words,
+/// and the KiB under this frame is kept for the `madvise` call itself. Nothing in the
+/// released pages is live (they are below the stack pointer); a later touch gets zeroed
+/// pages.
+#[inline(never)]
+#[allow(
+    unsafe_code,
+    reason = "madvise of our own idle stack pages has no safe wrapper"
+)]
+fn release_stack() {
+    const PAGE: usize = 4096;
+    if !may::coroutine::is_coroutine() {
+        return;
+    }
+    let stack_bytes = may::config().get_stack_size() * std::mem::size_of::<usize>();
+    let window = stack_bytes.saturating_sub(64 * 1024).min(192 * 1024) & !(PAGE - 1);
+    if window == 0 {
+        return;
+    }
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    let top = (here - 1024) & !(PAGE - 1);
+    // SAFETY: [top - window, top) lies inside this coroutine's stack (see above) and below
+    // every live frame; MADV_DONTNEED on private anonymous memory only drops its pages.
+    unsafe {
+        libc::madvise(
+            (top - window) as *mut libc::c_void,
+            window,
+            libc::MADV_DONTNEED,
+        );
+    }
+}
+
+/// The routes a connection past `max_connections` is still served: liveness, readiness
+/// and the admin API (so an operator can see and act on a full server).
+fn always_served(path: &str) -> bool {
+    matches!(path, "/health" | "/ready" | "/integrated-account")
+        || path.starts_with("/integrated-account/")
 }
 
 fn is_timeout(err: &io::Error) -> bool {
@@ -352,171 +537,12 @@ fn is_timeout(err: &io::Error) -> bool {
     )
 }
 
-/// A small JSON error body for problems found before any handler runs.
-fn error_response(status: u16, message: &str) -> Response {
-    Response::json(
-        status,
-        &serde_json::json!({"error": reason(status), "message": message, "statusCode": status}),
-    )
-}
-
-/// Finds the first request in `buf` and how it is framed.
-fn frame(buf: &[u8], max_body: usize) -> Framed {
-    if buf.is_empty() {
-        return Framed::Partial {
-            continue_100: false,
-        };
-    }
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    let header_len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(len)) if len <= MAX_HEADER_BYTES => len,
-        Ok(httparse::Status::Complete(_)) => {
-            return Framed::Reject(431, "the request headers are larger than 8 KiB")
-        }
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEADER_BYTES => {
-            return Framed::Reject(431, "the request headers are larger than 8 KiB")
-        }
-        Ok(httparse::Status::Partial) => {
-            return Framed::Partial {
-                continue_100: false,
-            }
-        }
-        Err(httparse::Error::TooManyHeaders) => {
-            return Framed::Reject(431, "the request has more than 100 headers")
-        }
-        Err(httparse::Error::Version) => {
-            return Framed::Reject(505, "only HTTP/1.0 and HTTP/1.1 are supported")
-        }
-        Err(_) => return Framed::Reject(400, "the request is not valid HTTP/1.1"),
-    };
-    let mut content_length: Option<usize> = None;
-    let mut chunked = false;
-    let mut expect_continue = false;
-    for header in req.headers.iter() {
-        if header.name.eq_ignore_ascii_case("content-length") {
-            let parsed = std::str::from_utf8(header.value)
-                .ok()
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<usize>().ok());
-            match (parsed, content_length) {
-                (None, _) => return Framed::Reject(400, "Content-Length is not a number"),
-                (Some(n), Some(prev)) if n != prev => {
-                    return Framed::Reject(400, "conflicting Content-Length headers")
-                }
-                (Some(n), _) => content_length = Some(n),
-            }
-        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            let value = String::from_utf8_lossy(header.value).to_ascii_lowercase();
-            if value.trim() != "chunked" {
-                return Framed::Reject(
-                    501,
-                    "only the chunked Transfer-Encoding is supported; send Content-Length instead",
-                );
-            }
-            chunked = true;
-        } else if header.name.eq_ignore_ascii_case("expect") {
-            expect_continue = header.value.eq_ignore_ascii_case(b"100-continue");
-        }
-    }
-    if chunked && content_length.is_some() {
-        return Framed::Reject(
-            400,
-            "a request may not carry both Content-Length and Transfer-Encoding",
-        );
-    }
-    if chunked {
-        return match dechunk(&buf[header_len..], max_body) {
-            Dechunked::Done(body, used) => Framed::Complete {
-                consumed: header_len + used,
-                header_len,
-                body: Body::Decoded(body),
-            },
-            Dechunked::NeedMore => Framed::Partial {
-                continue_100: expect_continue,
-            },
-            Dechunked::TooLarge => {
-                Framed::Reject(413, "the request body is larger than MAX_REQUEST_SIZE")
-            }
-            Dechunked::Invalid => Framed::Reject(400, "the chunked request body is malformed"),
-        };
-    }
-    let length = content_length.unwrap_or(0);
-    if length > max_body {
-        return Framed::Reject(413, "the request body is larger than MAX_REQUEST_SIZE");
-    }
-    if buf.len() < header_len + length {
-        return Framed::Partial {
-            continue_100: expect_continue,
-        };
-    }
-    Framed::Complete {
-        consumed: header_len + length,
-        header_len,
-        body: Body::InBuffer(header_len, header_len + length),
-    }
-}
-
-enum Dechunked {
-    Done(Vec<u8>, usize),
-    NeedMore,
-    TooLarge,
-    Invalid,
-}
-
-/// Decodes a chunked body at the start of `buf` (RFC 9112 §7.1), trailers skipped.
-fn dechunk(buf: &[u8], max_body: usize) -> Dechunked {
-    let mut body = Vec::new();
-    let mut pos = 0;
-    loop {
-        let Some(line_end) = find_crlf(&buf[pos..]) else {
-            return if buf.len() - pos > 1024 {
-                Dechunked::Invalid
-            } else {
-                Dechunked::NeedMore
-            };
-        };
-        let line = &buf[pos..pos + line_end];
-        let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
-        let size = match std::str::from_utf8(size_text)
-            .ok()
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && s.len() <= 16)
-            .and_then(|s| usize::from_str_radix(s, 16).ok())
-        {
-            Some(size) => size,
-            None => return Dechunked::Invalid,
-        };
-        pos += line_end + 2;
-        if size == 0 {
-            // Trailer section: header lines until an empty line.
-            loop {
-                let Some(end) = find_crlf(&buf[pos..]) else {
-                    return Dechunked::NeedMore;
-                };
-                pos += end + 2;
-                if end == 0 {
-                    return Dechunked::Done(body, pos);
-                }
-            }
-        }
-        if body.len() + size > max_body {
-            return Dechunked::TooLarge;
-        }
-        if buf.len() < pos + size + 2 {
-            return Dechunked::NeedMore;
-        }
-        if &buf[pos + size..pos + size + 2] != b"\r\n" {
-            return Dechunked::Invalid;
-        }
-        body.extend_from_slice(&buf[pos..pos + size]);
-        pos += size + 2;
-    }
-}
-
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
+/// Answers a request the framer refused, and logs why.
+#[cold]
+#[inline(never)]
+fn refuse(wbuf: &mut Vec<u8>, status: u16, message: &str) {
+    log::info!("http {status}: {message}");
+    write_response(wbuf, &Response::error(status, message), true);
 }
 
 /// Serializes `response` into `out`, with framing headers.
@@ -573,85 +599,6 @@ fn fmt_usize(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
 mod tests {
     use super::*;
 
-    fn complete_body(buf: &[u8]) -> Vec<u8> {
-        match frame(buf, 1024) {
-            Framed::Complete {
-                body: Body::InBuffer(a, b),
-                ..
-            } => buf[a..b].to_vec(),
-            Framed::Complete {
-                body: Body::Decoded(v),
-                ..
-            } => v,
-            _ => panic!("not complete"),
-        }
-    }
-
-    fn rejected(buf: &[u8]) -> u16 {
-        match frame(buf, 1024) {
-            Framed::Reject(status, _) => status,
-            _ => 0,
-        }
-    }
-
-    #[test]
-    fn frames_content_length_and_chunked_bodies() {
-        assert_eq!(
-            complete_body(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcXX"),
-            b"abc"
-        );
-        assert_eq!(
-            complete_body(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"),
-            b"abcde"
-        );
-        assert!(matches!(
-            frame(
-                b"POST / HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nab",
-                1024
-            ),
-            Framed::Partial { continue_100: true }
-        ));
-    }
-
-    #[test]
-    fn rejects_bad_framing_with_the_right_status() {
-        assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
-            400
-        );
-        assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
-            400
-        );
-        assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"),
-            413
-        );
-        assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
-            501
-        );
-        assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
-            400
-        );
-        assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-            400
-        );
-        assert_eq!(
-            rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n"),
-            413
-        );
-        let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
-        assert_eq!(
-            rejected(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()),
-            431
-        );
-        let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
-        assert_eq!(rejected(big.as_bytes()), 431);
-    }
-
     struct Panicky;
 
     impl Handler for Panicky {
@@ -671,6 +618,7 @@ mod tests {
             max_body: 1024,
             idle_timeout: std::time::Duration::from_secs(5),
             request_timeout: std::time::Duration::from_secs(5),
+            max_connections: 64,
         };
         let shutdown = Arc::new(Shutdown::default());
         let stopper = shutdown.clone();

@@ -1,6 +1,10 @@
 //! Which browser origins may call the server (`CORS_ORIGIN`), the CORS headers they get,
 //! and the `Origin` check that protects a local server from DNS rebinding.
 
+// Parses the Origin header a client sent: no arithmetic that can overflow and no index
+// that can panic (Cargo.toml: [lints]).
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use super::{Request, Response};
 
 /// The allowed origins.
@@ -63,18 +67,14 @@ impl CorsPolicy {
     pub fn check(&self, req: &Request) -> Result<(), Response> {
         match req.header("origin") {
             Some(origin) if !origin.is_empty() && origin != "null" && !self.allows(origin) => {
-                Err(Response::json(
+                Err(Response::error(
                     403,
-                    &serde_json::json!({
-                        "statusCode": 403,
-                        "error": "Forbidden",
-                        "message": format!("origin '{origin}' is not allowed; add it to CORS_ORIGIN to let browsers on it call this server")
-                    }),
+                    &format!("origin '{origin}' is not allowed; add it to CORS_ORIGIN to let browsers on it call this server"),
                 ))
             }
-            Some("null") => Err(Response::json(
+            Some("null") => Err(Response::error(
                 403,
-                &serde_json::json!({"statusCode": 403, "error": "Forbidden", "message": "requests from an opaque origin ('null') are not allowed"}),
+                "requests from an opaque origin ('null') are not allowed",
             )),
             _ => Ok(()),
         }
@@ -96,11 +96,17 @@ impl CorsPolicy {
             .with_header("Access-Control-Max-Age", "600")
     }
 
-    /// Adds the CORS headers for the request's origin, if it sent one.
+    /// Adds the CORS headers for the request's origin, if it sent one and the response
+    /// has none yet (a preflight answer already carries them; browsers reject a second
+    /// `Access-Control-Allow-Origin`).
     pub fn decorate(&self, req: &Request, response: Response) -> Response {
+        let decorated = response
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("access-control-allow-origin"));
         match req.header("origin") {
-            Some(origin) if !origin.is_empty() => response
-                .with_header("Access-Control-Allow-Origin", origin)
+            Some(origin) if !origin.is_empty() && !decorated => response
+                .with_header("Access-Control-Allow-Origin", origin.to_string())
                 .with_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
                 .with_header("Vary", "Origin"),
             _ => response,
@@ -113,8 +119,8 @@ fn origin_host(origin: &str) -> &str {
     let rest = origin.split_once("://").map_or(origin, |(_, rest)| rest);
     if rest.starts_with('[') {
         return rest
-            .split_once(']')
-            .map_or(rest, |(h, _)| &rest[..h.len() + 1]);
+            .find(']')
+            .map_or(rest, |end| rest.get(..=end).unwrap_or(rest));
     }
     rest.split(':').next().unwrap_or(rest)
 }

@@ -1,14 +1,16 @@
 //! An HTTP response built by a handler and written straight into the connection's buffer.
 
 use serde::Serialize;
+use std::borrow::Cow;
 
-/// One HTTP response. `Content-Length`, `Date`-less framing and `Connection` are added
-/// by the connection loop.
+/// One HTTP response. The connection loop adds `Server`, `Date`, `Content-Length` and
+/// `Connection`.
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Extra headers (besides `Content-Type` and `Content-Length`).
-    pub headers: Vec<(&'static str, String)>,
+    /// Extra headers (besides `Content-Type` and `Content-Length`). Values are mostly
+    /// constants, borrowed rather than allocated per response (as may_minihttp does).
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The `Content-Type`, or `None` for an empty body.
     pub content_type: Option<&'static str>,
     /// The body bytes.
@@ -42,8 +44,25 @@ impl Response {
         }
     }
 
+    /// The body of every answer that is not JSON-RPC (admin API, routing, framing, CORS):
+    /// `{statusCode, error, message}`, built here only.
+    pub fn error(status: u16, message: &str) -> Response {
+        Response::json(
+            status,
+            &serde_json::json!({
+                "statusCode": status,
+                "error": reason(status),
+                "message": message
+            }),
+        )
+    }
+
     /// Adds a header and returns the response.
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+    pub fn with_header(
+        mut self,
+        name: &'static str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Response {
         self.headers.push((name, value.into()));
         self
     }

@@ -41,9 +41,12 @@ pub enum HubSpotError {
     InvalidResponse(String),
     /// Too many HubSpot calls are already waiting in this server.
     Busy,
-    /// A create failed in a way that may have happened after HubSpot made the record (a 5xx
-    /// or a timeout), so it was not retried.
+    /// A create failed in a way that may have happened after HubSpot made the record (a 5xx,
+    /// a timeout, or an answer lost or unreadable), so it was not retried.
     MaybeCreated(Box<HubSpotError>),
+    /// The request was sent, then the connection failed before HubSpot's whole answer came
+    /// (a reset, a close mid-body).
+    Lost(String),
 }
 
 impl HubSpotError {
@@ -97,6 +100,96 @@ impl HubSpotError {
             category: field("category"),
             correlation_id: field("correlationId"),
             retry_after,
+        }
+    }
+}
+
+/// The most characters of HubSpot's `message` (and of any other text from upstream) a
+/// tool error passes on: a proxy or gateway may answer a page of text.
+pub const MAX_MESSAGE_CHARS: usize = 2_000;
+
+/// What replaces the account's token when an upstream echoes it back.
+const REDACTED: &str = "[redacted]";
+
+/// Shorter secrets are not searched for: replacing a few common letters would garble the
+/// text and protect nothing (HubSpot tokens and Service Keys are far longer).
+const MIN_SECRET_CHARS: usize = 8;
+
+impl HubSpotError {
+    /// The error as it may leave the server: every copy of `secret` (the account's token,
+    /// should an upstream echo it) replaced by `[redacted]`, then each text from upstream
+    /// cut to [`MAX_MESSAGE_CHARS`]. Redacting first means a cut never leaves half a token.
+    pub fn sanitized(self, secret: &str) -> HubSpotError {
+        let clean = |text: String| {
+            let text = if secret.chars().count() >= MIN_SECRET_CHARS && text.contains(secret) {
+                text.replace(secret, REDACTED)
+            } else {
+                text
+            };
+            match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+                None => text,
+                Some((at, _)) => {
+                    format!("{}... (cut at {MAX_MESSAGE_CHARS} characters)", &text[..at])
+                }
+            }
+        };
+        match self {
+            HubSpotError::Status {
+                status,
+                message,
+                category,
+                correlation_id,
+                retry_after,
+            } => HubSpotError::Status {
+                status,
+                message: clean(message),
+                category: category.map(clean),
+                correlation_id: correlation_id.map(clean),
+                retry_after,
+            },
+            HubSpotError::RateLimited {
+                policy,
+                retry_after,
+                local,
+                correlation_id,
+            } => HubSpotError::RateLimited {
+                policy: clean(policy),
+                retry_after,
+                local,
+                correlation_id: correlation_id.map(clean),
+            },
+            HubSpotError::Unreachable(why) => HubSpotError::Unreachable(clean(why)),
+            HubSpotError::InvalidResponse(why) => HubSpotError::InvalidResponse(clean(why)),
+            HubSpotError::Lost(why) => HubSpotError::Lost(clean(why)),
+            HubSpotError::MaybeCreated(cause) => {
+                HubSpotError::MaybeCreated(Box::new(cause.sanitized(secret)))
+            }
+            other @ (HubSpotError::Timeout | HubSpotError::Busy) => other,
+        }
+    }
+
+    /// A 401 or 403 with the scopes the failed call needs and where to add them
+    /// (`place`) appended to its message; any other error unchanged.
+    pub fn needing_scopes(self, scopes: &[String], place: &str) -> HubSpotError {
+        match self {
+            HubSpotError::Status {
+                status: status @ (401 | 403),
+                message,
+                category,
+                correlation_id,
+                retry_after,
+            } if !scopes.is_empty() => HubSpotError::Status {
+                status,
+                message: format!(
+                    "{}; this tool needs the scopes {} ({place})",
+                    message.trim_end_matches('.'),
+                    scopes.join(", ")
+                ),
+                category,
+                correlation_id,
+                retry_after,
+            },
+            other => other,
         }
     }
 }
@@ -215,10 +308,12 @@ fn invalid_properties(body: &Value) -> Vec<String> {
 /// What to do about an error status, for a model.
 fn status_hint(status: u16, category: Option<&str>, message: &str) -> String {
     match (status, category) {
+        (400, _) if message.contains("REQUIRED_PROPERTY") => "the account's HubSpot settings require the properties listed (required on the create-record form, or by a conditional property rule, which HubSpot enforces on every write since API version 2026-09): include them with values and try again; get_properties shows their options".into(),
+        (400, _) if message.contains("'Edit Associations' permission") => "the HubSpot user behind the token lacks the Edit Associations permission (enforced since API version 2026-09): a HubSpot super admin must grant it; retrying will not help".into(),
         (400, _) if message.contains("invalid properties:") => "HubSpot rejected the request as invalid: fix the properties listed (list the object's properties to see valid names and options) and try again".into(),
         (400, _) => "HubSpot rejected the request as invalid: check the arguments and try again".into(),
-        (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN; the server's operator must fix it, retrying will not help".into(),
-        (403, Some("MISSING_SCOPES")) | (403, None) => "the HubSpot private app lacks a scope this call needs: add the scope named here to the private app in HubSpot and use its new token; retrying will not help".into(),
+        (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN (or HUBSPOT_ACCESS_TOKEN) holds a valid Service Key (HubSpot: Development > Keys > Service keys) or private app token; the server's operator must fix it, retrying will not help".into(),
+        (403, Some("MISSING_SCOPES")) | (403, None) => "the Service Key (or private app) lacks a scope this call needs: add the scopes named here to it in HubSpot (a private app then needs its new token); retrying will not help".into(),
         (403, _) => "HubSpot refused access to this record or feature".into(),
         (404, _) => "HubSpot has no such record or endpoint: check the id, or list or search to find the record".into(),
         (409, _) => match existing_id(message) {
@@ -297,6 +392,9 @@ impl fmt::Display for HubSpotError {
                 f,
                 "too many HubSpot calls are waiting in this server; try again in a few seconds"
             ),
+            HubSpotError::Lost(why) => {
+                write!(f, "HubSpot's answer did not arrive in full: {why}")
+            }
             HubSpotError::MaybeCreated(cause) => write!(
                 f,
                 "{cause}. This create was not retried because HubSpot may have made the record anyway: search for it (e.g. by email or name) before creating it again"
@@ -374,6 +472,67 @@ mod tests {
             r#"{"message":"Invalid input JSON","category":"VALIDATION_ERROR"}"#,
         );
         assert!(plain.contains("check the arguments"), "{plain}");
+    }
+
+    #[test]
+    fn required_property_rules_of_2026_09_name_the_property_and_the_rule() {
+        let required = r#"{"status":"error","message":"Property values were not valid","correlationId":"c-2","category":"VALIDATION_ERROR","errors":[{"message":"A value for firstname must be provided","code":"MISSING_REQUIRED_PROPERTY","context":{"propertyName":["firstname"]}}]}"#;
+        let text = text(400, required);
+        assert!(
+            text.contains("invalid properties: firstname (MISSING_REQUIRED_PROPERTY: A value for firstname must be provided)")
+                && text.contains("create-record form")
+                && text.contains("include them with values"),
+            "{text}"
+        );
+        let conditional = r#"{"status":"error","message":"Property values were not valid","category":"VALIDATION_ERROR","errors":[{"message":"my_property is required because of a conditional property rule based on [country]","code":"MISSING_CONDITIONAL_REQUIRED_PROPERTY","context":{"propertyName":["my_property"]}}]}"#;
+        let text = super::tests::text(400, conditional);
+        assert!(
+            text.contains("my_property (MISSING_CONDITIONAL_REQUIRED_PROPERTY: my_property is required because of a conditional property rule based on [country])")
+                && text.contains("conditional property rule, which HubSpot enforces"),
+            "{text}"
+        );
+        let permission = super::tests::text(
+            400,
+            r#"{"status":"error","message":"Missing 'Edit Associations' permission.","category":"VALIDATION_ERROR"}"#,
+        );
+        assert!(
+            permission.contains("super admin must grant it"),
+            "{permission}"
+        );
+    }
+
+    #[test]
+    fn upstream_text_is_capped_and_the_token_redacted() {
+        let token = "pat-na1-11111111-2222-3333-4444-555555555555";
+        let body = format!(
+            r#"{{"message":"bad request from Bearer {token} {}","category":"{}","correlationId":"{token}"}}"#,
+            "x".repeat(10_000),
+            "C".repeat(5_000)
+        );
+        let err = HubSpotError::from_response(400, body.as_bytes(), None).sanitized(token);
+        let text = err.to_string();
+        assert!(!text.contains(token), "{text}");
+        assert!(text.contains("Bearer [redacted]"), "{text}");
+        assert!(text.contains("(cut at 2000 characters)"), "{text}");
+        assert!(
+            text.chars().count() < 2 * MAX_MESSAGE_CHARS + 1_000,
+            "{}",
+            text.len()
+        );
+        // A token straddling the cut is redacted before the cut, never left half visible.
+        let body = format!(r#"{{"message":"{}{token}"}}"#, "y".repeat(1_990));
+        let text = HubSpotError::from_response(502, body.as_bytes(), None)
+            .sanitized(token)
+            .to_string();
+        assert!(!text.contains("pat-na1-1111"), "{text}");
+        let plain = HubSpotError::Unreachable(format!("proxy said {token}")).sanitized(token);
+        assert_eq!(
+            plain.to_string(),
+            "HubSpot could not be reached: proxy said [redacted]"
+        );
+        // A tiny secret is not searched for (it would garble the text).
+        let short = HubSpotError::Unreachable("a test".into()).sanitized("t");
+        assert_eq!(short.to_string(), "HubSpot could not be reached: a test");
     }
 
     #[test]

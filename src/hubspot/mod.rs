@@ -1,7 +1,9 @@
-//! The HubSpot CRM client: HTTPS (or HTTP to the mock) via [`transport`], with the private app
-//! token as Bearer, timeouts, typed errors, and every call run on the blocking pool.
+//! The HubSpot CRM client: HTTPS (or HTTP to the mock) on pooled keep-alive connections via
+//! [`transport`], with the private app token as Bearer, timeouts, typed errors, and every
+//! call run on the blocking pool.
 //!
-//! [`Client::call`] paces calls to the account's rate limits ([`ratelimit`]) and retries
+//! [`Client::call`] paces calls to the account's rate limits ([`ratelimit`]), in turn
+//! with the account's other callers ([`Client::for_server`]), and retries
 //! the failures that are safe to retry ([`retry`]). Each attempt is one job on the
 //! blocking pool; the waits between them (for a rate-limit slot or a back-off) happen on
 //! the calling coroutine with `may::coroutine::sleep`, which parks the coroutine and frees
@@ -9,13 +11,14 @@
 //! idle, so a burst of rate-limited calls would starve every other HubSpot call.
 
 mod error;
-pub mod pool;
+pub mod paths;
 pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
+use crate::pool::{BlockingPool, PoolError};
 pub use error::HubSpotError;
-use pool::{BlockingPool, PoolError};
+pub use paths::{ApiVersion, Endpoint};
 use ratelimit::{RateLimiter, Refusal};
 use retry::Backoff;
 use serde_json::Value;
@@ -90,6 +93,32 @@ impl CallPolicy {
     }
 }
 
+/// How every client of the server reaches HubSpot, from the config; each client carries
+/// its own copy, so nothing process-wide has to be set before the first call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// `HUBSPOT_TIMEOUT_MS`: one exchange's time limit, connect to last byte.
+    pub timeout: Duration,
+    /// How calls are paced and retried (each account has its own rate limiter).
+    pub policy: CallPolicy,
+    /// `HUBSPOT_API_VERSION`: the HubSpot paths the client calls.
+    pub api_version: ApiVersion,
+    /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read; a larger one is refused
+    /// after reading at most this many bytes.
+    pub max_response_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            timeout: Duration::from_secs(30),
+            policy: CallPolicy::default(),
+            api_version: ApiVersion::default(),
+            max_response_bytes: transport::DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
 /// The first retry's back-off (doubled for each further retry, with jitter).
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 
@@ -103,35 +132,58 @@ pub struct Client {
     pool: Arc<BlockingPool>,
     limiter: Arc<RateLimiter>,
     backoff: Backoff,
+    /// Who the calls are for, so the account's rate limit is shared fairly between its
+    /// scoped servers ([`ratelimit`]): a server id, or [`DEFAULT_CALLER`].
+    caller: Arc<str>,
+    /// Which HubSpot paths it calls (`HUBSPOT_API_VERSION`).
+    version: ApiVersion,
+    /// The largest answer body read (`HUBSPOT_MAX_RESPONSE_BYTES`).
+    max_response_bytes: u64,
 }
+
+/// The caller of `/mcp` and stdio (the server's own, unscoped client).
+pub const DEFAULT_CALLER: &str = "default";
 
 impl Client {
     /// A client for `base_url` (no trailing slash needed) with a private app `token`,
-    /// paced and retried by [`CallPolicy::default`].
-    pub fn new(base_url: &str, token: &str, timeout: Duration, pool: Arc<BlockingPool>) -> Client {
+    /// paced, retried and bounded as `settings` say. Every client of the same account
+    /// (base URL and token) and policy shares one rate limiter.
+    pub fn new(
+        base_url: &str,
+        token: &str,
+        pool: Arc<BlockingPool>,
+        settings: &Settings,
+    ) -> Client {
         let base_url: Arc<str> = base_url.trim_end_matches('/').into();
-        let policy = CallPolicy::default();
         Client {
-            limiter: policy.limiter(&base_url, token),
-            backoff: policy.backoff(),
+            limiter: settings.policy.limiter(&base_url, token),
+            backoff: settings.policy.backoff(),
             base_url,
             token: token.into(),
-            timeout,
+            timeout: settings.timeout,
             pool,
+            version: settings.api_version,
+            caller: DEFAULT_CALLER.into(),
+            max_response_bytes: settings.max_response_bytes,
         }
     }
 
-    /// The same client with another pacing and retry policy. Every client of the same
-    /// account (base URL and token) and policy shares one rate limiter.
-    pub fn with_policy(self, policy: CallPolicy) -> Client {
+    /// The same client calling for scoped server `server_id`: while calls wait for a
+    /// rate-limit slot, each server of the account gets its turn (see [`ratelimit`]).
+    pub fn for_server(self, server_id: &str) -> Client {
         Client {
-            limiter: policy.limiter(&self.base_url, &self.token),
-            backoff: policy.backoff(),
+            caller: server_id.into(),
             ..self
         }
     }
 
-    /// `GET /crm/v3/objects/{type}`: one page of records.
+    /// The path of `endpoint` under this client's API version (see [`paths`]), its
+    /// placeholders filled with `params`, percent-encoded.
+    pub fn path(&self, endpoint: Endpoint, params: &[&str]) -> String {
+        paths::build(self.version, endpoint, params)
+    }
+
+    /// [`Endpoint::ListObjects`]: one page of records.
     pub fn list_objects(
         &self,
         object_type: &str,
@@ -139,7 +191,8 @@ impl Client {
         after: Option<&str>,
         properties: &[String],
     ) -> Result<Value, HubSpotError> {
-        let mut path = format!("/crm/v3/objects/{}?limit={limit}", encode(object_type));
+        let mut path = self.path(Endpoint::ListObjects, &[object_type]);
+        path.push_str(&format!("?limit={limit}"));
         if let Some(after) = after {
             path.push_str(&format!("&after={}", encode(after)));
         }
@@ -149,13 +202,13 @@ impl Client {
         self.call(Method::Get, path, None)
     }
 
-    /// `POST /crm/v3/objects/{type}`: creates a record with `properties`.
+    /// [`Endpoint::CreateObject`]: creates a record with `properties`.
     pub fn create_object(
         &self,
         object_type: &str,
         properties: Value,
     ) -> Result<Value, HubSpotError> {
-        let path = format!("/crm/v3/objects/{}", encode(object_type));
+        let path = self.path(Endpoint::CreateObject, &[object_type]);
         self.call(
             Method::Post,
             path,
@@ -163,22 +216,29 @@ impl Client {
         )
     }
 
-    /// `POST /crm/v3/objects/{type}/search` with a HubSpot search body.
+    /// [`Endpoint::SearchObjects`] with a HubSpot search body.
     pub fn search_objects(&self, object_type: &str, body: Value) -> Result<Value, HubSpotError> {
-        let path = format!("/crm/v3/objects/{}/search", encode(object_type));
+        let path = self.path(Endpoint::SearchObjects, &[object_type]);
         self.call(Method::Post, path, Some(body))
     }
 
-    /// `POST /oauth/v2/private-apps/get/access-token-info`: this client's own token's
+    /// [`Endpoint::TokenInfo`]: this client's own token's
     /// hub (portal) id, user, app and scopes. The token goes in the body, as HubSpot asks;
     /// it is never part of the answer.
     pub fn token_info(&self) -> Result<Value, HubSpotError> {
         let body = serde_json::json!({ "tokenKey": &*self.token });
         self.call(
             Method::Post,
-            "/oauth/v2/private-apps/get/access-token-info".into(),
+            self.path(Endpoint::TokenInfo, &[]),
             Some(body),
         )
+    }
+
+    /// An error HubSpot reported inside a successful answer (a batch's `errors[]` item),
+    /// read and sanitized like an error status.
+    pub fn reported_error(&self, status: u16, error: &Value) -> HubSpotError {
+        let body = serde_json::to_vec(error).unwrap_or_default();
+        HubSpotError::from_response(status, &body, None).sanitized(&self.token)
     }
 
     /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
@@ -194,17 +254,13 @@ impl Client {
         let search = retry::is_search(method, &path);
         let mut retries = 0;
         loop {
-            let wait = self
-                .limiter
-                .acquire(search, Instant::now())
+            self.limiter
+                .wait_turn(&self.caller, search, may::coroutine::sleep)
                 .map_err(refused)?;
-            if !wait.is_zero() {
-                log::debug!("waiting {wait:?} for a HubSpot rate-limit slot");
-                may::coroutine::sleep(wait);
-            }
             let err = match self.attempt(method, path.clone(), body.clone()) {
                 Ok(value) => return Ok(value),
-                Err(err) => err,
+                // Before it is logged or returned: no echoed token, no page of text.
+                Err(err) => err.sanitized(&self.token),
             };
             match self
                 .backoff
@@ -257,16 +313,12 @@ impl Client {
         let mut headers = vec![
             ("Authorization", authorization.as_str()),
             ("Accept", "application/json"),
-            (
-                "User-Agent",
-                concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")),
-            ),
         ];
         let body = body.map(|body| serde_json::to_vec(body).unwrap_or_default());
         if body.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
-        let response = transport::send(&transport::Request {
+        let response = transport::send(&transport::UpstreamRequest {
             method: match method {
                 Method::Get => "GET",
                 Method::Post => "POST",
@@ -278,6 +330,7 @@ impl Client {
             headers: &headers,
             body: body.as_deref(),
             timeout: self.timeout,
+            max_body: self.max_response_bytes,
         })
         .map_err(transport_error)?;
         let status = response.status;
@@ -329,8 +382,9 @@ fn refused(refusal: Refusal) -> HubSpotError {
     }
 }
 
-/// The error a call ends with: a create that may have gone through says so, and an error
-/// status says how many attempts were made.
+/// The error a call ends with: a create that may have gone through says so (a 5xx, or no
+/// complete, readable answer after it was sent), and an error status says how many
+/// attempts were made.
 fn final_error(err: HubSpotError, idempotent: bool, retries: u32) -> HubSpotError {
     let may_have_applied = matches!(
         err,
@@ -338,6 +392,8 @@ fn final_error(err: HubSpotError, idempotent: bool, retries: u32) -> HubSpotErro
             status: 500..=599,
             ..
         } | HubSpotError::Timeout
+            | HubSpotError::Lost(_)
+            | HubSpotError::InvalidResponse(_)
     );
     if !idempotent && may_have_applied {
         return HubSpotError::MaybeCreated(Box::new(err));
@@ -378,11 +434,14 @@ fn short(err: &HubSpotError) -> String {
     }
 }
 
-/// Maps a transport failure to a timeout or an unreachable HubSpot, without the URL's secrets.
-fn transport_error(err: std::io::Error) -> HubSpotError {
-    match err.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => HubSpotError::Timeout,
-        _ => HubSpotError::Unreachable(err.to_string()),
+/// Maps a transport failure to the error a tool reports: only a request that was never
+/// sent is "unreachable"; one that may have reached HubSpot keeps that fact for creates.
+fn transport_error(failure: transport::Failure) -> HubSpotError {
+    match failure {
+        transport::Failure::NotSent(why) => HubSpotError::Unreachable(why),
+        transport::Failure::Timeout => HubSpotError::Timeout,
+        transport::Failure::Lost(why) => HubSpotError::Lost(why),
+        transport::Failure::Unreadable(why) => HubSpotError::InvalidResponse(why),
     }
 }
 

@@ -1,30 +1,45 @@
 //! Client-side pacing that keeps this server within HubSpot's per-account limits: the
 //! 10-second rolling limit (100 per 10 s for private apps by default) and the search
-//! endpoints' 5 requests per second.
+//! endpoints' 5 requests per second, shared fairly by the callers of one account.
 //!
-//! Each limit is a token bucket whose tokens come back one by one, each exactly one window
-//! after it was spent. That is HubSpot's own rule ("at most N in any rolling window"), so a
-//! full burst never goes over it; a bucket refilled at a steady rate could let up to twice
-//! the limit through within one window. A caller reserves a slot (possibly a little in the
-//! future) and then waits for it; callers that would have to wait longer than the
-//! configured bound are refused instead, with the time until a slot frees up.
+//! Each limit counts the calls sent in its window; a slot comes back exactly one window
+//! after it was spent. That is HubSpot's own rule ("at most N in any rolling window"), so
+//! a full burst never goes over it; a bucket refilled at a steady rate could let up to
+//! twice the limit through within one window.
+//!
+//! **Fair share.** Every call names its caller (a scoped server's id, or `default` for
+//! `/mcp` and stdio). A call that finds no free slot waits in line, and when a slot frees
+//! it goes to the waiting call whose caller was served least recently (first come first
+//! served within one caller). So no caller takes a second slot while another one waits,
+//! and one scoped server's 400-call batch cannot make the account's other servers wait
+//! for all of it: they are served in turn.
+//!
+//! A caller whose call would have to wait longer than the configured bound is refused at
+//! once with the time until a slot could be its; one that is pushed past the bound while
+//! waiting (others' turns came first) is refused then.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// HubSpot's general rolling window.
 const GENERAL_WINDOW: Duration = Duration::from_secs(10);
 /// The search endpoints' window.
 const SEARCH_WINDOW: Duration = Duration::from_secs(1);
+/// How long a waiting call sleeps when a slot is free but it is another caller's turn:
+/// that caller is due to wake and take it.
+const TURN_TICK: Duration = Duration::from_millis(5);
+/// Slack past the bound before a waiting call is refused, for wake-up jitter.
+const WAIT_GRACE: Duration = Duration::from_millis(250);
+/// How many callers' last turns are remembered; an older one counts as never served.
+const REMEMBERED_CALLERS: usize = 1024;
 
 /// At most `max` requests in any `window` (no limit when `max` is 0).
 #[derive(Debug)]
 struct Window {
     max: usize,
     window: Duration,
-    /// When the most recent (at most `max`) granted requests go or went out, oldest first.
-    /// Times in the future belong to callers that are still waiting for their slot.
+    /// When the most recent (at most `max`) requests went out, oldest first.
     slots: VecDeque<Instant>,
 }
 
@@ -45,6 +60,26 @@ impl Window {
             }
             _ => now,
         }
+    }
+
+    /// When the request with `ahead` others granted before it could go out, if every
+    /// slot is used as soon as it frees: each grant reuses the slot spent `max` grants
+    /// earlier, one window later.
+    fn free_at(&self, now: Instant, ahead: usize) -> Instant {
+        if self.max == 0 {
+            return now;
+        }
+        let sent = self.slots.len();
+        let mut grants: Vec<Instant> = Vec::with_capacity(ahead + 1);
+        for k in 0..=ahead {
+            let at = match (sent + k).checked_sub(self.max) {
+                None => now,
+                Some(i) if i < sent => (self.slots[i] + self.window).max(now),
+                Some(i) => (grants[i - sent] + self.window).max(now),
+            };
+            grants.push(at);
+        }
+        grants[ahead]
     }
 
     /// Counts a request going out at `slot`.
@@ -77,11 +112,140 @@ pub struct Refusal {
     pub retry_after: Duration,
 }
 
+/// What a waiting call does next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Turn {
+    /// Send now: the slot is counted.
+    Go,
+    /// Sleep this long, then ask again.
+    Wait(Duration),
+    /// Give up: the wait went past the bound.
+    Refused(Refusal),
+}
+
+/// A call waiting for its slot.
+#[derive(Debug)]
+struct Waiter {
+    ticket: u64,
+    caller: Arc<str>,
+    search: bool,
+    deadline: Instant,
+}
+
+/// The counts and the line of one account.
+#[derive(Debug)]
+struct State {
+    general: Window,
+    searches: Window,
+    waiting: Vec<Waiter>,
+    next_ticket: u64,
+    /// How many slots were handed out, and the number of each caller's latest one.
+    granted: u64,
+    last_turn: HashMap<Arc<str>, u64>,
+}
+
+impl State {
+    /// The order in which waiting calls are served: the caller served least recently
+    /// first, then first come first served.
+    fn rank(&self, caller: &str, ticket: u64) -> (u64, u64) {
+        (self.last_turn.get(caller).copied().unwrap_or(0), ticket)
+    }
+
+    /// When the waiter at `index` could go out if the calls ranked before it go first.
+    fn estimate(&self, index: usize, now: Instant) -> (Instant, bool) {
+        let me = &self.waiting[index];
+        let mine = self.rank(&me.caller, me.ticket);
+        let before = |search_only: bool| {
+            self.waiting
+                .iter()
+                .filter(|w| (!search_only || w.search) && self.rank(&w.caller, w.ticket) < mine)
+                .count()
+        };
+        let general = self.general.free_at(now, before(false));
+        let search = if me.search {
+            self.searches.free_at(now, before(true))
+        } else {
+            now
+        };
+        (general.max(search), search > general)
+    }
+
+    /// Hands the waiter at `index` its slot.
+    fn grant(&mut self, index: usize, now: Instant) {
+        let waiter = self.waiting.swap_remove(index);
+        self.general.take(now);
+        if waiter.search {
+            self.searches.take(now);
+        }
+        self.granted += 1;
+        if self.last_turn.len() >= REMEMBERED_CALLERS {
+            let recent = self.granted.saturating_sub(REMEMBERED_CALLERS as u64 / 2);
+            self.last_turn.retain(|_, turn| *turn > recent);
+        }
+        self.last_turn.insert(waiter.caller, self.granted);
+    }
+
+    /// The turn of the waiter holding `ticket` at `now`.
+    fn turn(&mut self, ticket: u64, now: Instant) -> Turn {
+        let Some(index) = self.waiting.iter().position(|w| w.ticket == ticket) else {
+            return Turn::Go;
+        };
+        let (search, deadline) = (self.waiting[index].search, self.waiting[index].deadline);
+        let open = self.general.next_slot(now) <= now;
+        let search_open = self.searches.next_slot(now) <= now;
+        let first = self
+            .waiting
+            .iter()
+            .filter(|w| open && (search_open || !w.search))
+            .min_by_key(|w| self.rank(&w.caller, w.ticket))
+            .map(|w| w.ticket);
+        if first == Some(ticket) {
+            self.grant(index, now);
+            return Turn::Go;
+        }
+        if now >= deadline {
+            let (at, search_refused) = self.estimate(index, now);
+            self.waiting.swap_remove(index);
+            return Turn::Refused(Refusal {
+                search: search_refused,
+                retry_after: at.saturating_duration_since(now).max(TURN_TICK),
+            });
+        }
+        let free = self.general.next_slot(now).max(if search {
+            self.searches.next_slot(now)
+        } else {
+            now
+        });
+        let sleep = if free > now { free - now } else { TURN_TICK };
+        Turn::Wait(sleep.min(deadline - now).max(Duration::from_millis(1)))
+    }
+}
+
 /// The pacing of one HubSpot account (one token): shared by every clone of its client.
 #[derive(Debug)]
 pub struct RateLimiter {
-    windows: Mutex<(Window, Window)>,
+    state: Mutex<State>,
     max_wait: Duration,
+}
+
+/// A call's place in line; leaving it (the call gave up or its coroutine was cancelled)
+/// frees the place.
+pub struct Ticket<'a> {
+    limiter: &'a RateLimiter,
+    id: u64,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.limiter.state().waiting.retain(|w| w.ticket != self.id);
+    }
+}
+
+impl Ticket<'_> {
+    /// What to do at `now`: go, wait, or give up.
+    pub fn turn(&self, now: Instant) -> Turn {
+        self.limiter.state().turn(self.id, now)
+    }
 }
 
 impl RateLimiter {
@@ -89,34 +253,69 @@ impl RateLimiter {
     /// no limit); a caller waits at most `max_wait` for its slot.
     pub fn new(per_10s: u32, search_per_s: u32, max_wait: Duration) -> RateLimiter {
         RateLimiter {
-            windows: Mutex::new((
-                Window::new(per_10s, GENERAL_WINDOW),
-                Window::new(search_per_s, SEARCH_WINDOW),
-            )),
+            state: Mutex::new(State {
+                general: Window::new(per_10s, GENERAL_WINDOW),
+                searches: Window::new(search_per_s, SEARCH_WINDOW),
+                waiting: Vec::new(),
+                next_ticket: 0,
+                granted: 0,
+                last_turn: HashMap::new(),
+            }),
             max_wait,
         }
     }
 
-    /// Reserves a slot for one call (a search counts against both limits) and returns how
-    /// long to wait before sending it, or refuses when that would be longer than the bound.
-    pub fn acquire(&self, search: bool, now: Instant) -> Result<Duration, Refusal> {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let (general, searches) = &mut *windows;
-        let general_slot = general.next_slot(now);
-        let search_slot = if search { searches.next_slot(now) } else { now };
-        let slot = general_slot.max(search_slot);
-        let wait = slot - now;
-        if wait > self.max_wait {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts one call of `caller` in line (a search counts against both limits), or
+    /// refuses it when its turn would come later than the bound. Ask the ticket for its
+    /// [`Ticket::turn`] until it says go.
+    pub fn enter(&self, caller: &str, search: bool, now: Instant) -> Result<Ticket<'_>, Refusal> {
+        let mut state = self.state();
+        state.next_ticket += 1;
+        let ticket = state.next_ticket;
+        let caller: Arc<str> = match state.last_turn.get_key_value(caller) {
+            Some((known, _)) => known.clone(),
+            None => caller.into(),
+        };
+        state.waiting.push(Waiter {
+            ticket,
+            caller,
+            search,
+            deadline: now + self.max_wait + WAIT_GRACE,
+        });
+        let (at, search_refused) = state.estimate(state.waiting.len() - 1, now);
+        if at - now > self.max_wait {
+            state.waiting.pop();
             return Err(Refusal {
-                search: search_slot > general_slot,
-                retry_after: wait,
+                search: search_refused,
+                retry_after: at - now,
             });
         }
-        general.take(slot);
-        if search {
-            searches.take(slot);
+        Ok(Ticket {
+            limiter: self,
+            id: ticket,
+        })
+    }
+
+    /// Waits for the slot of one call of `caller`, sleeping with `sleep` (which parks a
+    /// coroutine, never its worker), or refuses it as [`RateLimiter::enter`] says.
+    pub fn wait_turn(
+        &self,
+        caller: &str,
+        search: bool,
+        mut sleep: impl FnMut(Duration),
+    ) -> Result<(), Refusal> {
+        let ticket = self.enter(caller, search, Instant::now())?;
+        loop {
+            match ticket.turn(Instant::now()) {
+                Turn::Go => return Ok(()),
+                Turn::Wait(pause) => sleep(pause),
+                Turn::Refused(refusal) => return Err(refusal),
+            }
         }
-        Ok(wait)
     }
 
     /// Learns from HubSpot's `X-HubSpot-RateLimit-*` headers on an answer: a lower `max`
@@ -124,8 +323,8 @@ impl RateLimiter {
     /// than this server believes (other apps share the account's limit), the difference
     /// is counted as used now.
     pub fn observe(&self, max: Option<u64>, remaining: Option<u64>, now: Instant) {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let general = &mut windows.0;
+        let mut state = self.state();
+        let general = &mut state.general;
         if general.max == 0 {
             return;
         }
@@ -165,10 +364,10 @@ pub fn shared(key: u64, make: impl FnOnce() -> RateLimiter) -> Arc<RateLimiter> 
 }
 
 impl RateLimiter {
-    /// Whether any call still counts against a limit.
+    /// Whether any call still counts against a limit or waits for one.
     fn busy(&self, now: Instant) -> bool {
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        windows.0.used(now) > 0 || windows.1.used(now) > 0
+        let state = self.state();
+        state.general.used(now) > 0 || state.searches.used(now) > 0 || !state.waiting.is_empty()
     }
 }
 
@@ -178,28 +377,55 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// Enters one call and asks for its turn once: `Ok(None)` when it goes now,
+    /// `Ok(Some(ticket))` when it waits.
+    fn call<'a>(
+        limiter: &'a RateLimiter,
+        caller: &str,
+        search: bool,
+        now: Instant,
+    ) -> Result<Option<Ticket<'a>>, Refusal> {
+        let ticket = limiter.enter(caller, search, now)?;
+        Ok(match ticket.turn(now) {
+            Turn::Go => None,
+            Turn::Wait(_) => Some(ticket),
+            Turn::Refused(r) => return Err(r),
+        })
+    }
+
+    fn goes(limiter: &RateLimiter, caller: &str, search: bool, now: Instant) {
+        assert!(
+            matches!(call(limiter, caller, search, now), Ok(None)),
+            "{caller} goes at once"
+        );
+    }
+
     #[test]
     fn a_burst_up_to_the_limit_goes_at_once_then_slots_come_back_one_window_later() {
         let limiter = RateLimiter::new(3, 0, Duration::from_secs(20));
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(limiter.acquire(false, t0), Ok(Duration::ZERO));
+            goes(&limiter, "a", false, t0);
         }
-        // The fourth waits for the first slot to leave the window, the fifth for the second.
-        assert_eq!(limiter.acquire(false, t0), Ok(GENERAL_WINDOW));
-        assert_eq!(limiter.acquire(false, t0 + 4000 * MS), Ok(6000 * MS));
+        // The fourth waits for the first slot to leave the window.
+        let fourth = call(&limiter, "a", false, t0).unwrap().expect("waits");
+        assert_eq!(fourth.turn(t0), Turn::Wait(GENERAL_WINDOW));
+        assert_eq!(fourth.turn(t0 + 4000 * MS), Turn::Wait(6000 * MS));
+        assert_eq!(fourth.turn(t0 + GENERAL_WINDOW), Turn::Go);
         // Past the window everything is free again, up to the limit.
         let later = t0 + 30 * GENERAL_WINDOW;
-        assert_eq!(limiter.acquire(false, later), Ok(Duration::ZERO));
+        for _ in 0..3 {
+            goes(&limiter, "a", false, later);
+        }
     }
 
     #[test]
     fn a_wait_beyond_the_bound_is_refused_and_reserves_nothing() {
         let limiter = RateLimiter::new(2, 0, 1500 * MS);
         let t0 = Instant::now();
-        limiter.acquire(false, t0).unwrap();
-        limiter.acquire(false, t0 + 9000 * MS).unwrap();
-        let refused = limiter.acquire(false, t0 + 1000 * MS).unwrap_err();
+        goes(&limiter, "a", false, t0);
+        goes(&limiter, "a", false, t0 + 9000 * MS);
+        let refused = call(&limiter, "a", false, t0 + 1000 * MS).err().unwrap();
         assert_eq!(
             refused,
             Refusal {
@@ -208,20 +434,28 @@ mod tests {
             }
         );
         // Nothing was reserved by the refusal: at 9 s the first slot is 1 s away.
-        assert_eq!(limiter.acquire(false, t0 + 9000 * MS), Ok(1000 * MS));
+        let waiting = call(&limiter, "a", false, t0 + 9000 * MS).unwrap().unwrap();
+        assert_eq!(waiting.turn(t0 + 9000 * MS), Turn::Wait(1000 * MS));
+        drop(waiting);
+        assert!(
+            limiter.state().waiting.is_empty(),
+            "a dropped ticket leaves the line"
+        );
     }
 
     #[test]
     fn searches_count_against_both_limits_and_say_which_refused() {
         let limiter = RateLimiter::new(100, 2, 500 * MS);
         let t0 = Instant::now();
-        assert_eq!(limiter.acquire(true, t0), Ok(Duration::ZERO));
-        assert_eq!(limiter.acquire(true, t0), Ok(Duration::ZERO));
-        assert_eq!(limiter.acquire(false, t0), Ok(Duration::ZERO));
-        let refused = limiter.acquire(true, t0).unwrap_err();
+        goes(&limiter, "a", true, t0);
+        goes(&limiter, "a", true, t0);
+        goes(&limiter, "a", false, t0);
+        let refused = call(&limiter, "a", true, t0).err().unwrap();
         assert!(refused.search && refused.retry_after == SEARCH_WINDOW);
-        assert_eq!(limiter.acquire(true, t0 + 600 * MS), Ok(400 * MS));
-        assert_eq!(limiter.windows.lock().unwrap().0.used(t0 + 600 * MS), 4);
+        let later = call(&limiter, "a", true, t0 + 600 * MS).unwrap().unwrap();
+        assert_eq!(later.turn(t0 + 600 * MS), Turn::Wait(400 * MS));
+        assert_eq!(later.turn(t0 + SEARCH_WINDOW), Turn::Go);
+        assert_eq!(limiter.state().general.used(t0 + SEARCH_WINDOW), 4);
     }
 
     #[test]
@@ -232,13 +466,26 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &again));
         let other = shared(0xB0B, make);
         assert!(!Arc::ptr_eq(&a, &other));
-        a.acquire(false, Instant::now()).unwrap();
+        goes(&a, "a", false, Instant::now());
         drop((a, again, other));
         // Unheld but busy: kept (its count still matters); unheld and idle: replaced.
         shared(0xC0FFEE, make);
-        assert!(shared(0xA11CE, make)
-            .acquire(false, Instant::now())
-            .is_err());
+        assert!(call(&shared(0xA11CE, make), "a", false, Instant::now()).is_err());
+    }
+
+    #[test]
+    fn estimates_reuse_each_slot_one_window_after_it_was_spent() {
+        let mut window = Window::new(2, GENERAL_WINDOW);
+        let t0 = Instant::now();
+        assert_eq!(window.free_at(t0, 1), t0);
+        window.take(t0);
+        window.take(t0 + 3000 * MS);
+        let at = |ahead| window.free_at(t0 + 1000 * MS, ahead) - t0;
+        assert_eq!(
+            [at(0), at(1), at(2), at(3)],
+            [10_000 * MS, 13_000 * MS, 20_000 * MS, 23_000 * MS]
+        );
+        assert_eq!(window.next_slot(t0 + 1000 * MS), t0 + GENERAL_WINDOW);
     }
 
     #[test]
@@ -246,10 +493,10 @@ mod tests {
         let limiter = RateLimiter::new(0, 0, Duration::ZERO);
         let t0 = Instant::now();
         for _ in 0..1000 {
-            assert_eq!(limiter.acquire(true, t0), Ok(Duration::ZERO));
+            goes(&limiter, "a", true, t0);
         }
         limiter.observe(Some(1), Some(0), t0);
-        assert_eq!(limiter.acquire(false, t0), Ok(Duration::ZERO));
+        goes(&limiter, "a", false, t0);
     }
 
     #[test]
@@ -258,20 +505,117 @@ mod tests {
         let t0 = Instant::now();
         limiter.observe(Some(4), None, t0);
         for _ in 0..4 {
-            limiter.acquire(false, t0).unwrap();
+            goes(&limiter, "a", false, t0);
         }
         assert!(
-            limiter.acquire(false, t0).is_err(),
+            call(&limiter, "a", false, t0).is_err(),
             "the account's max wins"
         );
         // A higher max never raises the configured limit.
         let limiter = RateLimiter::new(5, 0, Duration::ZERO);
         limiter.observe(Some(100), Some(99), t0);
-        limiter.acquire(false, t0).unwrap();
+        goes(&limiter, "a", false, t0);
         // Two calls of ours, but HubSpot says only one of five remains: two others used it.
-        limiter.acquire(false, t0).unwrap();
+        goes(&limiter, "a", false, t0);
         limiter.observe(None, Some(1), t0 + MS);
-        assert!(limiter.acquire(false, t0 + MS).is_ok());
-        assert!(limiter.acquire(false, t0 + MS).is_err());
+        goes(&limiter, "a", false, t0 + MS);
+        assert!(call(&limiter, "a", false, t0 + MS).is_err());
+    }
+
+    /// Steps a clock through `slots` instants, asking every waiting ticket for its turn
+    /// in the order they entered, and returns who went, in order.
+    fn serve(
+        tickets: &mut Vec<(&'static str, Ticket<'_>)>,
+        slots: &[Instant],
+    ) -> Vec<&'static str> {
+        let mut order = Vec::new();
+        for now in slots {
+            tickets.retain(|(caller, ticket)| match ticket.turn(*now) {
+                Turn::Go => {
+                    order.push(*caller);
+                    false
+                }
+                Turn::Wait(_) => true,
+                Turn::Refused(r) => panic!("{caller} refused: {r:?}"),
+            });
+        }
+        order
+    }
+
+    /// Issue 12: one server's batch took the whole budget and the others waited for all
+    /// of it. Waiting calls are now served in turn across callers.
+    #[test]
+    fn waiting_calls_are_served_in_turn_across_callers() {
+        let limiter = RateLimiter::new(1, 0, Duration::from_secs(120));
+        let t0 = Instant::now();
+        goes(&limiter, "flood", false, t0);
+        let mut tickets = Vec::new();
+        for _ in 0..4 {
+            tickets.push((
+                "flood",
+                call(&limiter, "flood", false, t0).unwrap().unwrap(),
+            ));
+        }
+        // Two other servers come later, while the flood waits.
+        for (caller, at) in [("b", 100), ("c", 200), ("b", 300)] {
+            let ticket = call(&limiter, caller, false, t0 + at * MS)
+                .unwrap()
+                .unwrap();
+            tickets.push((caller, ticket));
+        }
+        let slots: Vec<Instant> = (1..=7).map(|i| t0 + i * GENERAL_WINDOW).collect();
+        assert_eq!(
+            serve(&mut tickets, &slots),
+            ["b", "c", "flood", "b", "flood", "flood", "flood"]
+        );
+    }
+
+    /// A newcomer is told at once how long its turn is, counting only the calls ranked
+    /// before it, so a flood's own backlog does not make another server's call refused.
+    #[test]
+    fn the_bound_counts_only_the_calls_ahead_in_turn() {
+        let limiter = RateLimiter::new(1, 0, Duration::from_secs(25));
+        let t0 = Instant::now();
+        goes(&limiter, "flood", false, t0);
+        let first = call(&limiter, "flood", false, t0).unwrap().unwrap();
+        let second = call(&limiter, "flood", false, t0).unwrap().unwrap();
+        // A third flood call would go at 30 s: past the bound, refused.
+        let refused = call(&limiter, "flood", false, t0).err().unwrap();
+        assert_eq!(refused.retry_after, 3 * GENERAL_WINDOW);
+        // Another server's call is next in turn: 10 s, accepted.
+        let other = call(&limiter, "other", false, t0 + MS).unwrap().unwrap();
+        assert_eq!(first.turn(t0 + GENERAL_WINDOW), Turn::Wait(TURN_TICK));
+        assert_eq!(other.turn(t0 + GENERAL_WINDOW), Turn::Go);
+        assert_eq!(first.turn(t0 + 2 * GENERAL_WINDOW), Turn::Go);
+        // The second flood call, pushed back to 30 s, gives up at its bound.
+        let bound = t0 + Duration::from_secs(25) + WAIT_GRACE;
+        match second.turn(bound) {
+            Turn::Refused(r) => assert_eq!(r.retry_after, t0 + 3 * GENERAL_WINDOW - bound),
+            other => panic!("{other:?}"),
+        }
+        assert!(limiter.state().waiting.is_empty());
+    }
+
+    /// A search waiting for the search limit does not hold up another caller's plain
+    /// call that the 10-second limit lets through.
+    #[test]
+    fn a_search_held_by_its_own_limit_does_not_block_other_calls() {
+        let limiter = RateLimiter::new(100, 1, Duration::from_secs(5));
+        let t0 = Instant::now();
+        goes(&limiter, "a", true, t0);
+        let search = call(&limiter, "b", true, t0).unwrap().unwrap();
+        goes(&limiter, "c", false, t0 + MS);
+        assert_eq!(search.turn(t0 + SEARCH_WINDOW), Turn::Go);
+    }
+
+    /// The memory of who was served last stays bounded however many servers call.
+    #[test]
+    fn remembered_callers_are_bounded() {
+        let t0 = Instant::now();
+        let limiter = RateLimiter::new(1_000_000, 0, Duration::ZERO);
+        for i in 0..5 * REMEMBERED_CALLERS {
+            goes(&limiter, &format!("server-{i}"), false, t0);
+        }
+        assert!(limiter.state().last_turn.len() <= REMEMBERED_CALLERS);
     }
 }

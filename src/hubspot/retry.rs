@@ -1,7 +1,8 @@
 //! Which failed HubSpot calls are tried again, and how long to wait first.
 //!
 //! The rule: a 429 (except the daily limit) is retried for every request, because HubSpot
-//! did not process it. A 502, 503 or 504, or a connection that failed, is retried only for
+//! did not process it. A 502, 503 or 504, or a connection that failed (before or after the
+//! request went out), is retried only for
 //! requests that are safe to send twice ([`is_idempotent`]): reads, searches, batch reads,
 //! and PUT/PATCH/DELETE of a given id. A create (any other POST) that may have gone through
 //! is never sent again. Timeouts are not retried: the call already used its whole time.
@@ -75,7 +76,9 @@ impl Backoff {
                 retry_after,
                 ..
             } if idempotent => (Duration::ZERO, *retry_after),
-            HubSpotError::Unreachable(_) if idempotent => (Duration::ZERO, None),
+            HubSpotError::Unreachable(_) | HubSpotError::Lost(_) if idempotent => {
+                (Duration::ZERO, None)
+            }
             _ => return None,
         };
         let exponential = self
@@ -172,6 +175,13 @@ mod tests {
             (status(409, None), true, false),
             (HubSpotError::Unreachable("reset".into()), true, true),
             (HubSpotError::Unreachable("reset".into()), false, false),
+            (HubSpotError::Lost("reset mid-body".into()), true, true),
+            (HubSpotError::Lost("reset mid-body".into()), false, false),
+            (
+                HubSpotError::InvalidResponse("bad chunk".into()),
+                true,
+                false,
+            ),
             (HubSpotError::Timeout, true, false),
             (HubSpotError::Busy, true, false),
         ];

@@ -1,135 +1,308 @@
-//! One HTTP/1.1 exchange with HubSpot (or the mock): a fresh connection per request,
-//! plain TCP for `http://`, rustls for `https://`, bounded by one deadline.
+//! One HTTP/1.1 exchange with HubSpot (or the mock) over [ureq]: one [`ureq::Agent`] per
+//! upstream origin, shared by the blocking pool's threads, so calls reuse kept-alive
+//! connections (and their TLS sessions) instead of opening one each.
 //!
-//! TLS trusts the Mozilla CA roots compiled into the binary (webpki-roots), so the static
-//! binary reaches HubSpot from an empty `FROM scratch` image, plus every certificate in
-//! `SSL_CERT_FILE` when that is set (a corporate proxy's CA, or a test CA). minreq's rustls
-//! support cannot take extra roots, which is why this exchange is our own.
+//! - **Pool.** At most [`IDLE_PER_HOST`] idle connections per origin, each closed after
+//!   [`IDLE_AGE`] unused: shorter than the idle timeouts servers and load balancers commonly
+//!   use (HubSpot publishes none), so a connection is rarely reused just as the far end drops
+//!   it; a connection the far end has closed is noticed before reuse and replaced.
+//! - **Proxies.** `HTTPS_PROXY` (for `https://`), `HTTP_PROXY` (for `http://`), `ALL_PROXY`,
+//!   and `NO_PROXY`, lower-case forms first, as curl reads them ([`proxy_for`]); every call
+//!   goes through the proxy with `CONNECT`. Loopback addresses never use a proxy.
+//! - **TLS.** Our own rustls on ring ([`tls_config`]): the Mozilla roots compiled into the
+//!   binary (webpki-roots), so the static binary reaches HubSpot from an empty `FROM scratch`
+//!   image, plus every certificate in `SSL_CERT_FILE` (a TLS-inspecting proxy's CA, or a test
+//!   CA). ureq's own TLS roots are either/or, so ureq is built without TLS and [`TlsConnector`]
+//!   wraps its connections.
+//! - **Bounds.** `HUBSPOT_TIMEOUT_MS` covers resolve, connect, proxy, handshake and the last
+//!   byte of the body; the body is read as a stream and refused past
+//!   [`Request::max_body`] (`HUBSPOT_MAX_RESPONSE_BYTES`); a header block past 32 KiB is refused; 1xx answers are
+//!   skipped.
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
+use ureq::unversioned::transport::{
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
+    TcpConnector, Transport, TransportAdapter,
+};
+use ureq::Agent;
 
-/// The largest response head accepted.
-const MAX_HEAD: usize = 64 * 1024;
-/// The largest response body accepted (HubSpot pages are far smaller).
-const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Idle connections kept per origin (HubSpot, or the mock): enough for a burst of
+/// concurrent calls to find warm connections, few enough to hold little memory.
+const IDLE_PER_HOST: usize = 8;
+/// How long an idle connection is kept before it is closed.
+const IDLE_AGE: Duration = Duration::from_secs(15);
+/// The largest response header block accepted (HubSpot's are about 2 KiB).
+const MAX_HEAD: usize = 32 * 1024;
+/// Each connection's read buffer: ureq refuses a header block only once more than
+/// [`MAX_HEAD`] bytes are buffered, so the buffer is larger.
+const READ_BUFFER: usize = MAX_HEAD + 8 * 1024;
 
-/// A request to send.
-pub struct Request<'a> {
-    /// `GET` or `POST`.
+/// The default of `HUBSPOT_MAX_RESPONSE_BYTES`: HubSpot's largest pages (100 records with
+/// many properties) are well under a megabyte.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A request to send to HubSpot (or the proxy); not an [`crate::http::Request`], which
+/// is one a client sent us.
+pub struct UpstreamRequest<'a> {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: &'a str,
     /// The absolute `http://` or `https://` URL.
     pub url: &'a str,
-    /// Extra header lines (Host, Content-Length and Connection are added).
+    /// Extra header lines (Host, Content-Length and User-Agent are added).
     pub headers: &'a [(&'a str, &'a str)],
     /// The body, if any.
     pub body: Option<&'a [u8]>,
-    /// The whole exchange, connect to last byte, must end within this.
+    /// The whole exchange's time limit, connect to last byte.
     pub timeout: Duration,
+    /// The largest answer body read: a larger one is refused after reading at most this
+    /// many bytes.
+    pub max_body: u64,
 }
 
-/// A complete response.
-pub struct Response {
-    /// The status code.
+/// HubSpot's complete answer; not an [`crate::http::Response`], which we send.
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    /// The final status (1xx interim answers are skipped).
     pub status: u16,
-    /// Header names lower-cased, in order.
-    headers: Vec<(String, String)>,
-    /// The body, de-chunked.
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
     pub body: Vec<u8>,
 }
 
-impl Response {
-    /// The first header named `name` (case-insensitive).
+impl UpstreamResponse {
+    /// The first header called `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
         self.headers
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 }
 
-/// Sends `request` and reads the whole response. A timeout is an `io::ErrorKind::TimedOut`
-/// error; a TLS failure (say, an untrusted certificate) is an `InvalidData` error naming it.
-pub fn send(request: &Request) -> io::Result<Response> {
-    let deadline = Instant::now() + request.timeout;
-    let target = Target::parse(request.url)?;
-    let tcp = connect(&target.host, target.port, deadline)?;
-    let mut conn = if target.tls {
-        let name = ServerName::try_from(target.host.clone())
-            .map_err(|err| invalid(format!("bad TLS server name {}: {err}", target.host)))?;
-        let tls = ClientConnection::new(tls_config()?, name).map_err(invalid)?;
-        Conn::Tls(Box::new(StreamOwned::new(tls, tcp)))
-    } else {
-        Conn::Plain(tcp)
-    };
-    let mut head = format!(
-        "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-        request.method, target.path, target.authority
-    );
+/// Why no complete answer came back. The split matters for creates: only [`Failure::NotSent`]
+/// proves HubSpot never saw the request.
+#[derive(Debug, PartialEq)]
+pub enum Failure {
+    /// No connection was made (bad URL, DNS, refused, proxy, TLS): nothing was sent.
+    NotSent(String),
+    /// The time limit ran out.
+    Timeout,
+    /// The request went out, then the connection failed before the whole answer came.
+    Lost(String),
+    /// The answer came but cannot be used (malformed, or larger than allowed).
+    Unreadable(String),
+}
+
+/// Sends one request on a pooled connection to its origin and reads the whole answer.
+pub fn send(request: &UpstreamRequest) -> Result<UpstreamResponse, Failure> {
+    let agent = agent(origin(request.url), request.timeout)?;
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method)
+        .uri(request.url);
     for (name, value) in request.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        builder = builder.header(*name, *value);
     }
-    if let Some(body) = request.body {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(request.body.unwrap_or_default());
-    conn.arm(deadline)?;
-    conn.write_all(&out)?;
-    conn.flush()?;
-    read_response(&mut conn, deadline)
-}
-
-/// The parts of a URL a request needs.
-struct Target {
-    tls: bool,
-    host: String,
-    port: u16,
-    /// `host[:port]` as written, for the Host header.
-    authority: String,
-    path: String,
-}
-
-impl Target {
-    fn parse(url: &str) -> io::Result<Target> {
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(invalid(format!("not an http(s) URL: {url}")));
-        };
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => (
-                host,
-                port.parse()
-                    .map_err(|_| invalid(format!("bad port in {authority}")))?,
-            ),
-            _ => (authority, if tls { 443 } else { 80 }),
-        };
-        Ok(Target {
-            tls,
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
-            port,
-            authority: authority.to_string(),
-            path: if path.is_empty() { "/" } else { path }.to_string(),
+    let result = match request.body {
+        Some(body) => builder.body(body).map(|r| agent.run(r)),
+        None => builder.body(()).map(|r| agent.run(r)),
+    };
+    let mut response = result
+        .map_err(|err| Failure::NotSent(format!("bad request: {err}")))?
+        .map_err(failure)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).trim().to_string();
+            (name.as_str().to_string(), value)
         })
+        .collect();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(request.max_body)
+        .read_to_vec()
+        .map_err(failure)?;
+    Ok(UpstreamResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sorts a ureq error by whether the request may have reached HubSpot.
+fn failure(err: ureq::Error) -> Failure {
+    use ureq::Error as E;
+    match err {
+        E::Timeout(_) => Failure::Timeout,
+        E::Io(err) if err.kind() == io::ErrorKind::TimedOut => Failure::Timeout,
+        E::HostNotFound => Failure::NotSent("the host name does not resolve".into()),
+        E::ConnectionFailed => Failure::NotSent("no connection could be made".into()),
+        E::Io(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+            Failure::NotSent(format!("connection refused ({err})"))
+        }
+        E::ConnectProxyFailed(why) => Failure::NotSent(format!(
+            "the proxy refused the tunnel ({why}); check HTTPS_PROXY / HTTP_PROXY and its credentials"
+        )),
+        E::InvalidProxyUrl => Failure::NotSent("the proxy URL is not valid".into()),
+        E::BadUri(why) => Failure::NotSent(format!("bad URL: {why}")),
+        E::Other(err) if err.is::<HandshakeFailed>() => Failure::NotSent(err.to_string()),
+        E::BodyExceedsLimit(limit) => Failure::Unreadable(format!(
+            "the answer is larger than HUBSPOT_MAX_RESPONSE_BYTES ({limit} bytes); ask for fewer records or properties"
+        )),
+        E::LargeResponseHeader(_, limit) => Failure::Unreadable(format!(
+            "the answer's header block is larger than {limit} bytes"
+        )),
+        E::Protocol(err) => Failure::Unreadable(format!("malformed HTTP answer ({err})")),
+        E::Io(err) if err.kind() == io::ErrorKind::InvalidData => {
+            Failure::Unreadable(format!("malformed HTTP answer ({err})"))
+        }
+        E::Io(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+            Failure::Lost("the connection closed before the whole answer".into())
+        }
+        other => Failure::Lost(format!("the connection failed ({other})")),
     }
+}
+
+/// `scheme://authority` of a URL: the pool key.
+fn origin(url: &str) -> &str {
+    let rest = url.find("://").map_or(0, |i| i + 3);
+    let end = url[rest..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| rest + i);
+    &url[..end]
+}
+
+/// The shared agent for `origin` and `timeout`, made on first use.
+fn agent(origin: &str, timeout: Duration) -> Result<Agent, Failure> {
+    type Agents = Mutex<HashMap<(String, Duration), Result<Agent, String>>>;
+    static AGENTS: OnceLock<Agents> = OnceLock::new();
+    let mut agents = AGENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    agents
+        .entry((origin.to_string(), timeout))
+        .or_insert_with(|| new_agent(origin, timeout))
+        .clone()
+        .map_err(Failure::NotSent)
+}
+
+fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
+    let (scheme, authority) = origin.split_once("://").unwrap_or(("", origin));
+    let proxy = match proxy_for(scheme, host_of(authority), |name| std::env::var(name).ok()) {
+        Some((variable, url)) => {
+            let proxy = ureq::Proxy::new(&url).map_err(|_| {
+                format!("{variable} is not a proxy URL like http://[user:password@]host:port")
+            })?;
+            log::info!(
+                "HubSpot calls to {origin} go through the proxy {}:{} ({variable})",
+                proxy.host(),
+                proxy.port()
+            );
+            Some(proxy)
+        }
+        None => None,
+    };
+    let config = Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(timeout))
+        .user_agent(concat!("hubspot-mcp-server/", env!("CARGO_PKG_VERSION")))
+        .max_response_header_size(MAX_HEAD)
+        .input_buffer_size(READ_BUFFER)
+        .output_buffer_size(16 * 1024)
+        .max_idle_connections(IDLE_PER_HOST)
+        .max_idle_connections_per_host(IDLE_PER_HOST)
+        .max_idle_age(IDLE_AGE)
+        .proxy(proxy)
+        .build();
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(TlsConnector);
+    Ok(Agent::with_parts(
+        config,
+        connector,
+        DefaultResolver::default(),
+    ))
+}
+
+/// The host of `host[:port]` or `[v6]:port`, without brackets.
+fn host_of(authority: &str) -> &str {
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+/// The proxy for calls to `scheme://host`, and the variable it came from, read as curl
+/// does: `https_proxy`/`HTTPS_PROXY` for `https`, `http_proxy`/`HTTP_PROXY` for `http`, else
+/// `all_proxy`/`ALL_PROXY`; none when `no_proxy`/`NO_PROXY` lists the host (`*`, a name
+/// that also covers its subdomains, an optional leading `.`; ports ignored) or the host is a
+/// loopback address, which a proxy elsewhere could never reach. Empty values count as unset.
+pub(crate) fn proxy_for(
+    scheme: &str,
+    host: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<(&'static str, String)> {
+    let first = |names: &[&'static str]| {
+        names
+            .iter()
+            .find_map(|name| Some((*name, env(name).filter(|v| !v.trim().is_empty())?)))
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        return None;
+    }
+    if let Some((_, list)) = first(&["no_proxy", "NO_PROXY"]) {
+        let listed = list
+            .split([',', ' ', '\t'])
+            .map(|entry| entry.trim().to_ascii_lowercase())
+            .filter(|entry| !entry.is_empty())
+            .any(|entry| {
+                let entry = match entry.strip_prefix('[') {
+                    Some(v6) => v6.split(']').next().unwrap_or_default().to_string(),
+                    None if entry.matches(':').count() == 1 => {
+                        entry.split(':').next().unwrap_or_default().to_string()
+                    }
+                    None => entry,
+                };
+                let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+                entry == "*"
+                    || host == entry
+                    || host
+                        .strip_suffix(entry)
+                        .is_some_and(|rest| rest.ends_with('.'))
+            });
+        if listed {
+            return None;
+        }
+    }
+    let scheme_vars: &[&'static str] = match scheme {
+        "https" => &["https_proxy", "HTTPS_PROXY"],
+        _ => &["http_proxy", "HTTP_PROXY"],
+    };
+    first(scheme_vars)
+        .or_else(|| first(&["all_proxy", "ALL_PROXY"]))
+        .map(|(name, url)| (name, url.trim().to_string()))
 }
 
 /// The TLS client configuration, built once: the built-in roots plus `SSL_CERT_FILE`'s.
-fn tls_config() -> io::Result<Arc<ClientConfig>> {
+fn tls_config() -> Result<Arc<ClientConfig>, String> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
@@ -152,202 +325,124 @@ fn tls_config() -> io::Result<Arc<ClientConfig>> {
             Ok(Arc::new(config))
         })
         .clone()
-        .map_err(invalid)
 }
 
-/// Resolves and connects to the first address that answers before the deadline.
-fn connect(host: &str, port: u16, deadline: Instant) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"));
-    for addr in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, remaining(deadline)?) {
-            Ok(tcp) => {
-                tcp.set_nodelay(true)?;
-                return Ok(tcp);
-            }
-            Err(err) => last = err,
-        }
-    }
-    Err(last)
-}
+/// Wraps `https://` connections (direct, or tunnelled through a proxy) in TLS with
+/// [`tls_config`]; passes plain ones through.
+struct TlsConnector;
 
-/// The time left, or a timeout error when there is none.
-fn remaining(deadline: Instant) -> io::Result<Duration> {
-    match deadline.checked_duration_since(Instant::now()) {
-        Some(left) if !left.is_zero() => Ok(left),
-        _ => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the HubSpot call timed out",
-        )),
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsConnector")
     }
 }
 
-fn invalid(err: impl ToString) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, err.to_string())
+/// A TLS handshake that failed (an unknown CA, a wrong name): nothing was sent.
+#[derive(Debug)]
+struct HandshakeFailed(io::Error);
+
+impl fmt::Display for HandshakeFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the TLS handshake failed: {}", self.0)
+    }
 }
 
-/// A connection, plain or TLS.
-enum Conn {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
-}
+impl std::error::Error for HandshakeFailed {}
 
-impl Conn {
-    /// Bounds the next reads and writes by what is left of the deadline.
-    fn arm(&self, deadline: Instant) -> io::Result<()> {
-        let tcp = match self {
-            Conn::Plain(tcp) => tcp,
-            Conn::Tls(tls) => &tls.sock,
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
         };
-        let left = remaining(deadline)?;
-        tcp.set_read_timeout(Some(left))?;
-        tcp.set_write_timeout(Some(left))
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let host = details.uri.host().unwrap_or_default();
+        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
+            .map_err(|_| ureq::Error::Tls("not a valid TLS server name"))?
+            .to_owned();
+        let handshake_failed = |err| ureq::Error::Other(Box::new(HandshakeFailed(err)));
+        let config = tls_config().map_err(|err| handshake_failed(io::Error::other(err)))?;
+        let tls = ClientConnection::new(config, name)
+            .map_err(|err| handshake_failed(io::Error::other(err)))?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(remaining(details));
+        let mut stream = StreamOwned::new(tls, sock);
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(handshake_failed)?;
+        Ok(Some(Either::B(TlsTransport {
+            buffers: LazyBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            ),
+            stream,
+        })))
     }
 }
 
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(tcp) => tcp.read(buf),
-            Conn::Tls(tls) => tls.read(buf),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(tcp) => tcp.write(buf),
-            Conn::Tls(tls) => tls.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Plain(tcp) => tcp.flush(),
-            Conn::Tls(tls) => tls.flush(),
-        }
-    }
-}
-
-/// How the body's end is known.
-enum Framing {
-    Length(usize),
-    Chunked,
-    UntilClose,
-}
-
-/// Reads the head, then the body as its framing says, each read bounded by the deadline.
-fn read_response(conn: &mut Conn, deadline: Instant) -> io::Result<Response> {
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let mut closed = false;
-    let (status, headers, start) = loop {
-        let mut slots = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut slots);
-        match parsed.parse(&buf).map_err(invalid)? {
-            httparse::Status::Complete(len) => {
-                let headers: Vec<(String, String)> = parsed
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_ascii_lowercase(),
-                            String::from_utf8_lossy(h.value).trim().to_string(),
-                        )
-                    })
-                    .collect();
-                break (parsed.code.unwrap_or_default(), headers, len);
-            }
-            httparse::Status::Partial if closed => {
-                return Err(invalid("the connection closed before a full response"))
-            }
-            httparse::Status::Partial if buf.len() > MAX_HEAD => {
-                return Err(invalid("the response head is too large"))
-            }
-            httparse::Status::Partial => closed = fill(conn, &mut buf, deadline)?,
-        }
-    };
-    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-    let framing = if status == 204 || status == 304 || (100..200).contains(&status) {
-        Framing::Length(0)
-    } else if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+/// What is left of the connection's time budget now (the TCP connect used some).
+fn remaining(details: &ConnectionDetails) -> NextTimeout {
+    let mut timeout = details.timeout;
+    if let (UreqInstant::Exact(now), UreqInstant::Exact(start), UreqDuration::Exact(after)) =
+        ((details.current_time)(), details.now, timeout.after)
     {
-        Framing::Chunked
-    } else if let Some(len) = find("content-length") {
-        Framing::Length(
-            len.parse()
-                .map_err(|_| invalid(format!("bad Content-Length {len}")))?,
-        )
-    } else {
-        Framing::UntilClose
-    };
-    let body = loop {
-        let rest = &buf[start..];
-        let done = match framing {
-            Framing::Length(len) if rest.len() >= len => Some(rest[..len].to_vec()),
-            Framing::Chunked => dechunk(rest)?,
-            Framing::UntilClose if closed => Some(rest.to_vec()),
-            _ => None,
-        };
-        if let Some(body) = done {
-            break body;
-        }
-        if closed {
-            return Err(invalid("the connection closed before the whole body"));
-        }
-        if rest.len() > MAX_BODY {
-            return Err(invalid("the response body is too large"));
-        }
-        closed = fill(conn, &mut buf, deadline)?;
-    };
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+        let spent = now.saturating_duration_since(start);
+        timeout.after = UreqDuration::Exact(after.saturating_sub(spent));
+    }
+    timeout
 }
 
-/// Reads more into `buf`; true when the peer has closed. A TLS peer that closes without
-/// close_notify counts as closed: framing, not the TLS layer, says whether data is missing.
-fn fill(conn: &mut Conn, buf: &mut Vec<u8>, deadline: Instant) -> io::Result<bool> {
-    conn.arm(deadline)?;
-    let mut chunk = [0u8; 16 * 1024];
-    match conn.read(&mut chunk) {
-        Ok(0) => Ok(true),
-        Ok(n) => {
-            buf.extend_from_slice(&chunk[..n]);
-            Ok(false)
-        }
-        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(true),
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the HubSpot call timed out",
-        )),
-        Err(err) => Err(err),
+/// A TLS connection for ureq.
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsTransport")
     }
 }
 
-/// The body of a complete chunked encoding, or `None` while more bytes are needed.
-fn dechunk(mut data: &[u8]) -> io::Result<Option<Vec<u8>>> {
-    let mut body = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
-            return Ok(None);
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = match self.stream.read(input) {
+            // A peer that closes without close_notify counts as closed: HTTP framing, not
+            // the TLS layer, says whether data is missing.
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => 0,
+            other => other?,
         };
-        let line = std::str::from_utf8(&data[..eol]).map_err(invalid)?;
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| invalid(format!("bad chunk size {size_text:?}")))?;
-        data = &data[eol + 2..];
-        if size == 0 {
-            // No trailers: one CRLF; trailers: header lines ending with a blank line.
-            let ended = data.starts_with(b"\r\n") || data.windows(4).any(|w| w == b"\r\n\r\n");
-            return Ok(ended.then_some(body));
-        }
-        if data.len() < size + 2 {
-            return Ok(None);
-        }
-        body.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
     }
 }
 
@@ -356,30 +451,89 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_split_into_host_port_and_path() {
-        let t = Target::parse("https://api.hubapi.com/crm/v3/objects/contacts?limit=1").unwrap();
-        assert!(t.tls);
-        assert_eq!((t.host.as_str(), t.port), ("api.hubapi.com", 443));
-        assert_eq!(t.path, "/crm/v3/objects/contacts?limit=1");
-        let t = Target::parse("http://[::1]:8080").unwrap();
-        assert!(!t.tls);
+    fn origins_key_the_pool() {
         assert_eq!(
-            (t.host.as_str(), t.port, t.path.as_str()),
-            ("::1", 8080, "/")
+            origin("https://api.hubapi.com/crm/v3/objects/contacts?limit=1"),
+            "https://api.hubapi.com"
         );
-        assert_eq!(t.authority, "[::1]:8080");
-        assert!(Target::parse("ftp://x").is_err());
-        assert!(Target::parse("http://x:port/").is_err());
+        assert_eq!(origin("http://[::1]:8080"), "http://[::1]:8080");
+        assert_eq!(origin("http://127.0.0.1:9?x=/y"), "http://127.0.0.1:9");
+        assert_eq!(host_of("[::1]:8080"), "::1");
+        assert_eq!(host_of("user:pw@proxy:3128"), "proxy");
+        assert_eq!(host_of("api.hubapi.com"), "api.hubapi.com");
+    }
+
+    fn proxy(scheme: &str, host: &str, vars: &[(&str, &str)]) -> Option<(&'static str, String)> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        proxy_for(scheme, host, |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
-    fn chunked_bodies_are_joined_once_complete() {
-        let full = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n";
-        assert_eq!(dechunk(full).unwrap().unwrap(), b"Wikipedia");
-        assert_eq!(dechunk(&full[..full.len() - 2]).unwrap(), None);
-        assert_eq!(dechunk(b"4\r\nWi").unwrap(), None);
-        let trailers = b"1\r\na\r\n0\r\nX-T: 1\r\n\r\n";
-        assert_eq!(dechunk(trailers).unwrap().unwrap(), b"a");
-        assert!(dechunk(b"zz\r\n").is_err());
+    fn proxies_are_chosen_like_curl() {
+        let p = |name: &'static str, url: &str| Some((name, url.to_string()));
+        let both = [("HTTPS_PROXY", "http://s:1"), ("HTTP_PROXY", "http://p:2")];
+        assert_eq!(
+            proxy("https", "api.hubapi.com", &both),
+            p("HTTPS_PROXY", "http://s:1")
+        );
+        assert_eq!(
+            proxy("http", "mock.corp", &both),
+            p("HTTP_PROXY", "http://p:2")
+        );
+        assert_eq!(
+            proxy("https", "api.hubapi.com", &[("HTTP_PROXY", "http://p:2")]),
+            None
+        );
+        let lower = [("https_proxy", "http://l:1"), ("HTTPS_PROXY", "http://u:1")];
+        assert_eq!(
+            proxy("https", "x.com", &lower),
+            p("https_proxy", "http://l:1")
+        );
+        let all = [("ALL_PROXY", "http://a:3"), ("HTTPS_PROXY", "")];
+        assert_eq!(proxy("https", "x.com", &all), p("ALL_PROXY", "http://a:3"));
+        assert_eq!(proxy("https", "x.com", &[]), None);
+    }
+
+    #[test]
+    fn no_proxy_and_loopback_go_direct() {
+        let with = |no_proxy: &str, host: &str| {
+            proxy(
+                "https",
+                host,
+                &[("HTTPS_PROXY", "http://s:1"), ("NO_PROXY", no_proxy)],
+            )
+            .is_some()
+        };
+        assert!(
+            !with("hubapi.com", "api.hubapi.com"),
+            "a name covers its subdomains"
+        );
+        assert!(!with(".hubapi.com", "api.hubapi.com"));
+        assert!(!with("*.hubapi.com", "api.hubapi.com"));
+        assert!(
+            !with("corp, api.hubapi.com:443", "api.hubapi.com"),
+            "spaces, ports"
+        );
+        assert!(!with("*", "api.hubapi.com"));
+        assert!(!with("LOCALHOST", "localhost"));
+        assert!(!with("[::2]", "::2"));
+        assert!(
+            with("pi.hubapi.com", "api.hubapi.com"),
+            "not a suffix match"
+        );
+        assert!(with("hubapi.co", "api.hubapi.com"));
+        assert!(with("", "api.hubapi.com"));
+        assert!(
+            with("other", "localhost"),
+            "a name follows NO_PROXY, as in curl"
+        );
+        let direct = |host: &str| proxy("http", host, &[("HTTP_PROXY", "http://p:2")]).is_none();
+        assert!(direct("127.0.0.1") && direct("127.1.2.3") && direct("::1"));
+        assert!(!direct("10.0.0.1"));
     }
 }

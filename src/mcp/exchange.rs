@@ -1,33 +1,76 @@
 //! One JSON-RPC exchange: a POST body or a stdio line in, the reply (if any) out, with
 //! batches, notifications and the per-method path check.
 
-use super::version::Headers;
-use super::Server;
-use crate::jsonrpc::{self, Body, Message, RpcError};
+use super::version::{self, Era, Headers};
+use super::{Method, Server};
+use crate::jsonrpc::{self, Body, ErrorCode, Id, Message, RpcError};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
+/// The most bytes of replies one batch collects. Each message of a batch is answered
+/// in turn; once the replies pass this, the messages left are not run and each gets a
+/// [`ErrorCode::BATCH_REPLY_FULL`] error saying to send it again (alone or in a smaller
+/// batch). So a batch costs at most this plus one reply, whatever it asks for.
+pub const MAX_BATCH_REPLY_BYTES: usize = 4 << 20;
+
+/// What a reply holds, for the HTTP edge to pick a status from ([`http_status`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// A batch: each reply in it carries its own result or error.
+    Batch,
+    /// One result.
+    Success,
+    /// One error. `era` is the request's era when it got that far; `None` when the body,
+    /// the message, its path or its protocol metadata (version, `_meta`, headers) was
+    /// refused before any method ran.
+    Failure {
+        /// The error's code.
+        code: ErrorCode,
+        /// The request's era, once decided.
+        era: Option<Era>,
+    },
+}
+
+/// The HTTP status a reply is sent with: the one place statuses of MCP answers are
+/// decided (the JSON-RPC and MCP layers return protocol errors only; stdio has no status).
+/// A request refused before a method ran is 400; a modern request for an unknown method
+/// is 404 (Streamable HTTP); a credential that stopped being valid (a scoped server
+/// deleted mid-request) is 401; every other answer, batches included, is 200.
+pub fn http_status(outcome: Outcome) -> u16 {
+    match outcome {
+        Outcome::Batch | Outcome::Success => 200,
+        Outcome::Failure {
+            code: ErrorCode::UNAUTHORIZED,
+            ..
+        } => 401,
+        Outcome::Failure { era: None, .. } => 400,
+        Outcome::Failure {
+            code: ErrorCode::METHOD_NOT_FOUND,
+            era: Some(Era::Modern(_)),
+        } => 404,
+        Outcome::Failure { .. } => 200,
+    }
+}
+
 /// Answers one body: `None` when nothing goes back (only notifications and client
-/// responses: HTTP 202), else the HTTP status and the reply as JSON text (an object, or an
-/// array for a batch). `method_path` is the `<method>` of `/mcp/<method>`, which the body
-/// must name. The methods seen are pushed onto `methods` for the log line.
+/// responses: HTTP 202), else what the reply holds and the reply as JSON text (an object,
+/// or an array for a batch). `method_path` is the `<method>` of `/mcp/<method>`, which the
+/// body must name. The methods seen are pushed onto `methods` for the log line.
 ///
 /// The reply comes back serialized so that static results (see [`Server::prebuilt`]) are
-/// copied as bytes instead of being cloned and serialized again on every request.
+/// copied as bytes instead of being cloned and serialized again on every request, and
+/// ids are echoed as the client wrote them.
 pub fn exchange(
     server: &Server,
     body: &[u8],
     method_path: Option<&str>,
     headers: Headers,
     methods: &mut Vec<String>,
-) -> Option<(u16, Vec<u8>)> {
+) -> Option<(Outcome, Vec<u8>)> {
     let mut out = Vec::new();
-    let status = match jsonrpc::parse_body(body) {
-        Err(err) => write(
-            &mut out,
-            err.http_status,
-            &jsonrpc::failure(Value::Null, &err),
-        ),
-        Ok(Body::Single(value)) => answer(server, value, method_path, headers, methods, &mut out)?,
+    let outcome = match jsonrpc::parse_body(body, server.exposure.settings.max_batch) {
+        Err(err) => failure(&mut out, None, &err, None),
+        Ok(Body::Single(raw)) => answer(server, raw, method_path, headers, methods, &mut out)?,
         Ok(Body::Batch(items)) => {
             out.push(b'[');
             for item in items {
@@ -35,7 +78,12 @@ pub fn exchange(
                 if mark > 1 {
                     out.push(b',');
                 }
-                if answer(server, item, method_path, headers, methods, &mut out).is_none() {
+                let answered = if mark > MAX_BATCH_REPLY_BYTES {
+                    refuse_unrun(item, methods, &mut out)
+                } else {
+                    answer(server, item, method_path, headers, methods, &mut out)
+                };
+                if answered.is_none() {
                     out.truncate(mark);
                 }
             }
@@ -43,43 +91,52 @@ pub fn exchange(
                 return None;
             }
             out.push(b']');
-            200
+            Outcome::Batch
         }
     };
-    Some((status, out))
+    Some((outcome, out))
 }
 
-/// Serializes `reply` onto `out` and passes `status` through.
-fn write(out: &mut Vec<u8>, status: u16, reply: &Value) -> u16 {
-    // Writing a Value into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, reply);
-    status
+/// Writes `err` as the reply to `id` and says so.
+fn failure(out: &mut Vec<u8>, id: Id, err: &RpcError, era: Option<Era>) -> Outcome {
+    jsonrpc::write_failure(out, id, err);
+    Outcome::Failure {
+        code: err.code,
+        era,
+    }
+}
+
+/// A message of a batch whose replies are already past [`MAX_BATCH_REPLY_BYTES`]: a
+/// request gets an error saying it was not run; anything else is left unanswered.
+fn refuse_unrun(raw: &RawValue, methods: &mut Vec<String>, out: &mut Vec<u8>) -> Option<Outcome> {
+    let Ok(Message::Request { id, method, .. }) = jsonrpc::classify(raw) else {
+        return None;
+    };
+    methods.push(method);
+    let err = RpcError::new(
+        ErrorCode::BATCH_REPLY_FULL,
+        format!(
+            "Not run: this batch's replies passed {MAX_BATCH_REPLY_BYTES} bytes, the most one batch reply holds; send this request again, alone or in a smaller batch"
+        ),
+    );
+    Some(failure(out, Some(id), &err, None))
 }
 
 /// Answers one JSON-RPC message onto `out`: `None` (nothing written) for notifications
-/// and client responses (202), else the HTTP status it would get alone.
+/// and client responses (202), else what the reply holds.
 fn answer(
     server: &Server,
-    value: Value,
+    raw: &RawValue,
     method_path: Option<&str>,
     headers: Headers,
     methods: &mut Vec<String>,
     out: &mut Vec<u8>,
-) -> Option<u16> {
-    let message = match jsonrpc::classify(value) {
+) -> Option<Outcome> {
+    let message = match jsonrpc::classify(raw) {
         Ok(message) => message,
         Err(rejected) => {
             methods.push("invalid".into());
-            let status = if rejected.error.http_status == 200 {
-                400
-            } else {
-                rejected.error.http_status
-            };
-            return Some(write(
-                out,
-                status,
-                &jsonrpc::failure(rejected.id, &rejected.error),
-            ));
+            return Some(failure(out, rejected.id, &rejected.error, None));
         }
     };
     let (id, method, params) = match message {
@@ -91,30 +148,31 @@ fn answer(
         Message::Response => return None,
     };
     methods.push(match params.get("name").and_then(Value::as_str) {
-        Some(name) if method == "tools/call" => format!("{method}:{name}"),
+        Some(name) if method == Method::ToolsCall.as_str() => format!("{method}:{name}"),
         _ => method.clone(),
     });
     if let Some(path) = method_path {
         if path != method {
             let err = RpcError::invalid_request(format!(
                 "the body's method '{method}' does not match the path /mcp/{path}; POST it to /mcp/{method} or /mcp"
-            ))
-            .with_status(400);
-            return Some(write(out, err.http_status, &jsonrpc::failure(id, &err)));
+            ));
+            return Some(failure(out, Some(id), &err, None));
         }
     }
-    if let Some(result) = server.prebuilt(&method, &params, headers) {
-        // The bytes `jsonrpc::success(id, result)` serializes to.
-        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        write(out, 200, &id);
-        out.extend_from_slice(br#","result":"#);
-        out.extend_from_slice(result.as_bytes());
-        out.push(b'}');
-        return Some(200);
+    let era = match version::detect(&method, &params, headers) {
+        Ok(era) => era,
+        Err(err) => return Some(failure(out, Some(id), &err, None)),
+    };
+    if let Some(result) = server.prebuilt(era, &method, &params) {
+        jsonrpc::write_success_text(out, id, result);
+        return Some(Outcome::Success);
     }
-    Some(match server.handle(&method, &params, headers) {
-        Ok(result) => write(out, 200, &jsonrpc::success(id, result)),
-        Err(err) => write(out, err.http_status, &jsonrpc::failure(id, &err)),
+    Some(match server.handle(era, &method, &params) {
+        Ok(result) => {
+            jsonrpc::write_success(out, id, &result);
+            Outcome::Success
+        }
+        Err(err) => failure(out, Some(id), &err, Some(era)),
     })
 }
 
@@ -122,27 +180,39 @@ fn answer(
 mod tests {
     use super::*;
     use crate::catalog::discovery::ToolExposure;
-    use crate::hubspot::{pool::BlockingPool, Client};
-    use crate::mcp::Exposure;
+    use crate::hubspot::{self, Client};
+    use crate::mcp::{Exposure, Settings};
+    use crate::pool::BlockingPool;
+    use crate::xorshift::Rng;
     use serde_json::json;
     use std::sync::Arc;
     use std::time::Duration;
 
+    fn settings() -> hubspot::Settings {
+        hubspot::Settings {
+            timeout: Duration::from_secs(1),
+            ..Default::default()
+        }
+    }
+
     /// What the reply would be without the prebuilt path: handle() and serialize.
     fn by_value(server: &Server, id: i64, params: Value, headers: Headers) -> Value {
         let params = params.as_object().cloned().unwrap_or_default();
-        let result = server.handle("tools/list", &params, headers).unwrap();
-        jsonrpc::success(json!(id), result)
+        let era = version::detect("tools/list", &params, headers).unwrap();
+        let result = server.handle(era, "tools/list", &params).unwrap();
+        json!({"jsonrpc": "2.0", "id": id, "result": result})
     }
 
     #[test]
     fn prebuilt_tools_list_is_byte_identical_to_the_value_path() {
         let pool = Arc::new(BlockingPool::new(1, 1));
-        let client = Client::new("http://127.0.0.1:9", "t", Duration::from_secs(1), pool);
+        let client = Client::new("http://127.0.0.1:9", "t", pool, &settings());
         let exposures = [
-            Exposure::all(ToolExposure::All),
-            Exposure::all(ToolExposure::Discovery),
-            Exposure::new(ToolExposure::All, |tool| tool.name == "get_contacts"),
+            Exposure::all(Settings::default(), ToolExposure::All),
+            Exposure::all(Settings::default(), ToolExposure::Discovery),
+            Exposure::new(Settings::default(), ToolExposure::All, |tool| {
+                tool.name == "get_contacts"
+            }),
         ];
         for exposure in &exposures {
             same_bytes_both_ways(&Server {
@@ -170,7 +240,7 @@ mod tests {
                 ..Headers::default()
             };
             let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": params});
-            let (status, bytes) = exchange(
+            let (outcome, bytes) = exchange(
                 server,
                 body.to_string().as_bytes(),
                 None,
@@ -178,7 +248,7 @@ mod tests {
                 &mut Vec::new(),
             )
             .unwrap();
-            assert_eq!(status, 200);
+            assert_eq!(outcome, Outcome::Success);
             let expected = serde_json::to_vec(&by_value(server, 7, params, headers)).unwrap();
             assert_eq!(String::from_utf8(bytes), String::from_utf8(expected));
         }
@@ -210,5 +280,274 @@ mod tests {
             &mut Vec::new()
         )
         .is_none());
+    }
+
+    #[test]
+    fn statuses_are_decided_from_the_outcome_alone() {
+        let pool = Arc::new(BlockingPool::new(1, 1));
+        let client = Client::new("http://127.0.0.1:9", "t", pool, &settings());
+        let exposure = Exposure::all(Settings::default(), ToolExposure::All);
+        let server = Server {
+            exposure: &exposure,
+            client: &client,
+            recheck: None,
+        };
+        let modern = r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}"#;
+        let status = |body: &str, path: Option<&str>| {
+            exchange(
+                &server,
+                body.as_bytes(),
+                path,
+                Headers::default(),
+                &mut Vec::new(),
+            )
+            .map(|(outcome, _)| http_status(outcome))
+        };
+        let batch = format!(
+            "[{}]",
+            vec!["{}"; Settings::default().max_batch + 1].join(",")
+        );
+        for (body, path, expected) in [
+            ("{oops", None, 400),
+            ("[]", None, 400),
+            (batch.as_str(), None, 400),
+            (r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, None, 400),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+                Some("tools/list"),
+                400,
+            ),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"nope"}"#, None, 200),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
+                None,
+                200,
+            ),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, None, 200),
+            (r#"[{"jsonrpc":"2.0","id":1,"method":"nope"}]"#, None, 200),
+        ] {
+            assert_eq!(status(body, path), Some(expected), "{body}");
+        }
+        let modern_unknown =
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"nope","params":{modern}}}"#);
+        assert_eq!(status(&modern_unknown, None), Some(404));
+        let bad_meta = r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+        assert_eq!(status(bad_meta, None), Some(400));
+        let unauthorized = Outcome::Failure {
+            code: ErrorCode::UNAUTHORIZED,
+            era: Some(Era::Legacy(version::LEGACY_DEFAULT)),
+        };
+        assert_eq!(http_status(unauthorized), 401);
+    }
+
+    /// Raw ids a client may send, valid (strings, numbers of any size or form) or not.
+    fn random_id(rng: &mut Rng) -> String {
+        match rng.below(8) {
+            0 => rng.next().to_string(),
+            1 => format!("-{}{}", rng.next(), rng.next()),
+            2 => format!(
+                "{}.{}e{}",
+                rng.below(100),
+                rng.below(1000),
+                rng.below(600) as i64 - 300
+            ),
+            3 => "-0".into(),
+            4 => format!("{:?}", rng.pick(&["", "a\"b", "é\\", "\u{1F600}", "\t"])),
+            5 => format!("\"\\u00{:02x}\\/x\"", rng.below(256)),
+            6 => random_value(rng, 1),
+            _ => "null".into(),
+        }
+    }
+
+    /// Any JSON value as text, `depth` levels deep at most.
+    fn random_value(rng: &mut Rng, depth: usize) -> String {
+        let choices = if depth == 0 { 4 } else { 6 };
+        match rng.below(choices) {
+            0 => rng.pick(&["null", "true", "false"]).to_string(),
+            1 => rng
+                .pick(&[
+                    "0",
+                    "-1",
+                    "3.5",
+                    "1e400",
+                    "123456789012345678901234567890",
+                    "-0.0",
+                ])
+                .to_string(),
+            2 => format!(
+                "{:?}",
+                rng.pick(&["", "2.0", "ping", "tools/list", "x\ny", "\u{0}"])
+            ),
+            3 => random_id(rng),
+            4 => {
+                let items: Vec<String> = (0..rng.below(4))
+                    .map(|_| random_value(rng, depth - 1))
+                    .collect();
+                format!("[{}]", items.join(","))
+            }
+            _ => {
+                let keys = [
+                    "jsonrpc", "id", "method", "params", "result", "error", "name", "x",
+                ];
+                let members: Vec<String> = (0..rng.below(5))
+                    .map(|i| {
+                        format!(
+                            "{:?}:{}",
+                            keys[(i * 3 + rng.below(8)) % 8],
+                            random_value(rng, depth - 1)
+                        )
+                    })
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
+        }
+    }
+
+    /// A JSON-RPC message (mostly well-formed, sometimes not) and its raw id, if any.
+    fn random_message(rng: &mut Rng) -> (String, Option<String>) {
+        let mut members = Vec::new();
+        if !rng.one_in(10) {
+            members.push(format!(
+                "\"jsonrpc\":{}",
+                if rng.one_in(8) {
+                    random_value(rng, 1)
+                } else {
+                    "\"2.0\"".into()
+                }
+            ));
+        }
+        let id = (!rng.one_in(4)).then(|| random_id(rng));
+        if let Some(id) = &id {
+            members.push(format!("\"id\":{id}"));
+        }
+        let methods = [
+            "ping",
+            "tools/list",
+            "initialize",
+            "prompts/list",
+            "prompts/get",
+            "resources/templates/list",
+            "server/discover",
+            "notifications/initialized",
+            "nope",
+        ];
+        match rng.below(10) {
+            0 => members.push(format!("\"method\":{}", random_value(rng, 1))),
+            1 => members.push("\"result\":{}".into()),
+            _ => members.push(format!("\"method\":{:?}", rng.pick(&methods))),
+        }
+        if rng.one_in(2) {
+            members.push(format!("\"params\":{}", random_value(rng, 2)));
+        }
+        (format!("{{{}}}", members.join(" , ")), id)
+    }
+
+    /// Checks one reply object: JSON-RPC 2.0, a result or an error, and returns its id text.
+    fn check_reply(reply: &Value) {
+        assert_eq!(reply["jsonrpc"], "2.0", "{reply}");
+        let obj = reply.as_object().unwrap();
+        assert_eq!(obj.len(), 3, "{reply}");
+        match (obj.get("result"), obj.get("error")) {
+            (Some(_), None) => {}
+            (None, Some(error)) => {
+                assert!(
+                    error["code"].is_i64() && error["message"].is_string(),
+                    "{reply}"
+                );
+            }
+            _ => panic!("a result or an error: {reply}"),
+        }
+    }
+
+    /// The raw id texts in a reply's bytes, in order (`"id":` is written right after
+    /// `"jsonrpc":"2.0",` on every reply object).
+    fn raw_ids(bytes: &[u8]) -> Vec<String> {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let marker = r#"{"jsonrpc":"2.0","id":"#;
+        let mut ids = Vec::new();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(marker) {
+            let after = &rest[at + marker.len()..];
+            let raw: &RawValue = serde_json::Deserializer::from_str(after)
+                .into_iter::<&RawValue>()
+                .next()
+                .map(|r| r.unwrap_or_else(|_| panic!("an id: {after}")))
+                .unwrap();
+            ids.push(raw.get().to_string());
+            rest = &after[raw.get().len()..];
+        }
+        ids
+    }
+
+    #[test]
+    fn any_body_gets_a_well_formed_answer_with_ids_echoed_exactly() {
+        let pool = Arc::new(BlockingPool::new(1, 1));
+        let client = Client::new("http://127.0.0.1:9", "t", pool, &settings());
+        let exposure = Exposure::all(Settings::default(), ToolExposure::All);
+        let server = Server {
+            exposure: &exposure,
+            client: &client,
+            recheck: None,
+        };
+        let mut rng = Rng::new(0x0013_3713);
+        let mut echoed_ids = 0;
+        for case in 0..3_000 {
+            let (body, ids): (String, Vec<Option<String>>) = match rng.below(6) {
+                0 => (random_value(&mut rng, 3), Vec::new()), // ids not tracked
+                1 | 2 => {
+                    let (m, id) = random_message(&mut rng);
+                    (m, vec![id])
+                }
+                _ => {
+                    let (items, ids): (Vec<String>, Vec<Option<String>>) =
+                        (0..rng.below(24)).map(|_| random_message(&mut rng)).unzip();
+                    (format!("[{}]", items.join(",")), ids)
+                }
+            };
+            // Sometimes cut or damage the text: still an answer, never a panic.
+            let mut bytes = body.clone().into_bytes();
+            if rng.one_in(8) && !bytes.is_empty() {
+                let at = rng.below(bytes.len());
+                if rng.one_in(2) {
+                    bytes.truncate(at);
+                } else {
+                    bytes[at] = *rng.pick(b"{}[],:\"\\x\x00");
+                }
+            }
+            let Some((outcome, reply)) =
+                exchange(&server, &bytes, None, Headers::default(), &mut Vec::new())
+            else {
+                continue;
+            };
+            let status = http_status(outcome);
+            assert!([200, 400].contains(&status), "case {case}: {status}");
+            let value: Value = serde_json::from_slice(&reply)
+                .unwrap_or_else(|e| panic!("case {case}: not JSON ({e}) for {body}"));
+            match &value {
+                Value::Array(replies) => {
+                    assert!(!replies.is_empty());
+                    for r in replies {
+                        check_reply(r);
+                    }
+                }
+                single => {
+                    check_reply(single);
+                }
+            }
+            if bytes != body.as_bytes() || ids.is_empty() {
+                continue; // ids only tracked in generated messages
+            }
+            // Every id echoed is one that was sent, byte for byte, in order.
+            let sent: Vec<&String> = ids.iter().flatten().collect();
+            let mut sent = sent.into_iter();
+            for echoed in raw_ids(&reply).into_iter().filter(|id| id != "null") {
+                echoed_ids += 1;
+                assert!(
+                    sent.any(|id| *id == echoed),
+                    "case {case}: id {echoed} not sent (in order) in {body}"
+                );
+            }
+        }
+        assert!(echoed_ids > 3_000, "only {echoed_ids} ids were checked");
     }
 }

@@ -2,30 +2,59 @@
 //! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
 
 mod exchange;
+mod method;
 pub mod paging;
 mod prompts;
 mod resources;
 pub mod version;
 
 use crate::catalog::discovery::{self, MetaTool, ToolExposure};
-use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
+use crate::catalog::{self, Fitted, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use crate::hubspot::Client;
 use crate::jsonrpc::RpcError;
-pub use exchange::exchange;
+pub use exchange::{exchange, http_status};
+pub use method::Method;
 use serde_json::{json, Map, Value};
-use version::{Era, Headers};
+use version::{Era, ProtocolVersion};
 
 /// The seed's `instructions`.
 const INSTRUCTIONS: &str = "HubSpot MCP Server - Access to CRM contacts, companies, and deals data";
 /// How long a client may cache list and read results (modern era).
 const LIST_TTL_MS: u64 = 60_000;
 
+/// The limits of the MCP endpoints, from the config. Each [`Exposure`] carries them, so
+/// the pages it prebuilds, the results it returns and the batches it answers all follow
+/// the same settings and nothing process-wide has to be set first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// `MCP_PAGE_SIZE`: items per list page.
+    pub page_size: usize,
+    /// `TOOL_RESULT_MAX_BYTES`: the most bytes of one tool result's text (a longer one
+    /// keeps fewer records, see `catalog::cap`).
+    pub result_limit: usize,
+    /// `MAX_BATCH`: the most messages one JSON-RPC batch may hold.
+    pub max_batch: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            page_size: paging::DEFAULT_PAGE_SIZE,
+            result_limit: catalog::DEFAULT_RESULT_LIMIT,
+            max_batch: crate::jsonrpc::DEFAULT_MAX_BATCH,
+        }
+    }
+}
+
 /// Which tools and object types one MCP server exposes (all of them for `/mcp`, a
 /// filtered set for a scoped `/mcp/<token>` server), and how `tools/list` shows the tools:
 /// each one, or in discovery mode only the meta-tools that search, describe and call them.
 pub struct Exposure {
     tools: Vec<&'static Tool>,
-    objects: Vec<&'static ObjectType>,
+    /// The object types whose list tool is exposed: resources `hubspot://<type>`.
+    listable: Vec<&'static ObjectType>,
+    /// The object types whose get tool is exposed: templates `hubspot://<type>/{id}`.
+    gettable: Vec<&'static ObjectType>,
     /// The meta-tools and their definitions in discovery mode; empty otherwise.
     meta: Vec<(MetaTool, Value)>,
     /// How `tools/list` shows the tools.
@@ -34,17 +63,26 @@ pub struct Exposure {
     /// structured, `[2]` modern): answers copy these bytes instead of building the list
     /// and serializing it each time, and no copy of the list is kept as a JSON tree.
     pages_json: [Vec<String>; 3],
+    /// The limits it is served with.
+    settings: Settings,
 }
 
 impl Exposure {
-    /// Exposes the tools for which `keep` is true, and the object types they touch, listed
-    /// as `mode` says.
-    pub fn new(mode: ToolExposure, keep: impl Fn(&Tool) -> bool) -> Exposure {
+    /// Exposes the tools for which `keep` is true, listed as `mode` says, and the resources
+    /// that read what those tools read (a resource never reads more than the tools allow).
+    /// `settings` are the limits it is served with.
+    pub fn new(settings: Settings, mode: ToolExposure, keep: impl Fn(&Tool) -> bool) -> Exposure {
         let tools: Vec<&'static Tool> = catalog::tools().iter().filter(|t| keep(t)).collect();
-        let objects = OBJECT_TYPES
-            .iter()
-            .filter(|o| tools.iter().any(|t| t.tags.contains(&o.name)))
-            .collect();
+        let having = |tool: fn(&'static ObjectType) -> String| {
+            OBJECT_TYPES
+                .iter()
+                .filter(|o| {
+                    let name = tool(o);
+                    tools.iter().any(|t| t.name == name)
+                })
+                .collect()
+        };
+        let (listable, gettable) = (having(ObjectType::list_tool), having(ObjectType::get_tool));
         let meta: Vec<(MetaTool, Value)> = match mode {
             ToolExposure::All => Vec::new(),
             ToolExposure::Discovery => MetaTool::ALL
@@ -54,19 +92,22 @@ impl Exposure {
         };
         let mut exposure = Exposure {
             tools,
-            objects,
+            listable,
+            gettable,
             meta,
             mode,
             pages_json: Default::default(),
+            settings,
         };
         exposure.pages_json =
             [(false, false), (true, false), (true, true)].map(|(structured, modern)| {
-                let mut pages = paging::pages("tools", exposure.listed(structured));
+                let mut pages =
+                    paging::pages("tools", exposure.listed(structured), settings.page_size);
                 pages
                     .iter_mut()
                     .map(|page| {
                         if modern {
-                            mark_modern(page, "tools/list", true);
+                            mark_modern(page, Method::ToolsList, true);
                         }
                         page.to_string()
                     })
@@ -90,7 +131,7 @@ impl Exposure {
             legacy => usize::from(structured_content(legacy)),
         };
         let pages = &self.pages_json[kind];
-        Ok(&pages[paging::index(pages.len(), params)?])
+        Ok(&pages[paging::index(pages.len(), params, self.settings.page_size)?])
     }
 
     /// How `tools/list` shows the tools.
@@ -98,14 +139,24 @@ impl Exposure {
         self.mode
     }
 
+    /// The limits it is served with.
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
     /// Every tool in the catalog, listed as `mode` says.
-    pub fn all(mode: ToolExposure) -> Exposure {
-        Exposure::new(mode, |_| true)
+    pub fn all(settings: Settings, mode: ToolExposure) -> Exposure {
+        Exposure::new(settings, mode, |_| true)
     }
 
     /// How many tools are exposed (reachable, whether listed or found through discovery).
     pub fn len(&self) -> usize {
         self.tools.len()
+    }
+
+    /// True when the tool called `name` is exposed (listed or reachable through discovery).
+    fn has_tool(&self, name: &str) -> bool {
+        self.tools.iter().any(|t| t.name == name)
     }
 
     /// The exposed tool called `name`, or the -32602 a direct call of it gets: a catalog
@@ -128,10 +179,12 @@ impl Exposure {
     }
 }
 
-/// A check run right before each tool runs (each item of a batch, each `call_tool` in
-/// discovery mode): a scoped server asks the registry again whether it still exists and
-/// still allows the tool, so a deletion or expiry stops the next call, not the next request.
-pub type Recheck<'a> = &'a dyn Fn(&Tool) -> Result<(), RpcError>;
+/// A check run before each request of a body (each item of a batch) and again right before
+/// each HubSpot read or tool run (each `call_tool` in discovery mode, each `resources/read`):
+/// a scoped server asks the registry again whether it still exists and still allows the
+/// tool (`None`: only whether it exists), so a deletion, expiry or narrowing stops the next
+/// call, not the next request.
+pub type Recheck<'a> = &'a dyn Fn(Option<&Tool>) -> Result<(), RpcError>;
 
 /// One MCP server: an exposure and the HubSpot account its tools call.
 pub struct Server<'a> {
@@ -143,63 +196,54 @@ pub struct Server<'a> {
     pub recheck: Option<Recheck<'a>>,
 }
 
-/// The methods this server implements (a body on `/mcp/<path>` must name the same).
-pub const METHODS: &[&str] = &[
-    "initialize",
-    "ping",
-    "server/discover",
-    "tools/list",
-    "tools/call",
-    "resources/list",
-    "resources/read",
-    "resources/templates/list",
-    "prompts/list",
-    "prompts/get",
-];
-
 impl Server<'_> {
-    /// Answers one request (not a notification).
+    /// Answers one request (not a notification) of `era` (see [`version::detect`]). A
+    /// scoped server is rechecked first, then the method looked up (-32601 if unknown).
     pub fn handle(
         &self,
+        era: Era,
         method: &str,
         params: &Map<String, Value>,
-        headers: Headers,
     ) -> Result<Value, RpcError> {
-        let era = version::detect(method, params, headers)?;
+        if let Some(recheck) = self.recheck {
+            recheck(None)?;
+        }
+        let method: Method = method.parse()?;
         let modern = matches!(era, Era::Modern(_));
         let structured = structured_content(era);
+        let size = self.exposure.settings.page_size;
         let (mut result, cacheable) = match method {
-            "initialize" => (initialize(era), false),
-            "server/discover" => (discover(), true),
-            "ping" => (json!({}), false),
-            "tools/list" => (
+            Method::Initialize => (initialize(era), false),
+            Method::ServerDiscover => (discover(), true),
+            Method::Ping => (json!({}), false),
+            Method::ToolsList => (
                 serde_json::from_str(self.exposure.tools_page(era, params)?)
                     .map_err(RpcError::internal)?,
                 true,
             ),
-            "tools/call" => (self.call_tool(params, structured)?, false),
-            "resources/list" => (
-                page("resources", resources::list(self.exposure), params)?,
+            Method::ToolsCall => (self.call_tool(params, structured)?, false),
+            Method::ResourcesList => (
+                page("resources", resources::list(self.exposure), params, size)?,
                 true,
             ),
-            "resources/templates/list" => (
+            Method::ResourceTemplatesList => (
                 page(
                     "resourceTemplates",
                     resources::templates(self.exposure),
                     params,
+                    size,
                 )?,
                 true,
             ),
-            "resources/read" => (
-                resources::read(self.exposure, self.client, params, modern)?,
+            Method::ResourcesRead => (
+                resources::read(self.exposure, self.client, self.recheck, params, modern)?,
                 true,
             ),
-            "prompts/list" => (page("prompts", prompts::list(), params)?, true),
-            "prompts/get" => (prompts::get(params)?, false),
-            _ => {
-                let err = RpcError::method_not_found(method);
-                return Err(if modern { err.with_status(404) } else { err });
-            }
+            Method::PromptsList => (
+                page("prompts", prompts::list(self.exposure), params, size)?,
+                true,
+            ),
+            Method::PromptsGet => (prompts::get(self.exposure, params)?, false),
         };
         if modern {
             mark_modern(&mut result, method, cacheable);
@@ -210,16 +254,10 @@ impl Server<'_> {
     /// The result of a request whose answer never changes, as JSON text serialized once
     /// (a `tools/list` page); the same bytes [`Server::handle`]'s result serializes to.
     /// `None` means "call `handle`", which also reports every error.
-    pub fn prebuilt(
-        &self,
-        method: &str,
-        params: &Map<String, Value>,
-        headers: Headers,
-    ) -> Option<&str> {
-        if method != "tools/list" {
+    pub fn prebuilt(&self, era: Era, method: &str, params: &Map<String, Value>) -> Option<&str> {
+        if method != Method::ToolsList.as_str() {
             return None;
         }
-        let era = version::detect(method, params, headers).ok()?;
         self.exposure.tools_page(era, params).ok()
     }
 
@@ -251,9 +289,9 @@ impl Server<'_> {
     ) -> Result<Value, RpcError> {
         let name = || args.get("name").and_then(Value::as_str).unwrap_or_default();
         match meta {
-            MetaTool::SearchTools => {
-                Ok(tool_result(&discovery::search(&self.exposure.tools, args)))
-            }
+            MetaTool::SearchTools => discovery::search(&self.exposure.tools, args)
+                .map(|found| tool_result(&found))
+                .map_err(|why| RpcError::invalid_params(format!("search_tools: {why}"))),
             MetaTool::GetToolSchema => Ok(tool_result(
                 &self.exposure.tool(name())?.to_json(structured),
             )),
@@ -274,13 +312,13 @@ impl Server<'_> {
     ) -> Result<Value, RpcError> {
         let name = tool.name;
         if let Some(recheck) = self.recheck {
-            recheck(tool)?;
+            recheck(Some(tool))?;
         }
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
-        match tool.run(self.client, args) {
-            Ok(value) => {
-                let mut result = tool_result(&value);
+        match tool.run(self.client, args, self.exposure.settings.result_limit) {
+            Ok(Fitted { value, text }) => {
+                let mut result = text_result(text);
                 if structured {
                     result["structuredContent"] = value;
                 }
@@ -298,15 +336,20 @@ impl Server<'_> {
 }
 
 /// A list result built per request (resources, templates, prompts), paged.
-fn page(key: &str, items: Vec<Value>, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    paging::select(&paging::pages(key, items), params)
+fn page(
+    key: &str,
+    items: Vec<Value>,
+    params: &Map<String, Value>,
+    size: usize,
+) -> Result<Value, RpcError> {
+    paging::select(&paging::pages(key, items, size), params, size)
 }
 
 /// True for protocol versions whose tools have `outputSchema` and whose results carry
 /// `structuredContent` (2025-06-18 and newer). A legacy request without the
 /// `MCP-Protocol-Version` header counts as 2025-03-26, as the spec says.
 fn structured_content(era: Era) -> bool {
-    era.version() >= "2025-06-18"
+    era.version() >= ProtocolVersion::V_2025_06_18
 }
 
 /// A tool's `arguments`: an object, or none.
@@ -321,14 +364,17 @@ fn arguments(value: Option<&Value>) -> Result<&Map<String, Value>, RpcError> {
 
 /// A successful tool result: the value as pretty JSON text.
 fn tool_result(value: &Value) -> Value {
-    json!({
-        "content": [{ "type": "text", "text": serde_json::to_string_pretty(value).unwrap_or_default() }]
-    })
+    text_result(serde_json::to_string_pretty(value).unwrap_or_default())
+}
+
+/// A successful tool result whose text is already printed.
+fn text_result(text: String) -> Value {
+    json!({ "content": [{ "type": "text", "text": text }] })
 }
 
 /// Adds what every modern-era result carries: `resultType` and `serverInfo` in `_meta`,
 /// and for cacheable (list and read) results `ttlMs` and `cacheScope`.
-fn mark_modern(result: &mut Value, method: &str, cacheable: bool) {
+fn mark_modern(result: &mut Value, method: Method, cacheable: bool) {
     if let Value::Object(obj) = result {
         obj.insert("resultType".into(), "complete".into());
         stamp_server_info(obj);
@@ -340,12 +386,16 @@ fn mark_modern(result: &mut Value, method: &str, cacheable: bool) {
 }
 
 /// The `cacheScope` of a cacheable modern result: the spec allows only `"public"` and
-/// `"private"`. Whatever depends on the exposure (a scoped server filters tools and
-/// resources per token) or holds CRM records is `"private"`; the rest is the same for
-/// every caller.
-fn cache_scope(method: &str) -> &'static str {
+/// `"private"`. Whatever depends on the exposure (a scoped server filters tools,
+/// resources and prompts per token) or holds CRM records is `"private"`; the rest is the
+/// same for every caller.
+fn cache_scope(method: Method) -> &'static str {
     match method {
-        "tools/list" | "resources/list" | "resources/read" => "private",
+        Method::ToolsList
+        | Method::ResourcesList
+        | Method::ResourceTemplatesList
+        | Method::ResourcesRead
+        | Method::PromptsList => "private",
         _ => "public",
     }
 }
@@ -386,7 +436,7 @@ fn initialize(era: Era) -> Value {
 /// as on every modern result).
 fn discover() -> Value {
     json!({
-        "supportedVersions": version::supported(),
+        "supportedVersions": version::SUPPORTED,
         "capabilities": modern_capabilities(),
         "instructions": INSTRUCTIONS
     })

@@ -1,40 +1,21 @@
 //! MCP list paging (`cursor` in, `nextCursor` out) for tools, resources, templates and
-//! prompts. A page holds [`page_size`] items; the cursor is the position of the page's
+//! prompts. A page holds `size` items (`MCP_PAGE_SIZE`, carried by the exposure's
+//! [`Settings`](super::Settings)); the cursor is the position of the page's
 //! first item, opaque to clients. Pages are built once per list, so a request only picks
 //! one. A cursor this server did not give out is -32602.
 
 use crate::jsonrpc::RpcError;
 use serde_json::{json, Map, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The default items per page (`MCP_PAGE_SIZE`): the whole catalog fits one page, because
 /// many clients read only the first page of `tools/list`.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 
-static PAGE_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_PAGE_SIZE);
-
-/// Sets the items per list page for the whole process (before any list is built).
-pub fn set_page_size(items: usize) {
-    PAGE_SIZE.store(items.max(1), Ordering::Relaxed);
-}
-
-/// The items per list page.
-pub fn page_size() -> usize {
-    PAGE_SIZE.load(Ordering::Relaxed)
-}
-
-/// The list results for `items` under `key` (`tools`, `resources`, ...), one per page,
-/// each with `nextCursor` but the last. An empty list is one empty page.
-pub fn pages(key: &str, items: Vec<Value>) -> Vec<Value> {
-    pages_of(key, items, page_size())
-}
-
-/// The page `params.cursor` names (the first without one).
-pub fn select(pages: &[Value], params: &Map<String, Value>) -> Result<Value, RpcError> {
-    select_of(pages, params, page_size())
-}
-
-fn pages_of(key: &str, items: Vec<Value>, size: usize) -> Vec<Value> {
+/// The list results for `items` under `key` (`tools`, `resources`, ...), `size` items
+/// (at least one) a page, each with `nextCursor` but the last. An empty list is one
+/// empty page.
+pub fn pages(key: &str, items: Vec<Value>, size: usize) -> Vec<Value> {
+    let size = size.max(1);
     let count = items.len();
     let mut pages: Vec<Value> = Vec::new();
     let mut items = items.into_iter();
@@ -53,16 +34,18 @@ fn pages_of(key: &str, items: Vec<Value>, size: usize) -> Vec<Value> {
     }
 }
 
-fn select_of(pages: &[Value], params: &Map<String, Value>, size: usize) -> Result<Value, RpcError> {
-    Ok(pages[index_of(pages.len(), params, size)?].clone())
+/// The page `params.cursor` names (the first without one) of pages of `size` items.
+pub fn select(
+    pages: &[Value],
+    params: &Map<String, Value>,
+    size: usize,
+) -> Result<Value, RpcError> {
+    Ok(pages[index(pages.len(), params, size)?].clone())
 }
 
-/// Which of `count` pages `params.cursor` names (0 without one).
-pub fn index(count: usize, params: &Map<String, Value>) -> Result<usize, RpcError> {
-    index_of(count, params, page_size())
-}
-
-fn index_of(count: usize, params: &Map<String, Value>, size: usize) -> Result<usize, RpcError> {
+/// Which of `count` pages of `size` items `params.cursor` names (0 without one).
+pub fn index(count: usize, params: &Map<String, Value>, size: usize) -> Result<usize, RpcError> {
+    let size = size.max(1);
     match params.get("cursor") {
         None | Some(Value::Null) => Ok(0),
         Some(Value::String(cursor)) => cursor
@@ -88,20 +71,17 @@ mod tests {
     #[test]
     fn pages_carry_the_next_cursor_until_the_last() {
         let items: Vec<Value> = (0..120).map(|i| json!(i)).collect();
-        let pages = pages_of("tools", items, 50);
-        assert_eq!(pages.len(), 3);
-        assert_eq!(pages[0]["nextCursor"], "50");
-        assert_eq!(pages[2]["tools"].as_array().unwrap().len(), 20);
-        assert!(pages[2].get("nextCursor").is_none());
-        let pick = |params: Value| select_of(&pages, params.as_object().unwrap(), 50);
+        let all = pages("tools", items, 50);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0]["nextCursor"], "50");
+        assert_eq!(all[2]["tools"].as_array().unwrap().len(), 20);
+        assert!(all[2].get("nextCursor").is_none());
+        let pick = |params: Value| select(&all, params.as_object().unwrap(), 50);
         let second = pick(json!({"cursor": "50"})).unwrap();
         assert_eq!(second["tools"][0], 50);
         for bad in [json!("0"), json!("7"), json!("150"), json!("x"), json!(50)] {
             assert!(pick(json!({ "cursor": bad })).is_err(), "{bad}");
         }
-        assert_eq!(
-            pages_of("tools", Vec::new(), 50),
-            vec![json!({"tools": []})]
-        );
+        assert_eq!(pages("tools", Vec::new(), 50), vec![json!({"tools": []})]);
     }
 }

@@ -1,11 +1,13 @@
-//! Resources: one per exposed HubSpot object type (`hubspot://contacts`), whose read is
-//! the first page of records as JSON, and one template per type
-//! (`hubspot://contacts/{id}`), whose read is that record.
+//! Resources: one per HubSpot object type whose list tool the server exposes
+//! (`hubspot://contacts` needs `get_contacts`), whose read is the first page of records as
+//! JSON, and one template per type whose get tool it exposes (`hubspot://contacts/{id}`
+//! needs `get_contact`), whose read is that record. So a scoped server's resources never
+//! read more than its tools could: a write-only or search-only server has none.
 
-use super::Exposure;
+use super::{Exposure, Recheck};
 use crate::catalog::ObjectType;
 use crate::hubspot::{Client, HubSpotError};
-use crate::jsonrpc::{RpcError, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use crate::jsonrpc::{ErrorCode, RpcError};
 use serde_json::{json, Map, Value};
 
 /// How many records a resource read returns.
@@ -14,7 +16,7 @@ const PAGE: u64 = 10;
 /// The resources `resources/list` pages.
 pub fn list(exposure: &Exposure) -> Vec<Value> {
     exposure
-        .objects
+        .listable
         .iter()
         .map(|object| {
             json!({
@@ -30,7 +32,7 @@ pub fn list(exposure: &Exposure) -> Vec<Value> {
 /// The templates `resources/templates/list` pages: one record of each exposed type.
 pub fn templates(exposure: &Exposure) -> Vec<Value> {
     exposure
-        .objects
+        .gettable
         .iter()
         .map(|object| {
             json!({
@@ -44,11 +46,13 @@ pub fn templates(exposure: &Exposure) -> Vec<Value> {
 }
 
 /// The `resources/read` result for `params.uri`: `hubspot://<type>` or
-/// `hubspot://<type>/<id>`. An unknown URI or record is -32002 for legacy clients and
-/// -32602 on 2026-07-28, which retires -32002 (resources.mdx, Error Handling).
+/// `hubspot://<type>/<id>`. An unknown URI or record, or one this server does not expose,
+/// is -32002 for legacy clients and -32602 on 2026-07-28, which retires -32002
+/// (resources.mdx, Error Handling).
 pub fn read(
     exposure: &Exposure,
     client: &Client,
+    recheck: Option<Recheck>,
     params: &Map<String, Value>,
     modern: bool,
 ) -> Result<Value, RpcError> {
@@ -58,9 +62,9 @@ pub fn read(
     let not_found = |why: String| {
         RpcError::new(
             if modern {
-                INVALID_PARAMS
+                ErrorCode::INVALID_PARAMS
             } else {
-                RESOURCE_NOT_FOUND
+                ErrorCode::RESOURCE_NOT_FOUND
             },
             format!("Resource not found: {uri}; {why}"),
         )
@@ -71,25 +75,29 @@ pub fn read(
         Some((name, id)) => (name, Some(id)),
         None => (rest, None),
     };
-    let object: &ObjectType = exposure
-        .objects
+    let exposed = if id.is_some() {
+        &exposure.gettable
+    } else {
+        &exposure.listable
+    };
+    let object: &ObjectType = exposed
         .iter()
         .find(|o| o.name == name)
-        .ok_or_else(|| {
-            let known: Vec<String> = exposure
-                .objects
-                .iter()
-                .map(|o| format!("hubspot://{}", o.name))
-                .collect();
-            not_found(format!(
-                "available: {} (add /<id> for one record)",
-                known.join(", ")
-            ))
-        })?;
+        .ok_or_else(|| not_found(available(exposure)))?;
+    if let Some(recheck) = recheck {
+        let tool = if id.is_some() {
+            object.get_tool()
+        } else {
+            object.list_tool()
+        };
+        if let Some(tool) = crate::catalog::find(&tool) {
+            recheck(Some(tool))?;
+        }
+    }
     let answer = match id {
         None => client.list_objects(object.name, PAGE, None, &[]),
         Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {
-            let path = format!("/crm/v3/objects/{}/{id}", object.name);
+            let path = client.path(crate::hubspot::Endpoint::GetObject, &[object.name, id]);
             client.call(crate::hubspot::Method::Get, path, None)
         }
         Some(id) => return Err(not_found(format!("'{id}' is not a record id (digits)"))),
@@ -111,4 +119,24 @@ pub fn read(
             "text": serde_json::to_string_pretty(&page).unwrap_or_default()
         }]
     }))
+}
+
+/// What a server that cannot read a URI says instead: the URIs it can read.
+fn available(exposure: &Exposure) -> String {
+    let uris: Vec<String> = exposure
+        .listable
+        .iter()
+        .map(|o| format!("hubspot://{}", o.name))
+        .chain(
+            exposure
+                .gettable
+                .iter()
+                .map(|o| format!("hubspot://{}/<id>", o.name)),
+        )
+        .collect();
+    if uris.is_empty() {
+        "this server exposes no resources (its tools read no object type)".into()
+    } else {
+        format!("this server exposes {}", uris.join(", "))
+    }
 }

@@ -2,15 +2,67 @@
 //! (2026-07-28) are stateless and name their version in every request's `_meta`. The era
 //! is decided per request, so no session state exists anywhere.
 
-use crate::jsonrpc::{RpcError, HEADER_MISMATCH, UNSUPPORTED_VERSION};
+use super::Method;
+use crate::jsonrpc::{ErrorCode, RpcError};
 use serde_json::{json, Map, Value};
 
+/// A protocol version this server speaks (a small newtype, as rmcp's
+/// `ProtocolVersion`): only the constants below exist, and they compare in date order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProtocolVersion(&'static str);
+
+impl ProtocolVersion {
+    /// The first MCP revision.
+    pub const V_2024_11_05: ProtocolVersion = ProtocolVersion("2024-11-05");
+    /// Streamable HTTP.
+    pub const V_2025_03_26: ProtocolVersion = ProtocolVersion("2025-03-26");
+    /// `outputSchema` and `structuredContent`.
+    pub const V_2025_06_18: ProtocolVersion = ProtocolVersion("2025-06-18");
+    /// The last `initialize`-era revision.
+    pub const V_2025_11_25: ProtocolVersion = ProtocolVersion("2025-11-25");
+    /// The stateless revision.
+    pub const V_2026_07_28: ProtocolVersion = ProtocolVersion("2026-07-28");
+
+    /// The version's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// The supported version called `name`.
+    pub fn known(name: &str) -> Option<ProtocolVersion> {
+        SUPPORTED.into_iter().find(|v| v.0 == name)
+    }
+
+    /// True for the `initialize`-era versions.
+    pub fn is_legacy(self) -> bool {
+        self < MODERN
+    }
+}
+
+impl std::fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl serde::Serialize for ProtocolVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
 /// The stateless revision this server speaks.
-pub const MODERN: &str = "2026-07-28";
-/// The `initialize`-era versions, newest first.
-pub const LEGACY: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+pub const MODERN: ProtocolVersion = ProtocolVersion::V_2026_07_28;
+/// Every supported version, newest first: [`MODERN`], then the `initialize`-era ones.
+pub const SUPPORTED: [ProtocolVersion; 5] = [
+    MODERN,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_03_26,
+    ProtocolVersion::V_2024_11_05,
+];
 /// What a legacy request without `MCP-Protocol-Version` is taken as (per the spec).
-pub const LEGACY_DEFAULT: &str = "2025-03-26";
+pub const LEGACY_DEFAULT: ProtocolVersion = ProtocolVersion::V_2025_03_26;
 /// The `_meta` key carrying a modern request's protocol version.
 pub const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 /// The `_meta` key carrying a modern request's client capabilities.
@@ -22,29 +74,18 @@ pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Era {
     /// `initialize` handshake era.
-    Legacy(&'static str),
+    Legacy(ProtocolVersion),
     /// 2026-07-28 and later: stateless, `_meta` on every request.
-    Modern(&'static str),
+    Modern(ProtocolVersion),
 }
 
 impl Era {
-    /// The protocol version string.
-    pub fn version(self) -> &'static str {
+    /// The protocol version.
+    pub fn version(self) -> ProtocolVersion {
         match self {
             Era::Legacy(v) | Era::Modern(v) => v,
         }
     }
-}
-
-/// Every supported version, newest first.
-pub fn supported() -> Vec<&'static str> {
-    std::iter::once(MODERN)
-        .chain(LEGACY.iter().copied())
-        .collect()
-}
-
-fn known(version: &str) -> Option<&'static str> {
-    supported().into_iter().find(|v| *v == version)
 }
 
 /// The HTTP headers that speak about the protocol.
@@ -61,26 +102,29 @@ pub struct Headers<'a> {
     pub http: bool,
 }
 
-/// The unsupported-version error: HTTP 400, -32022, `data.supported`.
+/// The unsupported-version error: -32022, `data.supported`.
 pub fn unsupported(version: &str) -> RpcError {
     RpcError::new(
-        UNSUPPORTED_VERSION,
+        ErrorCode::UNSUPPORTED_VERSION,
         format!(
             "Unsupported protocol version '{version}'; this server supports {}",
-            supported().join(", ")
+            SUPPORTED.map(ProtocolVersion::as_str).join(", ")
         ),
     )
-    .with_data(json!({ "supported": supported(), "requested": version }))
-    .with_status(400)
+    .with_data(json!({ "supported": SUPPORTED, "requested": version }))
 }
 
 fn mismatch(what: String) -> RpcError {
-    RpcError::new(HEADER_MISMATCH, format!("Header mismatch: {what}")).with_status(400)
+    RpcError::new(
+        ErrorCode::HEADER_MISMATCH,
+        format!("Header mismatch: {what}"),
+    )
 }
 
 /// Decides the era of one request and checks it, in the order of the 2026-07-28 spec:
-/// the required `_meta` fields (-32602, HTTP 400), then over HTTP the request metadata
-/// headers against the body (-32020, HTTP 400), then the version itself (-32022).
+/// the required `_meta` fields (-32602), then over HTTP the request metadata headers
+/// against the body (-32020), then the version itself (-32022). Over HTTP, any error here
+/// is answered with status 400 (see [`super::http_status`]).
 pub fn detect(
     method: &str,
     params: &Map<String, Value>,
@@ -90,7 +134,7 @@ pub fn detect(
     let Some(meta_version) = meta.and_then(|meta| meta.get(META_VERSION)) else {
         return legacy(method, params, headers);
     };
-    let malformed = |why: String| RpcError::invalid_params(why).with_status(400);
+    let malformed = RpcError::invalid_params;
     let requested = meta_version
         .as_str()
         .ok_or_else(|| malformed(format!("_meta.{META_VERSION} must be a string")))?;
@@ -110,17 +154,17 @@ pub fn detect(
     if headers.http {
         check_headers(method, params, requested, headers)?;
     }
-    match known(requested) {
-        Some(v) if !LEGACY.contains(&v) => Ok(Era::Modern(v)),
+    match ProtocolVersion::known(requested) {
+        Some(v) if !v.is_legacy() => Ok(Era::Modern(v)),
         _ => Err(unsupported(requested)),
     }
 }
 
 /// The params field a method's `Mcp-Name` header mirrors.
 fn name_field(method: &str) -> Option<&'static str> {
-    match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
+    match Method::named(method)? {
+        Method::ToolsCall | Method::PromptsGet => Some("name"),
+        Method::ResourcesRead => Some("uri"),
         _ => None,
     }
 }
@@ -233,21 +277,21 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
 /// A request without `_meta` version: the legacy era. `initialize` negotiates its own
 /// version; other requests may carry `MCP-Protocol-Version`, taken as 2025-03-26 when absent.
 fn legacy(method: &str, params: &Map<String, Value>, headers: Headers) -> Result<Era, RpcError> {
-    if method == "initialize" {
+    if method == Method::Initialize.as_str() {
         let offered = params.get("protocolVersion").and_then(Value::as_str);
         let version = offered
-            .and_then(|v| LEGACY.iter().copied().find(|l| *l == v))
-            .unwrap_or(LEGACY[0]);
+            .and_then(ProtocolVersion::known)
+            .filter(|v| v.is_legacy())
+            .unwrap_or(ProtocolVersion::V_2025_11_25);
         return Ok(Era::Legacy(version));
     }
     match headers.protocol_version {
         None => Ok(Era::Legacy(LEGACY_DEFAULT)),
-        Some(header) => match known(header) {
-            Some(v) if LEGACY.contains(&v) => Ok(Era::Legacy(v)),
+        Some(header) => match ProtocolVersion::known(header) {
+            Some(v) if v.is_legacy() => Ok(Era::Legacy(v)),
             Some(v) => Err(RpcError::invalid_params(format!(
                 "MCP-Protocol-Version is '{v}' but the request has no _meta.{META_VERSION}; a {v} request must carry it in params._meta"
-            ))
-            .with_status(400)),
+            ))),
             None => Err(unsupported(header)),
         },
     }
@@ -256,7 +300,9 @@ fn legacy(method: &str, params: &Map<String, Value>, headers: Headers) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jsonrpc::INVALID_PARAMS;
+    const INVALID_PARAMS: ErrorCode = ErrorCode::INVALID_PARAMS;
+    const UNSUPPORTED_VERSION: ErrorCode = ErrorCode::UNSUPPORTED_VERSION;
+    const HEADER_MISMATCH: ErrorCode = ErrorCode::HEADER_MISMATCH;
 
     fn params(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
@@ -267,9 +313,22 @@ mod tests {
         let h = Headers::default();
         let era =
             |v: &str| detect("initialize", &params(json!({"protocolVersion": v})), h).unwrap();
-        assert_eq!(era("2024-11-05"), Era::Legacy("2024-11-05"));
-        assert_eq!(era("2025-06-18"), Era::Legacy("2025-06-18"));
-        assert_eq!(era("1999-01-01"), Era::Legacy("2025-11-25"));
+        assert_eq!(
+            era("2024-11-05"),
+            Era::Legacy(ProtocolVersion::V_2024_11_05)
+        );
+        assert_eq!(
+            era("2025-06-18"),
+            Era::Legacy(ProtocolVersion::V_2025_06_18)
+        );
+        assert_eq!(
+            era("1999-01-01"),
+            Era::Legacy(ProtocolVersion::V_2025_11_25)
+        );
+        assert_eq!(
+            era("2026-07-28"),
+            Era::Legacy(ProtocolVersion::V_2025_11_25)
+        );
     }
 
     fn meta() -> Value {
@@ -279,7 +338,7 @@ mod tests {
     /// The headers a conforming HTTP client sends with a `tools/call` of `get_contacts`.
     fn http(name: Option<&'static str>) -> Headers<'static> {
         Headers {
-            protocol_version: Some(MODERN),
+            protocol_version: Some(MODERN.as_str()),
             method: Some("tools/call"),
             name,
             http: true,
@@ -295,8 +354,8 @@ mod tests {
         );
         let bad = params(json!({"_meta": {META_VERSION: "2030-01-01", META_CAPABILITIES: {}}}));
         let err = detect("tools/list", &bad, Headers::default()).unwrap_err();
-        assert_eq!((err.code, err.http_status), (UNSUPPORTED_VERSION, 400));
-        assert_eq!(err.data.unwrap()["supported"][0], MODERN);
+        assert_eq!(err.code, UNSUPPORTED_VERSION);
+        assert_eq!(err.data.unwrap()["supported"][0], MODERN.as_str());
         for meta in [
             json!({META_VERSION: MODERN}),
             json!({META_VERSION: MODERN, META_CAPABILITIES: []}),
@@ -304,7 +363,7 @@ mod tests {
         ] {
             let p = params(json!({"_meta": meta}));
             let err = detect("tools/list", &p, Headers::default()).unwrap_err();
-            assert_eq!((err.code, err.http_status), (INVALID_PARAMS, 400), "{meta}");
+            assert_eq!(err.code, INVALID_PARAMS, "{meta}");
         }
     }
 
@@ -342,11 +401,7 @@ mod tests {
             http(Some("=?base64?not base64?=")),
         ] {
             let err = detect("tools/call", &p, headers).unwrap_err();
-            assert_eq!(
-                (err.code, err.http_status),
-                (HEADER_MISMATCH, 400),
-                "{headers:?}"
-            );
+            assert_eq!(err.code, HEADER_MISMATCH, "{headers:?}");
         }
         // a method without a name needs no Mcp-Name
         let list = params(json!({"_meta": meta()}));

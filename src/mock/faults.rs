@@ -14,6 +14,10 @@
 //! `status` or `delayMs` is needed. Without `body` the answer is HubSpot's: for 429 the
 //! rate-limit body of `policy` (`TEN_SECONDLY_ROLLING` by default, `DAILY`, `SECONDLY`),
 //! for 5xx a gateway's HTML page, otherwise `{status, message, correlationId, category}`.
+//! `"validation": "required"` (or `"conditional"`, with `"property"`) answers API 2026-09's
+//! 400 for a write that misses a property the account's rules require;
+//! `"echoAuthorization": true` answers like a gateway that echoes the request's
+//! `Authorization` header (status 502 unless `status` says otherwise).
 //!
 //! Like HubSpot, answers other than searches carry `X-HubSpot-RateLimit-*` headers from a
 //! rolling count of the mock's requests (100 per 10 s; the mock reports, never enforces).
@@ -63,6 +67,28 @@ struct Rule {
     /// The body to answer instead of HubSpot's (a string is sent as text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body: Option<Value>,
+    /// 2026-09's write validation: `required` (a property the account's create-record form
+    /// requires) or `conditional` (required by a conditional property rule) answers a 400
+    /// `VALIDATION_ERROR` naming `property`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    validation: Option<Validation>,
+    /// The property a `validation` fault names (default `firstname`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    property: Option<String>,
+    /// Answer like a misbehaving gateway that echoes the request's `Authorization` header
+    /// in its error message (status `status`, default 502), to test redaction.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    echo_authorization: bool,
+}
+
+/// Which of 2026-09's required-property rules a fault breaks.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Validation {
+    /// `MISSING_REQUIRED_PROPERTY`.
+    Required,
+    /// `MISSING_CONDITIONAL_REQUIRED_PROPERTY`.
+    Conditional,
 }
 
 fn root() -> String {
@@ -127,9 +153,11 @@ impl Faults {
         if let Some(delay) = rule.as_ref().map(|r| r.delay_ms).filter(|ms| *ms > 0) {
             may::coroutine::sleep(Duration::from_millis(delay));
         }
-        let faulted = rule.as_ref().is_some_and(|r| r.status.is_some());
+        let faulted = rule
+            .as_ref()
+            .is_some_and(|r| r.status.is_some() || r.validation.is_some() || r.echo_authorization);
         let mut response = match rule.as_ref().filter(|_| faulted) {
-            Some(rule) => fault_response(rule),
+            Some(rule) => fault_response(rule, req),
             None => answer(),
         };
         let (used, total) = self.record(req, response.status, faulted);
@@ -227,17 +255,35 @@ fn parse_plan(body: &[u8]) -> Result<Vec<Rule>, String> {
     };
     let rules: Vec<Rule> =
         serde_json::from_value(rules).map_err(|e| format!("a fault rule is not valid: {e}"))?;
-    match rules.iter().find(|r| r.status.is_none() && r.delay_ms == 0) {
+    match rules.iter().find(|r| {
+        r.status.is_none() && r.validation.is_none() && !r.echo_authorization && r.delay_ms == 0
+    }) {
         Some(rule) => Err(format!(
-            "a fault rule needs a status or delayMs: {}",
+            "a fault rule needs a status, validation, echoAuthorization or delayMs: {}",
             json!(rule)
         )),
         None => Ok(rules),
     }
 }
 
-/// The answer a rule gives.
-fn fault_response(rule: &Rule) -> Response {
+/// The answer a rule gives to `req`.
+fn fault_response(rule: &Rule, req: &Request) -> Response {
+    if let Some(kind) = rule.validation {
+        let property = rule.property.as_deref().unwrap_or("firstname");
+        return validation_error(kind, property);
+    }
+    if rule.echo_authorization {
+        let sent = req.header("authorization").unwrap_or_default();
+        return Response::json(
+            rule.status.unwrap_or(502),
+            &json!({
+                "status": "error",
+                "message": format!("gateway refused the request; it carried Authorization: {sent}"),
+                "correlationId": correlation_id(),
+                "category": "GATEWAY_ERROR",
+            }),
+        );
+    }
     let status = rule.status.unwrap_or(500);
     let mut response = match &rule.body {
         Some(Value::String(text)) => Response {
@@ -255,6 +301,33 @@ fn fault_response(rule: &Rule) -> Response {
         response = response.with_header("Retry-After", text);
     }
     response
+}
+
+/// HubSpot 2026-09's 400 for a write that breaks one of the account's required-property
+/// rules (the shape of its `using-object-apis` reference and write-validation changelog).
+fn validation_error(kind: Validation, property: &str) -> Response {
+    let (code, message) = match kind {
+        Validation::Required => (
+            "MISSING_REQUIRED_PROPERTY",
+            format!("A value for {property} must be provided"),
+        ),
+        Validation::Conditional => (
+            "MISSING_CONDITIONAL_REQUIRED_PROPERTY",
+            format!(
+                "{property} is required because of a conditional property rule based on [country]"
+            ),
+        ),
+    };
+    Response::json(
+        400,
+        &json!({
+            "status": "error",
+            "message": "Property values were not valid",
+            "correlationId": correlation_id(),
+            "category": "VALIDATION_ERROR",
+            "errors": [{"message": message, "code": code, "context": {"propertyName": [property]}}],
+        }),
+    )
 }
 
 /// HubSpot's answer for `status`.
@@ -352,7 +425,7 @@ mod tests {
             .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     fn json_of(response: &Response) -> Value {
@@ -487,5 +560,34 @@ mod tests {
             0
         );
         assert_eq!(send(&faults, "GET", "/__mock/other", "").status, 404);
+    }
+
+    #[test]
+    fn a_validation_fault_answers_2026_09s_required_property_error() {
+        let faults = Faults::parse(
+            r#"[{"method":"POST","validation":"required"},{"validation":"conditional","property":"vat_id"}]"#,
+        )
+        .unwrap();
+        let required = send(&faults, "POST", "/crm/objects/2026-09/contacts", "{}");
+        assert_eq!(required.status, 400);
+        let body = json_of(&required);
+        assert_eq!(body["category"], "VALIDATION_ERROR");
+        assert_eq!(body["errors"][0]["code"], "MISSING_REQUIRED_PROPERTY");
+        assert_eq!(body["errors"][0]["context"]["propertyName"][0], "firstname");
+        let conditional = json_of(&send(
+            &faults,
+            "PATCH",
+            "/crm/objects/2026-09/companies/1",
+            "{}",
+        ));
+        assert_eq!(
+            conditional["errors"][0]["code"],
+            "MISSING_CONDITIONAL_REQUIRED_PROPERTY"
+        );
+        assert_eq!(
+            conditional["errors"][0]["context"]["propertyName"][0],
+            "vat_id"
+        );
+        assert!(Faults::parse(r#"{"validation":"sometimes"}"#).is_err());
     }
 }

@@ -3,11 +3,14 @@
 //! links between records (`links`). A link is kept in both directions, so reading from
 //! either record finds it with the association types seen from that side.
 
-use super::store::{canonical_type, type_id, Store};
+use super::store::{canonical_type, type_id, ObjectTables};
 use super::{not_found, offset_page, unknown_type, validation};
 use crate::http::{Request, Response};
 use serde_json::{json, Value};
 use std::path::Path;
+
+/// The most links one page holds (a list's `limit` maximum; a batch read's page).
+const BATCH_PAGE: usize = 500;
 
 /// One association type from one object type to another.
 struct Definition {
@@ -144,7 +147,7 @@ impl Links {
     }
 
     /// `GET /crm/v4/associations/{from}/{to}/labels`.
-    pub fn labels(&self, store: &Store, from: &str, to: &str) -> Response {
+    pub fn labels(&self, store: &ObjectTables, from: &str, to: &str) -> Response {
         if let Err(response) = known_types(store, from, to) {
             return response;
         }
@@ -159,13 +162,80 @@ impl Links {
     }
 
     /// `GET /crm/v4/objects/{from}/{id}/associations/{to}`: one page of linked records.
-    pub fn list(&self, req: &Request, store: &Store, from: &str, id: &str, to: &str) -> Response {
-        let from_id = match live_id(store, from, id) {
-            Ok(n) => n,
-            Err(response) => return response,
+    pub fn list(
+        &self,
+        req: &Request,
+        store: &ObjectTables,
+        from: &str,
+        id: &str,
+        to: &str,
+    ) -> Response {
+        match self.linked(store, from, id, to) {
+            Ok(items) => offset_page(req, &items, BATCH_PAGE, Value::clone),
+            Err(response) => response,
+        }
+    }
+
+    /// `POST .../associations/{from}/{to}/batch/read` with `{inputs: [{id, after?}]}`:
+    /// each record's links, [`BATCH_PAGE`] at a time (`paging.next.after` when more); ids
+    /// that are not live records go to `errors` and make the status 207, like HubSpot's.
+    pub fn batch_read(&self, store: &ObjectTables, from: &str, to: &str, body: &[u8]) -> Response {
+        if let Err(response) = known_types(store, from, to) {
+            return response;
+        }
+        let inputs = match serde_json::from_slice::<Value>(body) {
+            Ok(body) => body["inputs"].as_array().cloned().unwrap_or_default(),
+            Err(e) => return validation(&format!("Invalid input JSON: {e}")),
         };
+        let (mut results, mut errors) = (Vec::new(), Vec::new());
+        for input in &inputs {
+            let id = match &input["id"] {
+                Value::String(id) => id.clone(),
+                other => other.to_string(),
+            };
+            let after = input["after"]
+                .as_str()
+                .and_then(|a| a.parse::<usize>().ok());
+            let items = match self.linked(store, from, &id, to) {
+                Ok(items) => items,
+                Err(_) => {
+                    errors.push(json!({"status": "error", "category": "OBJECT_NOT_FOUND",
+                        "message": format!("Object not found: no {from} record with id {id}"),
+                        "context": {"id": [id]}}));
+                    continue;
+                }
+            };
+            let start = after.unwrap_or(0).min(items.len());
+            let end = (start + BATCH_PAGE).min(items.len());
+            let mut result = json!({"from": {"id": id}, "to": items[start..end]});
+            if end < items.len() {
+                result["paging"] = json!({"next": {"after": end.to_string()}});
+            }
+            results.push(result);
+        }
+        let mut answer = json!({"status": "COMPLETE", "results": results});
+        let status = if errors.is_empty() {
+            200
+        } else {
+            answer["numErrors"] = json!(errors.len());
+            answer["errors"] = json!(errors);
+            207
+        };
+        Response::json(status, &answer)
+    }
+
+    /// The links of one record to records of type `to`, as HubSpot lists them
+    /// (`{toObjectId, associationTypes}`), by `toObjectId`.
+    fn linked(
+        &self,
+        store: &ObjectTables,
+        from: &str,
+        id: &str,
+        to: &str,
+    ) -> Result<Vec<Value>, Response> {
+        let from_id = live_id(store, from, id)?;
         if store.table(to).is_none() {
-            return unknown_type(to);
+            return Err(unknown_type(to));
         }
         let (from, to) = (canonical_type(from), canonical_type(to));
         let types = self.types(from, to);
@@ -176,27 +246,30 @@ impl Links {
             .filter(|l| store.table(to).and_then(|t| t.get(l.to_id)).is_some())
             .collect();
         found.sort_by_key(|l| l.to_id);
-        offset_page(req, &found, 500, |link| {
-            let association_types: Vec<Value> = link
-                .type_ids
-                .iter()
-                .map(|t| {
-                    let (category, label) = types
-                        .iter()
-                        .find(|(id, _, _)| id == t)
-                        .map_or(("HUBSPOT_DEFINED", None), |(_, c, l)| (*c, *l));
-                    json!({"category": category, "typeId": t, "label": label})
-                })
-                .collect();
-            json!({"toObjectId": link.to_id, "associationTypes": association_types})
-        })
+        Ok(found
+            .iter()
+            .map(|link| {
+                let association_types: Vec<Value> = link
+                    .type_ids
+                    .iter()
+                    .map(|t| {
+                        let (category, label) = types
+                            .iter()
+                            .find(|(id, _, _)| id == t)
+                            .map_or(("HUBSPOT_DEFINED", None), |(_, c, l)| (*c, *l));
+                        json!({"category": category, "typeId": t, "label": label})
+                    })
+                    .collect();
+                json!({"toObjectId": link.to_id, "associationTypes": association_types})
+            })
+            .collect())
     }
 
     /// `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`: links the
     /// records with the pair's default (unlabeled) association type.
     pub fn create_default(
         &mut self,
-        store: &Store,
+        store: &ObjectTables,
         (from, id): (&str, &str),
         (to, to_id): (&str, &str),
     ) -> Response {
@@ -233,7 +306,7 @@ impl Links {
     /// `[{associationCategory, associationTypeId}]`: links with those (labeled) types.
     pub fn create_labeled(
         &mut self,
-        store: &Store,
+        store: &ObjectTables,
         (from, id): (&str, &str),
         (to, to_id): (&str, &str),
         body: &[u8],
@@ -293,7 +366,7 @@ impl Links {
 }
 
 /// Both object types exist.
-fn known_types(store: &Store, from: &str, to: &str) -> Result<(), Response> {
+fn known_types(store: &ObjectTables, from: &str, to: &str) -> Result<(), Response> {
     for ty in [from, to] {
         if store.table(ty).is_none() {
             return Err(unknown_type(ty));
@@ -303,7 +376,7 @@ fn known_types(store: &Store, from: &str, to: &str) -> Result<(), Response> {
 }
 
 /// The id of a live record of `ty`, or the 404 to answer.
-fn live_id(store: &Store, ty: &str, id: &str) -> Result<u64, Response> {
+fn live_id(store: &ObjectTables, ty: &str, id: &str) -> Result<u64, Response> {
     let Some(table) = store.table(ty) else {
         return Err(unknown_type(ty));
     };

@@ -1,8 +1,11 @@
-//! A fake HubSpot CRM v3 HTTP API driven by fixture files, for tests and demos
+//! A fake HubSpot CRM HTTP API driven by fixture files, for tests and demos
 //! (`mock-hubspot` or `HUBSPOT_MOCK=<dir>`).
 //!
-//! It answers list, get, create, update, archive and search on `/crm/v3/objects/{type}`
-//! like HubSpot does, with HubSpot's error bodies (`{status, message, correlationId, category}`).
+//! It serves the paths of one HubSpot API version ([`ApiVersion`]: `2026-09`, `2026-03` or
+//! `legacy` v3/v4, routed by the client's own table, [`paths::PATHS`]) from the same
+//! fixtures, and answers 404 to another version's paths, so a client calling the wrong
+//! scheme fails a test. It answers list, get, create, update, archive and search on
+//! records like HubSpot does, with HubSpot's error bodies (`{status, message, correlationId, category}`).
 //! Any non-empty bearer token is accepted. Writes live only in memory. Where HubSpot
 //! is vague the mock is strict and clear: archiving a missing record is a 404, and
 //! an unknown object type is a 404 `OBJECT_NOT_FOUND`. Faults (429, 5xx, slow answers)
@@ -17,6 +20,7 @@ mod store;
 
 use crate::clock::now_rfc3339;
 use crate::http::{Handler, Request, Response};
+use crate::hubspot::paths::{self, ApiVersion, Endpoint};
 use links::Links;
 use meta::Meta;
 use search::Search;
@@ -25,7 +29,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
-use store::{property_string, Properties, Record, Store, SYSTEM_PROPERTIES};
+use store::{property_string, ObjectTables, Properties, Record, SYSTEM_PROPERTIES};
 
 /// The largest page a list answers.
 const MAX_LIST_LIMIT: usize = 100;
@@ -33,11 +37,13 @@ const MAX_LIST_LIMIT: usize = 100;
 /// A fake HubSpot: the fixture records, account data and associations in memory. Locks
 /// are always taken in the order store, meta, links.
 pub struct MockHubSpot {
-    store: Mutex<Store>,
+    store: Mutex<ObjectTables>,
     meta: Mutex<Meta>,
     links: Mutex<Links>,
     latency: Duration,
     faults: faults::Faults,
+    /// The HubSpot API version whose paths it serves; other schemes get a 404.
+    version: ApiVersion,
 }
 
 impl MockHubSpot {
@@ -45,12 +51,19 @@ impl MockHubSpot {
     /// data files of [`meta::FILES`] when present.
     pub fn load(dir: &Path) -> Result<MockHubSpot, String> {
         Ok(MockHubSpot {
-            store: Mutex::new(Store::load(dir, &meta::FILES)?),
+            store: Mutex::new(ObjectTables::load(dir, &meta::FILES)?),
             meta: Mutex::new(Meta::load(dir)?),
             links: Mutex::new(Links::load(dir)?),
             latency: Duration::ZERO,
             faults: faults::Faults::default(),
+            version: ApiVersion::default(),
         })
+    }
+
+    /// Serves the paths of this HubSpot API version (default: 2026-09) and answers 404 to
+    /// the others'.
+    pub fn with_api_version(self, version: ApiVersion) -> MockHubSpot {
+        MockHubSpot { version, ..self }
     }
 
     /// Starts with this fault plan (see [`faults`]).
@@ -64,7 +77,7 @@ impl MockHubSpot {
         MockHubSpot { latency, ..self }
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    fn store(&self) -> std::sync::MutexGuard<'_, ObjectTables> {
         // A panic elsewhere cannot leave a record half-written, so a poisoned lock is fine.
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -97,66 +110,82 @@ impl MockHubSpot {
                 "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
             );
         }
-        let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
-        match (req.method, segments.as_slice()) {
-            ("GET", ["", "crm", "v3", "objects", ty]) => self.list(req, ty),
-            ("POST", ["", "crm", "v3", "objects", ty]) => self.create(req, ty),
-            ("POST", ["", "crm", "v3", "objects", ty, "search"]) => self.search(req, ty),
-            ("GET", ["", "crm", "v3", "objects", ty, id]) => self.get(req, ty, id),
-            ("PATCH", ["", "crm", "v3", "objects", ty, id]) => self.update(req, ty, id),
-            ("DELETE", ["", "crm", "v3", "objects", ty, id]) => self.archive(ty, id),
-            ("POST", ["", "crm", "v3", "objects", ty, "batch", op]) => self.batch(ty, op, req.body),
-            ("GET", ["", "crm", "v4", "objects", from, id, "associations", to]) => {
+        let Some((endpoint, params)) = paths::route(self.version, req.method, req.path) else {
+            return self.no_route(req);
+        };
+        let p = |i: usize| params.get(i).copied().unwrap_or_default();
+        match endpoint {
+            Endpoint::ListObjects => self.list(req, p(0)),
+            Endpoint::CreateObject => self.create(req, p(0)),
+            Endpoint::SearchObjects => self.search(req, p(0)),
+            Endpoint::GetObject => self.get(req, p(0), p(1)),
+            Endpoint::UpdateObject => self.update(req, p(0), p(1)),
+            Endpoint::ArchiveObject => self.archive(p(0), p(1)),
+            Endpoint::BatchObjects => self.batch(p(0), p(1), req.body),
+            Endpoint::ListAssociations => {
                 let store = self.store();
-                self.links().list(req, &store, from, id, to)
+                self.links().list(req, &store, p(0), p(1), p(2))
             }
-            (
-                "PUT",
-                ["", "crm", "v4", "objects", from, id, "associations", "default", to, to_id],
-            ) => {
+            Endpoint::ReadAssociations => {
                 let store = self.store();
-                self.links().create_default(&store, (from, id), (to, to_id))
+                self.links().batch_read(&store, p(0), p(1), req.body)
             }
-            ("PUT", ["", "crm", "v4", "objects", from, id, "associations", to, to_id]) => {
+            Endpoint::CreateDefaultAssociation => {
                 let store = self.store();
                 self.links()
-                    .create_labeled(&store, (from, id), (to, to_id), req.body)
+                    .create_default(&store, (p(0), p(1)), (p(2), p(3)))
             }
-            ("GET", ["", "crm", "v4", "associations", from, to, "labels"]) => {
+            Endpoint::CreateLabeledAssociation => {
                 let store = self.store();
-                self.links().labels(&store, from, to)
+                self.links()
+                    .create_labeled(&store, (p(0), p(1)), (p(2), p(3)), req.body)
             }
-            ("GET", ["", "crm", "v3", "owners"]) => self.meta().owners(req),
-            ("GET", ["", "crm", "v3", "owners", id]) => self.meta().owner(id),
-            ("GET", ["", "crm", "v3", "pipelines", ty]) => self.meta().pipelines(ty),
-            ("GET", ["", "crm", "v3", "pipelines", ty, id]) => self.meta().pipeline(ty, id),
-            ("GET", ["", "crm", "v3", "properties", ty]) => {
-                let known = self.store().table(ty).is_some();
-                self.meta().properties(ty, known)
+            Endpoint::AssociationLabels => {
+                let store = self.store();
+                self.links().labels(&store, p(0), p(1))
             }
-            ("GET", ["", "crm", "v3", "properties", ty, name]) => self.meta().property(ty, name),
-            ("POST", ["", "crm", "v3", "properties", ty]) => {
-                let known = self.store().table(ty).is_some();
-                self.meta().create_property(ty, req.body, known)
+            Endpoint::ListOwners => self.meta().owners(req),
+            Endpoint::GetOwner => self.meta().owner(p(0)),
+            Endpoint::ListPipelines => self.meta().pipelines(p(0)),
+            Endpoint::GetPipeline => self.meta().pipeline(p(0), p(1)),
+            Endpoint::ListProperties => {
+                let known = self.store().table(p(0)).is_some();
+                self.meta().properties(p(0), known)
             }
-            ("PATCH", ["", "crm", "v3", "properties", ty, name]) => {
-                self.meta().update_property(ty, name, req.body)
+            Endpoint::GetProperty => self.meta().property(p(0), p(1)),
+            Endpoint::CreateProperty => {
+                let known = self.store().table(p(0)).is_some();
+                self.meta().create_property(p(0), req.body, known)
             }
-            ("GET", ["", "automation", "v4", "flows"]) => self.meta().workflows(req),
-            ("GET", ["", "automation", "v4", "flows", id]) => self.meta().workflow(id),
-            ("GET", ["", "account-info", "v3", "details"]) => self.meta().account(),
-            ("POST", ["", "oauth", "v2", "private-apps", "get", "access-token-info"]) => {
-                self.meta().token_info(req.body)
-            }
-            _ => error(
-                404,
-                "OBJECT_NOT_FOUND",
-                &format!(
-                    "No route for {} {} in this mock HubSpot",
-                    req.method, req.path
-                ),
-            ),
+            Endpoint::UpdateProperty => self.meta().update_property(p(0), p(1), req.body),
+            Endpoint::ListWorkflows => self.meta().workflows(req),
+            Endpoint::GetWorkflow => self.meta().workflow(p(0)),
+            Endpoint::AccountDetails => self.meta().account(),
+            Endpoint::TokenInfo => self.meta().token_info(req.body),
         }
+    }
+
+    /// The 404 for a path this mock does not serve, saying when it is another HubSpot
+    /// API version's path (so a client calling the wrong scheme fails loudly).
+    fn no_route(&self, req: &Request) -> Response {
+        let other = ApiVersion::ALL
+            .into_iter()
+            .find(|v| paths::route(*v, req.method, req.path).is_some());
+        let why = match other {
+            Some(other) => format!(
+                ": that is the HubSpot API version {other} path, and this mock serves {} (HUBSPOT_API_VERSION / --api-version)",
+                self.version
+            ),
+            None => String::new(),
+        };
+        error(
+            404,
+            "OBJECT_NOT_FOUND",
+            &format!(
+                "No route for {} {} in this mock HubSpot{why}",
+                req.method, req.path
+            ),
+        )
     }
 }
 

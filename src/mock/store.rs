@@ -143,14 +143,14 @@ impl Table {
 }
 
 /// Every object type's table, by type name (`contacts`, `companies`, ...).
-pub struct Store {
+pub struct ObjectTables {
     tables: BTreeMap<String, Table>,
 }
 
-impl Store {
+impl ObjectTables {
     /// Loads every `<type>.json` file in `dir` (a JSON array of HubSpot records), except
     /// the files named in `skip` (which hold other data).
-    pub fn load(dir: &Path, skip: &[&str]) -> Result<Store, String> {
+    pub fn load(dir: &Path, skip: &[&str]) -> Result<ObjectTables, String> {
         let entries = std::fs::read_dir(dir)
             .map_err(|e| format!("cannot read fixtures directory {}: {e}", dir.display()))?;
         let mut tables = BTreeMap::new();
@@ -173,7 +173,7 @@ impl Store {
         if tables.is_empty() {
             return Err(format!("no <type>.json fixture files in {}", dir.display()));
         }
-        Ok(Store { tables })
+        Ok(ObjectTables { tables })
     }
 
     /// The table for an object type name or id (`contacts` or `0-1`).

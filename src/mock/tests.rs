@@ -8,8 +8,12 @@ fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hubspot"))
 }
 
+/// The mock on the legacy (v3/v4) paths most tests here are written with; the dated
+/// schemes are tested in `every_api_version_serves_the_same_fixtures_at_its_own_paths`.
 fn mock() -> MockHubSpot {
-    MockHubSpot::load(fixtures()).expect("fixtures load")
+    MockHubSpot::load(fixtures())
+        .expect("fixtures load")
+        .with_api_version(ApiVersion::Legacy)
 }
 
 /// The fixture records of a type, read independently of the mock.
@@ -167,7 +171,9 @@ fn load_errors_name_the_directory_or_file() {
             "createdAt":"2024-01-01T00:00:00.000Z","updatedAt":"2024-01-02T00:00:00.000Z"}]"#,
     )
     .unwrap();
-    let tickets = MockHubSpot::load(&dir).unwrap();
+    let tickets = MockHubSpot::load(&dir)
+        .unwrap()
+        .with_api_version(ApiVersion::Legacy);
     let (status, body) = call(&tickets, "GET", "/crm/v3/objects/tickets/7", "");
     assert_eq!(status, 200);
     // Other types answer every property, numbers as strings.
@@ -175,6 +181,59 @@ fn load_errors_name_the_directory_or_file() {
     assert_eq!(body["properties"]["subject"], "Printer on fire");
     assert_eq!(body["properties"]["createdate"], "2024-01-01T00:00:00.000Z");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_api_version_serves_the_same_fixtures_at_its_own_paths() {
+    let mut answers = Vec::new();
+    for version in ApiVersion::ALL {
+        let mock = MockHubSpot::load(fixtures())
+            .unwrap()
+            .with_api_version(version);
+        let list = paths::build(version, Endpoint::ListObjects, &["contacts"]);
+        let (status, page) = call(&mock, "GET", &format!("{list}?limit=3"), "");
+        assert_eq!(status, 200, "{version} {list}: {page}");
+        let first = ids(&page)[0].clone();
+        let get = paths::build(version, Endpoint::GetObject, &["contacts", &first]);
+        let (status, one) = call(&mock, "GET", &get, "");
+        assert_eq!(status, 200, "{version} {get}: {one}");
+        let labels = paths::build(
+            version,
+            Endpoint::AssociationLabels,
+            &["contacts", "companies"],
+        );
+        let (status, types) = call(&mock, "GET", &labels, "");
+        assert_eq!(status, 200, "{version} {labels}: {types}");
+        answers.push((ids(&page), one["id"].clone(), types));
+        // Every other version's record path is refused, naming both versions.
+        for other in ApiVersion::ALL.into_iter().filter(|v| *v != version) {
+            let wrong = paths::build(other, Endpoint::ListObjects, &["contacts"]);
+            let (status, body) = call(&mock, "GET", &wrong, "");
+            assert_eq!(status, 404, "{version} serves {wrong}");
+            let message = body["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("API version {other} path"))
+                    && message.contains(&format!("this mock serves {version}")),
+                "{message}"
+            );
+        }
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    let dated = mock().with_api_version(ApiVersion::V2026_09);
+    assert_eq!(
+        call(&dated, "GET", "/crm/objects/2026-09/contacts?limit=1", "").0,
+        200
+    );
+    assert_eq!(
+        call(&dated, "GET", "/crm/v3/objects/contacts?limit=1", "").0,
+        404
+    );
+    let (status, body) = call(&dated, "GET", "/crm/nothing/here", "");
+    assert_eq!(status, 404);
+    assert!(
+        !body["message"].as_str().unwrap().contains("API version"),
+        "{body}"
+    );
 }
 
 #[test]

@@ -46,8 +46,13 @@ pub struct EtcdStore {
 
 /// Opens the registry on etcd: reads the sealing key, reads every record, and starts the
 /// watch that keeps this replica's copy current. Fails when etcd cannot be read at all (a
-/// replica with no copy has nothing to serve).
-pub fn open(settings: &etcd::Settings, key_file: &Path) -> Result<Arc<Registry>, String> {
+/// replica with no copy has nothing to serve). `max_servers_per_account` is
+/// `MAX_SERVERS_PER_ACCOUNT`.
+pub fn open(
+    settings: &etcd::Settings,
+    key_file: &Path,
+    max_servers_per_account: usize,
+) -> Result<Arc<Registry>, String> {
     settings.check()?;
     let sealer = Sealer::new(&read_key(key_file)?)
         .ok_or_else(|| format!("REGISTRY_KEY_FILE {} is not usable", key_file.display()))?;
@@ -60,11 +65,8 @@ pub fn open(settings: &etcd::Settings, key_file: &Path) -> Result<Arc<Registry>,
     let (revision, events) = store
         .load()
         .map_err(|e| format!("cannot read the registry from etcd: {e}"))?;
-    let registry = Arc::new(Registry::with_backend(
-        store.clone(),
-        sealer,
-        State::empty(),
-    ));
+    let registry = Registry::with_backend(store.clone(), sealer, State::empty());
+    let registry = Arc::new(registry.with_max_servers_per_account(max_servers_per_account));
     registry.apply_remote(revision, events, true);
     let weak = Arc::downgrade(&registry);
     std::thread::Builder::new()

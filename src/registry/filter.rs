@@ -432,4 +432,33 @@ mod tests {
             );
         }
     }
+
+    /// The groups keep Truto's meaning over the real catalog: `read` and `custom` select
+    /// only tools that read, and every tool that writes is `create`, `update` or `delete`,
+    /// so `{"methods":["read","custom"]}` ("read and search") can change nothing.
+    #[test]
+    fn read_and_custom_select_only_read_only_tools_of_the_catalog() {
+        let tools = crate::catalog::tools();
+        for group in ["read", "custom"] {
+            let f = filter(json!({ "methods": [group] }));
+            let selected: Vec<_> = tools
+                .iter()
+                .filter(|t| f.allows(t.method, t.tags))
+                .collect();
+            assert!(!selected.is_empty(), "{group} selects something");
+            for tool in selected {
+                assert!(tool.read_only, "{group} selects {} which writes", tool.name);
+            }
+        }
+        let write = filter(json!({"methods": ["write"]}));
+        for tool in tools {
+            assert_eq!(
+                write.allows(tool.method, tool.tags),
+                !tool.read_only,
+                "{} (method {})",
+                tool.name,
+                tool.method
+            );
+        }
+    }
 }

@@ -70,6 +70,9 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 /// The longest HubSpot private app token accepted.
 pub const MAX_HUBSPOT_TOKEN_LEN: usize = 1024;
+/// How many live scoped servers one account may have when `MAX_SERVERS_PER_ACCOUNT` is
+/// not set: each costs memory and a file entry, so minting in a loop must stop somewhere.
+pub const DEFAULT_MAX_SERVERS_PER_ACCOUNT: usize = 1000;
 /// The file format version this code reads and writes.
 const FILE_VERSION: u32 = 1;
 /// Hashed into the start-up account's id, so the id is the same on every run.
@@ -510,6 +513,8 @@ pub struct Registry {
     /// This process's credentials for the start-up account (never stored): attached to the
     /// start-up account whenever a store delivers its record.
     default_auth: Mutex<Option<AccountAuth>>,
+    /// The most live scoped servers one account may have (`MAX_SERVERS_PER_ACCOUNT`).
+    max_servers_per_account: usize,
 }
 
 impl Registry {
@@ -557,6 +562,7 @@ impl Registry {
             generation: AtomicU64::new(0),
             writer: Mutex::new(()),
             default_auth: Mutex::new(None),
+            max_servers_per_account: DEFAULT_MAX_SERVERS_PER_ACCOUNT,
         }
     }
 
@@ -569,6 +575,15 @@ impl Registry {
     /// file, which keeps the seed's `/ready` shape).
     pub fn check(&self) -> Option<Value> {
         self.backend.check()
+    }
+
+    /// The same registry allowing at most `max` live scoped servers per account
+    /// (`MAX_SERVERS_PER_ACCOUNT`); a create beyond it is a 409.
+    pub fn with_max_servers_per_account(self, max: usize) -> Registry {
+        Registry {
+            max_servers_per_account: max,
+            ..self
+        }
     }
 
     /// The start-up account's id: the same on every run and every machine.
@@ -863,9 +878,10 @@ impl Registry {
         self.mint_server(account_id, input, created_by, base_url, now_ms)
     }
 
-    /// `POST /integrated-account/{account_id}/mcp`: mints a token and returns the server
-    /// with `token` and `url` (`<base_url>/mcp/<token>`): the only answer that ever holds
-    /// them. `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
+    /// `POST /integrated-account/{account_id}/mcp`: checks the account's server count (409
+    /// at `MAX_SERVERS_PER_ACCOUNT` live servers), mints a token and returns the server with
+    /// `token` and `url` (`<base_url>/mcp/<token>`): the only answer that ever holds them.
+    /// `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
     pub fn mint_server(
         &self,
         account_id: &str,
@@ -889,12 +905,28 @@ impl Registry {
             token_sha256: token::hash_token(&token),
         };
         let mut shown = server.to_json();
+        let max = self.max_servers_per_account;
         self.change(now_ms, |state| {
             state.account(account_id)?;
-            // Per-account caps go here, counted on `state` (the fresh copy on a retry).
-            if !state.servers.iter().any(|s| s.id == server.id) {
-                state.servers.push(server.clone());
+            // Counted on the copy the change applies to (after expired servers are
+            // dropped; on a retry, the fresh copy). Already there: a retry of a create
+            // that etcd committed but did not confirm.
+            if state.servers.iter().any(|s| s.id == server.id) {
+                return Ok(());
             }
+            let live = state
+                .servers
+                .iter()
+                .filter(|s| s.integrated_account_id == account_id)
+                .count();
+            if live >= max {
+                return Err(RegistryError::Conflict(format!(
+                    "integrated account {account_id} already has {live} MCP servers, the most \
+                     allowed (MAX_SERVERS_PER_ACCOUNT={max}); delete unused ones or raise \
+                     MAX_SERVERS_PER_ACCOUNT"
+                )));
+            }
+            state.servers.push(server.clone());
             Ok(())
         })?;
         shown["url"] = Value::String(format!("{}/mcp/{token}", base_url.trim_end_matches('/')));

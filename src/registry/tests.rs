@@ -670,6 +670,56 @@ fn concurrent_changes_are_all_kept() {
     assert_eq!(listed["result"].as_array().map(Vec::len), Some(40));
 }
 
+/// `MAX_SERVERS_PER_ACCOUNT`: the create past the cap is a 409 naming the setting; the
+/// cap is per account, and deleting (or expiry) frees a place.
+#[test]
+fn servers_per_account_are_capped() {
+    let dir = TempDir::new("reg-cap");
+    let (reg, account) = with_default(&dir);
+    let reg = reg.with_max_servers_per_account(2);
+    let a = create(&reg, &account, json!({"name": "a"})).expect("first");
+    create(
+        &reg,
+        &account,
+        json!({"name": "b", "expires_at": "2024-01-15T10:32:00Z"}),
+    )
+    .expect("second");
+    let err = create(&reg, &account, json!({"name": "c"})).expect_err("third");
+    assert_eq!(err.status(), 409);
+    let msg = err.message();
+    assert!(
+        msg.contains("MAX_SERVERS_PER_ACCOUNT=2") && msg.contains("already has 2"),
+        "{msg}"
+    );
+    // Nothing was written for the refused one.
+    assert_eq!(file_text(&dir).matches("\"token_sha256\"").count(), 2);
+    // Another account has its own count.
+    let other = reg
+        .create_account(&json!({"name": "other", "mock": true}), NOW)
+        .expect("account");
+    let other = other["id"].as_str().unwrap();
+    create(&reg, other, json!({"name": "x"})).expect("other account");
+    // Deleting one frees a place.
+    reg.delete_server(&account, a["id"].as_str().unwrap(), NOW)
+        .expect("delete");
+    create(&reg, &account, json!({"name": "c"})).expect("after delete");
+    // So does expiry: the second server expires at 10:32.
+    let later = NOW + 3 * 60_000;
+    reg.create_server(
+        &account,
+        &json!({"name": "d"}),
+        CATALOG,
+        ADMIN_IDENTITY,
+        BASE,
+        later,
+    )
+    .expect("after expiry");
+    assert_eq!(
+        DEFAULT_MAX_SERVERS_PER_ACCOUNT, 1000,
+        "the documented default"
+    );
+}
+
 #[test]
 fn export_then_import_moves_every_record_and_only_under_the_same_key() {
     let from = TempDir::new("reg-export");

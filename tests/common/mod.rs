@@ -223,6 +223,30 @@ impl Client {
         self.request("POST", path, &all, body.to_string().as_bytes())
     }
 
+    /// One admin API call with `Authorization: Bearer <admin_token>` and a JSON `body`;
+    /// the status and the JSON answer (`null` when empty).
+    pub fn admin(
+        &self,
+        admin_token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let auth = format!("Bearer {admin_token}");
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let reply = self.request(method, path, &headers, body.as_bytes());
+        let json = if reply.body.is_empty() {
+            Value::Null
+        } else {
+            reply.json()
+        };
+        (reply.status, json)
+    }
+
     /// `tools/call` of `name` with `arguments` on `/mcp`; returns the JSON-RPC response.
     pub fn call_tool(&self, name: &str, arguments: Value) -> Value {
         self.call_tool_with(name, arguments, &[])

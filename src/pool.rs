@@ -1,5 +1,5 @@
-//! The blocking pool: a few OS threads that run blocking work (HTTP calls to HubSpot)
-//! for coroutines. The coroutine sends a job over a bounded `std::sync::mpsc` queue and
+//! The blocking pool: a few OS threads that run blocking work for coroutines (HTTP calls
+//! to HubSpot on one pool, registry writes on another). The coroutine sends a job over a bounded `std::sync::mpsc` queue and
 //! parks on a `may::sync::mpsc` reply channel, so its worker thread moves on to other
 //! coroutines (such as `/health`) while HubSpot is slow.
 

@@ -801,6 +801,46 @@ fn a_replica_whose_watch_missed_compacted_history_reads_the_registry_again() {
     assert!(a.log().contains("compacted"), "{}", a.log());
 }
 
+#[test]
+fn the_server_cap_per_account_holds_across_replicas_creating_at_once() {
+    let Some(etcd) = Etcd::start("cap") else {
+        return;
+    };
+    let cap = [("MAX_SERVERS_PER_ACCOUNT", "5")];
+    let a = replica_with(&etcd, "/cap-test/", &cap);
+    let b = replica_with(&etcd, "/cap-test/", &cap);
+    let account = default_account(&a);
+    let path = format!("/integrated-account/{account}/mcp");
+    let creates = |server: &Server| {
+        (0..10)
+            .map(|i| {
+                let (status, body) = admin(
+                    server,
+                    "POST",
+                    &path,
+                    Some(json!({ "name": format!("c{i}") })),
+                );
+                assert!(status == 201 || status == 409, "{status} {body}");
+                usize::from(status == 201)
+            })
+            .sum::<usize>()
+    };
+    let made = std::thread::scope(|scope| {
+        let on_a = scope.spawn(|| creates(&a));
+        let on_b = scope.spawn(|| creates(&b));
+        on_a.join().unwrap() + on_b.join().unwrap()
+    });
+    assert_eq!(made, 5, "acknowledged creates past the cap of 5");
+    for replica in [&a, &b] {
+        let listed = within(Duration::from_secs(10), || {
+            admin(replica, "GET", &path, None).1["result"]
+                .as_array()
+                .is_some_and(|servers| servers.len() == 5)
+        });
+        assert!(listed.is_some(), "{}", admin(replica, "GET", &path, None).1);
+    }
+}
+
 /// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when
 /// etcd did not answer.
 fn etcd_kvs(etcd: &Etcd, key: &str) -> Option<Vec<Value>> {

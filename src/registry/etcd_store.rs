@@ -7,9 +7,11 @@
 //! key, under a lease that ends then, so etcd deletes it everywhere.
 //!
 //! Every change is one transaction comparing each touched record's `mod_revision` (a new
-//! one: `create_revision == 0`), and the account's, so a change based on an old copy is
-//! refused ([`CommitError::Lost`]) and applied again by the registry to the fresh copy: no
-//! update is lost. The admin API answers only after etcd committed.
+//! one: `create_revision == 0`) and the account's (which a new server moves, so creates
+//! under one account are serialised and `MAX_SERVERS_PER_ACCOUNT` holds across replicas).
+//! A change based on an old copy is refused ([`CommitError::Lost`]) and applied again by
+//! the registry to the fresh copy: no update is lost. The admin API answers only after etcd
+//! committed.
 //!
 //! Each replica keeps the whole registry in memory: read at start, then kept current by a
 //! watch from the revision it read, on its own OS thread. A watch that breaks (or is
@@ -286,6 +288,11 @@ fn put(key: &str, value: &[u8], lease: Option<i64>) -> Value {
     json!({ "request_put": request })
 }
 
+/// A put that keeps the key's value and lease and only moves its `mod_revision`.
+fn touch(key: &str) -> Value {
+    json!({"request_put": {"key": etcd::key(key), "ignore_value": true, "ignore_lease": true}})
+}
+
 fn delete(key: &str, range_end: Option<String>) -> Value {
     let mut request = json!({"key": etcd::key(key)});
     if let Some(end) = range_end {
@@ -380,10 +387,17 @@ impl EtcdStore {
             if old == Some(server) {
                 continue;
             }
-            // The account must still be there, unchanged, when the server is written.
+            // The account must still be there, unchanged, when the server is written. A new
+            // server also bumps the account's revision (value and lease kept), so two
+            // replicas creating under one account at once conflict and the loser counts
+            // again: MAX_SERVERS_PER_ACCOUNT holds across replicas.
             let account = &server.integrated_account_id;
             if let Some(v) = version(account) {
-                txn.guard(self.account_key(account), Some(v));
+                let account_key = self.account_key(account);
+                if old.is_none() && !txn.guarded.contains(&account_key) {
+                    txn.success.push(touch(&account_key));
+                }
+                txn.guard(account_key, Some(v));
             }
             let key = self.server_key(server);
             txn.guard(key.clone(), old.and_then(|_| version(&server.id)));

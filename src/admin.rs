@@ -8,7 +8,9 @@ use crate::catalog;
 use crate::clock;
 use crate::http::{Request, Response};
 use crate::pool::BlockingPool;
-use crate::registry::{token, Page, Registry, RegistryError, ADMIN_IDENTITY};
+use crate::registry::{
+    token, NewAccount, NewServer, Page, Registry, RegistryError, ServerPatch, ADMIN_IDENTITY,
+};
 use crate::throttle::Throttle;
 use serde_json::Value;
 use std::sync::Arc;
@@ -81,10 +83,10 @@ impl Admin {
         let now = clock::now_millis();
         Ok(match (req.method, segments.as_slice()) {
             ("GET", []) => page().map(|p| (200, registry.list_accounts(&p))),
-            ("POST", []) => {
-                let body = json_body(req)?;
-                self.write(move |r| r.create_account(&body, now).map(|v| (201, v)))?
-            }
+            ("POST", []) => match NewAccount::parse(&json_body(req)?) {
+                Ok(input) => self.write(move |r| r.add_account(input, now).map(|v| (201, v)))?,
+                Err(err) => Err(err),
+            },
             ("GET", [id]) => registry.get_account(id).map(|v| (200, v)),
             ("DELETE", [id]) => {
                 let id = id.to_string();
@@ -94,26 +96,36 @@ impl Admin {
                 .and_then(|p| registry.list_servers(id, &p, now))
                 .map(|v| (200, v)),
             ("POST", [id, "mcp"]) => {
-                let (id, body, base) = (id.to_string(), json_body(req)?, self.base_url(req));
-                self.write(move |r| {
-                    r.create_server(
-                        &id,
-                        &body,
-                        catalog::filter_view(),
-                        ADMIN_IDENTITY,
-                        &base,
-                        now,
-                    )
-                    .map(|v| (201, v))
-                })?
+                let body = json_body(req)?;
+                let input = registry
+                    .get_account(id)
+                    .and_then(|_| NewServer::parse(&body, catalog::filter_view(), now));
+                match input {
+                    Ok(input) => {
+                        let (id, base) = (id.to_string(), self.base_url(req));
+                        self.write(move |r| {
+                            r.mint_server(&id, input, ADMIN_IDENTITY, &base, now)
+                                .map(|v| (201, v))
+                        })?
+                    }
+                    Err(err) => Err(err),
+                }
             }
             ("GET", [id, "mcp", mcp_id]) => registry.get_server(id, mcp_id, now).map(|v| (200, v)),
             ("PATCH", [id, "mcp", mcp_id]) => {
-                let (id, mcp_id, body) = (id.to_string(), mcp_id.to_string(), json_body(req)?);
-                self.write(move |r| {
-                    r.update_server(&id, &mcp_id, &body, catalog::filter_view(), now)
-                        .map(|v| (200, v))
-                })?
+                let body = json_body(req)?;
+                let patch = registry
+                    .get_server(id, mcp_id, now)
+                    .and_then(|_| ServerPatch::parse(&body, catalog::filter_view(), now));
+                match patch {
+                    Ok(patch) => {
+                        let (id, mcp_id) = (id.to_string(), mcp_id.to_string());
+                        self.write(move |r| {
+                            r.patch_server(&id, &mcp_id, patch, now).map(|v| (200, v))
+                        })?
+                    }
+                    Err(err) => Err(err),
+                }
             }
             ("DELETE", [id, "mcp", mcp_id]) => {
                 let (id, mcp_id) = (id.to_string(), mcp_id.to_string());

@@ -169,17 +169,20 @@ impl App {
         // The server does not start without a HubSpot token or the mock (exit code 2), so
         // the token check always passes here; only a stop makes the server not ready.
         let ready = !stopping;
-        Response::json(
-            if ready { 200 } else { 503 },
-            &json!({
-                "status": if ready { "ready" } else { "not_ready" },
-                "timestamp": crate::clock::now_rfc3339(),
-                "checks": {
-                    "hubspot_token": true,
-                    "server": if stopping { "stopping" } else { "running" }
-                }
-            }),
-        )
+        let mut body = json!({
+            "status": if ready { "ready" } else { "not_ready" },
+            "timestamp": crate::clock::now_rfc3339(),
+            "checks": {
+                "hubspot_token": true,
+                "server": if stopping { "stopping" } else { "running" }
+            }
+        });
+        // With the registry on etcd: whether etcd answers (MCP is served from memory
+        // either way, so it does not make the replica unready).
+        if let Some(registry) = self.registry.check() {
+            body["checks"]["registry"] = registry;
+        }
+        Response::json(if ready { 200 } else { 503 }, &body)
     }
 
     /// The 429 of an address that failed too many credential attempts, if it is blocked.

@@ -89,6 +89,12 @@ pub struct Config {
     // Request limits of the JSON-RPC layer (issue 13).
     /// `MAX_BATCH`: the most messages one JSON-RPC batch holds; a larger one is refused whole.
     pub max_batch: usize,
+    // --- Where the registry lives (README: Running several replicas) ---
+    /// `REGISTRY=etcd` and the `ETCD_*` settings: the registry on etcd, shared by replicas;
+    /// `None` (`REGISTRY=file`, the default): the file under `DATA_DIR`.
+    pub etcd: Option<crate::etcd::Settings>,
+    /// `REGISTRY_KEY_FILE`: the key sealing HubSpot keys in etcd (required with etcd).
+    pub registry_key_file: Option<PathBuf>,
 }
 
 /// Where HubSpot calls go.
@@ -309,6 +315,7 @@ impl Config {
             }
         }
 
+        let (etcd, registry_key_file) = registry_settings(&get)?;
         Ok(Config {
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: number(&get, "PORT", 3000, 0, 65_535)? as u16,
@@ -373,6 +380,8 @@ impl Config {
                 1,
                 1_000,
             )? as usize,
+            etcd,
+            registry_key_file,
         })
     }
 
@@ -449,6 +458,49 @@ fn millis(
     default: u64,
 ) -> Result<Duration, ConfigError> {
     number(get, name, default, 1, 86_400_000).map(Duration::from_millis)
+}
+
+/// `REGISTRY` (`file` or `etcd`), the `ETCD_*` settings and `REGISTRY_KEY_FILE`: where
+/// the registry lives. etcd needs endpoints and a sealing key; its TLS settings are refused
+/// by name (not supported yet).
+pub fn registry_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(Option<crate::etcd::Settings>, Option<PathBuf>), ConfigError> {
+    let key_file = get("REGISTRY_KEY_FILE").map(PathBuf::from);
+    match get("REGISTRY").as_deref().unwrap_or("file") {
+        "file" => return Ok((None, key_file)),
+        "etcd" => {}
+        other => return Err(invalid("REGISTRY", other, "file (the default) or etcd")),
+    }
+    let settings = crate::etcd::Settings {
+        endpoints: get("ETCD_ENDPOINTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|e| e.trim().trim_end_matches('/').to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+        prefix: get("ETCD_PREFIX").unwrap_or_else(|| crate::etcd::DEFAULT_PREFIX.into()),
+        credentials: match (get("ETCD_USERNAME"), get("ETCD_PASSWORD")) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "ETCD_USERNAME and ETCD_PASSWORD go together: set both or neither".into(),
+                ))
+            }
+        },
+        tls_files: ["ETCD_CA_FILE", "ETCD_CERT_FILE", "ETCD_KEY_FILE"]
+            .into_iter()
+            .filter_map(|name| get(name).map(|value| (name, value)))
+            .collect(),
+    };
+    settings.check().map_err(ConfigError)?;
+    if key_file.is_none() {
+        return Err(ConfigError(
+            "REGISTRY=etcd needs REGISTRY_KEY_FILE: a file of 32 random bytes or 64 hex digits (openssl rand -hex 32), the same on every replica, that seals HubSpot keys stored in etcd".into(),
+        ));
+    }
+    Ok((Some(settings), key_file))
 }
 
 #[cfg(test)]
@@ -732,6 +784,61 @@ mod tests {
         let err = load(&[token, ("MAX_BATCH", "0")], &[]).unwrap_err().0;
         assert!(err.starts_with("MAX_BATCH=0 is not valid"), "{err}");
     }
+
+    #[test]
+    fn registry_settings_need_endpoints_and_a_key_and_refuse_tls_by_name() {
+        let base = [("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            load(&vars, &[])
+        };
+        let config = with(&[]).unwrap();
+        assert!(config.etcd.is_none());
+        let err = with(&[("REGISTRY", "consul")]).unwrap_err().0;
+        assert!(
+            err.starts_with("REGISTRY=consul") && err.contains("etcd"),
+            "{err}"
+        );
+        let err = with(&[("REGISTRY", "etcd")]).unwrap_err().0;
+        assert!(err.contains("ETCD_ENDPOINTS"), "{err}");
+        let endpoints = (
+            "ETCD_ENDPOINTS",
+            "http://127.0.0.1:2379, http://10.0.0.2:2379/",
+        );
+        let err = with(&[("REGISTRY", "etcd"), endpoints]).unwrap_err().0;
+        assert!(err.contains("REGISTRY_KEY_FILE"), "{err}");
+        let key = ("REGISTRY_KEY_FILE", "/run/secrets/registry.key");
+        let config = with(&[("REGISTRY", "etcd"), endpoints, key]).unwrap();
+        let etcd = config.etcd.unwrap();
+        assert_eq!(
+            etcd.endpoints,
+            ["http://127.0.0.1:2379", "http://10.0.0.2:2379"]
+        );
+        assert_eq!(etcd.prefix, "/hubspot-mcp/");
+        let tls = ("ETCD_ENDPOINTS", "https://10.0.0.1:2379");
+        let err = with(&[("REGISTRY", "etcd"), tls, key]).unwrap_err().0;
+        assert!(
+            err.contains("https://10.0.0.1:2379") && err.contains("TLS"),
+            "{err}"
+        );
+        let ca = ("ETCD_CA_FILE", "/ca.pem");
+        let err = with(&[("REGISTRY", "etcd"), endpoints, key, ca])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("ETCD_CA_FILE"), "{err}");
+        let user = ("ETCD_USERNAME", "mcp");
+        let err = with(&[("REGISTRY", "etcd"), endpoints, key, user])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("ETCD_PASSWORD"), "{err}");
+        let secret = ("ETCD_PASSWORD", "hunter2-secret");
+        let config = with(&[("REGISTRY", "etcd"), endpoints, key, user, secret]).unwrap();
+        assert!(
+            !format!("{config:?}").contains("hunter2"),
+            "no password in Debug"
+        );
+    }
 }
 
 /// README's Configuration table and what the server reads agree: every variable that
@@ -771,11 +878,19 @@ mod readme {
     fn read() -> BTreeSet<String> {
         let asked = RefCell::new(BTreeSet::new());
         let fixtures = env!("CARGO_MANIFEST_DIR");
-        for vars in [
-            [("HUBSPOT_MOCK", fixtures)],
-            [("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")],
-            [("HUBSPOT_ACCESS_TOKEN", "t")],
-        ] {
+        let etcd = [
+            ("HUBSPOT_MOCK", fixtures),
+            ("REGISTRY", "etcd"),
+            ("ETCD_ENDPOINTS", "http://127.0.0.1:2379"),
+            ("REGISTRY_KEY_FILE", "/run/secrets/registry.key"),
+        ];
+        let variants: [&[(&str, &str)]; 4] = [
+            &[("HUBSPOT_MOCK", fixtures)],
+            &[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "t")],
+            &[("HUBSPOT_ACCESS_TOKEN", "t")],
+            &etcd,
+        ];
+        for vars in variants {
             Config::load(
                 |name| {
                     asked.borrow_mut().insert(name.to_string());

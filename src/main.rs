@@ -10,6 +10,7 @@ mod auth;
 mod catalog;
 mod clock;
 mod config;
+mod etcd;
 mod exposures;
 mod http;
 mod hubspot;
@@ -48,6 +49,8 @@ USAGE:
     hubspot-mcp-server stdio [--mock DIR] [--log-level L]
     hubspot-mcp-server mock-hubspot --fixtures DIR [--port P] [--host H] [--latency-ms N]
                                     [--faults FILE] [--api-version V]
+    hubspot-mcp-server registry export > registry.json
+    hubspot-mcp-server registry import [FILE]
     hubspot-mcp-server --help | --version
 
 serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready).
@@ -62,6 +65,10 @@ mock-hubspot    Serves a fake HubSpot CRM API from fixture files (default port 3
                 --latency-ms makes every answer wait that long (slow-upstream tests);
                 --faults FILE starts with a fault plan (429, 5xx, slow answers; see
                 src/mock/faults.rs, also settable with POST /__mock/faults).
+registry        Moves the registry between stores: `export` prints every account and
+                scoped server as JSON (tokens hashed, HubSpot keys sealed); `import` loads
+                one (FILE or stdin) into the configured store (REGISTRY=file with DATA_DIR,
+                or REGISTRY=etcd with ETCD_ENDPOINTS; the same sealing key on both sides).
 ";
 
 fn main() -> ExitCode {
@@ -78,6 +85,7 @@ fn main() -> ExitCode {
         Some("serve") => ("serve", &args[1..]),
         Some("mock-hubspot") => ("mock-hubspot", &args[1..]),
         Some("stdio") => ("stdio", &args[1..]),
+        Some("registry") => ("registry", &args[1..]),
         Some(flag) if flag.starts_with("--") => ("serve", &args[..]),
         None => ("serve", &args[..]),
         Some(other) => {
@@ -90,6 +98,7 @@ fn main() -> ExitCode {
     let result = match command {
         "serve" => serve(rest, signals),
         "stdio" => stdio_mode(rest, signals),
+        "registry" => registry_command(rest),
         _ => mock_hubspot(rest, signals),
     };
     match result {
@@ -156,20 +165,78 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
     Ok((connector, auth))
 }
 
-/// Opens the registry under `DATA_DIR` and registers the start-up account.
+/// Opens the registry (under `DATA_DIR`, or on etcd) and registers the start-up account.
 fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, String> {
-    let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
-    let registry = Registry::open(store)
-        .map_err(|err| err.to_string())?
-        .with_max_servers_per_account(config.max_servers_per_account);
+    let max = config.max_servers_per_account;
+    let registry = match (&config.etcd, &config.registry_key_file) {
+        (Some(settings), Some(key_file)) => registry::etcd_store::open(settings, key_file, max)?,
+        _ => {
+            let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
+            let registry = Registry::open(store).map_err(|err| err.to_string())?;
+            Arc::new(registry.with_max_servers_per_account(max))
+        }
+    };
     let id = registry
         .ensure_default_account(auth, clock::now_millis())
         .map_err(|err| format!("cannot register the start-up account: {}", err.message()))?;
     log::info!(
         "registry {}; start-up integrated account {id}",
-        registry.path().display()
+        registry.describe()
     );
-    Ok(Arc::new(registry))
+    Ok(registry)
+}
+
+/// `registry export` / `registry import [FILE]` on the configured store (no HubSpot
+/// settings needed). A file store in use by a running server is refused by its lock.
+fn registry_command(args: &[String]) -> Result<ExitCode, String> {
+    let get = |name: &str| std::env::var(name).ok();
+    let (etcd, key_file) = config::registry_settings(&get).map_err(|err| err.to_string())?;
+    let open = || match (&etcd, &key_file) {
+        (Some(settings), Some(key_file)) => registry::etcd_store::open(
+            settings,
+            key_file,
+            registry::DEFAULT_MAX_SERVERS_PER_ACCOUNT,
+        ),
+        _ => {
+            let dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+            let store = store::Store::open(&dir).map_err(|err| err.to_string())?;
+            Ok(Arc::new(
+                Registry::open(store).map_err(|err| err.to_string())?,
+            ))
+        }
+    };
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["export"] => {
+            let export = open()?.export().map_err(|err| err.message().to_string())?;
+            let text = serde_json::to_string_pretty(&export).map_err(|err| err.to_string())?;
+            println!("{text}");
+        }
+        ["import", rest @ ..] if rest.len() <= 1 => {
+            let text = match rest.first() {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|err| format!("cannot read {path}: {err}"))?,
+                None => std::io::read_to_string(std::io::stdin())
+                    .map_err(|err| format!("cannot read stdin: {err}"))?,
+            };
+            let export = serde_json::from_str(&text)
+                .map_err(|err| format!("the export is not JSON: {err}"))?;
+            let registry = open()?;
+            let (accounts, servers) = registry
+                .import(export, clock::now_millis())
+                .map_err(|err| err.message().to_string())?;
+            eprintln!(
+                "imported {accounts} integrated accounts and {servers} MCP servers into {}",
+                registry.describe()
+            );
+        }
+        _ => return Err("usage: registry export | registry import [FILE]".into()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `serve` and `stdio` share: the validated config, logging and the coroutine

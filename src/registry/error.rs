@@ -20,6 +20,8 @@ pub enum RegistryError {
     /// 500: the registry could not be saved (the change was not applied) or no random bytes
     /// could be drawn.
     Internal(String),
+    /// 503: the registry's store (etcd) is unreachable; the change was not confirmed.
+    Unavailable(String),
 }
 
 impl RegistryError {
@@ -30,6 +32,7 @@ impl RegistryError {
             RegistryError::NotFound(_) => 404,
             RegistryError::Conflict(_) => 409,
             RegistryError::Internal(_) => 500,
+            RegistryError::Unavailable(_) => 503,
         }
     }
 
@@ -40,6 +43,7 @@ impl RegistryError {
             RegistryError::NotFound(_) => "Not Found",
             RegistryError::Conflict(_) => "Conflict",
             RegistryError::Internal(_) => "Internal Server Error",
+            RegistryError::Unavailable(_) => "Service Unavailable",
         }
     }
 
@@ -49,7 +53,8 @@ impl RegistryError {
             RegistryError::BadRequest(m)
             | RegistryError::NotFound(m)
             | RegistryError::Conflict(m)
-            | RegistryError::Internal(m) => m,
+            | RegistryError::Internal(m)
+            | RegistryError::Unavailable(m) => m,
         }
     }
 

@@ -1,5 +1,8 @@
 //! Integrated accounts and the scoped MCP servers minted for them (Truto's API), kept in
-//! memory behind a mutex and saved through [`Store`] on every change.
+//! memory behind a mutex and made durable on every change by a [`Backend`]: the data
+//! directory's file ([`Store`], the default) or etcd ([`etcd_store`], shared by replicas).
+//! The admin API's bodies are parsed into typed inputs ([`NewAccount`], [`NewServer`],
+//! [`ServerPatch`]) before they reach the rules here.
 //!
 //! This is the logic under the admin routes: every method takes plain inputs (ids, the parsed
 //! JSON body, the query's `limit`/`next_cursor`, the current time in milliseconds) and returns
@@ -8,11 +11,11 @@
 //! testable without sleeping.
 //!
 //! Guarantees:
-//! - **Memory and disk agree.** A change is applied to a copy, the copy is saved, and only
-//!   then does it replace the in-memory state; a failed save leaves both as they were and
-//!   answers 500. Changes are serialised by a writer lock; readers (such as
+//! - **Memory and store agree.** A change is applied to a copy, the copy is committed, and
+//!   only then does it replace the in-memory state (with etcd: arrives through the watch); a
+//!   failed commit leaves both as they were and answers 500 (503 when etcd is unreachable). Changes are serialised by a writer lock; readers (such as
 //!   [`Registry::resolve_token`] on every scoped MCP request) never wait for an fsync.
-//! - **Tokens are shown once.** Only [`Registry::create_server`]'s answer holds the MCP token
+//! - **Tokens are shown once.** Only [`Registry::mint_server`]'s answer holds the MCP token
 //!   and its URL; the file and every other answer hold the token's SHA-256 at most.
 //! - **HubSpot keys never leave.** An account's private app token is kept in the file (mode
 //!   0600) sealed with AES-256-GCM under the data directory's `registry.key`, so it survives
@@ -29,26 +32,31 @@
 //! Registry writes fsync: call the changing methods off the coroutine workers if that
 //! matters (they take milliseconds).
 
+mod backend;
 mod error;
+pub mod etcd_store;
 pub mod filter;
+mod input;
 mod seal;
 #[cfg(test)]
 mod tests;
 pub mod token;
 
+use backend::{Backend, Commit, CommitError};
 pub use error::RegistryError;
 pub use filter::{Catalog, ToolFilter};
+pub use input::{NewAccount, NewServer, ServerPatch};
 use seal::Sealer;
 
 use crate::clock;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// `created_by` of servers minted with the single admin token.
 pub const ADMIN_IDENTITY: &str = "admin";
@@ -241,6 +249,26 @@ struct Account {
 }
 
 impl Account {
+    /// The account as a store keeps it: the start-up account without its HubSpot key (it
+    /// comes from the environment), every other account's key sealed.
+    fn stored(&self, sealer: &Sealer) -> Account {
+        let mut copy = self.clone();
+        copy.private_app_token = match (&self.private_app_token, self.is_default) {
+            (Some(token), false) => Some(sealer.seal(token)),
+            _ => None,
+        };
+        copy
+    }
+
+    /// The inverse of [`Account::stored`]: opens the sealed key; `None` when it was not
+    /// sealed under this sealer's key.
+    fn opened(mut self, sealer: &Sealer) -> Option<Account> {
+        if let Some(sealed) = &self.private_app_token {
+            self.private_app_token = Some(sealer.open(sealed)?);
+        }
+        Some(self)
+    }
+
     fn auth(&self) -> Option<AccountAuth> {
         if self.mock {
             Some(AccountAuth::Mock)
@@ -301,12 +329,28 @@ impl Server {
     }
 }
 
+/// A record's version in a store that has them (etcd): compared on every change so that a
+/// write based on an old copy is refused instead of losing another writer's update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Version {
+    /// The store revision of the record's last change.
+    mod_revision: i64,
+    /// The lease the record is attached to (0: none).
+    lease: i64,
+}
+
 /// Everything the registry holds; also the file's shape.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     version: u32,
     accounts: Vec<Account>,
     servers: Vec<Server>,
+    /// The store revision this copy reflects (0 for the file).
+    #[serde(skip)]
+    revision: i64,
+    /// Each record's version by id (empty for the file).
+    #[serde(skip)]
+    versions: HashMap<String, Version>,
 }
 
 impl State {
@@ -315,19 +359,17 @@ impl State {
             version: FILE_VERSION,
             accounts: Vec::new(),
             servers: Vec::new(),
+            revision: 0,
+            versions: HashMap::new(),
         }
     }
 
-    /// What goes into the file: the start-up account without its HubSpot key (it comes
-    /// from the environment), every other account's key sealed.
+    /// What goes into the file: every account as [`Account::stored`].
     fn to_file(&self, sealer: &Sealer) -> Result<Value, RegistryError> {
-        let mut copy = self.clone();
-        for a in copy.accounts.iter_mut() {
-            a.private_app_token = match (&a.private_app_token, a.is_default) {
-                (Some(token), false) => Some(sealer.seal(token)),
-                _ => None,
-            };
-        }
+        let copy = State {
+            accounts: self.accounts.iter().map(|a| a.stored(sealer)).collect(),
+            ..self.clone()
+        };
         serde_json::to_value(&copy)
             .map_err(|e| RegistryError::Internal(format!("cannot encode the registry: {e}")))
     }
@@ -425,19 +467,52 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The registry: integrated accounts and scoped MCP servers, durable in one JSON file.
+/// How long a write to a store with a watch (etcd) waits for its own change to arrive in
+/// memory before answering anyway (the change is committed either way).
+const WATCH_WAIT: Duration = Duration::from_secs(5);
+/// Records per change when importing: each server is up to two compares and two puts, and
+/// etcd refuses transactions of more than 128 operations by default.
+const IMPORT_BATCH: usize = 40;
+/// How often a change that lost a race with another replica is applied again to the fresh
+/// copy before the admin gets 409.
+const MAX_ATTEMPTS: usize = 20;
+
+/// A record as a store's watch delivers it (see [`Registry::apply_remote`]).
+pub(crate) struct RemoteEvent {
+    /// Which record.
+    record: RemoteRecord,
+    /// Its stored JSON; `None` when it was deleted.
+    value: Option<Vec<u8>>,
+    /// Its version after the event.
+    version: Version,
+}
+
+/// An account or a server, by id.
+pub(crate) enum RemoteRecord {
+    Account(String),
+    Server(String),
+}
+
+/// The registry: integrated accounts and scoped MCP servers, kept in memory and made
+/// durable by a [`Backend`] (the data directory's file, or etcd).
 pub struct Registry {
-    store: Store,
+    backend: Arc<dyn Backend>,
     state: Mutex<State>,
+    /// Signalled whenever a new state is installed: writes to a store with a watch wait on
+    /// it for their own change.
+    installed: Condvar,
     /// Every server whose account has credentials, by its token's SHA-256: rebuilt with
     /// each change, so resolving a token is one hash and one map lookup, in memory.
     by_token: Mutex<HashMap<String, Arc<ScopedServer>>>,
     /// Counts installed changes, so caches derived from the registry know when to prune.
     generation: AtomicU64,
-    /// Serialises changes so that each save holds the previous change.
+    /// Serialises this process's changes so that each commit builds on the previous one.
     writer: Mutex<()>,
-    /// Seals HubSpot keys in the file.
+    /// Seals HubSpot keys in the store.
     sealer: Sealer,
+    /// This process's credentials for the start-up account (never stored): attached to the
+    /// start-up account whenever a store delivers its record.
+    default_auth: Mutex<Option<AccountAuth>>,
     /// The most live scoped servers one account may have (`MAX_SERVERS_PER_ACCOUNT`).
     max_servers_per_account: usize,
 }
@@ -461,30 +536,45 @@ impl Registry {
                 let mut state: State = serde_json::from_value(value)
                     .map_err(|e| corrupt(format!("not a registry: {e}")))?;
                 state.check().map_err(&corrupt)?;
-                for a in state.accounts.iter_mut() {
-                    if let Some(sealed) = &a.private_app_token {
-                        let token = sealer.open(sealed).ok_or_else(|| {
-                            corrupt(format!(
-                                "the HubSpot key of integrated account {} cannot be opened with {}: restore the registry.key that goes with this file",
-                                a.id,
-                                crate::store::KEY_NAME
-                            ))
-                        })?;
-                        a.private_app_token = Some(token);
-                    }
+                let accounts = std::mem::take(&mut state.accounts);
+                for a in accounts {
+                    let id = a.id.clone();
+                    state.accounts.push(a.opened(&sealer).ok_or_else(|| {
+                        corrupt(format!(
+                            "the HubSpot key of integrated account {id} cannot be opened with {}: restore the registry.key that goes with this file",
+                            crate::store::KEY_NAME
+                        ))
+                    })?);
                 }
                 state
             }
         };
-        Ok(Registry {
+        Ok(Registry::with_backend(Arc::new(store), sealer, state))
+    }
+
+    fn with_backend(backend: Arc<dyn Backend>, sealer: Sealer, state: State) -> Registry {
+        Registry {
+            backend,
             sealer,
-            store,
             by_token: Mutex::new(index_tokens(&state)),
             state: Mutex::new(state),
+            installed: Condvar::new(),
             generation: AtomicU64::new(0),
             writer: Mutex::new(()),
+            default_auth: Mutex::new(None),
             max_servers_per_account: DEFAULT_MAX_SERVERS_PER_ACCOUNT,
-        })
+        }
+    }
+
+    /// Where the registry is kept, for logs (the file's path, or etcd's endpoints).
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// `checks.registry` for `/ready`: the store and whether it is reachable (`None` for the
+    /// file, which keeps the seed's `/ready` shape).
+    pub fn check(&self) -> Option<Value> {
+        self.backend.check()
     }
 
     /// The same registry allowing at most `max` live scoped servers per account
@@ -496,22 +586,18 @@ impl Registry {
         }
     }
 
-    /// The registry file's path, for logs.
-    pub fn path(&self) -> PathBuf {
-        self.store.path()
-    }
-
     /// The start-up account's id: the same on every run and every machine.
     pub fn default_account_id() -> String {
         token::stable_uuid(DEFAULT_ACCOUNT_LABEL)
     }
 
-    /// Applies `f` to a copy of the state (after dropping expired servers), saves the copy
-    /// when its file form changed, then installs it. On any error nothing changes.
+    /// Applies `f` to a copy of the state (after dropping expired servers) and commits the
+    /// copy; on any error nothing changes. When another replica changed a record first
+    /// (etcd), `f` runs again on the fresh copy, so `f` must be repeatable.
     fn change<R>(
         &self,
         now_ms: i64,
-        f: impl FnOnce(&mut State) -> Result<R, RegistryError>,
+        f: impl FnMut(&mut State) -> Result<R, RegistryError>,
     ) -> Result<R, RegistryError> {
         self.change_counting(now_ms, f).map(|(out, _)| out)
     }
@@ -520,27 +606,153 @@ impl Registry {
     fn change_counting<R>(
         &self,
         now_ms: i64,
-        f: impl FnOnce(&mut State) -> Result<R, RegistryError>,
+        mut f: impl FnMut(&mut State) -> Result<R, RegistryError>,
     ) -> Result<(R, usize), RegistryError> {
         let _writer = lock(&self.writer);
-        let current = lock(&self.state).clone();
-        let mut next = current.clone();
-        let purged = next.purge_expired(now_ms);
-        let out = f(&mut next)?;
-        let file = next.to_file(&self.sealer)?;
-        if file != current.to_file(&self.sealer)? {
-            self.store.save(&file)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let current = lock(&self.state).clone();
+            let mut next = current.clone();
+            let purged = next.purge_expired(now_ms);
+            let out = f(&mut next)?;
+            match self.backend.commit(&current, &next, &self.sealer) {
+                Ok(Commit::Install) => {
+                    if self.install(next, current.revision) {
+                        return Ok((out, purged));
+                    }
+                }
+                Ok(Commit::AtRevision(revision)) => {
+                    if !self.wait_for(|state| state.revision >= revision) {
+                        log::warn!(
+                            "registry: change committed at revision {revision}, not yet seen by this replica's watch"
+                        );
+                    }
+                    return Ok((out, purged));
+                }
+                Err(CommitError::Lost) => {
+                    log::debug!("registry: another replica changed a record first; applying the change again to the fresh copy");
+                    if !self.wait_for(|state| state.revision > current.revision) {
+                        return Err(RegistryError::Unavailable(
+                            "this replica's copy of the registry is behind etcd (its watch brought nothing new); try again".into(),
+                        ));
+                    }
+                }
+                Err(CommitError::Failed(err)) => return Err(err),
+            }
         }
+        Err(RegistryError::Conflict(
+            "the record kept changing under concurrent writes from other replicas; try again"
+                .into(),
+        ))
+    }
+
+    /// Replaces the in-memory state (and the token index) and wakes waiting writers; false
+    /// (nothing installed) when a watch moved the state past `based_on` meanwhile, so that
+    /// its news is not overwritten.
+    fn install(&self, next: State, based_on: i64) -> bool {
         let tokens = index_tokens(&next);
-        *lock(&self.state) = next;
+        let mut state = lock(&self.state);
+        if state.revision != based_on {
+            return false;
+        }
+        *state = next;
         *lock(&self.by_token) = tokens;
         self.generation.fetch_add(1, Ordering::SeqCst);
-        Ok((out, purged))
+        drop(state);
+        self.installed.notify_all();
+        true
+    }
+
+    /// Waits (at most [`WATCH_WAIT`]) until the in-memory state satisfies `done`.
+    fn wait_for(&self, done: impl Fn(&State) -> bool) -> bool {
+        let deadline = Instant::now() + WATCH_WAIT;
+        let mut state = lock(&self.state);
+        while !done(&state) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .installed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Applies records delivered by a store's watch (or, with `reload`, replaces everything
+    /// with a fresh full read) and records that memory now reflects store `revision`.
+    /// A record that cannot be read (not JSON, or sealed under another key) is logged and
+    /// left out rather than stopping the replica.
+    pub(crate) fn apply_remote(&self, revision: i64, events: Vec<RemoteEvent>, reload: bool) {
+        let default_token = match &*lock(&self.default_auth) {
+            Some(AccountAuth::Token(token)) => Some(token.clone()),
+            _ => None,
+        };
+        let mut state = lock(&self.state);
+        if reload {
+            *state = State::empty();
+        }
+        for event in events {
+            match (event.record, event.value) {
+                (RemoteRecord::Account(id), None) => {
+                    state.accounts.retain(|a| a.id != id);
+                    state.versions.remove(&id);
+                }
+                (RemoteRecord::Server(id), None) => {
+                    state.servers.retain(|s| s.id != id);
+                    state.versions.remove(&id);
+                }
+                (RemoteRecord::Account(id), Some(bytes)) => {
+                    let read = serde_json::from_slice::<Account>(&bytes)
+                        .ok()
+                        .filter(|a| a.id == id)
+                        .and_then(|a| a.opened(&self.sealer));
+                    let Some(mut account) = read else {
+                        log::warn!("registry: integrated account {id} in the store cannot be read (sealed under another REGISTRY_KEY_FILE?); left out");
+                        continue;
+                    };
+                    if account.is_default {
+                        account.private_app_token = default_token.clone();
+                    }
+                    match state.accounts.iter_mut().find(|a| a.id == id) {
+                        Some(slot) => *slot = account,
+                        None => state.accounts.push(account),
+                    }
+                    state.versions.insert(id, event.version);
+                }
+                (RemoteRecord::Server(id), Some(bytes)) => {
+                    let read = serde_json::from_slice::<Server>(&bytes)
+                        .ok()
+                        .filter(|s| s.id == id);
+                    let Some(server) = read else {
+                        log::warn!(
+                            "registry: MCP server {id} in the store cannot be read; left out"
+                        );
+                        continue;
+                    };
+                    match state.servers.iter_mut().find(|s| s.id == id) {
+                        Some(slot) => *slot = server,
+                        None => state.servers.push(server),
+                    }
+                    state.versions.insert(id, event.version);
+                }
+            }
+        }
+        state.revision = if reload {
+            revision
+        } else {
+            state.revision.max(revision)
+        };
+        *lock(&self.by_token) = index_tokens(&state);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        drop(state);
+        self.installed.notify_all();
     }
 
     /// Registers (or updates) the start-up account with the credentials of this run
     /// (`HUBSPOT_PRIVATE_APP_ACCESS_TOKEN` or the mock) under [`Registry::default_account_id`],
-    /// and returns that id. The key is kept in memory only; the file records the account
+    /// and returns that id. The key is kept in memory only; the store records the account
     /// without it, so servers minted for it survive restarts.
     pub fn ensure_default_account(
         &self,
@@ -548,6 +760,7 @@ impl Registry {
         now_ms: i64,
     ) -> Result<String, RegistryError> {
         let id = Registry::default_account_id();
+        *lock(&self.default_auth) = Some(auth.clone());
         let (token, mock) = match auth {
             AccountAuth::Token(t) => (Some(t), false),
             AccountAuth::Mock => (None, true),
@@ -561,12 +774,12 @@ impl Registry {
                         a.is_default = true;
                         a.updated_at = now;
                     }
-                    a.private_app_token = token;
+                    a.private_app_token = token.clone();
                 }
                 None => state.accounts.push(Account {
                     id: id.clone(),
                     name: "default".to_string(),
-                    private_app_token: token,
+                    private_app_token: token.clone(),
                     mock,
                     is_default: true,
                     created_at: now.clone(),
@@ -578,52 +791,30 @@ impl Registry {
         Ok(id)
     }
 
-    /// `POST /integrated-account`: `{name, private_app_token}` or `{name, mock: true}`.
-    /// Returns the account (with `has_token`, never the token).
+    #[cfg(test)]
+    /// [`Registry::add_account`] with the body as JSON.
     pub fn create_account(&self, body: &Value, now_ms: i64) -> Result<Value, RegistryError> {
-        let obj = body_object(body, &["name", "private_app_token", "mock"])?;
-        let name = name_field(obj)?.ok_or_else(|| RegistryError::bad("name is required"))?;
-        let mock = match obj.get("mock") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(RegistryError::bad("mock must be true or false")),
-        };
-        let token = match obj.get("private_app_token") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(t))
-                if !t.is_empty()
-                    && t.len() <= MAX_HUBSPOT_TOKEN_LEN
-                    && t.bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                Some(t.clone())
-            }
-            Some(_) => {
-                return Err(RegistryError::bad(format!(
-                    "private_app_token must be a non-empty string of printable ASCII without \
-                     spaces, at most {MAX_HUBSPOT_TOKEN_LEN} characters"
-                )))
-            }
-        };
-        if mock == token.is_some() {
-            return Err(RegistryError::bad(
-                "give exactly one of private_app_token (a HubSpot private app access token) or \
-                 mock: true",
-            ));
-        }
+        self.add_account(NewAccount::parse(body)?, now_ms)
+    }
+
+    /// `POST /integrated-account`. Returns the account (with `has_token`, never the token).
+    pub fn add_account(&self, input: NewAccount, now_ms: i64) -> Result<Value, RegistryError> {
         let id = token::new_uuid_v4()?;
         let now = clock::format_millis(now_ms);
         let account = Account {
             id,
-            name,
-            private_app_token: token,
-            mock,
+            name: input.name,
+            mock: input.private_app_token.is_none(),
+            private_app_token: input.private_app_token,
             is_default: false,
             created_at: now.clone(),
             updated_at: now,
         };
         let shown = account.to_json();
         self.change(now_ms, |state| {
-            state.accounts.push(account);
+            if state.account(&account.id).is_err() {
+                state.accounts.push(account.clone());
+            }
             Ok(())
         })?;
         Ok(shown)
@@ -671,11 +862,8 @@ impl Registry {
         lock(&self.state).account(id).ok().and_then(Account::auth)
     }
 
-    /// `POST /integrated-account/{account_id}/mcp` with `{name, config?, expires_at?}`.
-    /// Checks the config against `catalog` (400 when it selects no tool) and the account's
-    /// server count (409 at `MAX_SERVERS_PER_ACCOUNT` live servers), mints a token and
-    /// returns the server with `token` and `url` (`<base_url>/mcp/<token>`): the only answer
-    /// that ever holds them. `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
+    #[cfg(test)]
+    /// [`Registry::mint_server`] with the body as JSON (404 for an unknown account first).
     pub fn create_server(
         &self,
         account_id: &str,
@@ -686,34 +874,46 @@ impl Registry {
         now_ms: i64,
     ) -> Result<Value, RegistryError> {
         lock(&self.state).account(account_id)?;
-        let obj = body_object(body, &["name", "config", "expires_at"])?;
-        let name = name_field(obj)?.ok_or_else(|| RegistryError::bad("name is required"))?;
-        let (filter, config) = ToolFilter::parse(obj.get("config"))?;
-        filter.check_selects_some(catalog)?;
-        let expires_at = match obj.get("expires_at") {
-            None => None,
-            Some(v) => expires_at_field(v, now_ms)?,
-        };
+        let input = NewServer::parse(body, catalog, now_ms)?;
+        self.mint_server(account_id, input, created_by, base_url, now_ms)
+    }
+
+    /// `POST /integrated-account/{account_id}/mcp`: checks the account's server count (409
+    /// at `MAX_SERVERS_PER_ACCOUNT` live servers), mints a token and returns the server with
+    /// `token` and `url` (`<base_url>/mcp/<token>`): the only answer that ever holds them.
+    /// `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
+    pub fn mint_server(
+        &self,
+        account_id: &str,
+        input: NewServer,
+        created_by: &str,
+        base_url: &str,
+        now_ms: i64,
+    ) -> Result<Value, RegistryError> {
         let token = token::new_token()?;
         let id = token::new_uuid_v4()?;
         let now = clock::format_millis(now_ms);
         let server = Server {
             id,
-            name,
-            config,
+            name: input.name,
+            config: input.config,
             integrated_account_id: account_id.to_string(),
             created_by: created_by.to_string(),
             created_at: now.clone(),
             updated_at: now,
-            expires_at,
+            expires_at: input.expires_at,
             token_sha256: token::hash_token(&token),
         };
         let mut shown = server.to_json();
         let max = self.max_servers_per_account;
         self.change(now_ms, |state| {
             state.account(account_id)?;
-            // Counted under the writer lock, after expired servers are dropped, so
-            // concurrent creates cannot overshoot.
+            // Counted on the copy the change applies to (after expired servers are
+            // dropped; on a retry, the fresh copy). Already there: a retry of a create
+            // that etcd committed but did not confirm.
+            if state.servers.iter().any(|s| s.id == server.id) {
+                return Ok(());
+            }
             let live = state
                 .servers
                 .iter()
@@ -726,7 +926,7 @@ impl Registry {
                      MAX_SERVERS_PER_ACCOUNT"
                 )));
             }
-            state.servers.push(server);
+            state.servers.push(server.clone());
             Ok(())
         })?;
         shown["url"] = Value::String(format!("{}/mcp/{token}", base_url.trim_end_matches('/')));
@@ -769,9 +969,8 @@ impl Registry {
         Ok(state.servers[i].to_json())
     }
 
-    /// `PATCH /integrated-account/{account_id}/mcp/{server_id}` with any of `name`, `config`
-    /// (replaces the whole config; checked against `catalog`) and `expires_at` (`null`
-    /// clears it). Returns the server (no token). A body with none of them changes nothing.
+    #[cfg(test)]
+    /// [`Registry::patch_server`] with the body as JSON (404 for an unknown server first).
     pub fn update_server(
         &self,
         account_id: &str,
@@ -781,34 +980,32 @@ impl Registry {
         now_ms: i64,
     ) -> Result<Value, RegistryError> {
         lock(&self.state).server_index(account_id, server_id, now_ms)?;
-        let obj = body_object(body, &["name", "config", "expires_at"])?;
-        let name = name_field(obj)?;
-        let config = match obj.get("config") {
-            None => None,
-            Some(v) => {
-                let (filter, config) = ToolFilter::parse(Some(v))?;
-                filter.check_selects_some(catalog)?;
-                Some(config)
-            }
-        };
-        let expires_at = match obj.get("expires_at") {
-            None => None,
-            Some(v) => Some(expires_at_field(v, now_ms)?),
-        };
+        let patch = ServerPatch::parse(body, catalog, now_ms)?;
+        self.patch_server(account_id, server_id, patch, now_ms)
+    }
+
+    /// `PATCH /integrated-account/{account_id}/mcp/{server_id}`: applies `patch` and
+    /// returns the server (no token). An empty patch changes nothing.
+    pub fn patch_server(
+        &self,
+        account_id: &str,
+        server_id: &str,
+        patch: ServerPatch,
+        now_ms: i64,
+    ) -> Result<Value, RegistryError> {
         self.change(now_ms, |state| {
             let i = state.server_index(account_id, server_id, now_ms)?;
             let server = &mut state.servers[i];
-            let changed = name.is_some() || config.is_some() || expires_at.is_some();
-            if let Some(name) = name {
-                server.name = name;
+            if let Some(name) = &patch.name {
+                server.name = name.clone();
             }
-            if let Some(config) = config {
-                server.config = config;
+            if let Some(config) = &patch.config {
+                server.config = config.clone();
             }
-            if let Some(expires_at) = expires_at {
-                server.expires_at = expires_at;
+            if let Some(expires_at) = &patch.expires_at {
+                server.expires_at = expires_at.clone();
             }
-            if changed {
+            if !patch.is_empty() {
                 server.updated_at = clock::format_millis(now_ms);
             }
             Ok(server.to_json())
@@ -860,6 +1057,65 @@ impl Registry {
             .collect()
     }
 
+    /// `registry export`: every account and server as the file holds them (tokens as their
+    /// SHA-256, HubSpot keys sealed under this registry's key, the start-up account's key
+    /// left out).
+    pub fn export(&self) -> Result<Value, RegistryError> {
+        lock(&self.state).to_file(&self.sealer)
+    }
+
+    /// `registry import`: adds (or replaces, by id) the accounts and servers of an
+    /// [`Registry::export`], in batches small enough for one etcd transaction each; expired
+    /// servers are left out and this registry's start-up account is kept. The sealed keys
+    /// must open under this registry's key (the same `REGISTRY_KEY_FILE`, or the data
+    /// directory's `registry.key`). Returns how many accounts and servers were imported.
+    pub fn import(&self, export: Value, now_ms: i64) -> Result<(usize, usize), RegistryError> {
+        let incoming: State = serde_json::from_value(export)
+            .map_err(|e| RegistryError::bad(format!("not a registry export: {e}")))?;
+        incoming.check().map_err(RegistryError::BadRequest)?;
+        let accounts = incoming
+            .accounts
+            .into_iter()
+            .map(|a| {
+                let id = a.id.clone();
+                a.opened(&self.sealer).ok_or_else(|| {
+                    RegistryError::bad(format!(
+                        "the HubSpot key of integrated account {id} does not open under this registry's key: import with the key the export was sealed with (REGISTRY_KEY_FILE, or DATA_DIR/registry.key)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<Account>, RegistryError>>()?;
+        let servers: Vec<Server> = incoming
+            .servers
+            .into_iter()
+            .filter(|s| !s.expired(now_ms))
+            .collect();
+        for batch in accounts.chunks(IMPORT_BATCH) {
+            self.change(now_ms, |state| {
+                for account in batch {
+                    match state.accounts.iter_mut().find(|a| a.id == account.id) {
+                        Some(_) if account.is_default => {}
+                        Some(slot) => *slot = account.clone(),
+                        None => state.accounts.push(account.clone()),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        for batch in servers.chunks(IMPORT_BATCH) {
+            self.change(now_ms, |state| {
+                for server in batch {
+                    match state.servers.iter_mut().find(|s| s.id == server.id) {
+                        Some(slot) => *slot = server.clone(),
+                        None => state.servers.push(server.clone()),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok((accounts.len(), servers.len()))
+    }
+
     /// Deletes every expired server now (an fsync: call it off the coroutine workers);
     /// returns how many.
     pub fn purge_expired(&self, now_ms: i64) -> Result<usize, RegistryError> {
@@ -889,67 +1145,4 @@ fn index_tokens(state: &State) -> HashMap<String, Arc<ScopedServer>> {
             Some((server.token_sha256.clone(), Arc::new(scoped)))
         })
         .collect()
-}
-
-/// The body as an object holding only `allowed` fields.
-fn body_object<'a>(
-    body: &'a Value,
-    allowed: &[&str],
-) -> Result<&'a Map<String, Value>, RegistryError> {
-    let obj = body
-        .as_object()
-        .ok_or_else(|| RegistryError::bad("the request body must be a JSON object"))?;
-    if let Some(key) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(RegistryError::bad(format!(
-            "unknown field `{key}`; allowed fields: {}",
-            allowed.join(", ")
-        )));
-    }
-    Ok(obj)
-}
-
-/// `name`, if present: a non-empty string (trimmed) of at most [`MAX_NAME_LEN`] characters.
-fn name_field(obj: &Map<String, Value>) -> Result<Option<String>, RegistryError> {
-    match obj.get("name") {
-        None => Ok(None),
-        Some(v) => v
-            .as_str()
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && s.chars().count() <= MAX_NAME_LEN)
-            .map(|s| Some(s.to_string()))
-            .ok_or_else(|| {
-                RegistryError::bad(format!(
-                    "name must be a non-empty string of at most {MAX_NAME_LEN} characters"
-                ))
-            }),
-    }
-}
-
-/// `expires_at`: `null` (no expiry) or an RFC 3339 time at least a minute ahead of `now_ms`,
-/// returned normalised to UTC with milliseconds.
-fn expires_at_field(value: &Value, now_ms: i64) -> Result<Option<String>, RegistryError> {
-    let text = match value {
-        Value::Null => return Ok(None),
-        Value::String(s) => s,
-        _ => {
-            return Err(RegistryError::bad(
-                "expires_at must be an RFC 3339 date-time string (such as \
-                 2025-12-31T23:59:59Z) or null",
-            ))
-        }
-    };
-    let at = clock::parse_rfc3339(text).ok_or_else(|| {
-        RegistryError::bad(
-            "expires_at must be an RFC 3339 date-time string (such as 2025-12-31T23:59:59Z) \
-             or null",
-        )
-    })?;
-    if at < now_ms.saturating_add(MIN_EXPIRY_MS) {
-        return Err(RegistryError::bad(format!(
-            "expires_at must be at least {} seconds in the future (now is {})",
-            MIN_EXPIRY_MS / 1000,
-            clock::format_millis(now_ms)
-        )));
-    }
-    Ok(Some(clock::format_millis(at)))
 }

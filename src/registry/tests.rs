@@ -719,3 +719,57 @@ fn servers_per_account_are_capped() {
         "the documented default"
     );
 }
+
+#[test]
+fn export_then_import_moves_every_record_and_only_under_the_same_key() {
+    let from = TempDir::new("reg-export");
+    let (reg, account) = with_default(&from);
+    let sales = reg
+        .create_account(
+            &json!({"name": "Sales", "private_app_token": HUBSPOT_KEY}),
+            NOW,
+        )
+        .expect("account")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine = token_of(&create(&reg, &account, json!({"name": "default's"})).unwrap());
+    let theirs = token_of(&create(&reg, &sales, json!({"name": "sales'"})).unwrap());
+    let export = reg.export().expect("export");
+    let text = export.to_string();
+    assert!(!text.contains(HUBSPOT_KEY) && !text.contains(&mine) && !text.contains(&theirs));
+
+    // Another store with the same key takes everything, twice without harm.
+    let to = TempDir::new("reg-import");
+    fs::create_dir_all(&to.0).unwrap();
+    fs::copy(
+        from.0.join(crate::store::KEY_NAME),
+        to.0.join(crate::store::KEY_NAME),
+    )
+    .unwrap();
+    let (target, _) = with_default(&to);
+    assert_eq!(target.import(export.clone(), NOW), Ok((2, 2)));
+    assert_eq!(target.import(export.clone(), NOW), Ok((2, 2)));
+    for token in [&mine, &theirs] {
+        assert!(target.resolve_token(token, NOW).live().is_some());
+    }
+    assert_eq!(
+        target.account_auth(&sales),
+        Some(AccountAuth::Token(HUBSPOT_KEY.into()))
+    );
+    assert_eq!(
+        target.list_servers(&sales, &Page::first(), NOW).unwrap()["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A store with another key refuses it, naming the key, and changes nothing.
+    let other = TempDir::new("reg-import-other");
+    let (stranger, _) = with_default(&other);
+    let err = stranger.import(export, NOW).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert!(err.message().contains("REGISTRY_KEY_FILE"), "{err}");
+    assert!(stranger.resolve_token(&mine, NOW).live().is_none());
+}

@@ -1,0 +1,420 @@
+//! A small client for etcd's v3 HTTP/JSON gateway (`/v3/kv/range`, `/v3/kv/txn`,
+//! `/v3/lease/grant`, `/v3/watch`, ...): plain blocking HTTP/1.1 through ureq, so neither a
+//! gRPC stack nor an async runtime enters the binary. Works with etcd 3.4 and newer (the
+//! `/v3/` prefix; 3.4 also answers `/v3beta/`).
+//!
+//! Every call tries the endpoint that answered last, then the others in turn, so one member
+//! down costs one connection attempt. With `ETCD_USERNAME`/`ETCD_PASSWORD` the client
+//! authenticates (`/v3/auth/authenticate`) and sends the token in `Authorization`,
+//! authenticating again when etcd says the token is no longer valid. Only `http://`
+//! endpoints: TLS to etcd is refused at start-up (see [`Settings::check`]).
+//!
+//! Blocking: call it from OS threads (the registry pool, the watch thread), never from a
+//! coroutine worker.
+
+pub mod base64;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// The default key prefix (`ETCD_PREFIX`).
+pub const DEFAULT_PREFIX: &str = "/hubspot-mcp/";
+/// How long one unary call (range, txn, lease) may take before the next endpoint is tried.
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long connecting to one endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one watch answer is read before it is opened again (from the last revision
+/// seen, so nothing is lost): bounds how long a connection that died without a word (a
+/// partition, no RST) goes unnoticed.
+const WATCH_RENEW: Duration = Duration::from_secs(30);
+/// The largest answer read (a range over the whole registry).
+const MAX_ANSWER: u64 = 512 << 20;
+/// gRPC codes etcd uses for "this member cannot serve now" (Unavailable, DeadlineExceeded):
+/// the call is tried on the next endpoint.
+const RETRY_CODES: [i64; 2] = [14, 4];
+/// gRPC Unauthenticated: the auth token expired or was revoked.
+const UNAUTHENTICATED: i64 = 16;
+
+/// Where etcd is and how to talk to it (`ETCD_ENDPOINTS`, `ETCD_PREFIX`, `ETCD_USERNAME`,
+/// `ETCD_PASSWORD`, `ETCD_CA_FILE`, `ETCD_CERT_FILE`, `ETCD_KEY_FILE`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Base URLs such as `http://127.0.0.1:2379`, without a trailing slash.
+    pub endpoints: Vec<String>,
+    /// Every key the registry writes starts with this.
+    pub prefix: String,
+    /// User and password for `/v3/auth/authenticate`.
+    pub credentials: Option<(String, String)>,
+    /// `ETCD_CA_FILE`, `ETCD_CERT_FILE`, `ETCD_KEY_FILE` as given (refused by
+    /// [`Settings::check`] until TLS to etcd is supported).
+    pub tls_files: Vec<(&'static str, String)>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("endpoints", &self.endpoints)
+            .field("prefix", &self.prefix)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Refuses what this client cannot do, with a message naming the setting.
+    pub fn check(&self) -> Result<(), String> {
+        if self.endpoints.is_empty() {
+            return Err("REGISTRY=etcd needs ETCD_ENDPOINTS (such as http://127.0.0.1:2379,http://10.0.0.2:2379)".into());
+        }
+        for endpoint in &self.endpoints {
+            if endpoint.starts_with("https://") {
+                return Err(format!(
+                    "ETCD_ENDPOINTS: {endpoint} uses TLS, which this build does not speak to etcd yet; use http:// endpoints on a private network (README: Running several replicas)"
+                ));
+            }
+            let host = endpoint.strip_prefix("http://").unwrap_or("");
+            if host.is_empty() || host.contains('/') {
+                return Err(format!(
+                    "ETCD_ENDPOINTS: {endpoint} is not http://host:port"
+                ));
+            }
+        }
+        if let Some((name, _)) = self.tls_files.first() {
+            return Err(format!(
+                "{name} is set, but this build does not speak TLS to etcd yet; unset it and use http:// endpoints on a private network"
+            ));
+        }
+        if !self.prefix.starts_with('/') || !self.prefix.ends_with('/') {
+            return Err(format!(
+                "ETCD_PREFIX={} must start and end with / (default {DEFAULT_PREFIX})",
+                self.prefix
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// No endpoint answered; the text lists what each said.
+    Unreachable(String),
+    /// etcd answered with an error (`code` is the gRPC code).
+    Refused {
+        /// The gRPC status code.
+        code: i64,
+        /// etcd's message.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Unreachable(detail) => write!(f, "etcd is unreachable ({detail})"),
+            Error::Refused { code, message } => {
+                write!(f, "etcd refused the request: {message} (code {code})")
+            }
+        }
+    }
+}
+
+/// One endpoint's failure: down (try the next) or a real answer.
+enum Attempt {
+    Down(String),
+    Refused(i64, String),
+}
+
+/// The gateway client; share it between threads.
+pub struct Client {
+    endpoints: Vec<String>,
+    /// The endpoint that answered last: tried first.
+    preferred: AtomicUsize,
+    agent: ureq::Agent,
+    /// For watches: a long-lived answer, renewed every [`WATCH_RENEW`].
+    watch_agent: ureq::Agent,
+    credentials: Option<(String, String)>,
+    /// The current auth token, when credentials are set.
+    token: Mutex<Option<String>>,
+}
+
+impl Client {
+    /// A client for checked settings (no connection is made yet).
+    pub fn new(settings: &Settings) -> Client {
+        let agent = |timeout: Option<Duration>| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_connect(Some(CONNECT_TIMEOUT))
+                .timeout_global(timeout)
+                .build()
+                .into()
+        };
+        Client {
+            endpoints: settings.endpoints.clone(),
+            preferred: AtomicUsize::new(0),
+            agent: agent(Some(CALL_TIMEOUT)),
+            watch_agent: agent(Some(WATCH_RENEW)),
+            credentials: settings.credentials.clone(),
+            token: Mutex::new(None),
+        }
+    }
+
+    /// POSTs `body` to `path` (such as `/v3/kv/range`), failing over across the endpoints,
+    /// and returns etcd's JSON answer.
+    pub fn call(&self, path: &str, body: &Value) -> Result<Value, Error> {
+        self.each_endpoint(|client, endpoint| {
+            let response = client.post(&client.agent, endpoint, path, body)?;
+            let status = response.status().as_u16();
+            let text = response
+                .into_body()
+                .with_config()
+                .limit(MAX_ANSWER)
+                .read_to_string()
+                .map_err(|e| Attempt::Down(e.to_string()))?;
+            let answer: Value = serde_json::from_str(&text)
+                .map_err(|_| Attempt::Down(format!("HTTP {status}, not JSON")))?;
+            match refusal(&answer) {
+                Some(refused) => Err(refused),
+                None if status == 200 => Ok(answer),
+                None => Err(Attempt::Down(format!("HTTP {status}"))),
+            }
+        })
+    }
+
+    /// Opens a watch (`/v3/watch` with `create`, the body of a `create_request`) and returns
+    /// its stream once etcd confirmed it.
+    pub fn watch(&self, create: &Value) -> Result<Watch, Error> {
+        let body = json!({ "create_request": create });
+        self.each_endpoint(|client, endpoint| {
+            let response = client.post(&client.watch_agent, endpoint, "/v3/watch", &body)?;
+            let status = response.status().as_u16();
+            let mut watch = Watch {
+                lines: BufReader::new(response.into_body().into_reader()),
+            };
+            if status != 200 {
+                return Err(Attempt::Down(format!("HTTP {status}")));
+            }
+            match watch.next() {
+                Ok(first) if first.get("created").and_then(Value::as_bool) == Some(true) => {
+                    Ok(watch)
+                }
+                Ok(other) => Err(Attempt::Down(format!("unexpected watch answer {other}"))),
+                Err(Error::Refused { code, message }) => Err(Attempt::Refused(code, message)),
+                Err(Error::Unreachable(detail)) => Err(Attempt::Down(detail)),
+            }
+        })
+    }
+
+    /// Runs `attempt` on the preferred endpoint, then the others; authenticates again once
+    /// when etcd says the token is stale.
+    fn each_endpoint<T>(
+        &self,
+        attempt: impl Fn(&Client, &str) -> Result<T, Attempt>,
+    ) -> Result<T, Error> {
+        let start = self.preferred.load(Ordering::Relaxed);
+        let mut failures = Vec::new();
+        for step in 0..self.endpoints.len() {
+            let index = (start + step) % self.endpoints.len();
+            let endpoint = &self.endpoints[index];
+            let mut reauthenticated = false;
+            loop {
+                match attempt(self, endpoint) {
+                    Ok(out) => {
+                        self.preferred.store(index, Ordering::Relaxed);
+                        return Ok(out);
+                    }
+                    Err(Attempt::Refused(code, _))
+                        if code == UNAUTHENTICATED
+                            && self.credentials.is_some()
+                            && !reauthenticated =>
+                    {
+                        *self.token.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                        reauthenticated = true;
+                    }
+                    Err(Attempt::Refused(code, message)) if !RETRY_CODES.contains(&code) => {
+                        return Err(Error::Refused { code, message })
+                    }
+                    Err(Attempt::Refused(_, message) | Attempt::Down(message)) => {
+                        failures.push(format!("{endpoint}: {message}"));
+                        break;
+                    }
+                }
+            }
+        }
+        Err(Error::Unreachable(failures.join("; ")))
+    }
+
+    /// One POST to one endpoint, with the auth token when there are credentials.
+    fn post(
+        &self,
+        agent: &ureq::Agent,
+        endpoint: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<ureq::http::Response<ureq::Body>, Attempt> {
+        let mut request = agent
+            .post(format!("{endpoint}{path}"))
+            .header("Content-Type", "application/json");
+        if let Some(token) = self.auth_token(endpoint)? {
+            request = request.header("Authorization", token);
+        }
+        request
+            .send(body.to_string().as_bytes())
+            .map_err(|e| Attempt::Down(e.to_string()))
+    }
+
+    /// The auth token (authenticating on `endpoint` first when there is none yet); `None`
+    /// without credentials.
+    fn auth_token(&self, endpoint: &str) -> Result<Option<String>, Attempt> {
+        let Some((name, password)) = &self.credentials else {
+            return Ok(None);
+        };
+        let mut token = self.token.lock().unwrap_or_else(PoisonError::into_inner);
+        if token.is_none() {
+            let response = self
+                .agent
+                .post(format!("{endpoint}/v3/auth/authenticate"))
+                .header("Content-Type", "application/json")
+                .send(
+                    json!({"name": name, "password": password})
+                        .to_string()
+                        .as_bytes(),
+                )
+                .map_err(|e| Attempt::Down(e.to_string()))?;
+            let text = response
+                .into_body()
+                .read_to_string()
+                .map_err(|e| Attempt::Down(e.to_string()))?;
+            let answer: Value = serde_json::from_str(&text)
+                .map_err(|_| Attempt::Down("authenticate: not JSON".into()))?;
+            if let Some(refused) = refusal(&answer) {
+                return Err(refused);
+            }
+            *token = answer["token"].as_str().map(str::to_string);
+        }
+        Ok(token.clone())
+    }
+}
+
+/// etcd's error answer `{"error": ..., "code": n}` (also inside a watch's `result`).
+fn refusal(answer: &Value) -> Option<Attempt> {
+    let message = answer.get("error")?;
+    let message = answer["message"]
+        .as_str()
+        .or(message.as_str())
+        .unwrap_or("unknown error")
+        .to_string();
+    Some(Attempt::Refused(int(&answer["code"]), message))
+}
+
+/// An open watch: one JSON object per line (`{"result": {...}}`) over a chunked answer.
+pub struct Watch {
+    lines: BufReader<ureq::BodyReader<'static>>,
+}
+
+impl Watch {
+    /// The next `result` (with `events`, or `canceled` and `compact_revision`); blocks until
+    /// etcd sends one. [`Error::Unreachable`] when the stream ended.
+    pub fn next(&mut self) -> Result<Value, Error> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.lines.read_line(&mut line) {
+                Ok(0) => return Err(Error::Unreachable("the watch stream ended".into())),
+                Ok(_) if line.trim().is_empty() => continue,
+                Ok(_) => break,
+                Err(e) => return Err(Error::Unreachable(format!("watch stream: {e}"))),
+            }
+        }
+        let mut message: Value = serde_json::from_str(&line)
+            .map_err(|_| Error::Unreachable("the watch stream sent something not JSON".into()))?;
+        if let Some(Attempt::Refused(code, message)) = refusal(&message) {
+            return Err(Error::Refused { code, message });
+        }
+        Ok(message["result"].take())
+    }
+}
+
+/// An int64 as the gateway writes it (a string, or absent for zero).
+pub fn int(value: &Value) -> i64 {
+    match value {
+        Value::String(s) => s.parse().unwrap_or(0),
+        other => other.as_i64().unwrap_or(0),
+    }
+}
+
+/// `key` in the gateway's base64 form.
+pub fn key(key: &str) -> String {
+    base64::encode(key.as_bytes())
+}
+
+/// The end of the range of every key starting with `prefix` (the prefix with its last byte
+/// incremented), base64.
+pub fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    base64::encode(&end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(endpoints: &[&str]) -> Settings {
+        Settings {
+            endpoints: endpoints.iter().map(|s| s.to_string()).collect(),
+            prefix: DEFAULT_PREFIX.into(),
+            credentials: None,
+            tls_files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn settings_refuse_tls_and_malformed_endpoints_by_name() {
+        assert_eq!(settings(&["http://127.0.0.1:2379"]).check(), Ok(()));
+        let tls = settings(&["http://a:2379", "https://b:2379"])
+            .check()
+            .unwrap_err();
+        assert!(
+            tls.contains("https://b:2379") && tls.contains("TLS"),
+            "{tls}"
+        );
+        assert!(settings(&[])
+            .check()
+            .unwrap_err()
+            .contains("ETCD_ENDPOINTS"));
+        assert!(settings(&["127.0.0.1:2379"]).check().is_err());
+        let mut with_ca = settings(&["http://a:2379"]);
+        with_ca.tls_files.push(("ETCD_CA_FILE", "/ca.pem".into()));
+        assert!(with_ca.check().unwrap_err().contains("ETCD_CA_FILE"));
+        let mut prefix = settings(&["http://a:2379"]);
+        prefix.prefix = "no-slash".into();
+        assert!(prefix.check().unwrap_err().contains("ETCD_PREFIX"));
+    }
+
+    #[test]
+    fn unreachable_endpoints_are_all_named() {
+        // Port 9 on loopback (discard) is closed on test machines: connection refused.
+        let client = Client::new(&settings(&["http://127.0.0.1:9", "http://127.0.0.1:1"]));
+        let err = client.call("/v3/kv/range", &json!({})).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::Unreachable(_)), "{text}");
+        assert!(
+            text.contains("127.0.0.1:9") && text.contains("127.0.0.1:1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn int64_and_prefix_helpers() {
+        assert_eq!(int(&json!("42")), 42);
+        assert_eq!(int(&json!(7)), 7);
+        assert_eq!(int(&Value::Null), 0);
+        assert_eq!(base64::decode(&prefix_end("/a/")).unwrap(), b"/a0");
+    }
+}

@@ -1,0 +1,69 @@
+//! Where the registry's records live: the small interface between the registry's rules
+//! (which work on an in-memory [`State`]) and a store. Two stores implement it: the JSON
+//! file in the data directory (the default, [`Store`]) and etcd
+//! ([`super::etcd_store::EtcdStore`]). Nothing above the registry knows which one runs.
+
+use super::seal::Sealer;
+use super::{RegistryError, State};
+use crate::store::Store;
+use serde_json::Value;
+
+/// What a store did with a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Commit {
+    /// Durable; the registry installs the new state in memory itself.
+    Install,
+    /// Committed at this store revision; the new state arrives through the store's watch,
+    /// which the registry waits for (so memory only ever follows the store).
+    AtRevision(i64),
+}
+
+/// Why a store did not take a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CommitError {
+    /// Another writer changed a record first (the in-memory copy was behind): wait for the
+    /// copy to move on and apply the change again.
+    Lost,
+    /// The store failed; nothing was changed.
+    Failed(RegistryError),
+}
+
+/// A durable home for the registry's records.
+pub(crate) trait Backend: Send + Sync {
+    /// Where the records are, for the start-up log (a path, or etcd's endpoints).
+    fn describe(&self) -> String;
+
+    /// Makes the change from `current` to `next` durable, all of it or none of it.
+    fn commit(&self, current: &State, next: &State, sealer: &Sealer)
+        -> Result<Commit, CommitError>;
+
+    /// `checks.registry` of `/ready`: the store and whether it is reachable; `None` for a
+    /// store that cannot be out of reach (the file), which keeps the seed's `/ready` shape.
+    fn check(&self) -> Option<Value>;
+}
+
+/// The file store: the whole registry rewritten atomically (temporary file, fsync, rename)
+/// when its file form changed.
+impl Backend for Store {
+    fn describe(&self) -> String {
+        self.path().display().to_string()
+    }
+
+    fn commit(
+        &self,
+        current: &State,
+        next: &State,
+        sealer: &Sealer,
+    ) -> Result<Commit, CommitError> {
+        let file = next.to_file(sealer).map_err(CommitError::Failed)?;
+        if file != current.to_file(sealer).map_err(CommitError::Failed)? {
+            self.save(&file)
+                .map_err(|e| CommitError::Failed(RegistryError::from(e)))?;
+        }
+        Ok(Commit::Install)
+    }
+
+    fn check(&self) -> Option<Value> {
+        None
+    }
+}

@@ -1,0 +1,925 @@
+//! Several replicas on one registry in etcd (`REGISTRY=etcd`): a real 3-member etcd cluster
+//! (Debian's `etcd-server`, 3.4; `make etcd` installs it) on fresh data directories and free
+//! loopback ports, and two server replicas on it. Without an `etcd` binary these tests print
+//! a SKIP line and pass. `make cluster-test` runs just these.
+
+mod common;
+use common::{temp_dir, Server};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin-secret-0123456789abcdef";
+/// 64 hex digits: the sealing key every replica shares.
+const SEAL_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A free loopback port (released before etcd binds it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A 3-member etcd cluster on loopback; every member is killed (and its data removed) on drop.
+struct Etcd {
+    dir: PathBuf,
+    /// Extra flags for every member.
+    flags: Vec<String>,
+    members: Vec<(String, u16, u16)>,
+    children: Vec<Option<Child>>,
+}
+
+impl Etcd {
+    /// Starts the cluster, or `None` (after printing SKIP) when etcd is not installed.
+    fn start(test: &str) -> Option<Etcd> {
+        Etcd::start_with(test, &[])
+    }
+
+    /// [`Etcd::start`] with extra flags for every member.
+    fn start_with(test: &str, flags: &[&str]) -> Option<Etcd> {
+        if Command::new("etcd").arg("--version").output().is_err() {
+            println!("SKIP {test}: no etcd binary (make etcd installs Debian's etcd-server)");
+            return None;
+        }
+        let dir = temp_dir("etcd");
+        let members: Vec<(String, u16, u16)> = (0..3)
+            .map(|i| (format!("m{i}"), free_port(), free_port()))
+            .collect();
+        let mut etcd = Etcd {
+            dir,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            children: (0..3).map(|_| None).collect(),
+            members,
+        };
+        for i in 0..3 {
+            etcd.start_member(i);
+        }
+        etcd.wait_healthy();
+        Some(etcd)
+    }
+
+    fn start_member(&mut self, i: usize) {
+        let cluster: Vec<String> = self
+            .members
+            .iter()
+            .map(|(name, _, peer)| format!("{name}=http://127.0.0.1:{peer}"))
+            .collect();
+        let (name, client, peer) = &self.members[i];
+        let log = std::fs::File::create(self.dir.join(format!("{name}.log"))).unwrap();
+        let child = Command::new("etcd")
+            .args(["--name", name])
+            .args(["--data-dir", &self.dir.join(name).display().to_string()])
+            .args([
+                "--listen-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args([
+                "--advertise-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+            .args([
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+            ])
+            .args(["--initial-cluster", &cluster.join(",")])
+            .args(["--initial-cluster-token", "hubspot-mcp-test"])
+            .args(["--initial-cluster-state", "new"])
+            .args(&self.flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts");
+        self.children[i] = Some(child);
+    }
+
+    /// Waits (up to 30 s) until a write through the gateway of a running member succeeds.
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let running = self.children.iter().position(Option::is_some).unwrap();
+        let (_, client, _) = &self.members[running];
+        while Instant::now() < deadline {
+            let stream = std::net::TcpStream::connect(("127.0.0.1", *client));
+            if let Ok(mut stream) = stream {
+                let body = r#"{"key":"aGVhbHRo","value":"b2s="}"#;
+                common::send(&mut stream, "POST", "/v3/kv/put", &[], body.as_bytes());
+                if let Some(reply) = common::read_reply(&mut stream) {
+                    if reply.status == 200 && reply.text().contains("revision") {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("etcd did not become healthy");
+    }
+
+    fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .map(|(_, client, _)| format!("http://127.0.0.1:{client}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// kill -9 every member.
+    fn kill_all(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+    }
+
+    /// The index of the current leader (asked through `/v3/maintenance/status`).
+    fn leader(&self) -> Option<usize> {
+        self.members.iter().position(|(_, port, _)| {
+            let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", *port)) else {
+                return false;
+            };
+            common::send(&mut stream, "POST", "/v3/maintenance/status", &[], b"{}");
+            common::read_reply(&mut stream).is_some_and(|reply| {
+                let status = reply.json();
+                status["leader"] == status["header"]["member_id"]
+            })
+        })
+    }
+
+    /// kill -9 one member.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restarts every stopped member on its data directory.
+    fn restart_all(&mut self) {
+        for i in 0..3 {
+            if self.children[i].is_none() {
+                self.start_member(i);
+            }
+        }
+        self.wait_healthy();
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill_all();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A replica on the cluster (the embedded mock HubSpot, admin API on).
+fn replica(etcd: &Etcd, prefix: &str) -> Server {
+    replica_with(etcd, prefix, &[])
+}
+
+/// The environment of a replica on the cluster, plus `extra`.
+fn replica_env(etcd: &Etcd, prefix: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    let key_file = etcd.dir.join("seal.key");
+    std::fs::write(&key_file, SEAL_KEY).unwrap();
+    let mut env = vec![
+        ("HUBSPOT_MOCK", common::fixtures()),
+        ("ADMIN_API_TOKEN", ADMIN.into()),
+        ("MCP_API_KEYS", common::API_KEY.into()),
+        ("REGISTRY", "etcd".into()),
+        ("ETCD_ENDPOINTS", etcd.endpoints()),
+        ("ETCD_PREFIX", prefix.into()),
+        ("REGISTRY_KEY_FILE", key_file.display().to_string()),
+    ];
+    for (name, value) in extra {
+        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+        env.push((name, value.to_string()));
+    }
+    env
+}
+
+fn replica_with(etcd: &Etcd, prefix: &str, extra: &[(&str, &str)]) -> Server {
+    Server::start(
+        &["serve"],
+        &replica_env(etcd, prefix, extra),
+        "listening on http://",
+    )
+}
+
+/// POSTs `body` to etcd's gateway on the first running member; the answer's JSON. The
+/// connection is closed after the answer, since error answers come chunked.
+fn gateway(etcd: &Etcd, path: &str, body: Value) -> Value {
+    let running = etcd.children.iter().position(Option::is_some).unwrap();
+    let (_, port, _) = &etcd.members[running];
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", *port)).unwrap();
+    let close = [("Connection", "close")];
+    common::send(
+        &mut stream,
+        "POST",
+        path,
+        &close,
+        body.to_string().as_bytes(),
+    );
+    let text = common::read_reply(&mut stream).unwrap().text();
+    let json = &text[text.find('{').unwrap_or(0)..text.rfind('}').map_or(0, |i| i + 1)];
+    serde_json::from_str(json).unwrap_or(Value::Null)
+}
+
+fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let auth = format!("Bearer {ADMIN}");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let reply = server.request(
+        method,
+        path,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    (reply.status, value)
+}
+
+fn default_account(server: &Server) -> String {
+    let (status, list) = admin(server, "GET", "/integrated-account", None);
+    assert_eq!(status, 200, "{list}");
+    list["result"][0]["id"].as_str().unwrap().to_string()
+}
+
+fn mint(server: &Server, account: &str, body: Value) -> Value {
+    let (status, created) = admin(
+        server,
+        "POST",
+        &format!("/integrated-account/{account}/mcp"),
+        Some(body),
+    );
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// The status of `tools/list` on a scoped server's URL.
+fn list_status(server: &Server, token: &str) -> u16 {
+    server
+        .rpc(
+            &format!("/mcp/{token}"),
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .status
+}
+
+/// Waits (up to 10 s) until `server` has the server `created` (polled on the admin API:
+/// unknown tokens on `/mcp/<token>` would count as guessing and be slowed down), then
+/// checks that its token works there.
+fn serves(server: &Server, created: &Value) -> bool {
+    let path = format!(
+        "/integrated-account/{}/mcp/{}",
+        created["integrated_account_id"].as_str().unwrap(),
+        created["id"].as_str().unwrap()
+    );
+    within(Duration::from_secs(10), || {
+        admin(server, "GET", &path, None).0 == 200
+    })
+    .is_some()
+        && list_status(server, created["token"].as_str().unwrap()) == 200
+}
+
+/// Polls `done` every 5 ms for up to `limit`; returns how long it took.
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn two_replicas_share_mints_deletes_and_patches_without_losing_updates() {
+    let Some(etcd) = Etcd::start("two_replicas_share") else {
+        return;
+    };
+    let a = replica(&etcd, "/share-test/");
+    let b = replica(&etcd, "/share-test/");
+    let account = default_account(&a);
+    assert_eq!(default_account(&b), account);
+
+    // Minted on A, usable on B at once (A answered only after etcd committed, and B's watch
+    // brings it within a generous bound).
+    let created = mint(
+        &a,
+        &account,
+        json!({"name": "shared", "config": {"methods": ["read"]}}),
+    );
+    let token = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(list_status(&a, &token), 200);
+    assert!(serves(&b, &created), "B never saw the server minted on A");
+
+    // PATCH on A is seen on B.
+    let path = format!("/integrated-account/{account}/mcp/{id}");
+    let (status, patched) = admin(&a, "PATCH", &path, Some(json!({"name": "renamed on A"})));
+    assert_eq!(status, 200, "{patched}");
+    assert!(
+        within(Duration::from_secs(10), || admin(&b, "GET", &path, None).1
+            ["name"]
+            == "renamed on A")
+        .is_some(),
+        "B never saw A's PATCH"
+    );
+
+    // Concurrent PATCHes from both replicas: A renames, B changes the config; every one is
+    // acknowledged, and the final record holds the last of each (a lost update would show
+    // as one replica's field reverted by the other's write).
+    const ROUNDS: usize = 500;
+    let configs = [json!({"methods": ["read"]}), json!({"methods": ["write"]})];
+    let conflicts = std::sync::atomic::AtomicUsize::new(0);
+    let conflict = |status: u16| {
+        if status == 409 {
+            conflicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let (last_a, last_b) = std::thread::scope(|scope| {
+        let on_a = scope.spawn(|| {
+            let mut last = String::new();
+            for i in 0..ROUNDS {
+                let name = format!("a-{i}");
+                let (status, body) = admin(&a, "PATCH", &path, Some(json!({ "name": name })));
+                assert!(status == 200 || status == 409, "{status} {body}");
+                conflict(status);
+                if status == 200 {
+                    last = name;
+                }
+            }
+            last
+        });
+        let on_b = scope.spawn(|| {
+            let mut last = Value::Null;
+            for i in 0..ROUNDS {
+                let config = configs[i % 2].clone();
+                let (status, body) = admin(&b, "PATCH", &path, Some(json!({ "config": config })));
+                assert!(status == 200 || status == 409, "{status} {body}");
+                conflict(status);
+                if status == 200 {
+                    last = config;
+                }
+            }
+            last
+        });
+        (on_a.join().unwrap(), on_b.join().unwrap())
+    });
+    println!(
+        "{ROUNDS} concurrent PATCHes per replica: {} answered 409",
+        conflicts.into_inner()
+    );
+    assert!(
+        !last_a.is_empty() && !last_b.is_null(),
+        "no PATCH was acknowledged"
+    );
+    for replica in [&a, &b] {
+        let settled = within(Duration::from_secs(10), || {
+            let record = admin(replica, "GET", &path, None).1;
+            record["name"] == last_a.as_str() && record["config"]["methods"] == last_b["methods"]
+        });
+        let record = admin(replica, "GET", &path, None).1;
+        assert!(
+            settled.is_some(),
+            "lost update: {record} (want name {last_a}, config {last_b})"
+        );
+    }
+
+    // Deleted on B, refused on A within 1 s.
+    let (status, _) = admin(&b, "DELETE", &path, None);
+    assert_eq!(status, 200);
+    let took = within(Duration::from_secs(10), || list_status(&a, &token) != 200)
+        .expect("A still serves a server deleted on B");
+    println!("delete on B refused on A after {} ms", took.as_millis());
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(list_status(&a, &token), 404);
+}
+
+#[test]
+fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
+    let Some(mut etcd) = Etcd::start("etcd_down") else {
+        return;
+    };
+    let a = replica(&etcd, "/down-test/");
+    let b = replica(&etcd, "/down-test/");
+    let account = default_account(&a);
+    let before = mint(&a, &account, json!({"name": "before the outage"}));
+    let token = before["token"].as_str().unwrap().to_string();
+    assert!(serves(&b, &before));
+
+    etcd.kill_all();
+    for replica in [&a, &b] {
+        // MCP keeps flowing from memory.
+        for _ in 0..20 {
+            assert_eq!(list_status(replica, &token), 200);
+        }
+        // Admin writes answer 503 naming etcd.
+        let (status, body) = admin(
+            replica,
+            "POST",
+            &format!("/integrated-account/{account}/mcp"),
+            Some(json!({"name": "during the outage"})),
+        );
+        assert_eq!(status, 503, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("etcd"), "{body}");
+        // /ready reports it.
+        let ready = replica.get("/ready").json();
+        assert_eq!(
+            ready["checks"]["registry"]["status"], "unreachable",
+            "{ready}"
+        );
+    }
+    assert!(a.log().contains("etcd is unreachable"), "{}", a.log());
+
+    etcd.restart_all();
+    for replica in [&a, &b] {
+        let back = within(Duration::from_secs(20), || {
+            replica.get("/ready").json()["checks"]["registry"]["status"] == "ok"
+        });
+        assert!(back.is_some(), "{}", replica.log());
+    }
+    assert!(a.log().contains("etcd reachable again"), "{}", a.log());
+    // Writes work again and reach the other replica.
+    let after = mint(&b, &account, json!({"name": "after the outage"}));
+    assert!(serves(&a, &after));
+}
+
+#[test]
+fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
+    let Some(etcd) = Etcd::start("expiry") else {
+        return;
+    };
+    let a = replica(&etcd, "/expiry-test/");
+    let b = replica(&etcd, "/expiry-test/");
+    let account = default_account(&a);
+    let expires_ms = now_ms() + 62_000;
+    let created = mint(
+        &a,
+        &account,
+        json!({"name": "short-lived", "expires_at": rfc3339(expires_ms)}),
+    );
+    let token = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(serves(&b, &created));
+    // The server and its token index are under a lease (etcd deletes them itself).
+    let key = format!("/expiry-test/servers/{account}/{id}");
+    let token_key = format!(
+        "/expiry-test/tokens/{}",
+        created_hash(&etcd, &key).expect("the server's record in etcd")
+    );
+    for key in [&key, &token_key] {
+        let kvs = etcd_kvs(&etcd, key).expect("etcd answers");
+        assert_eq!(kvs.len(), 1, "{key}: {kvs:?}");
+        assert!(
+            !matches!(kvs[0]["lease"].as_str(), None | Some("0")),
+            "{key} has no lease: {kvs:?}"
+        );
+    }
+    // PATCHing expires_at moves a server to a new lease; null detaches it (and its index).
+    let other = mint(
+        &a,
+        &account,
+        json!({"name": "patched", "expires_at": rfc3339(now_ms() + 600_000)}),
+    );
+    let other_id = other["id"].as_str().unwrap();
+    let other_key = format!("/expiry-test/servers/{account}/{other_id}");
+    let other_token_key = format!(
+        "/expiry-test/tokens/{}",
+        created_hash(&etcd, &other_key).unwrap()
+    );
+    let lease_of = |key: &str| {
+        let kvs = etcd_kvs(&etcd, key).expect("etcd answers");
+        assert_eq!(kvs.len(), 1, "{key}: {kvs:?}");
+        kvs[0]["lease"].as_str().unwrap_or("0").to_string()
+    };
+    let first_lease = lease_of(&other_key);
+    assert_ne!(first_lease, "0");
+    let path = format!("/integrated-account/{account}/mcp/{other_id}");
+    // B learns of it through its watch (milliseconds; not at the instant A answered).
+    assert!(serves(&b, &other));
+    let later = json!({ "expires_at": rfc3339(now_ms() + 900_000) });
+    assert_eq!(admin(&b, "PATCH", &path, Some(later)).0, 200);
+    let moved = lease_of(&other_key);
+    assert!(
+        moved != "0" && moved != first_lease,
+        "{first_lease} -> {moved}"
+    );
+    assert_eq!(lease_of(&other_token_key), moved);
+    let renamed = json!({ "name": "renamed, same expiry" });
+    assert_eq!(admin(&b, "PATCH", &path, Some(renamed)).0, 200);
+    assert_eq!(
+        lease_of(&other_key),
+        moved,
+        "a PATCH without expires_at keeps the lease"
+    );
+    let never = json!({ "expires_at": null });
+    assert_eq!(admin(&a, "PATCH", &path, Some(never)).0, 200);
+    assert_eq!(lease_of(&other_key), "0");
+    assert_eq!(lease_of(&other_token_key), "0");
+
+    // Gone everywhere after it expires (lease granularity is a second; a leader change
+    // renews leases, so allow a generous margin for etcd's own deletion).
+    let wait = Duration::from_millis((expires_ms - now_ms()).max(0) as u64);
+    std::thread::sleep(wait);
+    for replica in [&a, &b] {
+        assert_eq!(list_status(replica, &token), 404);
+    }
+    let gone = within(Duration::from_secs(30), || {
+        [&key, &token_key]
+            .iter()
+            .all(|k| etcd_kvs(&etcd, k).is_some_and(|kvs| kvs.is_empty()))
+    });
+    assert!(gone.is_some(), "etcd still holds {key} or {token_key}");
+}
+
+#[test]
+fn killing_the_leader_during_writes_loses_no_acknowledged_change_nor_does_killing_a_replica() {
+    let Some(mut etcd) = Etcd::start("leader_kill") else {
+        return;
+    };
+    let mut a = replica(&etcd, "/leader-test/");
+    let b = replica(&etcd, "/leader-test/");
+    let account = default_account(&a);
+    // Each replica: 500 admin writes, creates with every third a delete of an earlier one.
+    const WRITES: usize = 500;
+    let writes = |server: &Server| {
+        let (mut created, mut deleted, mut refused) = (Vec::new(), Vec::new(), 0);
+        for i in 0..WRITES {
+            let (status, body) = if i % 3 == 2 && !created.is_empty() {
+                let (id, token): (String, String) = created.swap_remove(0);
+                let path = format!("/integrated-account/{account}/mcp/{id}");
+                let answer = admin(server, "DELETE", &path, None);
+                match answer.0 {
+                    200 => deleted.push((id, token)),
+                    _ => created.push((id, token)),
+                }
+                answer
+            } else {
+                let answer = admin(
+                    server,
+                    "POST",
+                    &format!("/integrated-account/{account}/mcp"),
+                    Some(json!({ "name": format!("w{i}") })),
+                );
+                if answer.0 == 201 {
+                    let body = &answer.1;
+                    created.push((
+                        body["id"].as_str().unwrap().to_string(),
+                        body["token"].as_str().unwrap().to_string(),
+                    ));
+                }
+                answer
+            };
+            assert!([200, 201, 503].contains(&status), "{status} {body}");
+            refused += usize::from(status == 503);
+        }
+        (created, deleted, refused)
+    };
+    let (on_a, on_b) = std::thread::scope(|scope| {
+        let on_a = scope.spawn(|| writes(&a));
+        let on_b = scope.spawn(|| writes(&b));
+        std::thread::sleep(Duration::from_millis(1500));
+        let leader = etcd.leader().expect("a leader");
+        etcd.kill(leader);
+        (on_a.join().unwrap(), on_b.join().unwrap())
+    });
+    println!(
+        "writes refused with 503 while the leader was replaced: {} on A, {} on B",
+        on_a.2, on_b.2
+    );
+    etcd.restart_all();
+    // Replica A dies: B serves every server, whoever minted it.
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    let created: Vec<&(String, String)> = on_a.0.iter().chain(&on_b.0).collect();
+    let deleted: Vec<&(String, String)> = on_a.1.iter().chain(&on_b.1).collect();
+    println!(
+        "{} acknowledged creates kept, {} acknowledged deletes",
+        created.len(),
+        deleted.len()
+    );
+    assert!(created.len() > WRITES / 2, "too few acknowledged creates");
+    for (id, token) in &created {
+        let record = json!({"integrated_account_id": account, "id": id, "token": token});
+        assert!(serves(&b, &record), "an acknowledged create is missing");
+    }
+    // Deleted stays deleted: every one on the admin API, a few on their URL (more unknown
+    // tokens from one address would be slowed down as guessing).
+    for (id, _) in &deleted {
+        let path = format!("/integrated-account/{account}/mcp/{id}");
+        assert_eq!(
+            admin(&b, "GET", &path, None).0,
+            404,
+            "an acknowledged delete came back"
+        );
+    }
+    for (_, token) in deleted.iter().take(5) {
+        assert_eq!(list_status(&b, token), 404);
+    }
+    // A fresh replica reads the same registry from etcd.
+    let c = replica(&etcd, "/leader-test/");
+    for (_, token) in created.iter().take(50) {
+        assert_eq!(list_status(&c, token), 200);
+    }
+}
+
+#[test]
+fn replicas_authenticate_to_etcd_and_renew_an_expired_auth_token() {
+    // Auth tokens that expire after 2 s idle, so the renewal is exercised.
+    let Some(etcd) = Etcd::start_with(
+        "etcd_auth",
+        &["--auth-token", "simple", "--auth-token-ttl", "2"],
+    ) else {
+        return;
+    };
+    for (path, body) in [
+        (
+            "/v3/auth/user/add",
+            json!({"name": "root", "password": "root-pw-0123"}),
+        ),
+        ("/v3/auth/role/add", json!({"name": "root"})),
+        (
+            "/v3/auth/user/grant",
+            json!({"user": "root", "role": "root"}),
+        ),
+        ("/v3/auth/enable", json!({})),
+    ] {
+        let answer = gateway(&etcd, path, body);
+        assert!(answer.get("error").is_none(), "{path}: {answer}");
+    }
+    // Without credentials etcd refuses, and so does the replica's start-up.
+    let refused = gateway(&etcd, "/v3/kv/range", json!({"key": b64(b"/auth-test/")}));
+    assert!(refused.get("error").is_some(), "{refused}");
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .arg("serve")
+        .env_clear()
+        .envs(replica_env(
+            &etcd,
+            "/auth-test/",
+            &[
+                ("ETCD_USERNAME", "root"),
+                ("ETCD_PASSWORD", "wrong"),
+                ("PORT", "0"),
+                ("HOST", "127.0.0.1"),
+            ],
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("etcd") && stderr.contains("authentication failed"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("wrong"),
+        "the password must not be logged: {stderr}"
+    );
+
+    let credentials = [("ETCD_USERNAME", "root"), ("ETCD_PASSWORD", "root-pw-0123")];
+    let a = replica_with(&etcd, "/auth-test/", &credentials);
+    let b = replica_with(&etcd, "/auth-test/", &credentials);
+    let account = default_account(&a);
+    let first = mint(&a, &account, json!({"name": "with auth"}));
+    assert!(serves(&b, &first));
+    // Past the token's TTL: the next write authenticates again and succeeds.
+    std::thread::sleep(Duration::from_secs(4));
+    let second = mint(&a, &account, json!({"name": "after the token expired"}));
+    assert!(serves(&b, &second));
+    assert!(!a.log().contains("root-pw-0123"));
+}
+
+#[test]
+fn registry_export_from_the_file_and_import_into_etcd_keeps_every_token_working() {
+    let Some(etcd) = Etcd::start("export_import") else {
+        return;
+    };
+    let data = temp_dir("export-data");
+    let data_env = ("DATA_DIR", data.display().to_string());
+    let (token, id) = {
+        let single = Server::mock(&[
+            ("ADMIN_API_TOKEN", ADMIN),
+            ("MCP_API_KEYS", common::API_KEY),
+            ("DATA_DIR", &data_env.1),
+        ]);
+        let account = default_account(&single);
+        let created = mint(&single, &account, json!({"name": "moved to etcd"}));
+        (
+            created["token"].as_str().unwrap().to_string(),
+            created["id"].as_str().unwrap().to_string(),
+        )
+    };
+    let cli = |args: &[&str], env: &[(&str, String)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+            .args(args)
+            .env_clear()
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        (String::from_utf8(out.stdout).unwrap(), stderr)
+    };
+    let (export, _) = cli(&["registry", "export"], std::slice::from_ref(&data_env));
+    assert!(export.contains(&id) && !export.contains(&token), "{export}");
+    let file = data.join("export.json");
+    std::fs::write(&file, &export).unwrap();
+    let key = data.join("registry.key").display().to_string();
+    let etcd_env = [
+        ("REGISTRY", "etcd".to_string()),
+        ("ETCD_ENDPOINTS", etcd.endpoints()),
+        ("ETCD_PREFIX", "/import-test/".into()),
+        ("REGISTRY_KEY_FILE", key.clone()),
+    ];
+    let (_, said) = cli(
+        &["registry", "import", &file.display().to_string()],
+        &etcd_env,
+    );
+    assert!(said.contains("1 MCP servers"), "{said}");
+    let replica = replica_with(&etcd, "/import-test/", &[("REGISTRY_KEY_FILE", &key)]);
+    assert_eq!(list_status(&replica, &token), 200);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_replica_whose_watch_missed_compacted_history_reads_the_registry_again() {
+    let Some(mut etcd) = Etcd::start("compaction") else {
+        return;
+    };
+    let a = replica(&etcd, "/compact-test/");
+    let b = replica(&etcd, "/compact-test/");
+    let account = default_account(&a);
+    let old = mint(&b, &account, json!({"name": "deleted while A slept"}));
+    let old_token = old["token"].as_str().unwrap().to_string();
+    assert!(serves(&a, &old));
+
+    // A is frozen, the member its watch uses dies, B changes the registry and etcd compacts
+    // its history past A's last revision.
+    let signal = |name: &str| {
+        let pid = a.child.id().to_string();
+        assert!(Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    etcd.kill(0);
+    let path = format!(
+        "/integrated-account/{account}/mcp/{}",
+        old["id"].as_str().unwrap()
+    );
+    assert_eq!(admin(&b, "DELETE", &path, None).0, 200);
+    let new = mint(&b, &account, json!({"name": "minted while A slept"}));
+    let new_token = new["token"].as_str().unwrap().to_string();
+    let revision = gateway(
+        &etcd,
+        "/v3/kv/range",
+        json!({"key": b64(b"/compact-test/")}),
+    )["header"]["revision"]
+        .clone();
+    let compacted = gateway(&etcd, "/v3/kv/compaction", json!({ "revision": revision }));
+    assert!(compacted.get("error").is_none(), "{compacted}");
+    signal("-CONT");
+
+    // Polled on the admin API: unknown tokens on /mcp/<token> would count as guessing.
+    let new_path = format!(
+        "/integrated-account/{account}/mcp/{}",
+        new["id"].as_str().unwrap()
+    );
+    let caught_up = within(Duration::from_secs(15), || {
+        admin(&a, "GET", &new_path, None).0 == 200 && admin(&a, "GET", &path, None).0 == 404
+    });
+    assert!(caught_up.is_some(), "{}", a.log());
+    assert_eq!(list_status(&a, &new_token), 200);
+    assert_eq!(list_status(&a, &old_token), 404);
+    assert!(a.log().contains("compacted"), "{}", a.log());
+}
+
+#[test]
+fn the_server_cap_per_account_holds_across_replicas_creating_at_once() {
+    let Some(etcd) = Etcd::start("cap") else {
+        return;
+    };
+    let cap = [("MAX_SERVERS_PER_ACCOUNT", "5")];
+    let a = replica_with(&etcd, "/cap-test/", &cap);
+    let b = replica_with(&etcd, "/cap-test/", &cap);
+    let account = default_account(&a);
+    let path = format!("/integrated-account/{account}/mcp");
+    let creates = |server: &Server| {
+        (0..10)
+            .map(|i| {
+                let (status, body) = admin(
+                    server,
+                    "POST",
+                    &path,
+                    Some(json!({ "name": format!("c{i}") })),
+                );
+                assert!(status == 201 || status == 409, "{status} {body}");
+                usize::from(status == 201)
+            })
+            .sum::<usize>()
+    };
+    let made = std::thread::scope(|scope| {
+        let on_a = scope.spawn(|| creates(&a));
+        let on_b = scope.spawn(|| creates(&b));
+        on_a.join().unwrap() + on_b.join().unwrap()
+    });
+    assert_eq!(made, 5, "acknowledged creates past the cap of 5");
+    for replica in [&a, &b] {
+        let listed = within(Duration::from_secs(10), || {
+            admin(replica, "GET", &path, None).1["result"]
+                .as_array()
+                .is_some_and(|servers| servers.len() == 5)
+        });
+        assert!(listed.is_some(), "{}", admin(replica, "GET", &path, None).1);
+    }
+}
+
+/// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when
+/// etcd did not answer.
+fn etcd_kvs(etcd: &Etcd, key: &str) -> Option<Vec<Value>> {
+    let (_, port, _) = &etcd.members[0];
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", *port)).ok()?;
+    let body = json!({ "key": b64(key.as_bytes()) }).to_string();
+    common::send(&mut stream, "POST", "/v3/kv/range", &[], body.as_bytes());
+    let reply = common::read_reply(&mut stream)?;
+    (reply.status == 200).then(|| reply.json()["kvs"].as_array().cloned().unwrap_or_default())
+}
+
+/// The `token_sha256` of the server stored at `key` (never shown by the admin API).
+fn created_hash(etcd: &Etcd, key: &str) -> Option<String> {
+    let kvs = etcd_kvs(etcd, key)?;
+    let value = unb64(kvs.first()?["value"].as_str()?)?;
+    let record: Value = serde_json::from_slice(&value).ok()?;
+    record["token_sha256"].as_str().map(str::to_string)
+}
+
+fn unb64(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|&c| c != b'=') {
+        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c)? as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC (days-from-civil, inverted).
+fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}

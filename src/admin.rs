@@ -58,7 +58,7 @@ impl Admin {
             Ok(Err(err)) => err,
             Err(response) => return response,
         };
-        Response::json(result.status(), &result.to_json())
+        Response::error(result.status(), result.message())
     }
 
     /// Routes to a registry call; the outer `Err` is an answer made here (404, 405, 400 on

@@ -4,7 +4,7 @@
 //! fsyncs it, renames it over `registry.json` and fsyncs the directory, so a crash (even
 //! `kill -9` or a power cut) at any moment leaves either the old file or the new one, never a
 //! torn one. A file that does not parse is reported and never overwritten. An exclusive
-//! `flock` on `<dir>/registry.lock`, held for the life of the [`Store`], refuses a second
+//! lock (`File::try_lock`, a `flock`) on `<dir>/registry.lock`, held for the life of the [`Store`], refuses a second
 //! process on the same directory instead of letting the two race.
 //!
 //! The store knows nothing about accounts or servers: it keeps one `serde_json::Value`.
@@ -14,7 +14,6 @@ use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The registry file's name inside the data directory.
@@ -111,7 +110,7 @@ impl std::error::Error for StoreError {
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
-    /// Held open for the life of the store: closing it releases the `flock`.
+    /// Held open for the life of the store: closing it releases the lock.
     _lock: File,
 }
 
@@ -119,10 +118,6 @@ impl Store {
     /// Opens `dir` (creating it with mode 0700 if missing) and takes its exclusive lock.
     /// Fails with [`StoreError::Locked`] when another process (or another `Store` in this
     /// one) has it.
-    #[allow(
-        unsafe_code,
-        reason = "flock of the lock file (std::fs::File::try_lock could replace it)"
-    )]
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         DirBuilder::new()
             .recursive(true)
@@ -138,11 +133,9 @@ impl Store {
             .mode(0o600)
             .open(&lock_path)
             .map_err(|e| StoreError::io("open lock file", &lock_path, e))?;
-        // SAFETY: flock on a file descriptor we own, which stays open while `lock` lives.
-        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = lock.read_to_string(&mut text);
                 return Err(StoreError::Locked {
@@ -150,7 +143,9 @@ impl Store {
                     pid: text.trim().parse().ok(),
                 });
             }
-            return Err(StoreError::io("lock", &lock_path, err));
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(StoreError::io("lock", &lock_path, err))
+            }
         }
         // Record who holds the lock, for the message a second process prints. Best effort.
         let _ = lock

@@ -1,8 +1,7 @@
-//! The admin API's errors: each one an HTTP status and the Truto-style envelope
-//! `{statusCode, error, message}`.
+//! The admin API's errors: each one an HTTP status and a message; the admin API answers
+//! them with the Truto-style `{statusCode, error, message}` body (`Response::error`).
 
 use crate::store::StoreError;
-use serde_json::{json, Value};
 use std::fmt;
 
 /// Why a registry operation was refused or failed. Messages are written for the admin who
@@ -11,12 +10,11 @@ use std::fmt;
 pub enum RegistryError {
     /// 400: the input is malformed or invalid; the message names the field.
     BadRequest(String),
-    /// 401: missing or wrong admin credentials (for the HTTP layer; the registry itself
     /// 404: no such integrated account or MCP server.
     NotFound(String),
-    /// 409: the request conflicts with the current state (deleting the start-up account).
+    /// 409: the request conflicts with the current state (deleting the start-up account, an
+    /// account at `MAX_SERVERS_PER_ACCOUNT`, a change that kept losing races).
     Conflict(String),
-    /// 422: well-formed but unprocessable (kept for the HTTP layer; the registry answers 400
     /// 500: the registry could not be saved (the change was not applied) or no random bytes
     /// could be drawn.
     Internal(String),
@@ -36,17 +34,6 @@ impl RegistryError {
         }
     }
 
-    /// The HTTP reason phrase, used as the envelope's `error`.
-    pub fn error_name(&self) -> &'static str {
-        match self {
-            RegistryError::BadRequest(_) => "Bad Request",
-            RegistryError::NotFound(_) => "Not Found",
-            RegistryError::Conflict(_) => "Conflict",
-            RegistryError::Internal(_) => "Internal Server Error",
-            RegistryError::Unavailable(_) => "Service Unavailable",
-        }
-    }
-
     /// The human-readable message.
     pub fn message(&self) -> &str {
         match self {
@@ -58,15 +45,6 @@ impl RegistryError {
         }
     }
 
-    /// The response body: `{"statusCode": 404, "error": "Not Found", "message": "..."}`.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "statusCode": self.status(),
-            "error": self.error_name(),
-            "message": self.message(),
-        })
-    }
-
     pub(crate) fn bad(message: impl Into<String>) -> RegistryError {
         RegistryError::BadRequest(message.into())
     }
@@ -74,11 +52,11 @@ impl RegistryError {
 
 impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.status();
         write!(
             f,
-            "{} {}: {}",
-            self.status(),
-            self.error_name(),
+            "{status} {}: {}",
+            crate::http::reason(status),
             self.message()
         )
     }
@@ -103,23 +81,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn envelope_has_status_name_and_message() {
+    fn each_error_has_its_status_and_says_it() {
         let cases = [
-            (RegistryError::BadRequest("b".into()), 400, "Bad Request"),
-            (RegistryError::NotFound("n".into()), 404, "Not Found"),
-            (RegistryError::Conflict("c".into()), 409, "Conflict"),
+            (
+                RegistryError::BadRequest("b".into()),
+                400,
+                "400 Bad Request: b",
+            ),
+            (RegistryError::NotFound("n".into()), 404, "404 Not Found: n"),
+            (RegistryError::Conflict("c".into()), 409, "409 Conflict: c"),
             (
                 RegistryError::Internal("i".into()),
                 500,
-                "Internal Server Error",
+                "500 Internal Server Error: i",
+            ),
+            (
+                RegistryError::Unavailable("u".into()),
+                503,
+                "503 Service Unavailable: u",
             ),
         ];
-        for (err, status, name) in cases {
+        for (err, status, shown) in cases {
             assert_eq!(err.status(), status);
-            let body = err.to_json();
-            assert_eq!(body["statusCode"], status);
-            assert_eq!(body["error"], name);
-            assert_eq!(body["message"], err.message());
+            assert_eq!(err.to_string(), shown);
         }
     }
 }

@@ -165,8 +165,10 @@ pub const DEFAULT_MAX_BATCH: usize = 20;
 /// legitimate request, a `batch_create_records` of 100 records with 200 properties each,
 /// holds about 40,000.
 pub const MAX_VALUES: usize = 100_000;
-/// The deepest nesting of arrays and objects a body may have (serde_json's own limit).
-pub const MAX_DEPTH: usize = 128;
+/// The deepest nesting of arrays and objects a body may have. Below serde_json's own 128:
+/// parsing, checking and answering recurse per level on a coroutine's fixed stack, and a
+/// body 100 levels deep overflowed it (a debug build); MCP messages nest a few levels.
+pub const MAX_DEPTH: usize = 64;
 
 /// Parses a request body. Errors: -32700 when it is not JSON or nests deeper than
 /// [`MAX_DEPTH`]; -32600 for an empty batch, a batch of more than `max_batch` messages

@@ -148,8 +148,8 @@ fn expect_100_continue_gets_an_interim_response() {
 #[test]
 fn idle_connections_close_and_slow_requests_get_408() {
     let server = Server::mock(&[
-        ("HTTP_IDLE_TIMEOUT_MS", "200"),
-        ("HTTP_REQUEST_TIMEOUT_MS", "400"),
+        ("HTTP_IDLE_TIMEOUT_MS", "1000"),
+        ("HTTP_REQUEST_TIMEOUT_MS", "2000"),
     ]);
     let mut idle = server.connect();
     let mut buf = [0u8; 16];
@@ -593,4 +593,26 @@ fn out_of_descriptors_accept_failures_are_logged_at_most_once_a_second() {
         "{failures} lines:\n{}",
         log.lock().unwrap()
     );
+}
+
+/// A connection in the reserve past `MAX_CONNECTIONS` cannot hold its place by sending a
+/// byte at a time: its whole request must arrive within 2 s.
+#[test]
+fn a_reserve_place_cannot_be_held_by_a_slow_request() {
+    let server = Server::mock(&[("MAX_CONNECTIONS", "1")]);
+    let mut held = server.connect();
+    send(&mut held, "GET", "/health", &[], b"");
+    assert_eq!(read_reply(&mut held).unwrap().status, 200);
+    let mut slow = server.connect();
+    slow.write_all(b"G").unwrap();
+    let started = std::time::Instant::now();
+    let reply = read_reply(&mut slow);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the reserve place was held for {:?}",
+        started.elapsed()
+    );
+    if let Some(reply) = reply {
+        assert_eq!(reply.status, 408);
+    }
 }

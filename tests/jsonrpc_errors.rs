@@ -559,3 +559,42 @@ fn an_overlong_stdio_line_is_refused_and_the_next_one_answered() {
     assert_eq!(replies[2]["error"]["code"], -32700, "not UTF-8");
     assert_eq!(replies[3]["id"], 3);
 }
+
+/// Nesting up to the limit is parsed, checked and answered on a coroutine's stack (a body
+/// 101 levels deep, under the old limit of 128, overflowed it: no answer, a leaked
+/// connection); one level more is refused before parsing.
+#[test]
+fn nesting_up_to_the_limit_is_answered_and_one_more_is_refused() {
+    let server = Server::mock(&[]);
+    let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    // The message object and `params` are two levels; `arguments` one more.
+    let ping = |depth: usize| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":{}}}}}"#,
+            nested(depth - 2)
+        )
+    };
+    let call = |depth: usize| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"get_contacts","arguments":{{"limit":{}}}}}}}"#,
+            nested(depth - 3)
+        )
+    };
+    let (status, reply) = post_raw(&server, "/mcp", &ping(64));
+    assert_eq!((status, &reply["result"]), (200, &json!({})), "{reply}");
+    let (status, reply) = post_raw(&server, "/mcp", &call(64));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["error"]["code"], -32602, "{reply}");
+    for body in [ping(65), call(65)] {
+        let (status, reply) = post_raw(&server, "/mcp", &body);
+        assert_eq!(status, 400, "{reply}");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("64 levels"),
+            "{reply}"
+        );
+    }
+    assert!(!server.log().contains("overflow"), "{}", server.log());
+}

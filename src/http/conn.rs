@@ -26,10 +26,15 @@ const KEEP_BUFFER: usize = 4 * 1024;
 /// rather than copied behind its head into the write buffer (a full `tools/list` is
 /// tens of KiB).
 const DIRECT_BODY: usize = 16 * 1024;
-/// Requests a connection answers before it steps aside for the others (see [`step_aside`]).
+/// Pipelined requests a connection answers in one turn, without ever waiting for its
+/// client; past them it is closed after the last answer (RFC 9112 lets a server close a
+/// persistent connection; a pipelining client resends what was not answered), so one
+/// connection whose socket always has data cannot hold its worker. A client that waits for
+/// each answer (every MCP client) never reaches it.
 const TURN_REQUESTS: usize = 32;
-/// Bytes a connection reads before it steps aside for the others.
-const TURN_BYTES: usize = 256 * 1024;
+/// A read that took at least this long waited for its client (the coroutine parked and
+/// the worker served others), which ends a turn.
+const PARKED: Duration = Duration::from_micros(20);
 /// A keep-alive connection idle this long rests: its buffers shrink to [`MIN_READ`] and
 /// the stack pages its last request touched are given back ([`release_stack`]), so an
 /// idle connection costs a few KiB while a busy one keeps its buffers between requests.
@@ -223,15 +228,6 @@ impl Throttle {
     }
 }
 
-/// Lets the other connections of this worker run. may's worker polls sockets only when
-/// no coroutine is runnable, so `yield_now` (which re-queues on the same worker) would
-/// not let a waiting connection in; a zero sleep parks this coroutine on the timer thread
-/// for a moment, and the worker polls.
-#[inline(never)]
-fn step_aside() {
-    may::coroutine::sleep(Duration::ZERO);
-}
-
 struct Connection<'a, H> {
     stream: may::net::TcpStream,
     peer: std::net::IpAddr,
@@ -255,16 +251,20 @@ impl<H: Handler> Connection<'_, H> {
         let mut framer = Framer::new(self.limits.max_body);
         let mut request_started: Option<Instant> = None;
         let mut sent_continue = false;
-        // Work done since this connection last stepped aside.
-        let (mut turn_requests, mut turn_bytes) = (0, 0);
+        // Requests answered since this connection last waited for its client.
+        let mut turn_requests = 0;
         // The read timeout last set on the socket (setting it is a syscall).
         let mut read_timeout: Option<Duration> = None;
         let mut resting = false;
-        // A connection past the cap holds a reserve place: it gets little time to speak.
-        let idle_timeout = if self.overflow {
-            self.limits.idle_timeout.min(OVERFLOW_IDLE)
+        // A connection past the cap holds a reserve place: it gets little time to speak,
+        // before its request and to send all of it.
+        let (idle_timeout, request_timeout) = if self.overflow {
+            (
+                self.limits.idle_timeout.min(OVERFLOW_IDLE),
+                self.limits.request_timeout.min(OVERFLOW_IDLE),
+            )
         } else {
-            self.limits.idle_timeout
+            (self.limits.idle_timeout, self.limits.request_timeout)
         };
         loop {
             // Answer every complete request in the buffer (pipelining), then flush once.
@@ -294,9 +294,7 @@ impl<H: Handler> Connection<'_, H> {
                         turn_requests += 1;
                         if turn_requests >= TURN_REQUESTS {
                             self.stream.write_all(&wbuf)?;
-                            wbuf.clear();
-                            step_aside();
-                            (turn_requests, turn_bytes) = (0, 0);
+                            return Ok(());
                         }
                     }
                     Frame::Partial { continue_100 } => {
@@ -339,7 +337,7 @@ impl<H: Handler> Connection<'_, H> {
                 idle_timeout.min(REST_AFTER)
             } else {
                 let begun = *request_started.get_or_insert_with(Instant::now);
-                match self.limits.request_timeout.checked_sub(begun.elapsed()) {
+                match request_timeout.checked_sub(begun.elapsed()) {
                     Some(left) if !left.is_zero() => left,
                     _ => return self.timed_out(),
                 }
@@ -351,12 +349,15 @@ impl<H: Handler> Connection<'_, H> {
             if rbuf.len() - filled < MIN_READ {
                 rbuf.resize(filled + READ_CHUNK, 0);
             }
+            let waiting_since = (filled == 0).then(Instant::now);
             match self.stream.read(&mut rbuf[filled..]) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     filled += n;
-                    turn_bytes += n;
                     resting = false;
+                    if waiting_since.is_some_and(|since| since.elapsed() >= PARKED) {
+                        turn_requests = 0;
+                    }
                 }
                 Err(err)
                     if is_timeout(&err) && filled == 0 && !resting && idle_timeout > REST_AFTER =>
@@ -378,10 +379,6 @@ impl<H: Handler> Connection<'_, H> {
             }
             if request_started.is_none() && filled > 0 {
                 request_started = Some(Instant::now());
-            }
-            if turn_bytes >= TURN_BYTES {
-                step_aside();
-                (turn_requests, turn_bytes) = (0, 0);
             }
         }
     }

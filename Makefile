@@ -42,19 +42,33 @@ clean: ## Remove build output
 # 127.0.0.1 and stops by itself; the table is printed, written to bench/results.json and
 # pasted into README.md (between the bench markers).
 # BENCH_SECS (seconds per load run, default 3) and BENCH_CONNS (default 1,64,256,1024) tune it.
+# It also compares tools/call with bench/rmcp-baseline, a server on the official Rust MCP SDK
+# (rmcp on axum, pooled reqwest; its own cargo workspace, ~4 min first release build on 2
+# cores): BENCH_RMCP=0 skips that comparison; `make bench-rmcp` runs only it.
 
-.PHONY: bench wrk
+.PHONY: bench bench-rmcp rmcp-baseline wrk
 
 RELEASE_DIR := $(or $(CARGO_TARGET_DIR),target)/release
+BENCH_RMCP ?= 1
+RMCP_DIR := bench/rmcp-baseline
+RMCP_BIN := $(or $(CARGO_TARGET_DIR),$(RMCP_DIR)/target)/release/rmcp-baseline
+BENCH_ARGS = --server $(RELEASE_DIR)/$(BIN) --baseline $(RELEASE_DIR)/examples/baseline \
+	--fixtures $(FIXTURES) --script bench/wrk.lua --work bench/out
 
 wrk: ## Install wrk (Debian package) when it is missing
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-bench: wrk ## Throughput, latency, memory, start-up and isolation against the baseline (~3 min)
+rmcp-baseline: ## Release build of bench/rmcp-baseline (rmcp + axum + reqwest; its own Cargo.lock)
+	$(CARGO) build --release --quiet --locked --manifest-path $(RMCP_DIR)/Cargo.toml
+
+bench: wrk $(if $(filter 0,$(BENCH_RMCP)),,rmcp-baseline) ## Throughput, latency, memory, start-up, isolation; tools/call vs rmcp unless BENCH_RMCP=0 (~3 min)
 	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
-	$(RELEASE_DIR)/examples/bench --server $(RELEASE_DIR)/$(BIN) \
-		--baseline $(RELEASE_DIR)/examples/baseline --fixtures $(FIXTURES) \
-		--script bench/wrk.lua --work bench/out --out bench/results.json --readme README.md
+	$(RELEASE_DIR)/examples/bench $(BENCH_ARGS) $(if $(filter 0,$(BENCH_RMCP)),,--rmcp $(RMCP_BIN)) \
+		--out bench/results.json --readme README.md
+
+bench-rmcp: wrk rmcp-baseline ## Only tools/call get_contacts, ours against the rmcp baseline (printed, nothing written)
+	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
+	BENCH_ONLY=rmcp $(RELEASE_DIR)/examples/bench $(BENCH_ARGS) --rmcp $(RMCP_BIN) --out bench/out/rmcp.json
 
 # --- Fuzzing: libFuzzer targets in fuzz/ (its own workspace; README: Fuzzing) -------------
 # Each target runs FUZZ_SECS seconds from the committed seeds (fuzz/corpus/<target>); new

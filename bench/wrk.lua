@@ -6,6 +6,8 @@ local body = os.getenv("BENCH_BODY")
 if body ~= nil and body ~= "" then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
+  -- What MCP clients send with a POST; rmcp's Streamable HTTP answers 406 without it.
+  wrk.headers["Accept"] = "application/json, text/event-stream"
 end
 
 function done(summary, latency, requests)

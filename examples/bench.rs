@@ -4,10 +4,13 @@
 //!
 //! Usage (what `make bench` runs):
 //! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR
-//! [--readme README.md]`
+//! [--rmcp BIN] [--readme README.md]`
 //! Environment: `BENCH_SECS` (seconds per load run, default 3), `BENCH_CONNS` (default
 //! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20), `BENCH_ONLY=connections`
-//! (only the idle-connection memory and pipelining-fairness figures, printed on stderr).
+//! (only the idle-connection memory and pipelining-fairness figures, printed on stderr),
+//! `BENCH_ONLY=rmcp` (only the tools/call comparison with the rmcp baseline, on stdout).
+//! `--rmcp BIN` (bench/rmcp-baseline, built by `make bench` unless `BENCH_RMCP=0`) adds the
+//! comparison of `tools/call get_contacts` with a server on the official Rust MCP SDK.
 //!
 //! Every process it starts dies with it: each is killed when its handle drops and is
 //! started with `PR_SET_PDEATHSIG`, so even a killed driver leaves nothing behind.
@@ -59,9 +62,21 @@ const PROBES: &[Probe] = &[
         file: "tools_call.json",
         method: "POST",
         path: "/mcp/tools/call",
-        body: r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_contacts","arguments":{"limit":5,"properties":["firstname","lastname","email","company"]}}}"#,
+        body: TOOLS_CALL_BODY,
     },
 ];
+
+const TOOLS_CALL_BODY: &str = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_contacts","arguments":{"limit":5,"properties":["firstname","lastname","email","company"]}}}"#;
+
+/// The rmcp comparison's request: tools/call to the one MCP endpoint, the same bytes to our
+/// server and to the rmcp baseline (whose Streamable HTTP has no per-method paths).
+const RMCP_PROBE: Probe = Probe {
+    name: "tools/call get_contacts, POST /mcp",
+    file: "",
+    method: "POST",
+    path: "/mcp",
+    body: TOOLS_CALL_BODY,
+};
 
 /// The targets from issue 7.
 const TARGET_TOOLS_LIST_RATIO: f64 = 0.85;
@@ -81,10 +96,16 @@ const IDLE_CONNECTIONS: [usize; 2] = [1_000, 10_000];
 const TARGET_IDLE_CONNECTION_BYTES: u64 = 8 * 1024;
 /// Clients pipelining `/health` as fast as they can in the fairness run.
 const PIPELINERS: usize = 2;
+/// The target from issue 16: tools/call req/s at [`RMCP_TARGET_CONNS`] connections, ours ÷
+/// the rmcp baseline's (official Rust SDK on axum, one pooled reqwest client).
+const TARGET_RMCP_RATIO: f64 = 2.0;
+const RMCP_TARGET_CONNS: usize = 64;
 
 struct Args {
     server: PathBuf,
     baseline: PathBuf,
+    /// The rmcp baseline (bench/rmcp-baseline), if given; without it that comparison is skipped.
+    rmcp: Option<PathBuf>,
     fixtures: PathBuf,
     script: PathBuf,
     out: PathBuf,
@@ -104,12 +125,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // BENCH_ONLY=connections: only the connection figures (a quick one-off run).
-    let result = if std::env::var("BENCH_ONLY").as_deref() == Ok("connections") {
-        raise_fd_limit();
-        connections(&args).map(|_| ())
-    } else {
-        run(&args)
+    // BENCH_ONLY=connections or rmcp: only those figures (a quick one-off run).
+    let result = match std::env::var("BENCH_ONLY").as_deref() {
+        Ok("connections") => {
+            raise_fd_limit();
+            connections(&args).map(|_| ())
+        }
+        Ok("rmcp") => {
+            raise_fd_limit();
+            rmcp_only(&args)
+        }
+        _ => run(&args),
     };
     if let Err(message) = result {
         eprintln!("bench: FAILED: {message}");
@@ -125,6 +151,7 @@ fn parse_args() -> Result<Args, String> {
         flags.insert(flag, value);
     }
     let readme = flags.remove("--readme").map(PathBuf::from);
+    let rmcp = flags.remove("--rmcp").map(PathBuf::from);
     let mut take = |name: &str| {
         flags.remove(name).map(PathBuf::from).ok_or(format!(
             "missing {name}; see the doc comment of examples/bench.rs"
@@ -145,6 +172,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args {
         server: take("--server")?,
         baseline: take("--baseline")?,
+        rmcp,
         fixtures: take("--fixtures")?,
         script: take("--script")?,
         out: take("--out")?,
@@ -273,7 +301,7 @@ fn request_bytes(port: u16, method: &str, path: &str, body: &str) -> Vec<u8> {
     if !body.is_empty() {
         let _ = write!(
             req,
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
             body.len()
         );
     }
@@ -474,8 +502,20 @@ fn load_server(
     probe: &Probe,
     conns: usize,
 ) -> Result<Load, String> {
+    load_server_for(args, server, port, probe, conns, args.secs)
+}
+
+/// [`load_server`] for `secs` seconds.
+fn load_server_for(
+    args: &Args,
+    server: &Proc,
+    port: u16,
+    probe: &Probe,
+    conns: usize,
+    secs: u64,
+) -> Result<Load, String> {
     let before = server.cpu_us();
-    let mut load = load(args, port, probe, conns, args.secs)?;
+    let mut load = load(args, port, probe, conns, secs)?;
     load.cpu_us = (server.cpu_us() - before) / (load.requests.max(1) as f64);
     Ok(load)
 }
@@ -647,6 +687,163 @@ fn connections(args: &Args) -> Result<ConnectionFigures, String> {
         ms(figures.health_pipelined_us)
     );
     Ok(figures)
+}
+
+// ---------------------------------------------------------------- rmcp
+
+/// One row of the rmcp comparison: connections, ours, the rmcp baseline's.
+type RmcpRow = (usize, Load, Load);
+
+/// Starts the rmcp baseline `bin` on a free port against the mock HubSpot at `upstream`.
+fn start_rmcp(bin: &Path, upstream: u16) -> Result<(Proc, u16), String> {
+    let port = free_port();
+    let mut rmcp = Proc::start(
+        "rmcp baseline",
+        Command::new(bin)
+            .arg("--port")
+            .arg(port.to_string())
+            .env("HUBSPOT_API_URL", format!("http://127.0.0.1:{upstream}"))
+            .env("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "bench")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
+    wait_healthy(port, &mut rmcp, Duration::from_secs(10))?;
+    Ok((rmcp, port))
+}
+
+/// [`RMCP_PROBE`] against our server (`server` on `port`) and the rmcp baseline `bin`, both
+/// calling the mock HubSpot at `upstream`: at each of `args.conns` and
+/// [`RMCP_TARGET_CONNS`], the two taking turns.
+fn rmcp_comparison(
+    args: &Args,
+    bin: &Path,
+    server: &mut Proc,
+    port: u16,
+    upstream: u16,
+) -> Result<Vec<RmcpRow>, String> {
+    let (mut rmcp, rmcp_port) = start_rmcp(bin, upstream)?;
+    let probe = &RMCP_PROBE;
+    for (name, p) in [("our server", port), ("the rmcp baseline", rmcp_port)] {
+        let raw = request_bytes(p, probe.method, probe.path, probe.body);
+        let (status, body) = http(p, &raw, Duration::from_secs(10))
+            .map_err(|e| format!("{} on {name}: {e}", probe.name))?;
+        let text = String::from_utf8_lossy(&body);
+        if status != 200 || !text.contains("\"result\"") || text.contains("\"isError\":true") {
+            return Err(format!(
+                "{} on {name} answered {status}: {text}",
+                probe.name
+            ));
+        }
+    }
+    // Warm both: upstream connection pools, threads, page faults. A failed run names the
+    // server, and says whether it is still running.
+    let failed = |name: &str, proc: &mut Proc, err: String| {
+        let state = proc.check_alive().err().unwrap_or("still running".into());
+        format!("{} on {name} ({state}): {err}", probe.name)
+    };
+    load(args, rmcp_port, probe, RMCP_TARGET_CONNS, 1)
+        .map_err(|e| failed("the rmcp baseline", &mut rmcp, e))?;
+    load(args, port, probe, RMCP_TARGET_CONNS, 1).map_err(|e| failed("our server", server, e))?;
+    let mut conns = args.conns.clone();
+    if !conns.contains(&RMCP_TARGET_CONNS) {
+        conns.push(RMCP_TARGET_CONNS);
+        conns.sort_unstable();
+    }
+    let mut rows = Vec::new();
+    for conns in conns {
+        // 1 s windows taking turns (BENCH_SECS of each, at least 3), and for each server the
+        // window with the median req/s: both see the same noise from other processes, and
+        // one window that caught a burst does not decide the ratio.
+        let (mut theirs, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..args.secs.max(3) {
+            theirs.push(
+                load_server_for(args, &rmcp, rmcp_port, probe, conns, 1)
+                    .map_err(|e| failed("the rmcp baseline", &mut rmcp, e))?,
+            );
+            ours.push(
+                load_server_for(args, server, port, probe, conns, 1)
+                    .map_err(|e| failed("our server", server, e))?,
+            );
+        }
+        let [theirs, ours] = [theirs, ours].map(|mut runs| {
+            runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+            runs.swap_remove(runs.len() / 2)
+        });
+        eprintln!(
+            "bench: {:<24} {:>5} conns  ours {:>9.0} req/s  rmcp {:>9.0} req/s  ratio {:.2}  CPU/call {:.1} / {:.1} µs",
+            probe.name,
+            conns,
+            ours.rps,
+            theirs.rps,
+            ours.rps / theirs.rps,
+            ours.cpu_us,
+            theirs.cpu_us
+        );
+        rows.push((conns, ours, theirs));
+    }
+    Ok(rows)
+}
+
+/// The rmcp comparison's table (Markdown) and its row for the figures table.
+fn rmcp_markdown(rows: &[RmcpRow]) -> (String, String) {
+    let mut table = String::from(
+        "| request | conns | ours req/s | rmcp req/s | ratio | ours p50 / p99 ms | rmcp p50 / p99 ms | server CPU µs/call ours / rmcp |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (conns, ours, theirs) in rows {
+        let flag = if ours.errors + theirs.errors > 0 {
+            format!(" (errors: ours {}, rmcp {})", ours.errors, theirs.errors)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            table,
+            "| {}{flag} | {conns} | {:.0} | {:.0} | {:.2} | {} / {} | {} / {} | {:.1} / {:.1} |",
+            RMCP_PROBE.name,
+            ours.rps,
+            theirs.rps,
+            ours.rps / theirs.rps,
+            ms(ours.p50_us),
+            ms(ours.p99_us),
+            ms(theirs.p50_us),
+            ms(theirs.p99_us),
+            ours.cpu_us,
+            theirs.cpu_us
+        );
+    }
+    let target = match rows.iter().find(|r| r.0 == RMCP_TARGET_CONNS) {
+        Some((_, ours, theirs)) => {
+            let ratio = ours.rps / theirs.rps;
+            format!(
+                "| tools/call req/s at {RMCP_TARGET_CONNS} conns ÷ rmcp's ({:.0} / {:.0}; server CPU µs/call {:.1} / {:.1}) | {ratio:.2} | ≥ {TARGET_RMCP_RATIO} | {} |",
+                ours.rps,
+                theirs.rps,
+                ours.cpu_us,
+                theirs.cpu_us,
+                verdict(ratio >= TARGET_RMCP_RATIO)
+            )
+        }
+        None => format!(
+            "| tools/call req/s at {RMCP_TARGET_CONNS} conns ÷ rmcp's | not run (BENCH_RMCP=0) | ≥ {TARGET_RMCP_RATIO} | |"
+        ),
+    };
+    (table, target)
+}
+
+/// `BENCH_ONLY=rmcp`: the mock, our server and the rmcp baseline, and only their
+/// tools/call comparison, printed as Markdown.
+fn rmcp_only(args: &Args) -> Result<(), String> {
+    let bin = args
+        .rmcp
+        .as_deref()
+        .ok_or("BENCH_ONLY=rmcp needs --rmcp BIN (make bench-rmcp builds and passes it)")?;
+    std::fs::create_dir_all(&args.work).map_err(|e| format!("{}: {e}", args.work.display()))?;
+    let (_mock, mock_port) = start_mock(args, 0)?;
+    let (mut server, port) = start_server(args, mock_port, &[])?;
+    let rows = rmcp_comparison(args, bin, &mut server, port, mock_port)?;
+    let (table, target) = rmcp_markdown(&rows);
+    println!("\n{table}\n| figure | measured | target | |\n|---|---:|---:|---|\n{target}");
+    Ok(())
 }
 
 // ---------------------------------------------------------------- the run
@@ -886,8 +1083,14 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let (_, rss_peak_kb) = server.memory_kb();
     let (_, base_rss_peak_kb) = baseline.memory_kb();
-    drop(server);
     drop(baseline);
+
+    // 5b. tools/call against the rmcp baseline (the official Rust SDK), same mock.
+    let rmcp_rows = match &args.rmcp {
+        Some(bin) => rmcp_comparison(args, bin, &mut server, port, mock_port)?,
+        None => Vec::new(),
+    };
+    drop(server);
     drop(mock);
 
     // 6. Isolation: /health while SLOW_CALLS tool calls wait on a slow upstream. The
@@ -1046,6 +1249,14 @@ fn run(args: &Args) -> Result<(), String> {
         binary_bytes as f64 / (1024.0 * 1024.0),
         verdict(binary_bytes <= TARGET_BINARY_BYTES)
     );
+    let (rmcp_table, rmcp_target) = rmcp_markdown(&rmcp_rows);
+    let _ = writeln!(table, "{rmcp_target}");
+    if !rmcp_rows.is_empty() {
+        let _ = writeln!(
+            table,
+            "\ntools/call against the rmcp baseline (`bench/rmcp-baseline`: the official Rust MCP SDK on axum, one pooled reqwest client) calling the same mock, the same request bytes to `POST /mcp`; ratios are ours ÷ rmcp in the same run.\n\n{rmcp_table}"
+        );
+    }
     let _ = writeln!(table, "\nWhole run: {elapsed:.0} s.");
     println!("\n{table}");
 
@@ -1085,6 +1296,13 @@ fn run(args: &Args) -> Result<(), String> {
         },
         "binary_bytes": binary_bytes,
         "binary_linking": linking,
+        "rmcp": rmcp_rows.iter().map(|(conns, ours, theirs)| json!({
+            "request": RMCP_PROBE.name,
+            "connections": conns,
+            "ratio": (ours.rps / theirs.rps * 1000.0).round() / 1000.0,
+            "ours": ours.to_json(),
+            "rmcp": theirs.to_json(),
+        })).collect::<Vec<_>>(),
         "isolation": {
             "slow_upstream_ms": SLOW_MS,
             "waiting_calls": SLOW_CALLS,
@@ -1110,6 +1328,10 @@ fn run(args: &Args) -> Result<(), String> {
             "rss_peak_kb": { "value": rss_peak_kb, "target": TARGET_RSS_PEAK_KB, "met": rss_peak_kb <= TARGET_RSS_PEAK_KB },
             "startup_ms": { "value": start_median, "target": TARGET_START_MS, "met": start_median <= TARGET_START_MS },
             "binary_bytes": { "value": binary_bytes, "target": TARGET_BINARY_BYTES, "met": binary_bytes <= TARGET_BINARY_BYTES },
+            "rmcp_ratio": rmcp_rows.iter().find(|r| r.0 == RMCP_TARGET_CONNS).map(|(_, ours, theirs)| {
+                let ratio = ours.rps / theirs.rps;
+                json!({ "value": ratio, "connections": RMCP_TARGET_CONNS, "target": TARGET_RMCP_RATIO, "met": ratio >= TARGET_RMCP_RATIO })
+            }),
         },
         "run_seconds": elapsed.round(),
         "table_markdown": table,

@@ -32,9 +32,6 @@ const DIRECT_BODY: usize = 16 * 1024;
 /// connection whose socket always has data cannot hold its worker. A client that waits for
 /// each answer (every MCP client) never reaches it.
 const TURN_REQUESTS: usize = 32;
-/// A read that took at least this long waited for its client (the coroutine parked and
-/// the worker served others), which ends a turn.
-const PARKED: Duration = Duration::from_micros(20);
 /// A keep-alive connection idle this long rests: its buffers shrink to [`MIN_READ`] and
 /// the stack pages its last request touched are given back ([`release_stack`]), so an
 /// idle connection costs a few KiB while a busy one keeps its buffers between requests.
@@ -228,6 +225,27 @@ impl Throttle {
     }
 }
 
+/// True when the client's next bytes are already on the socket, so a read would not wait.
+#[allow(
+    unsafe_code,
+    reason = "a non-blocking peek has no safe wrapper on may's TcpStream"
+)]
+fn bytes_waiting(stream: &may::net::TcpStream) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: recv into a one-byte buffer we own, on a socket we own; MSG_PEEK leaves the
+    // byte on the socket and MSG_DONTWAIT never blocks.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0
+}
+
 struct Connection<'a, H> {
     stream: may::net::TcpStream,
     peer: std::net::IpAddr,
@@ -349,15 +367,17 @@ impl<H: Handler> Connection<'_, H> {
             if rbuf.len() - filled < MIN_READ {
                 rbuf.resize(filled + READ_CHUNK, 0);
             }
-            let waiting_since = (filled == 0).then(Instant::now);
+            // Every request answered and nothing more sent yet: this read waits for the
+            // client (the worker serves others meanwhile), which ends the turn. A sequential
+            // client is always here; only a pipelining one has bytes waiting already.
+            if filled == 0 && !bytes_waiting(&self.stream) {
+                turn_requests = 0;
+            }
             match self.stream.read(&mut rbuf[filled..]) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     filled += n;
                     resting = false;
-                    if waiting_since.is_some_and(|since| since.elapsed() >= PARKED) {
-                        turn_requests = 0;
-                    }
                 }
                 Err(err)
                     if is_timeout(&err) && filled == 0 && !resting && idle_timeout > REST_AFTER =>

@@ -191,15 +191,10 @@ impl State {
             return Turn::Go;
         };
         let (search, deadline) = (self.waiting[index].search, self.waiting[index].deadline);
-        let open = self.general.next_slot(now) <= now;
-        let search_open = self.searches.next_slot(now) <= now;
-        let first = self
-            .waiting
-            .iter()
-            .filter(|w| open && (search_open || !w.search))
-            .min_by_key(|w| self.rank(&w.caller, w.ticket))
-            .map(|w| w.ticket);
-        if first == Some(ticket) {
+        // It goes as soon as the free slots cover it and every waiter ranked before it (all
+        // at once when the slots suffice, as without a limit; in rank order when they are
+        // scarce, so no server takes a second slot while another waits).
+        if self.estimate(index, now).0 <= now {
             self.grant(index, now);
             return Turn::Go;
         }

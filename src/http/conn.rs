@@ -26,8 +26,8 @@ const KEEP_BUFFER: usize = 4 * 1024;
 /// rather than copied behind its head into the write buffer (a full `tools/list` is
 /// tens of KiB).
 const DIRECT_BODY: usize = 16 * 1024;
-/// Pipelined requests a connection answers in one turn, without ever waiting for its
-/// client; past them it is closed after the last answer (RFC 9112 lets a server close a
+/// Pipelined requests a connection answers in one turn (each already followed by more
+/// from the client when it was read); past them it is closed after the last answer (RFC 9112 lets a server close a
 /// persistent connection; a pipelining client resends what was not answered), so one
 /// connection whose socket always has data cannot hold its worker. A client that waits for
 /// each answer (every MCP client) never reaches it.
@@ -295,6 +295,13 @@ impl<H: Handler> Connection<'_, H> {
                         consumed,
                         body,
                     } => {
+                        // Nothing queued behind this request, here or on the socket: the
+                        // client waits for this answer (every sequential client), and the
+                        // read after it will wait for the client. That ends a turn; only a
+                        // client that pipelines has more queued already.
+                        if start + consumed == filled && !bytes_waiting(&self.stream) {
+                            turn_requests = 0;
+                        }
                         let large_body;
                         (close, large_body) =
                             self.answer(&rbuf[start..start + consumed], &head, body, &mut wbuf);
@@ -366,12 +373,6 @@ impl<H: Handler> Connection<'_, H> {
             }
             if rbuf.len() - filled < MIN_READ {
                 rbuf.resize(filled + READ_CHUNK, 0);
-            }
-            // Every request answered and nothing more sent yet: this read waits for the
-            // client (the worker serves others meanwhile), which ends the turn. A sequential
-            // client is always here; only a pipelining one has bytes waiting already.
-            if filled == 0 && !bytes_waiting(&self.stream) {
-                turn_requests = 0;
             }
             match self.stream.read(&mut rbuf[filled..]) {
                 Ok(0) => return Ok(()),

@@ -617,3 +617,30 @@ fn a_reserve_place_cannot_be_held_by_a_slow_request() {
         assert_eq!(reply.status, 408);
     }
 }
+
+/// `close` among the options of any `Connection` header closes the connection after the
+/// answer (RFC 9110 7.6.1); before, only a header whose whole value was `close` did.
+#[test]
+fn a_close_option_in_any_connection_header_closes() {
+    let server = Server::mock(&[]);
+    for headers in [
+        "Connection: keep-alive, close\r\n",
+        "Connection: keep-alive\r\nConnection: Close\r\n",
+    ] {
+        let mut stream = server.connect();
+        let request = format!("GET /health HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut all = String::new();
+        stream.read_to_string(&mut all).unwrap();
+        assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+        assert!(all.contains("Connection: close"), "{headers}: {all}");
+    }
+    // HTTP/1.0 asking for keep-alive among other options stays open.
+    let mut stream = server.connect();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /health HTTP/1.0\r\nConnection: Keep-Alive, x-other\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_reply(&mut stream).unwrap().status, 200);
+    }
+}

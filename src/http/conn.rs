@@ -225,6 +225,23 @@ impl Throttle {
     }
 }
 
+/// Whether the client asked to close after this answer: a `close` option in any
+/// `Connection` header (a comma list, any case, RFC 9110 7.6.1) wins; else HTTP/1.0 closes
+/// unless it asked for `keep-alive`.
+fn connection_close(headers: &[httparse::Header<'_>], http10: bool) -> bool {
+    let options = || {
+        headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+            .flat_map(|h| h.value.split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+    };
+    if options().any(|o| o.eq_ignore_ascii_case(b"close")) {
+        return true;
+    }
+    http10 && !options().any(|o| o.eq_ignore_ascii_case(b"keep-alive"))
+}
+
 /// True when the client's next bytes are already on the socket, so a read would not wait.
 #[allow(
     unsafe_code,
@@ -450,11 +467,7 @@ impl<H: Handler> Connection<'_, H> {
             headers: &headers,
             body: &raw[body],
         };
-        let wants_close = match req.header("connection") {
-            Some(value) if value.eq_ignore_ascii_case("close") => true,
-            Some(value) if value.eq_ignore_ascii_case("keep-alive") => false,
-            _ => head.http10,
-        };
+        let wants_close = connection_close(&headers, head.http10);
         self.shutdown.in_flight.fetch_add(1, Ordering::SeqCst);
         let response = if self.overflow && !always_served(req.path) {
             Response::error(

@@ -89,6 +89,26 @@ fn behind_a_slow_hubspot(latency_ms: u64, extra: &[(&str, &str)]) -> (Server, Se
     (upstream, server)
 }
 
+/// Posts `batch` to the scoped server of `token` on another thread, so the test can change
+/// the server while the batch runs; join it for the reply.
+fn batch_in_flight(
+    server: &Server,
+    token: &str,
+    batch: &Value,
+) -> std::thread::JoinHandle<common::Reply> {
+    let client = Client { addr: server.addr };
+    let (url, batch) = (format!("/mcp/{token}"), batch.clone());
+    std::thread::spawn(move || client.rpc(&url, &batch))
+}
+
+/// A batch of two reads: `get_contacts` (id 1), then `get_deals` (id 2).
+fn two_reads() -> Value {
+    json!([
+        call_body("get_contacts", json!({"limit": 1})),
+        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_deals","arguments":{"limit":1}}}
+    ])
+}
+
 /// An admin-enabled server on the embedded mock with `extra` environment.
 fn admin_server(extra: &[(&str, &str)]) -> Server {
     let mut env = vec![("ADMIN_API_TOKEN", ADMIN)];
@@ -343,13 +363,7 @@ fn deleting_a_server_stops_the_next_call_of_a_batch_in_flight() {
     // Every upstream answer takes 1.5 s, so the delete lands while item one runs.
     let (upstream, server) = behind_a_slow_hubspot(1500, &[]);
     let (id, token) = mint(&server, json!({"methods": ["read"]}));
-    let client = Client { addr: server.addr };
-    let url = format!("/mcp/{token}");
-    let batch = json!([
-        call_body("get_contacts", json!({"limit": 1})),
-        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_deals","arguments":{"limit":1}}}
-    ]);
-    let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+    let in_flight = batch_in_flight(&server, &token, &two_reads());
     std::thread::sleep(Duration::from_millis(400));
     delete_server(&server, &id);
     let reply = in_flight.join().unwrap();
@@ -544,9 +558,7 @@ fn revocation_and_narrowing_stop_resource_reads_in_flight() {
     ];
     for (method, body) in changes {
         let (id, token) = mint(&server, json!({"methods": ["read"]}));
-        let client = Client { addr: server.addr };
-        let (url, batch) = (format!("/mcp/{token}"), batch.clone());
-        let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+        let in_flight = batch_in_flight(&server, &token, &batch);
         std::thread::sleep(Duration::from_millis(300));
         let path = format!("/integrated-account/{account}/mcp/{id}");
         assert_eq!(admin(&server, method, &path, body).0, 200);
@@ -574,9 +586,7 @@ fn revocation_and_narrowing_stop_resource_reads_in_flight() {
         Some(json!({"name": "x", "config": {"methods": ["read"]}})),
     );
     let token = created["token"].as_str().unwrap().to_string();
-    let client = Client { addr: server.addr };
-    let (url, batch) = (format!("/mcp/{token}"), batch.clone());
-    let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+    let in_flight = batch_in_flight(&server, &token, &batch);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         admin(
@@ -650,13 +660,7 @@ fn a_token_in_an_odd_path_is_never_logged() {
 fn turning_require_api_token_auth_on_stops_a_running_batch() {
     let (_upstream, server) = behind_a_slow_hubspot(700, &[("MCP_API_KEYS", API_KEY)]);
     let (id, token) = mint(&server, json!({"methods": ["read"]}));
-    let client = Client { addr: server.addr };
-    let url = format!("/mcp/{token}");
-    let batch = json!([
-        call_body("get_contacts", json!({"limit": 1})),
-        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_deals","arguments":{"limit":1}}}
-    ]);
-    let in_flight = std::thread::spawn(move || client.rpc(&url, &batch));
+    let in_flight = batch_in_flight(&server, &token, &two_reads());
     std::thread::sleep(Duration::from_millis(300));
     let path = format!("/integrated-account/{}/mcp/{id}", account(&server));
     let patch = json!({"config": {"methods": ["read"], "require_api_token_auth": true}});

@@ -282,11 +282,19 @@ mod tests {
         .is_none());
     }
 
-    #[test]
-    fn statuses_are_decided_from_the_outcome_alone() {
+    /// Every tool, and a client whose HubSpot is never reached by these tests.
+    fn full_catalog() -> (Exposure, Client) {
         let pool = Arc::new(BlockingPool::new(1, 1));
         let client = Client::new("http://127.0.0.1:9", "t", pool, &settings());
-        let exposure = Exposure::all(Settings::default(), ToolExposure::All);
+        (
+            Exposure::all(Settings::default(), ToolExposure::All),
+            client,
+        )
+    }
+
+    #[test]
+    fn statuses_are_decided_from_the_outcome_alone() {
+        let (exposure, client) = full_catalog();
         let server = Server {
             exposure: &exposure,
             client: &client,
@@ -481,9 +489,7 @@ mod tests {
 
     #[test]
     fn any_body_gets_a_well_formed_answer_with_ids_echoed_exactly() {
-        let pool = Arc::new(BlockingPool::new(1, 1));
-        let client = Client::new("http://127.0.0.1:9", "t", pool, &settings());
-        let exposure = Exposure::all(Settings::default(), ToolExposure::All);
+        let (exposure, client) = full_catalog();
         let server = Server {
             exposure: &exposure,
             client: &client,

@@ -26,6 +26,7 @@ mod signals;
 mod stdio;
 mod store;
 mod throttle;
+mod timer;
 #[cfg(test)]
 mod xorshift;
 

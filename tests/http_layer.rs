@@ -166,6 +166,41 @@ fn idle_connections_close_and_slow_requests_get_408() {
 }
 
 #[test]
+fn a_client_that_never_reads_its_answers_is_dropped_after_the_request_timeout() {
+    let server = Server::mock(&[("HTTP_REQUEST_TIMEOUT_MS", "1000")]);
+    let mut stalled = server.connect();
+    // Pipelined batches of tools/list whose answers (MBs each) fill both socket buffers
+    // while the client reads nothing: the server's write must give up, not wait forever.
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let batch = format!("[{}]", vec![list; 20].join(","));
+    let one = format!(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{batch}",
+        batch.len()
+    );
+    stalled.write_all(one.repeat(30).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(server.get("/health").status, 200, "others are still served");
+    // Now read: what was sent before the timeout, then the end of the stream.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut received = Vec::new();
+    let end = stalled.read_to_end(&mut received);
+    assert!(
+        end.is_ok()
+            || end
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection ends instead of hanging: {end:?}"
+    );
+    let answers = received
+        .windows(15)
+        .filter(|w| w == b"HTTP/1.1 200 OK")
+        .count();
+    assert!(answers < 30, "the stalled client got all {answers} answers");
+}
+
+#[test]
 fn keep_alive_serves_many_requests_on_one_connection() {
     let server = Server::mock(&[]);
     let mut stream = server.connect();

@@ -4,8 +4,9 @@
 
 use super::framing::{Frame, Framer, Head};
 use super::response::{reason, Response};
+use super::socket::Socket;
 use super::{Handler, LogField, Request};
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -150,7 +151,7 @@ pub fn serve<H: Handler>(
             Err(err) => {
                 // Out of descriptors, every accept fails at once: say so once a second.
                 accept_failed.warn(|more| format!("accept failed: {err}{more}"));
-                may::coroutine::sleep(Duration::from_millis(10));
+                crate::timer::sleep(Duration::from_millis(10));
                 continue;
             }
         };
@@ -176,7 +177,7 @@ pub fn serve<H: Handler>(
         may::go!(move || {
             let _guard = guard;
             let mut conn = Connection {
-                stream,
+                stream: Socket::new(stream),
                 peer,
                 handler: &*handler,
                 limits: &limits,
@@ -242,29 +243,8 @@ fn connection_close(headers: &[httparse::Header<'_>], http10: bool) -> bool {
     http10 && !options().any(|o| o.eq_ignore_ascii_case(b"keep-alive"))
 }
 
-/// True when the client's next bytes are already on the socket, so a read would not wait.
-#[allow(
-    unsafe_code,
-    reason = "a non-blocking peek has no safe wrapper on may's TcpStream"
-)]
-fn bytes_waiting(stream: &may::net::TcpStream) -> bool {
-    use std::os::unix::io::AsRawFd;
-    let mut byte = 0u8;
-    // SAFETY: recv into a one-byte buffer we own, on a socket we own; MSG_PEEK leaves the
-    // byte on the socket and MSG_DONTWAIT never blocks.
-    let n = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n > 0
-}
-
 struct Connection<'a, H> {
-    stream: may::net::TcpStream,
+    stream: Socket,
     peer: std::net::IpAddr,
     handler: &'a H,
     limits: &'a Limits,
@@ -275,9 +255,7 @@ struct Connection<'a, H> {
 
 impl<H: Handler> Connection<'_, H> {
     fn run(&mut self) -> io::Result<()> {
-        let _ = self.stream.set_nodelay(true);
-        self.stream
-            .set_write_timeout(Some(self.limits.request_timeout))?;
+        let _ = self.stream.stream().set_nodelay(true);
         // `rbuf[..filled]` holds received bytes. The rest of `rbuf` is zeroed once when it
         // grows and then reused, so a read never has to clear its target first.
         let mut rbuf: Vec<u8> = vec![0; INITIAL_READ];
@@ -288,9 +266,9 @@ impl<H: Handler> Connection<'_, H> {
         let mut sent_continue = false;
         // Requests answered since this connection last waited for its client.
         let mut turn_requests = 0;
-        // The read timeout last set on the socket (setting it is a syscall).
-        let mut read_timeout: Option<Duration> = None;
         let mut resting = false;
+        // When the connection last became idle (answered everything it had received).
+        let mut idle_since = Instant::now();
         // A connection past the cap holds a reserve place: it gets little time to speak,
         // before its request and to send all of it.
         let (idle_timeout, request_timeout) = if self.overflow {
@@ -316,16 +294,16 @@ impl<H: Handler> Connection<'_, H> {
                         // client waits for this answer (every sequential client), and the
                         // read after it will wait for the client. That ends a turn; only a
                         // client that pipelines has more queued already.
-                        if start + consumed == filled && !bytes_waiting(&self.stream) {
+                        if start + consumed == filled && !self.stream.bytes_waiting() {
                             turn_requests = 0;
                         }
                         let large_body;
                         (close, large_body) =
                             self.answer(&rbuf[start..start + consumed], &head, body, &mut wbuf);
                         if let Some(body) = large_body {
-                            self.stream.write_all(&wbuf)?;
+                            self.write(&wbuf)?;
                             wbuf.clear();
-                            self.stream.write_all(&body)?;
+                            self.write(&body)?;
                         }
                         start += consumed;
                         request_started = None;
@@ -335,7 +313,7 @@ impl<H: Handler> Connection<'_, H> {
                         }
                         turn_requests += 1;
                         if turn_requests >= TURN_REQUESTS {
-                            self.stream.write_all(&wbuf)?;
+                            self.write(&wbuf)?;
                             return Ok(());
                         }
                     }
@@ -356,7 +334,7 @@ impl<H: Handler> Connection<'_, H> {
             rbuf.copy_within(start..filled, 0);
             filled -= start;
             if !wbuf.is_empty() {
-                self.stream.write_all(&wbuf)?;
+                self.write(&wbuf)?;
                 wbuf.clear();
             }
             if close || self.shutdown.is_stopping() && filled == 0 {
@@ -373,25 +351,18 @@ impl<H: Handler> Connection<'_, H> {
 
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
-            let timeout = if filled == 0 && resting {
-                idle_timeout.saturating_sub(REST_AFTER)
+            let deadline = if filled == 0 && resting {
+                idle_since + idle_timeout
             } else if filled == 0 {
-                idle_timeout.min(REST_AFTER)
+                idle_since = Instant::now();
+                idle_since + idle_timeout.min(REST_AFTER)
             } else {
-                let begun = *request_started.get_or_insert_with(Instant::now);
-                match request_timeout.checked_sub(begun.elapsed()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return self.timed_out(),
-                }
+                *request_started.get_or_insert_with(Instant::now) + request_timeout
             };
-            if read_timeout != Some(timeout) {
-                self.stream.set_read_timeout(Some(timeout))?;
-                read_timeout = Some(timeout);
-            }
             if rbuf.len() - filled < MIN_READ {
                 rbuf.resize(filled + READ_CHUNK, 0);
             }
-            match self.stream.read(&mut rbuf[filled..]) {
+            match self.stream.read_by(&mut rbuf[filled..], deadline) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     filled += n;
@@ -431,7 +402,13 @@ impl<H: Handler> Connection<'_, H> {
             &Response::error(408, "the request was not received in time"),
             true,
         );
-        self.stream.write_all(&wbuf)
+        self.write(&wbuf)
+    }
+
+    /// Writes `bytes` to the client, which has the request timeout to take them.
+    fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        self.stream
+            .write_all_by(bytes, Instant::now() + self.limits.request_timeout)
     }
 
     /// Handles one framed request and writes its response into `wbuf`, all but a body of
@@ -629,6 +606,7 @@ fn fmt_usize(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     struct Panicky;
 

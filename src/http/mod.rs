@@ -9,6 +9,7 @@ mod cors;
 mod framing;
 mod request;
 mod response;
+mod socket;
 
 pub use conn::{default_max_connections, serve, Limits, Shutdown};
 pub use cors::CorsPolicy;

@@ -6,7 +6,7 @@
 //! with the account's other callers ([`Client::for_server`]), and retries
 //! the failures that are safe to retry ([`retry`]). Each attempt is one job on the
 //! blocking pool; the waits between them (for a rate-limit slot or a back-off) happen on
-//! the calling coroutine with `may::coroutine::sleep`, which parks the coroutine and frees
+//! the calling coroutine with [`crate::timer::sleep`], which parks the coroutine and frees
 //! its worker. Waiting inside a pool thread instead would hold one of the few pool threads
 //! idle, so a burst of rate-limited calls would starve every other HubSpot call.
 
@@ -255,7 +255,7 @@ impl Client {
         let mut retries = 0;
         loop {
             self.limiter
-                .wait_turn(&self.caller, search, may::coroutine::sleep)
+                .wait_turn(&self.caller, search, crate::timer::sleep)
                 .map_err(refused)?;
             let err = match self.attempt(method, path.clone(), body.clone()) {
                 Ok(value) => return Ok(value),
@@ -274,7 +274,7 @@ impl Client {
                         log_path(&path),
                         short(&err)
                     );
-                    may::coroutine::sleep(delay);
+                    crate::timer::sleep(delay);
                 }
                 None => return Err(final_error(err, idempotent, retries)),
             }

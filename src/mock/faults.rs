@@ -151,7 +151,7 @@ impl Faults {
             })
         };
         if let Some(delay) = rule.as_ref().map(|r| r.delay_ms).filter(|ms| *ms > 0) {
-            may::coroutine::sleep(Duration::from_millis(delay));
+            crate::timer::sleep(Duration::from_millis(delay));
         }
         let faulted = rule
             .as_ref()

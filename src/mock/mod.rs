@@ -101,7 +101,7 @@ impl MockHubSpot {
     /// The answer of the fake HubSpot itself (faults aside).
     fn answer(&self, req: &Request) -> Response {
         if !self.latency.is_zero() {
-            may::coroutine::sleep(self.latency);
+            crate::timer::sleep(self.latency);
         }
         if req.bearer_token().is_none_or(str::is_empty) {
             return error(

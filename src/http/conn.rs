@@ -3,12 +3,14 @@
 //! turns between busy connections, panic isolation and a graceful stop.
 
 use super::framing::{Frame, Framer, Head};
+use super::idle;
 use super::response::{reason, Response};
 use super::socket::Socket;
 use super::{Handler, LogField, Request};
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::os::unix::io::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,9 +35,10 @@ const DIRECT_BODY: usize = 16 * 1024;
 /// connection whose socket always has data cannot hold its worker. A client that waits for
 /// each answer (every MCP client) never reaches it.
 const TURN_REQUESTS: usize = 32;
-/// A keep-alive connection idle this long rests: its buffers shrink to [`MIN_READ`] and
-/// the stack pages its last request touched are given back ([`release_stack`]), so an
-/// idle connection costs a few KiB while a busy one keeps its buffers between requests.
+/// A keep-alive connection idle this long rests: its coroutine ends (stack and buffers
+/// go) and its socket is parked ([`idle::park`]) until the client sends again, so an idle
+/// connection costs a few hundred bytes while a busy one keeps its buffers between
+/// requests.
 const REST_AFTER: Duration = Duration::from_secs(1);
 /// How long a connection accepted past `max_connections` may wait before its request.
 const OVERFLOW_IDLE: Duration = Duration::from_secs(2);
@@ -175,20 +178,49 @@ pub fn serve<H: Handler>(
             |addr| addr.ip(),
         );
         may::go!(move || {
-            let _guard = guard;
-            let mut conn = Connection {
+            serve_connection(Connection {
                 stream: Socket::new(stream),
                 peer,
-                handler: &*handler,
-                limits: &limits,
-                shutdown: &shutdown,
+                handler,
+                limits,
+                shutdown,
                 overflow,
-            };
-            if let Err(err) = conn.run() {
-                log::debug!("connection closed: {err}");
-            }
+                _live: guard,
+            })
         });
     }
+}
+
+/// Serves `conn` on the calling coroutine until it closes or rests; a resting connection
+/// is parked ([`idle::park`]) and taken up by a new coroutine when its client sends again.
+fn serve_connection<H: Handler>(mut conn: Connection<H>) {
+    match conn.run() {
+        Ok(Next::Close) => {}
+        Ok(Next::Rest { until }) => {
+            let fd = conn.stream.stream().as_raw_fd();
+            idle::park(
+                fd,
+                until,
+                Box::new(move |readable| {
+                    if readable {
+                        may::go!(move || serve_connection(conn));
+                    } else {
+                        // Closed on a coroutine, as may's sockets expect.
+                        may::go!(move || drop(conn));
+                    }
+                }),
+            );
+        }
+        Err(err) => log::debug!("connection closed: {err}"),
+    }
+}
+
+/// How a connection's loop ended.
+enum Next {
+    /// The connection is done (closed by either side, timed out or refused).
+    Close,
+    /// Idle past [`REST_AFTER`]: park it until its client sends again or `until` passes.
+    Rest { until: Instant },
 }
 
 /// Counts a connection as live until dropped.
@@ -243,18 +275,20 @@ fn connection_close(headers: &[httparse::Header<'_>], http10: bool) -> bool {
     http10 && !options().any(|o| o.eq_ignore_ascii_case(b"keep-alive"))
 }
 
-struct Connection<'a, H> {
+struct Connection<H> {
     stream: Socket,
     peer: std::net::IpAddr,
-    handler: &'a H,
-    limits: &'a Limits,
-    shutdown: &'a Shutdown,
+    handler: Arc<H>,
+    limits: Limits,
+    shutdown: Arc<Shutdown>,
     /// Accepted past `max_connections`: one request, and only the always-served routes.
     overflow: bool,
+    /// Counts this connection as live (resting included) until it is dropped.
+    _live: LiveConnection,
 }
 
-impl<H: Handler> Connection<'_, H> {
-    fn run(&mut self) -> io::Result<()> {
+impl<H: Handler> Connection<H> {
+    fn run(&mut self) -> io::Result<Next> {
         let _ = self.stream.stream().set_nodelay(true);
         // `rbuf[..filled]` holds received bytes. The rest of `rbuf` is zeroed once when it
         // grows and then reused, so a read never has to clear its target first.
@@ -266,7 +300,6 @@ impl<H: Handler> Connection<'_, H> {
         let mut sent_continue = false;
         // Requests answered since this connection last waited for its client.
         let mut turn_requests = 0;
-        let mut resting = false;
         // When the connection last became idle (answered everything it had received).
         let mut idle_since = Instant::now();
         // A connection past the cap holds a reserve place: it gets little time to speak,
@@ -314,7 +347,7 @@ impl<H: Handler> Connection<'_, H> {
                         turn_requests += 1;
                         if turn_requests >= TURN_REQUESTS {
                             self.write(&wbuf)?;
-                            return Ok(());
+                            return Ok(Next::Close);
                         }
                     }
                     Frame::Partial { continue_100 } => {
@@ -338,7 +371,7 @@ impl<H: Handler> Connection<'_, H> {
                 wbuf.clear();
             }
             if close || self.shutdown.is_stopping() && filled == 0 {
-                return Ok(());
+                return Ok(Next::Close);
             }
             if filled == 0 {
                 if rbuf.len() > KEEP_BUFFER {
@@ -351,9 +384,7 @@ impl<H: Handler> Connection<'_, H> {
 
             // Read more, bounded by the idle timeout between requests and by the request
             // timeout once a request has begun.
-            let deadline = if filled == 0 && resting {
-                idle_since + idle_timeout
-            } else if filled == 0 {
+            let deadline = if filled == 0 {
                 idle_since = Instant::now();
                 idle_since + idle_timeout.min(REST_AFTER)
             } else {
@@ -363,26 +394,18 @@ impl<H: Handler> Connection<'_, H> {
                 rbuf.resize(filled + READ_CHUNK, 0);
             }
             match self.stream.read_by(&mut rbuf[filled..], deadline) {
-                Ok(0) => return Ok(()),
-                Ok(n) => {
-                    filled += n;
-                    resting = false;
-                }
-                Err(err)
-                    if is_timeout(&err) && filled == 0 && !resting && idle_timeout > REST_AFTER =>
-                {
-                    rbuf = vec![0; MIN_READ];
-                    wbuf = Vec::new();
-                    release_stack();
-                    resting = true;
-                    continue;
+                Ok(0) => return Ok(Next::Close),
+                Ok(n) => filled += n,
+                Err(err) if is_timeout(&err) && filled == 0 && idle_timeout > REST_AFTER => {
+                    return Ok(Next::Rest {
+                        until: idle_since + idle_timeout,
+                    });
                 }
                 Err(err) if is_timeout(&err) => {
-                    return if filled == 0 {
-                        Ok(())
-                    } else {
-                        self.timed_out()
-                    };
+                    if filled > 0 {
+                        self.timed_out()?;
+                    }
+                    return Ok(Next::Close);
                 }
                 Err(err) => return Err(err),
             }
@@ -491,43 +514,6 @@ impl<H: Handler> Connection<'_, H> {
                 )
             }
         }
-    }
-}
-
-/// Gives back the stack pages below the caller's frame (touched by the last request's
-/// handler chain), which otherwise stay resident for the connection's life.
-///
-/// Only a window known to lie inside this coroutine's stack is released: the connection
-/// loop runs within the top 32 KiB of a stack of `may::config().get_stack_size()` words,
-/// and the KiB under this frame is kept for the `madvise` call itself. Nothing in the
-/// released pages is live (they are below the stack pointer); a later touch gets zeroed
-/// pages.
-#[inline(never)]
-#[allow(
-    unsafe_code,
-    reason = "madvise of our own idle stack pages has no safe wrapper"
-)]
-fn release_stack() {
-    const PAGE: usize = 4096;
-    if !may::coroutine::is_coroutine() {
-        return;
-    }
-    let stack_bytes = may::config().get_stack_size() * std::mem::size_of::<usize>();
-    let window = stack_bytes.saturating_sub(64 * 1024).min(192 * 1024) & !(PAGE - 1);
-    if window == 0 {
-        return;
-    }
-    let marker = 0u8;
-    let here = std::hint::black_box(&marker) as *const u8 as usize;
-    let top = (here - 1024) & !(PAGE - 1);
-    // SAFETY: [top - window, top) lies inside this coroutine's stack (see above) and below
-    // every live frame; MADV_DONTNEED on private anonymous memory only drops its pages.
-    unsafe {
-        libc::madvise(
-            (top - window) as *mut libc::c_void,
-            window,
-            libc::MADV_DONTNEED,
-        );
     }
 }
 

@@ -7,6 +7,7 @@
 mod conn;
 mod cors;
 mod framing;
+mod idle;
 mod request;
 mod response;
 mod socket;

@@ -17,8 +17,11 @@
 //! watch from the revision it read, on its own OS thread. A watch that breaks (or is
 //! renewed, every 30 s, so a connection that died silently is noticed) resumes from its last
 //! revision on any endpoint; one refused as compacted reads everything again. While
-//! etcd is unreachable, tokens keep resolving from memory, admin writes answer 503 and
-//! `/ready` says so (`checks.registry`); the log says when etcd went and came back.
+//! etcd is unreachable, tokens keep resolving from memory for `ETCD_MAX_STALENESS_MS`
+//! (then scoped servers are refused: a token revoked elsewhere meanwhile must not work for
+//! ever), admin writes answer 503 and `/ready` says so (`checks.registry`); the log says
+//! when etcd went and came back. A record whose new value cannot be read is dropped from
+//! memory (fail closed), never kept in its old version.
 
 use super::backend::{Backend, Commit, CommitError};
 use super::seal::Sealer;
@@ -44,6 +47,9 @@ pub struct EtcdStore {
     endpoints: String,
     /// Since when etcd has not answered (`None`: it answers).
     down_since: Mutex<Option<Instant>>,
+    /// `ETCD_MAX_STALENESS_MS`: how long scoped servers are served from memory once etcd
+    /// stopped answering (`None`: for ever).
+    max_staleness: Option<Duration>,
 }
 
 /// Opens the registry on etcd: reads the sealing key, reads every record, and starts the
@@ -59,10 +65,11 @@ pub fn open(
     let sealer = Sealer::new(&read_key(key_file)?)
         .ok_or_else(|| format!("REGISTRY_KEY_FILE {} is not usable", key_file.display()))?;
     let store = Arc::new(EtcdStore {
-        client: etcd::Client::new(settings),
+        client: etcd::Client::new(settings)?,
         prefix: settings.prefix.clone(),
         endpoints: settings.endpoints.join(","),
         down_since: Mutex::new(None),
+        max_staleness: settings.max_staleness,
     });
     let (revision, events) = store
         .load()
@@ -140,7 +147,8 @@ impl EtcdStore {
     }
 
     /// A key-value from a range or a watch as a registry event (`None` for index keys and
-    /// anything else under the prefix).
+    /// anything else under the prefix). A value that is not base64 comes as an empty one,
+    /// which the registry cannot read and so drops (fail closed).
     fn event(&self, kv: &Value, deleted: bool) -> Option<RemoteEvent> {
         let key = String::from_utf8(base64::decode(kv["key"].as_str()?)?).ok()?;
         let rest = key.strip_prefix(&self.prefix)?;
@@ -153,9 +161,10 @@ impl EtcdStore {
         let value = if deleted {
             None
         } else {
-            Some(base64::decode(kv["value"].as_str().unwrap_or(""))?)
+            Some(base64::decode(kv["value"].as_str().unwrap_or("")).unwrap_or_default())
         };
         Some(RemoteEvent {
+            key: rest.to_string(),
             record,
             value,
             version: Version {
@@ -227,7 +236,10 @@ impl EtcdStore {
             };
             loop {
                 let result = match watch.next() {
-                    Ok(result) => result,
+                    Ok(result) => {
+                        self.mark_up();
+                        result
+                    }
                     Err(err) => {
                         log::debug!("registry watch: {err}; resuming from revision {revision}");
                         break;
@@ -496,13 +508,31 @@ impl Backend for EtcdStore {
             .unwrap_or_else(PoisonError::into_inner);
         Some(match down {
             None => json!({"store": "etcd", "status": "ok"}),
+            Some(since) if self.stale_for().is_some() => json!({
+                "store": "etcd",
+                "status": "unreachable",
+                "unreachable_for_s": since.elapsed().as_secs(),
+                "scoped_servers": "refused",
+                "detail": "unreachable for longer than ETCD_MAX_STALENESS_MS: scoped servers' tokens are refused (a revocation could not be seen); MCP_API_KEYS keys still work; admin writes answer 503",
+            }),
             Some(since) => json!({
                 "store": "etcd",
                 "status": "unreachable",
                 "unreachable_for_s": since.elapsed().as_secs(),
-                "detail": "MCP requests are served from memory; admin writes answer 503",
+                "scoped_servers": "served from memory",
+                "detail": "MCP requests are served from memory until ETCD_MAX_STALENESS_MS; admin writes answer 503",
             }),
         })
+    }
+
+    fn stale_for(&self) -> Option<Duration> {
+        let max = self.max_staleness?;
+        let down = self
+            .down_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|since| since.elapsed())?;
+        (down > max).then_some(down)
     }
 }
 

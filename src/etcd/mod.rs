@@ -247,6 +247,9 @@ pub struct Client {
     credentials: Option<(String, String)>,
     /// The current auth token, when credentials are set.
     token: Mutex<Option<String>>,
+    /// Added to [`Error::Unreachable`]: over TLS without a client certificate, a cluster
+    /// that requires one just drops the connection (a broken pipe says nothing).
+    unreachable_hint: &'static str,
 }
 
 impl Client {
@@ -273,6 +276,11 @@ impl Client {
             watch_agent: agent(Some(WATCH_RENEW)),
             credentials: settings.credentials.clone(),
             token: Mutex::new(None),
+            unreachable_hint: if settings.tls() && settings.client_cert.is_none() {
+                "; no client certificate was offered (ETCD_CERT_FILE, ETCD_KEY_FILE), which a cluster started with --client-cert-auth requires"
+            } else {
+                ""
+            },
         })
     }
 
@@ -358,7 +366,9 @@ impl Client {
                 }
             }
         }
-        Err(Error::Unreachable(failures.join("; ")))
+        Err(Error::Unreachable(
+            failures.join("; ") + self.unreachable_hint,
+        ))
     }
 
     /// One POST to one endpoint, with the auth token when there are credentials.

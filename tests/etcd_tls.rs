@@ -257,7 +257,7 @@ fn without_the_client_certificate_or_with_another_ca_start_up_stops_naming_etcd(
     assert!(
         log.contains("cannot read the registry from etcd")
             && log.contains(&etcd.endpoint)
-            && log.contains("no client certificate was offered"),
+            && log.contains("no client certificate is configured"),
         "{log}"
     );
 

@@ -277,7 +277,7 @@ impl Client {
             credentials: settings.credentials.clone(),
             token: Mutex::new(None),
             unreachable_hint: if settings.tls() && settings.client_cert.is_none() {
-                "; no client certificate was offered (ETCD_CERT_FILE, ETCD_KEY_FILE), which a cluster started with --client-cert-auth requires"
+                "; no client certificate is configured: if etcd runs with --client-cert-auth, set ETCD_CERT_FILE and ETCD_KEY_FILE"
             } else {
                 ""
             },

@@ -123,9 +123,9 @@ pub enum Resolved {
     Expired,
     /// No server has this token (never had, or deleted).
     Unknown,
-    /// A server this replica knows, but its store (etcd) has not answered for this long,
-    /// longer than `ETCD_MAX_STALENESS_MS`: whether the token was revoked meanwhile cannot
-    /// be checked, so it is refused until the store is back.
+    /// A server this replica knows, but the watch on its store (etcd) has been down this
+    /// long, longer than `ETCD_MAX_STALENESS_MS`: whether the token was revoked meanwhile
+    /// cannot be checked, so it is refused until the watch runs again.
     Unverifiable(Duration),
 }
 

@@ -227,7 +227,7 @@ endif
 static-skipped:
 	@echo "SKIP static builds: no musl-gcc and no root or sudo to install musl-tools"
 
-# --- Several replicas on etcd (tests/cluster.rs) ----------------------------------------
+# --- Several replicas on etcd (tests/cluster.rs, tests/etcd_tls.rs) ---------------------
 # A 3-member etcd cluster (Debian's etcd-server, 3.4) on loopback with fresh data
 # directories, and two server replicas on it; about 75 s, most of it the expiry-by-lease
 # test waiting a minute. Without etcd the tests print SKIP.
@@ -240,5 +240,5 @@ etcd: ## Install Debian's etcd-server when etcd is missing (the cluster tests SK
 	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq etcd-server >/dev/null; } \
 	  || echo "==> etcd-server could not be installed: the cluster tests will SKIP"
 
-cluster-test: etcd ## Replicas sharing a registry on a real 3-member etcd cluster (~75 s)
-	$(CARGO) test --test cluster -- --test-threads=3
+cluster-test: etcd ## Replicas sharing a registry on a real 3-member etcd cluster (~75 s), and TLS to etcd
+	$(CARGO) test --test cluster --test etcd_tls -- --test-threads=3

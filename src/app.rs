@@ -241,6 +241,7 @@ impl App {
                 self.purge_expired();
                 auth::unauthorized(INVALID_CREDENTIAL)
             }
+            Resolved::Unverifiable(down_for) => auth::unverifiable_response(down_for),
             Resolved::Unknown => {
                 self.throttle.fail_request(req);
                 auth::unauthorized(INVALID_CREDENTIAL)
@@ -267,6 +268,7 @@ impl App {
                 self.purge_expired();
                 return Response::error(404, UNKNOWN_TOKEN);
             }
+            Resolved::Unverifiable(down_for) => return auth::unverifiable_response(down_for),
             Resolved::Unknown => {
                 self.throttle.fail_request(req);
                 return Response::error(404, UNKNOWN_TOKEN);
@@ -318,6 +320,7 @@ impl App {
     ) -> Result<(), RpcError> {
         let now = match self.registry.resolve_token(token, clock::now_millis()) {
             Resolved::Live(now) if now.id == id => now,
+            Resolved::Unverifiable(down_for) => return Err(auth::unverifiable(down_for)),
             _ => {
                 return Err(RpcError::new(
                     auth::UNAUTHORIZED,

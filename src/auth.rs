@@ -131,9 +131,32 @@ pub fn unauthorized(message: &str) -> Response {
 /// An HTTP `status` whose body is the JSON-RPC error [`UNAUTHORIZED`] with `message` and
 /// `id: null` (the request was not read).
 fn rpc_refusal(status: u16, message: &str) -> Response {
+    rpc_error(status, &RpcError::new(UNAUTHORIZED, message))
+}
+
+fn rpc_error(status: u16, error: &RpcError) -> Response {
     let mut body = Vec::new();
-    jsonrpc::write_failure(&mut body, None, &RpcError::new(UNAUTHORIZED, message));
+    jsonrpc::write_failure(&mut body, None, error);
     Response::json_bytes(status, body)
+}
+
+/// Why a scoped server's token is refused while the registry has been unreachable for
+/// `down_for`, longer than `ETCD_MAX_STALENESS_MS` (code
+/// [`ErrorCode::REGISTRY_UNREACHABLE`]; HTTP 503).
+pub fn unverifiable(down_for: Duration) -> RpcError {
+    RpcError::new(
+        ErrorCode::REGISTRY_UNREACHABLE,
+        format!(
+            "the registry (etcd) has not answered for {} s, longer than ETCD_MAX_STALENESS_MS, so this scoped server's token cannot be checked (it may have been revoked); nothing was called; try again when the registry is back",
+            down_for.as_secs()
+        ),
+    )
+}
+
+/// 503 with `Retry-After` and [`unverifiable`]'s JSON-RPC error: a scoped server's token
+/// refused before its request was read.
+pub fn unverifiable_response(down_for: Duration) -> Response {
+    rpc_error(503, &unverifiable(down_for)).with_header("Retry-After", "5")
 }
 
 /// 429 for an address that failed too many credential attempts, with `Retry-After`: a

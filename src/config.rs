@@ -461,8 +461,8 @@ fn millis(
 }
 
 /// `REGISTRY` (`file` or `etcd`), the `ETCD_*` settings and `REGISTRY_KEY_FILE`: where
-/// the registry lives. etcd needs endpoints and a sealing key; its TLS settings are refused
-/// by name (not supported yet).
+/// the registry lives. etcd needs endpoints and a sealing key; a client certificate needs
+/// its key and the other way round.
 pub fn registry_settings(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<(Option<crate::etcd::Settings>, Option<PathBuf>), ConfigError> {
@@ -489,10 +489,27 @@ pub fn registry_settings(
                 ))
             }
         },
-        tls_files: ["ETCD_CA_FILE", "ETCD_CERT_FILE", "ETCD_KEY_FILE"]
-            .into_iter()
-            .filter_map(|name| get(name).map(|value| (name, value)))
-            .collect(),
+        ca_file: get("ETCD_CA_FILE").map(PathBuf::from),
+        client_cert: match (get("ETCD_CERT_FILE"), get("ETCD_KEY_FILE")) {
+            (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+            (None, None) => None,
+            (Some(_), None) => return Err(ConfigError(
+                "ETCD_CERT_FILE is set without ETCD_KEY_FILE: a client certificate needs its private key (set both or neither)".into(),
+            )),
+            (None, Some(_)) => return Err(ConfigError(
+                "ETCD_KEY_FILE is set without ETCD_CERT_FILE: a private key needs its client certificate (set both or neither)".into(),
+            )),
+        },
+        max_staleness: match number(
+            get,
+            "ETCD_MAX_STALENESS_MS",
+            crate::etcd::DEFAULT_MAX_STALENESS.as_millis() as u64,
+            0,
+            86_400_000,
+        )? {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        },
     };
     settings.check().map_err(ConfigError)?;
     if key_file.is_none() {
@@ -816,17 +833,54 @@ mod tests {
             ["http://127.0.0.1:2379", "http://10.0.0.2:2379"]
         );
         assert_eq!(etcd.prefix, "/hubspot-mcp/");
-        let tls = ("ETCD_ENDPOINTS", "https://10.0.0.1:2379");
-        let err = with(&[("REGISTRY", "etcd"), tls, key]).unwrap_err().0;
+        assert_eq!(etcd.max_staleness, Some(crate::etcd::DEFAULT_MAX_STALENESS));
+        let mixed = (
+            "ETCD_ENDPOINTS",
+            "http://10.0.0.1:2379,https://10.0.0.2:2379",
+        );
+        let err = with(&[("REGISTRY", "etcd"), mixed, key]).unwrap_err().0;
         assert!(
-            err.contains("https://10.0.0.1:2379") && err.contains("TLS"),
+            err.contains("https://10.0.0.2:2379") && err.contains("mixes"),
             "{err}"
         );
         let ca = ("ETCD_CA_FILE", "/ca.pem");
         let err = with(&[("REGISTRY", "etcd"), endpoints, key, ca])
             .unwrap_err()
             .0;
-        assert!(err.contains("ETCD_CA_FILE"), "{err}");
+        assert!(
+            err.contains("ETCD_CA_FILE") && err.contains("https://"),
+            "{err}"
+        );
+        let tls = ("ETCD_ENDPOINTS", "https://10.0.0.1:2379");
+        let cert = ("ETCD_CERT_FILE", "/client.pem");
+        let err = with(&[("REGISTRY", "etcd"), tls, key, cert]).unwrap_err().0;
+        assert!(
+            err.starts_with("ETCD_CERT_FILE is set without ETCD_KEY_FILE"),
+            "{err}"
+        );
+        let client_key = ("ETCD_KEY_FILE", "/client.key");
+        let err = with(&[("REGISTRY", "etcd"), tls, key, client_key])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.starts_with("ETCD_KEY_FILE is set without ETCD_CERT_FILE"),
+            "{err}"
+        );
+        let config = with(&[("REGISTRY", "etcd"), tls, key, ca, cert, client_key]).unwrap();
+        let etcd = config.etcd.unwrap();
+        assert_eq!(etcd.ca_file, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(
+            etcd.client_cert,
+            Some(("/client.pem".into(), "/client.key".into()))
+        );
+        let never = ("ETCD_MAX_STALENESS_MS", "0");
+        let config = with(&[("REGISTRY", "etcd"), endpoints, key, never]).unwrap();
+        assert_eq!(config.etcd.unwrap().max_staleness, None);
+        let bad = ("ETCD_MAX_STALENESS_MS", "soon");
+        let err = with(&[("REGISTRY", "etcd"), endpoints, key, bad])
+            .unwrap_err()
+            .0;
+        assert!(err.starts_with("ETCD_MAX_STALENESS_MS=soon"), "{err}");
         let user = ("ETCD_USERNAME", "mcp");
         let err = with(&[("REGISTRY", "etcd"), endpoints, key, user])
             .unwrap_err()

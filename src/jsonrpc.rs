@@ -35,6 +35,9 @@ impl ErrorCode {
     /// This server's own: a request of a batch was not run because the batch's replies
     /// were already too large; sending it again is safe.
     pub const BATCH_REPLY_FULL: ErrorCode = ErrorCode(-32010);
+    /// This server's own: a scoped server's token cannot be checked because the registry
+    /// (etcd) has been unreachable longer than `ETCD_MAX_STALENESS_MS` (HTTP 503).
+    pub const REGISTRY_UNREACHABLE: ErrorCode = ErrorCode(-32011);
 }
 
 /// A JSON-RPC error object. It carries no HTTP status: the HTTP edge decides that

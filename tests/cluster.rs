@@ -400,20 +400,37 @@ fn two_replicas_share_mints_deletes_and_patches_without_losing_updates() {
     assert_eq!(list_status(&a, &token), 404);
 }
 
+/// `tools/list` with an `MCP_API_KEYS` key on `/mcp`: its status.
+fn api_key_status(server: &Server) -> u16 {
+    let bearer = format!("Bearer {}", common::API_KEY);
+    server
+        .rpc_with(
+            "/mcp",
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            &[("Authorization", &bearer)],
+        )
+        .status
+}
+
+/// Also: a replica with a short `ETCD_MAX_STALENESS_MS` (B) serves scoped servers from
+/// memory at first, refuses them (503, -32011) once etcd has been gone longer, keeps
+/// serving API keys, and serves the tokens again when etcd is back; the default (A) keeps
+/// serving throughout. Then a record overwritten with garbage is refused (fail closed).
 #[test]
 fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
     let Some(mut etcd) = Etcd::start("etcd_down") else {
         return;
     };
     let a = replica(&etcd, "/down-test/");
-    let b = replica(&etcd, "/down-test/");
+    let b = replica_with(&etcd, "/down-test/", &[("ETCD_MAX_STALENESS_MS", "3000")]);
     let account = default_account(&a);
     let before = mint(&a, &account, json!({"name": "before the outage"}));
     let token = before["token"].as_str().unwrap().to_string();
     assert!(serves(&b, &before));
 
     etcd.kill_all();
-    for replica in [&a, &b] {
+    // B (the short bound) first, while its bound has surely not run out.
+    for replica in [&b, &a] {
         // MCP keeps flowing from memory.
         for _ in 0..20 {
             assert_eq!(list_status(replica, &token), 200);
@@ -436,6 +453,43 @@ fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
     }
     assert!(a.log().contains("etcd is unreachable"), "{}", a.log());
 
+    // Past its bound, B refuses the scoped token (a revocation could not be seen), says
+    // why, and /ready says so; API keys still work there; A (5 min) still serves it.
+    let refused = within(Duration::from_secs(20), || list_status(&b, &token) == 503);
+    assert!(
+        refused.is_some(),
+        "B kept serving past ETCD_MAX_STALENESS_MS"
+    );
+    let reply = b.rpc(
+        &format!("/mcp/{token}"),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], -32011, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("etcd") && message.contains("ETCD_MAX_STALENESS_MS"),
+        "{message}"
+    );
+    assert_eq!(reply.header("retry-after"), Some("5"));
+    let bearer = format!("Bearer {token}");
+    let by_header = b.rpc_with(
+        "/mcp",
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(by_header.status, 503, "{}", by_header.text());
+    let ready = b.get("/ready");
+    assert_eq!(ready.status, 200);
+    assert_eq!(
+        ready.json()["checks"]["registry"]["scoped_servers"],
+        "refused",
+        "{}",
+        ready.text()
+    );
+    assert_eq!(api_key_status(&b), 200);
+    assert_eq!(list_status(&a, &token), 200);
+
     etcd.restart_all();
     for replica in [&a, &b] {
         let back = within(Duration::from_secs(20), || {
@@ -444,9 +498,36 @@ fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
         assert!(back.is_some(), "{}", replica.log());
     }
     assert!(a.log().contains("etcd reachable again"), "{}", a.log());
+    assert_eq!(list_status(&b, &token), 200, "B serves the token again");
     // Writes work again and reach the other replica.
     let after = mint(&b, &account, json!({"name": "after the outage"}));
     assert!(serves(&a, &after));
+
+    // A record overwritten with something no replica can read is refused everywhere, not
+    // served in its old version; the log and /ready name its key.
+    let key = format!("servers/{account}/{}", after["id"].as_str().unwrap());
+    let put =
+        json!({"key": b64(format!("/down-test/{key}").as_bytes()), "value": b64(b"{garbage")});
+    assert!(gateway(&etcd, "/v3/kv/put", put)["header"]["revision"].is_string());
+    let after_token = after["token"].as_str().unwrap();
+    for replica in [&a, &b] {
+        let gone = within(Duration::from_secs(10), || {
+            list_status(replica, after_token) == 404
+        });
+        assert!(gone.is_some(), "an unreadable record kept being served");
+        let ready = replica.get("/ready").json();
+        assert_eq!(
+            ready["checks"]["registry"]["unreadable_keys"][0],
+            key.as_str(),
+            "{ready}"
+        );
+        assert!(
+            replica.log().contains(&format!("key {key}")),
+            "{}",
+            replica.log()
+        );
+        assert!(!replica.log().contains("garbage"));
+    }
 }
 
 #[test]

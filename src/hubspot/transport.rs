@@ -229,15 +229,22 @@ fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
         .max_idle_age(IDLE_AGE)
         .proxy(proxy)
         .build();
+    Ok(tls_agent(config, tls_config()))
+}
+
+/// An agent for `config` whose `https://` connections use `tls` (our rustls on ring; an
+/// error there fails each TLS handshake with it), through a `CONNECT` proxy when `config`
+/// has one. HubSpot's agents use [`tls_config`]; etcd's (`src/etcd/`) its own roots and
+/// client certificate.
+pub(crate) fn tls_agent(
+    config: ureq::config::Config,
+    tls: Result<Arc<ClientConfig>, String>,
+) -> Agent {
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
-            .chain(TlsConnector);
-    Ok(Agent::with_parts(
-        config,
-        connector,
-        DefaultResolver::default(),
-    ))
+            .chain(TlsConnector(tls));
+    Agent::with_parts(config, connector, DefaultResolver::default())
 }
 
 /// The host of `host[:port]` or `[v6]:port`, without brackets.
@@ -327,9 +334,9 @@ fn tls_config() -> Result<Arc<ClientConfig>, String> {
         .clone()
 }
 
-/// Wraps `https://` connections (direct, or tunnelled through a proxy) in TLS with
-/// [`tls_config`]; passes plain ones through.
-struct TlsConnector;
+/// Wraps `https://` connections (direct, or tunnelled through a proxy) in TLS with its
+/// configuration (or fails them with its error); passes plain ones through.
+struct TlsConnector(Result<Arc<ClientConfig>, String>);
 
 impl fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -368,7 +375,10 @@ impl<In: Transport> Connector<In> for TlsConnector {
             .map_err(|_| ureq::Error::Tls("not a valid TLS server name"))?
             .to_owned();
         let handshake_failed = |err| ureq::Error::Other(Box::new(HandshakeFailed(err)));
-        let config = tls_config().map_err(|err| handshake_failed(io::Error::other(err)))?;
+        let config = self
+            .0
+            .clone()
+            .map_err(|err| handshake_failed(io::Error::other(err)))?;
         let tls = ClientConnection::new(config, name)
             .map_err(|err| handshake_failed(io::Error::other(err)))?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());

@@ -35,7 +35,8 @@ pub enum Outcome {
 /// decided (the JSON-RPC and MCP layers return protocol errors only; stdio has no status).
 /// A request refused before a method ran is 400; a modern request for an unknown method
 /// is 404 (Streamable HTTP); a credential that stopped being valid (a scoped server
-/// deleted mid-request) is 401; every other answer, batches included, is 200.
+/// deleted mid-request) is 401, one that can no longer be checked (the registry
+/// unreachable too long) 503; every other answer, batches included, is 200.
 pub fn http_status(outcome: Outcome) -> u16 {
     match outcome {
         Outcome::Batch | Outcome::Success => 200,
@@ -43,6 +44,10 @@ pub fn http_status(outcome: Outcome) -> u16 {
             code: ErrorCode::UNAUTHORIZED,
             ..
         } => 401,
+        Outcome::Failure {
+            code: ErrorCode::REGISTRY_UNREACHABLE,
+            ..
+        } => 503,
         Outcome::Failure { era: None, .. } => 400,
         Outcome::Failure {
             code: ErrorCode::METHOD_NOT_FOUND,

@@ -7,6 +7,7 @@ use super::seal::Sealer;
 use super::{RegistryError, State};
 use crate::store::Store;
 use serde_json::Value;
+use std::time::Duration;
 
 /// What a store did with a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,13 @@ pub(crate) trait Backend: Send + Sync {
     /// `checks.registry` of `/ready`: the store and whether it is reachable; `None` for a
     /// store that cannot be out of reach (the file), which keeps the seed's `/ready` shape.
     fn check(&self) -> Option<Value>;
+
+    /// How long the in-memory copy has gone unconfirmed, once that is longer than the store
+    /// allows scoped servers to be served from memory (etcd unreachable for more than
+    /// `ETCD_MAX_STALENESS_MS`); `None` while it may be trusted (the default: the file).
+    fn stale_for(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The file store: the whole registry rewritten atomically (temporary file, fsync, rename)

@@ -17,12 +17,17 @@
 //! watch from the revision it read, on its own OS thread. A watch that breaks (or is
 //! renewed, every 30 s, so a connection that died silently is noticed) resumes from its last
 //! revision on any endpoint; one refused as compacted reads everything again. While
-//! etcd is unreachable, tokens keep resolving from memory, admin writes answer 503 and
-//! `/ready` says so (`checks.registry`); the log says when etcd went and came back.
+//! etcd is unreachable, tokens keep resolving from memory for `ETCD_MAX_STALENESS_MS`
+//! (then scoped servers are refused: a token revoked elsewhere meanwhile must not work for
+//! ever), admin writes answer 503 and `/ready` says so (`checks.registry`); the log says
+//! when etcd went and came back. A record whose new value cannot be read is dropped from
+//! memory (fail closed), never kept in its old version.
 
 use super::backend::{Backend, Commit, CommitError};
 use super::seal::Sealer;
-use super::{Account, Registry, RegistryError, RemoteEvent, RemoteRecord, Server, State, Version};
+use super::{
+    lock, Account, Registry, RegistryError, RemoteEvent, RemoteRecord, Server, State, Version,
+};
 use crate::clock;
 use crate::etcd::{self, base64, int};
 use serde_json::{json, Value};
@@ -44,6 +49,13 @@ pub struct EtcdStore {
     endpoints: String,
     /// Since when etcd has not answered (`None`: it answers).
     down_since: Mutex<Option<Instant>>,
+    /// Since when the watch cannot be opened (`None`: it runs): from then on this copy may
+    /// miss changes. Apart from `down_since`, so that a unary call that failed while the
+    /// watch kept running does not count.
+    watch_down_since: Mutex<Option<Instant>>,
+    /// `ETCD_MAX_STALENESS_MS`: how long scoped servers are served from memory once the
+    /// watch stopped (`None`: for ever).
+    max_staleness: Option<Duration>,
 }
 
 /// Opens the registry on etcd: reads the sealing key, reads every record, and starts the
@@ -59,10 +71,12 @@ pub fn open(
     let sealer = Sealer::new(&read_key(key_file)?)
         .ok_or_else(|| format!("REGISTRY_KEY_FILE {} is not usable", key_file.display()))?;
     let store = Arc::new(EtcdStore {
-        client: etcd::Client::new(settings),
+        client: etcd::Client::new(settings)?,
         prefix: settings.prefix.clone(),
         endpoints: settings.endpoints.join(","),
         down_since: Mutex::new(None),
+        watch_down_since: Mutex::new(None),
+        max_staleness: settings.max_staleness,
     });
     let (revision, events) = store
         .load()
@@ -140,7 +154,8 @@ impl EtcdStore {
     }
 
     /// A key-value from a range or a watch as a registry event (`None` for index keys and
-    /// anything else under the prefix).
+    /// anything else under the prefix). A value that is not base64 comes as an empty one,
+    /// which the registry cannot read and so drops (fail closed).
     fn event(&self, kv: &Value, deleted: bool) -> Option<RemoteEvent> {
         let key = String::from_utf8(base64::decode(kv["key"].as_str()?)?).ok()?;
         let rest = key.strip_prefix(&self.prefix)?;
@@ -153,9 +168,10 @@ impl EtcdStore {
         let value = if deleted {
             None
         } else {
-            Some(base64::decode(kv["value"].as_str().unwrap_or(""))?)
+            Some(base64::decode(kv["value"].as_str().unwrap_or("")).unwrap_or_default())
         };
         Some(RemoteEvent {
+            key: rest.to_string(),
             record,
             value,
             version: Version {
@@ -215,11 +231,13 @@ impl EtcdStore {
             let mut watch = match self.client.watch(&create) {
                 Ok(watch) => {
                     self.mark_up();
+                    *lock(&self.watch_down_since) = None;
                     backoff = Duration::from_millis(50);
                     watch
                 }
                 Err(err) => {
                     self.mark_down(&err);
+                    lock(&self.watch_down_since).get_or_insert_with(Instant::now);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
@@ -227,7 +245,10 @@ impl EtcdStore {
             };
             loop {
                 let result = match watch.next() {
-                    Ok(result) => result,
+                    Ok(result) => {
+                        self.mark_up();
+                        result
+                    }
                     Err(err) => {
                         log::debug!("registry watch: {err}; resuming from revision {revision}");
                         break;
@@ -494,15 +515,27 @@ impl Backend for EtcdStore {
             .down_since
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        Some(match down {
+        let mut check = match down {
             None => json!({"store": "etcd", "status": "ok"}),
             Some(since) => json!({
                 "store": "etcd",
                 "status": "unreachable",
                 "unreachable_for_s": since.elapsed().as_secs(),
-                "detail": "MCP requests are served from memory; admin writes answer 503",
+                "scoped_servers": "served from memory",
+                "detail": "MCP requests are served from memory until ETCD_MAX_STALENESS_MS; admin writes answer 503",
             }),
-        })
+        };
+        if self.stale_for().is_some() {
+            check["scoped_servers"] = json!("refused");
+            check["detail"] = json!("the watch has been down longer than ETCD_MAX_STALENESS_MS: scoped servers' tokens are refused (a revocation could not be seen); MCP_API_KEYS keys still work; admin writes answer 503");
+        }
+        Some(check)
+    }
+
+    fn stale_for(&self) -> Option<Duration> {
+        let max = self.max_staleness?;
+        let down = lock(&self.watch_down_since).map(|since| since.elapsed())?;
+        (down > max).then_some(down)
     }
 }
 
@@ -522,6 +555,68 @@ fn failed(err: etcd::Error) -> CommitError {
 mod tests {
     use super::*;
     use crate::store::tests::TempDir;
+
+    fn store(max_staleness: Option<Duration>) -> EtcdStore {
+        let settings = etcd::Settings {
+            endpoints: vec!["http://127.0.0.1:9".into()],
+            prefix: "/p/".into(),
+            credentials: None,
+            ca_file: None,
+            client_cert: None,
+            max_staleness,
+        };
+        EtcdStore {
+            client: etcd::Client::new(&settings).unwrap(),
+            prefix: settings.prefix,
+            endpoints: String::new(),
+            down_since: Mutex::new(None),
+            watch_down_since: Mutex::new(None),
+            max_staleness,
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_base64_comes_as_an_unreadable_record_not_as_nothing() {
+        let store = store(None);
+        let kv = json!({"key": etcd::key("/p/servers/a/s1"), "value": "%%% not base64"});
+        let event = store.event(&kv, false).expect("a server's key is an event");
+        assert_eq!(event.key, "servers/a/s1");
+        assert!(matches!(event.record, RemoteRecord::Server(ref id) if id == "s1"));
+        assert_eq!(event.value, Some(Vec::new()));
+        let index = json!({"key": etcd::key("/p/tokens/ab"), "value": ""});
+        assert!(store.event(&index, false).is_none());
+    }
+
+    #[test]
+    fn memory_is_stale_only_once_the_watch_has_been_down_past_the_bound() {
+        let Some(long_ago) = Instant::now().checked_sub(Duration::from_secs(10)) else {
+            return;
+        };
+        let bounded = store(Some(Duration::from_secs(5)));
+        assert_eq!(bounded.stale_for(), None);
+        *lock(&bounded.down_since) = Some(long_ago);
+        assert_eq!(
+            bounded.stale_for(),
+            None,
+            "a failed unary call does not count"
+        );
+        *lock(&bounded.watch_down_since) = Some(Instant::now());
+        assert_eq!(bounded.stale_for(), None, "within the bound");
+        assert_eq!(
+            bounded.check().unwrap()["scoped_servers"],
+            "served from memory"
+        );
+        *lock(&bounded.watch_down_since) = Some(long_ago);
+        assert!(bounded.stale_for().unwrap() >= Duration::from_secs(10));
+        assert_eq!(bounded.check().unwrap()["scoped_servers"], "refused");
+        let unbounded = store(None);
+        *lock(&unbounded.watch_down_since) = Some(long_ago);
+        assert_eq!(
+            unbounded.stale_for(),
+            None,
+            "ETCD_MAX_STALENESS_MS=0: for ever"
+        );
+    }
 
     #[test]
     fn the_sealing_key_is_32_raw_bytes_or_64_hex_digits_and_nothing_else() {

@@ -52,7 +52,7 @@ use crate::clock;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -123,6 +123,10 @@ pub enum Resolved {
     Expired,
     /// No server has this token (never had, or deleted).
     Unknown,
+    /// A server this replica knows, but the watch on its store (etcd) has been down this
+    /// long, longer than `ETCD_MAX_STALENESS_MS`: whether the token was revoked meanwhile
+    /// cannot be checked, so it is refused until the watch runs again.
+    Unverifiable(Duration),
 }
 
 #[cfg(test)]
@@ -131,7 +135,7 @@ impl Resolved {
     pub fn live(self) -> Option<Arc<ScopedServer>> {
         match self {
             Resolved::Live(server) => Some(server),
-            Resolved::Expired | Resolved::Unknown => None,
+            Resolved::Expired | Resolved::Unknown | Resolved::Unverifiable(_) => None,
         }
     }
 }
@@ -306,6 +310,30 @@ struct Server {
 }
 
 impl Server {
+    /// Checks a server read from a store beyond its JSON shape; the error says what is
+    /// wrong (never the token's hash).
+    fn check(&self) -> Result<(), String> {
+        let hex = self.token_sha256.len() == 64
+            && self
+                .token_sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hex {
+            return Err(format!("MCP server {} has a bad token_sha256", self.id));
+        }
+        if self.expires_at.is_some() && self.expires_at_ms().is_none() {
+            return Err(format!("MCP server {} has a bad expires_at", self.id));
+        }
+        if let Err(e) = ToolFilter::parse(Some(&self.config)) {
+            return Err(format!(
+                "MCP server {} has a bad config: {}",
+                self.id,
+                e.message()
+            ));
+        }
+        Ok(())
+    }
+
     fn expires_at_ms(&self) -> Option<i64> {
         self.expires_at.as_deref().and_then(clock::parse_rfc3339)
     }
@@ -403,22 +431,9 @@ impl State {
                     s.id, s.integrated_account_id
                 ));
             }
-            let hex = s.token_sha256.len() == 64
-                && s.token_sha256
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if !hex || !hashes.insert(s.token_sha256.as_str()) {
+            s.check()?;
+            if !hashes.insert(s.token_sha256.as_str()) {
                 return Err(format!("MCP server {} has a bad token_sha256", s.id));
-            }
-            if s.expires_at.is_some() && s.expires_at_ms().is_none() {
-                return Err(format!("MCP server {} has a bad expires_at", s.id));
-            }
-            if let Err(e) = ToolFilter::parse(Some(&s.config)) {
-                return Err(format!(
-                    "MCP server {} has a bad config: {}",
-                    s.id,
-                    e.message()
-                ));
             }
         }
         Ok(())
@@ -473,12 +488,16 @@ const WATCH_WAIT: Duration = Duration::from_secs(5);
 /// Records per change when importing: each server is up to two compares and two puts, and
 /// etcd refuses transactions of more than 128 operations by default.
 const IMPORT_BATCH: usize = 40;
+/// How many unreadable keys `/ready` names (all are counted).
+const MAX_UNREADABLE_SHOWN: usize = 10;
 /// How often a change that lost a race with another replica is applied again to the fresh
 /// copy before the admin gets 409.
 const MAX_ATTEMPTS: usize = 20;
 
 /// A record as a store's watch delivers it (see [`Registry::apply_remote`]).
 pub(crate) struct RemoteEvent {
+    /// Its key in the store (below the prefix), for logs and `/ready`.
+    key: String,
     /// Which record.
     record: RemoteRecord,
     /// Its stored JSON; `None` when it was deleted.
@@ -515,6 +534,9 @@ pub struct Registry {
     default_auth: Mutex<Option<AccountAuth>>,
     /// The most live scoped servers one account may have (`MAX_SERVERS_PER_ACCOUNT`).
     max_servers_per_account: usize,
+    /// Store keys whose current value could not be read (see [`Registry::apply_remote`]),
+    /// shown in `/ready` until a readable value or a delete replaces them.
+    unreadable: Mutex<BTreeSet<String>>,
 }
 
 impl Registry {
@@ -563,6 +585,7 @@ impl Registry {
             writer: Mutex::new(()),
             default_auth: Mutex::new(None),
             max_servers_per_account: DEFAULT_MAX_SERVERS_PER_ACCOUNT,
+            unreadable: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -572,9 +595,19 @@ impl Registry {
     }
 
     /// `checks.registry` for `/ready`: the store and whether it is reachable (`None` for the
-    /// file, which keeps the seed's `/ready` shape).
+    /// file, which keeps the seed's `/ready` shape), and the records it holds that this
+    /// replica cannot read (left out, so refused).
     pub fn check(&self) -> Option<Value> {
-        self.backend.check()
+        let mut check = self.backend.check()?;
+        let unreadable = lock(&self.unreadable);
+        if !unreadable.is_empty() {
+            check["unreadable_records"] = json!(unreadable.len());
+            check["unreadable_keys"] = json!(unreadable
+                .iter()
+                .take(MAX_UNREADABLE_SHOWN)
+                .collect::<Vec<_>>());
+        }
+        Some(check)
     }
 
     /// The same registry allowing at most `max` live scoped servers per account
@@ -682,18 +715,30 @@ impl Registry {
 
     /// Applies records delivered by a store's watch (or, with `reload`, replaces everything
     /// with a fresh full read) and records that memory now reflects store `revision`.
-    /// A record that cannot be read (not JSON, or sealed under another key) is logged and
-    /// left out rather than stopping the replica.
+    /// A record whose value cannot be read (not JSON, not valid, or sealed under another
+    /// key) fails closed: it is removed from memory (an account with its servers' tokens),
+    /// never kept in the version the store says was replaced; the error names its key (not
+    /// its content) and `/ready` lists it until a readable value or a delete replaces it.
     pub(crate) fn apply_remote(&self, revision: i64, events: Vec<RemoteEvent>, reload: bool) {
         let default_token = match &*lock(&self.default_auth) {
             Some(AccountAuth::Token(token)) => Some(token.clone()),
             _ => None,
         };
         let mut state = lock(&self.state);
+        let mut unreadable = lock(&self.unreadable);
         if reload {
             *state = State::empty();
+            unreadable.clear();
         }
         for event in events {
+            unreadable.remove(&event.key);
+            let refuse = |why: &str, unreadable: &mut BTreeSet<String>| {
+                log::error!(
+                    "registry: the record at key {} in the store cannot be read ({why}); it is refused on this replica until a readable value replaces it",
+                    event.key,
+                );
+                unreadable.insert(event.key.clone());
+            };
             match (event.record, event.value) {
                 (RemoteRecord::Account(id), None) => {
                     state.accounts.retain(|a| a.id != id);
@@ -709,7 +754,11 @@ impl Registry {
                         .filter(|a| a.id == id)
                         .and_then(|a| a.opened(&self.sealer));
                     let Some(mut account) = read else {
-                        log::warn!("registry: integrated account {id} in the store cannot be read (sealed under another REGISTRY_KEY_FILE?); left out");
+                        let why =
+                            "not an integrated account, or sealed under another REGISTRY_KEY_FILE";
+                        refuse(why, &mut unreadable);
+                        state.accounts.retain(|a| a.id != id);
+                        state.versions.remove(&id);
                         continue;
                     };
                     if account.is_default {
@@ -724,11 +773,11 @@ impl Registry {
                 (RemoteRecord::Server(id), Some(bytes)) => {
                     let read = serde_json::from_slice::<Server>(&bytes)
                         .ok()
-                        .filter(|s| s.id == id);
+                        .filter(|s| s.id == id && s.check().is_ok());
                     let Some(server) = read else {
-                        log::warn!(
-                            "registry: MCP server {id} in the store cannot be read; left out"
-                        );
+                        refuse("not a valid MCP server record", &mut unreadable);
+                        state.servers.retain(|s| s.id != id);
+                        state.versions.remove(&id);
                         continue;
                     };
                     match state.servers.iter_mut().find(|s| s.id == id) {
@@ -744,6 +793,7 @@ impl Registry {
         } else {
             state.revision.max(revision)
         };
+        drop(unreadable);
         *lock(&self.by_token) = index_tokens(&state);
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop(state);
@@ -1039,7 +1089,10 @@ impl Registry {
             Some(server) if server.expires_at_ms.is_some_and(|at| now_ms >= at) => {
                 Resolved::Expired
             }
-            Some(server) => Resolved::Live(server),
+            Some(server) => match self.backend.stale_for() {
+                Some(down_for) => Resolved::Unverifiable(down_for),
+                None => Resolved::Live(server),
+            },
         }
     }
 

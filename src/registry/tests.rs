@@ -773,3 +773,142 @@ fn export_then_import_moves_every_record_and_only_under_the_same_key() {
     assert!(err.message().contains("REGISTRY_KEY_FILE"), "{err}");
     assert!(stranger.resolve_token(&mine, NOW).live().is_none());
 }
+
+/// A store with a watch as the registry sees it: commits install at once, `/ready` shows
+/// `{"store": "fake"}`, and the test says how long it has been unreachable past its bound.
+struct FakeRemote {
+    stale: Mutex<Option<Duration>>,
+}
+
+impl Backend for FakeRemote {
+    fn describe(&self) -> String {
+        "fake".into()
+    }
+
+    fn commit(&self, _: &State, _: &State, _: &Sealer) -> Result<Commit, CommitError> {
+        Ok(Commit::Install)
+    }
+
+    fn check(&self) -> Option<Value> {
+        Some(json!({"store": "fake"}))
+    }
+
+    fn stale_for(&self) -> Option<Duration> {
+        *lock(&self.stale)
+    }
+}
+
+/// A registry on a [`FakeRemote`] with the start-up account (a HubSpot key) and one
+/// server: the registry, the store, the server's id and token.
+fn on_fake_remote() -> (Registry, Arc<FakeRemote>, String, String) {
+    let remote = Arc::new(FakeRemote {
+        stale: Mutex::new(None),
+    });
+    let reg = Registry::with_backend(
+        remote.clone(),
+        Sealer::new(&[7u8; 32]).unwrap(),
+        State::empty(),
+    );
+    let account = reg
+        .ensure_default_account(AccountAuth::Token(HUBSPOT_KEY.into()), NOW)
+        .unwrap();
+    let created = create(&reg, &account, json!({"name": "remote"})).unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    (reg, remote, id, token_of(&created))
+}
+
+fn remote_event(key: &str, record: RemoteRecord, value: Option<Vec<u8>>) -> RemoteEvent {
+    RemoteEvent {
+        key: key.to_string(),
+        record,
+        value,
+        version: Version::default(),
+    }
+}
+
+#[test]
+fn tokens_are_refused_while_the_store_is_unreachable_past_its_bound_and_work_again_after() {
+    let (reg, remote, _, token) = on_fake_remote();
+    assert!(reg.resolve_token(&token, NOW).live().is_some());
+    *lock(&remote.stale) = Some(Duration::from_secs(301));
+    assert_eq!(
+        reg.resolve_token(&token, NOW),
+        Resolved::Unverifiable(Duration::from_secs(301))
+    );
+    // An unknown token stays unknown (nothing to check), an expired one expired.
+    assert_eq!(reg.resolve_token(&"x".repeat(64), NOW), Resolved::Unknown);
+    *lock(&remote.stale) = None;
+    assert!(reg.resolve_token(&token, NOW).live().is_some());
+}
+
+#[test]
+fn an_unreadable_server_record_is_refused_not_kept_in_its_old_version() {
+    let (reg, _, id, token) = on_fake_remote();
+    let stored = serde_json::to_vec(&lock(&reg.state).servers[0]).unwrap();
+    let key = format!("servers/acct/{id}");
+    let server = || RemoteRecord::Server(id.clone());
+    let mut wrong_config: Value = serde_json::from_slice(&stored).unwrap();
+    wrong_config["config"] = json!({"methods": 5});
+    for garbage in [
+        b"{not json".to_vec(),
+        Vec::new(),
+        serde_json::to_vec(&wrong_config).unwrap(),
+    ] {
+        reg.apply_remote(1, vec![remote_event(&key, server(), Some(garbage))], false);
+        assert_eq!(reg.resolve_token(&token, NOW), Resolved::Unknown);
+        let check = reg.check().unwrap();
+        assert_eq!(check["unreadable_records"], 1, "{check}");
+        assert_eq!(check["unreadable_keys"][0], key.as_str(), "{check}");
+        // A readable value puts it back, and /ready forgets the key.
+        reg.apply_remote(
+            2,
+            vec![remote_event(&key, server(), Some(stored.clone()))],
+            false,
+        );
+        assert!(reg.resolve_token(&token, NOW).live().is_some());
+        assert_eq!(reg.check().unwrap(), json!({"store": "fake"}));
+    }
+    // A delete also clears it.
+    reg.apply_remote(
+        3,
+        vec![remote_event(&key, server(), Some(vec![b'x']))],
+        false,
+    );
+    reg.apply_remote(4, vec![remote_event(&key, server(), None)], false);
+    assert_eq!(reg.check().unwrap(), json!({"store": "fake"}));
+    assert_eq!(reg.resolve_token(&token, NOW), Resolved::Unknown);
+}
+
+#[test]
+fn an_account_sealed_under_another_key_takes_its_servers_tokens_with_it() {
+    let (reg, _, _, _) = on_fake_remote();
+    let mut other = lock(&reg.state).accounts[0].clone();
+    other.id = "acct-2".into();
+    other.is_default = false;
+    let created = {
+        let bytes = serde_json::to_vec(&other.stored(&reg.sealer)).unwrap();
+        let event = remote_event(
+            "accounts/acct-2",
+            RemoteRecord::Account("acct-2".into()),
+            Some(bytes),
+        );
+        reg.apply_remote(1, vec![event], false);
+        create(&reg, "acct-2", json!({"name": "on acct-2"})).unwrap()
+    };
+    let token = token_of(&created);
+    assert!(reg.resolve_token(&token, NOW).live().is_some());
+    let elsewhere = Sealer::new(&[9u8; 32]).unwrap();
+    let bytes = serde_json::to_vec(&other.stored(&elsewhere)).unwrap();
+    let event = remote_event(
+        "accounts/acct-2",
+        RemoteRecord::Account("acct-2".into()),
+        Some(bytes),
+    );
+    reg.apply_remote(2, vec![event], false);
+    assert_eq!(reg.resolve_token(&token, NOW), Resolved::Unknown);
+    assert!(reg.get_account("acct-2").is_err());
+    assert_eq!(
+        reg.check().unwrap()["unreadable_keys"][0],
+        "accounts/acct-2"
+    );
+}

@@ -426,6 +426,13 @@ fn past_max_connections_only_health_ready_and_admin_are_served() {
     assert_eq!(reply.status, 503, "{}", reply.text());
     assert_eq!(reply.header("connection"), Some("close"));
     assert!(reply.text().contains("MAX_CONNECTIONS"));
+    // Its body is not read either: the 503 comes from the head (before, the 9 MB were
+    // waited for until the 2 s timeout, then 408).
+    let mut stream = server.connect();
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut stream).unwrap().status, 503);
     let health = server.get("/health");
     assert_eq!(health.status, 200);
     assert_eq!(health.header("connection"), Some("close"));

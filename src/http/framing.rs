@@ -59,7 +59,9 @@ pub enum Frame {
         body: Range<usize>,
     },
     /// More bytes are needed; `continue_100` when the client waits for `100 Continue`.
-    Partial { continue_100: bool },
+    /// `new_head` on the one call that completed the head while the body is still to come:
+    /// the moment to answer from the head alone ([`Framer::head`]) without reading the body.
+    Partial { continue_100: bool, new_head: bool },
     /// The request is unusable: answer with this status and close the connection.
     Reject(u16, &'static str),
 }
@@ -125,12 +127,14 @@ impl Framer {
     /// Chunked data is moved down in `buf` as it is decoded. After `Complete` the framer
     /// starts afresh on the next request; after `Reject` it must not be used again.
     pub fn advance(&mut self, buf: &mut [u8]) -> Frame {
+        let new_head = matches!(self.stage, Stage::Head { .. });
         if let Stage::Head { scanned } = self.stage {
             match self.parse_head(buf, scanned) {
                 Ok(Some(())) => {}
                 Ok(None) => {
                     return Frame::Partial {
                         continue_100: false,
+                        new_head: false,
                     }
                 }
                 Err(reject) => return reject,
@@ -141,13 +145,13 @@ impl Framer {
             Stage::Head { .. } => unreachable!("the head was parsed above"),
             Stage::Length(length) => {
                 if buf.len().saturating_sub(head_len) < length {
-                    return self.partial();
+                    return self.partial(new_head);
                 }
                 head_len.saturating_add(length)
             }
             _ => match self.dechunk(buf, head_len) {
                 Ok(Some(end)) => end,
-                Ok(None) => return self.partial(),
+                Ok(None) => return self.partial(new_head),
                 Err(reject) => return reject,
             },
         };
@@ -164,10 +168,16 @@ impl Framer {
         }
     }
 
-    fn partial(&self) -> Frame {
+    fn partial(&self, new_head: bool) -> Frame {
         Frame::Partial {
             continue_100: self.continue_100,
+            new_head,
         }
+    }
+
+    /// The head of the request whose body is being read (after `Partial { new_head: true }`).
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
     }
 
     /// Parses the head once its blank line has arrived: `Ok(None)` while it has not.
@@ -623,7 +633,10 @@ mod tests {
         }
         assert!(matches!(
             frame(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nab").0,
-            Frame::Partial { continue_100: true }
+            Frame::Partial {
+                continue_100: true,
+                ..
+            }
         ));
         // HTTP/1.0 needs no Host.
         assert_eq!(body(b"GET / HTTP/1.0\r\n\r\n"), b"");
@@ -696,6 +709,35 @@ mod tests {
                 Frame::Reject(431, _)
             ));
         }
+    }
+
+    #[test]
+    fn the_head_is_offered_once_while_its_body_is_still_to_come() {
+        let mut framer = Framer::new(1024);
+        let mut buf = b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab".to_vec();
+        let partial = |continue_100, new_head| Frame::Partial {
+            continue_100,
+            new_head,
+        };
+        assert_eq!(framer.advance(&mut buf), partial(false, true));
+        assert_eq!(&buf[framer.head().unwrap().target.clone()], b"/mcp");
+        buf.extend_from_slice(b"cd");
+        assert_eq!(framer.advance(&mut buf), partial(false, false));
+        buf.extend_from_slice(b"efghij");
+        assert!(matches!(framer.advance(&mut buf), Frame::Complete { .. }));
+        // A head still arriving is not offered; a request that is whole at once neither.
+        let mut buf = CHUNKED.as_bytes().to_vec();
+        let mut framer = Framer::new(1024);
+        let mut head_part = buf[..20].to_vec();
+        assert_eq!(framer.advance(&mut head_part), partial(false, false));
+        assert_eq!(framer.advance(&mut buf), partial(false, true));
+        let mut whole =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n"
+                .to_vec();
+        let mut framer = Framer::new(1024);
+        assert_eq!(framer.advance(&mut whole), partial(true, true));
+        whole.push(b'a');
+        assert!(matches!(framer.advance(&mut whole), Frame::Complete { .. }));
     }
 
     #[test]

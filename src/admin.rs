@@ -30,29 +30,35 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Answers a request under `/integrated-account`.
-    pub fn handle(&self, req: &Request) -> Response {
+    /// Checks the credential of a request under `/integrated-account` (from its head alone:
+    /// a refusal needs no body): `Err` with the answer when the API is off, the client is
+    /// blocked or the admin token is missing or wrong.
+    pub fn admit(&self, req: &Request) -> Result<(), Response> {
         let Some(expected) = &self.token else {
-            return Response::error(
+            return Err(Response::error(
                 404,
                 "the admin API is off: set ADMIN_API_TOKEN to turn it on",
-            );
+            ));
         };
         if let Some(wait) = self.throttle.blocked_request(req) {
-            return too_many_attempts(wait, false);
+            return Err(too_many_attempts(wait, false));
         }
         match req.bearer_token() {
-            Some(given) if token::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
+            Some(given) if token::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
             Some(_) => {
                 self.throttle.fail_request(req);
-                return Response::error(401, "the admin token is not valid")
-                    .with_header("WWW-Authenticate", "Bearer");
+                Err(Response::error(401, "the admin token is not valid")
+                    .with_header("WWW-Authenticate", "Bearer"))
             }
-            None => {
-                return Response::error(401, "send Authorization: Bearer <ADMIN_API_TOKEN>")
-                    .with_header("WWW-Authenticate", "Bearer")
-            }
+            None => Err(
+                Response::error(401, "send Authorization: Bearer <ADMIN_API_TOKEN>")
+                    .with_header("WWW-Authenticate", "Bearer"),
+            ),
         }
+    }
+
+    /// Answers a request under `/integrated-account` that [`Admin::admit`] let in.
+    pub fn serve(&self, req: &Request) -> Response {
         let result = match self.dispatch(req) {
             Ok(Ok((status, body))) => return Response::json(status, &body),
             Ok(Err(err)) => err,

@@ -57,6 +57,16 @@ struct Trace {
     methods: Vec<String>,
 }
 
+/// How much of a request has arrived when it is looked at.
+#[derive(Clone, Copy, PartialEq)]
+enum Arrived {
+    /// The head, its body still to come: only an answer the head decides is given (a
+    /// refused credential, no such route), so an unauthenticated body is never read.
+    Head,
+    /// The whole request.
+    Whole,
+}
+
 /// Which listener a request came in on.
 #[derive(Clone, Copy, PartialEq)]
 enum Surface {
@@ -68,7 +78,11 @@ enum Surface {
 
 impl Handler for App {
     fn handle(&self, req: &Request) -> Response {
-        self.respond(req, Surface::Public)
+        self.answer(req, Surface::Public)
+    }
+
+    fn precheck(&self, req: &Request) -> Option<Response> {
+        self.respond(req, Surface::Public, Arrived::Head)
     }
 }
 
@@ -77,7 +91,11 @@ pub struct AdminListener(pub Arc<App>);
 
 impl Handler for AdminListener {
     fn handle(&self, req: &Request) -> Response {
-        self.0.respond(req, Surface::Admin)
+        self.0.answer(req, Surface::Admin)
+    }
+
+    fn precheck(&self, req: &Request) -> Option<Response> {
+        self.0.respond(req, Surface::Admin, Arrived::Head)
     }
 }
 
@@ -89,7 +107,14 @@ const NEEDS_API_KEY: &str = "this MCP server requires an MCP API key besides its
 const UNKNOWN_TOKEN: &str = "unknown, deleted or expired MCP server token";
 
 impl App {
-    fn respond(&self, req: &Request, surface: Surface) -> Response {
+    /// The answer to a whole request.
+    fn answer(&self, req: &Request, surface: Surface) -> Response {
+        self.respond(req, surface, Arrived::Whole)
+            .expect("a whole request is always answered")
+    }
+
+    /// The answer to `req`, logged; `None` only for a head whose answer needs the body.
+    fn respond(&self, req: &Request, surface: Surface, arrived: Arrived) -> Option<Response> {
         let started = Instant::now();
         let mut trace = Trace::default();
         let response = match self.cors.check(req) {
@@ -101,10 +126,10 @@ impl App {
                     403,
                     "the admin API does not answer browser requests (the request has an Origin header); call it from a server or the command line",
                 ),
-                _ => self.route(req, surface, &mut trace),
+                _ => self.route(req, surface, arrived, &mut trace)?,
             },
             Ok(()) => {
-                let response = self.route(req, surface, &mut trace);
+                let response = self.route(req, surface, arrived, &mut trace)?;
                 self.cors.decorate(req, response)
             }
         };
@@ -121,27 +146,40 @@ impl App {
             response.status,
             started.elapsed().as_secs_f64() * 1000.0,
         );
-        response
+        Some(response)
     }
 
-    fn route(&self, req: &Request, surface: Surface, trace: &mut Trace) -> Response {
+    /// The route's answer; `None` only when `arrived` is the head and the answer needs the
+    /// body (past the credential check of the MCP endpoints and the admin API).
+    fn route(
+        &self,
+        req: &Request,
+        surface: Surface,
+        arrived: Arrived,
+        trace: &mut Trace,
+    ) -> Option<Response> {
         let admin_path = is_admin_path(req.path);
-        match (req.method, req.path) {
+        Some(match (req.method, req.path) {
             ("GET" | "HEAD", "/health") => self.health(),
             ("GET" | "HEAD", "/ready") => self.ready(),
             _ if admin_path && (surface == Surface::Admin || !self.admin_elsewhere) => {
-                self.admin.handle(req)
+                match self.admin.admit(req) {
+                    Err(refused) => refused,
+                    Ok(()) if arrived == Arrived::Head => return None,
+                    Ok(()) => self.admin.serve(req),
+                }
             }
             _ if surface == Surface::Admin || admin_path => not_found(req.path),
             ("OPTIONS", _) => self.cors.preflight(req),
-            ("POST", "/mcp") => self.mcp_endpoint(req, None, trace),
+            ("POST", "/mcp") => self.mcp_endpoint(req, None, arrived, trace)?,
             ("POST", path) if path.starts_with("/mcp/") => {
                 let rest = &path[5..];
                 let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
                 if token::is_token_format(first) {
-                    self.scoped_by_url(req, first, (!tail.is_empty()).then_some(tail), trace)
+                    let tail = (!tail.is_empty()).then_some(tail);
+                    self.scoped_by_url(req, first, tail, arrived, trace)?
                 } else {
-                    self.mcp_endpoint(req, Some(rest), trace)
+                    self.mcp_endpoint(req, Some(rest), arrived, trace)?
                 }
             }
             (_, "/health" | "/ready") => method_not_allowed("GET, HEAD, OPTIONS"),
@@ -149,7 +187,7 @@ impl App {
                 method_not_allowed("POST, OPTIONS")
             }
             _ => not_found(req.path),
-        }
+        })
     }
 
     fn health(&self) -> Response {
@@ -198,26 +236,29 @@ impl App {
         &self,
         req: &Request,
         method_path: Option<&str>,
+        arrived: Arrived,
         trace: &mut Trace,
-    ) -> Response {
+    ) -> Option<Response> {
         if let Some(refused) = self.throttled(req) {
-            return refused;
+            return Some(refused);
         }
         match req.bearer_token() {
-            None if self.auth.credential_required(is_proxied(req)) => auth::unauthorized(
+            None if self.auth.credential_required(is_proxied(req)) => Some(auth::unauthorized(
                 "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
-            ),
+            )),
             Some(credential) if !self.auth.keys.contains(credential) => {
-                self.scoped_by_header(req, credential, method_path, trace)
+                self.scoped_by_header(req, credential, method_path, arrived, trace)
             }
-            _ => self.mcp(
+            // Admitted: the rest waits for the body.
+            _ if arrived == Arrived::Head => None,
+            _ => Some(self.mcp(
                 req,
                 self.exposures.unfiltered(),
                 &self.client,
                 None,
                 method_path,
                 trace,
-            ),
+            )),
         }
     }
 
@@ -228,12 +269,15 @@ impl App {
         req: &Request,
         credential: &str,
         method_path: Option<&str>,
+        arrived: Arrived,
         trace: &mut Trace,
-    ) -> Response {
-        match self.registry.resolve_token(credential, clock::now_millis()) {
+    ) -> Option<Response> {
+        let response = match self.registry.resolve_token(credential, clock::now_millis()) {
             Resolved::Live(server) if server.filter.requires_api_key() => {
                 auth::unauthorized(NEEDS_API_KEY)
             }
+            // Admitted: the rest waits for the body.
+            Resolved::Live(_) if arrived == Arrived::Head => return None,
             Resolved::Live(server) => {
                 self.serve_scoped(req, &server, credential, false, method_path, trace)
             }
@@ -246,7 +290,8 @@ impl App {
                 self.throttle.fail_request(req);
                 auth::unauthorized(INVALID_CREDENTIAL)
             }
-        }
+        };
+        Some(response)
     }
 
     /// `POST /mcp/<token>[/<method path>]`: a scoped server by its URL (Truto's form). An
@@ -257,33 +302,40 @@ impl App {
         req: &Request,
         url_token: &str,
         method_path: Option<&str>,
+        arrived: Arrived,
         trace: &mut Trace,
-    ) -> Response {
+    ) -> Option<Response> {
         if let Some(refused) = self.throttled(req) {
-            return refused;
+            return Some(refused);
         }
         let server = match self.registry.resolve_token(url_token, clock::now_millis()) {
             Resolved::Live(server) => server,
             Resolved::Expired => {
                 self.purge_expired();
-                return Response::error(404, UNKNOWN_TOKEN);
+                return Some(Response::error(404, UNKNOWN_TOKEN));
             }
-            Resolved::Unverifiable(down_for) => return auth::unverifiable_response(down_for),
+            Resolved::Unverifiable(down_for) => return Some(auth::unverifiable_response(down_for)),
             Resolved::Unknown => {
                 self.throttle.fail_request(req);
-                return Response::error(404, UNKNOWN_TOKEN);
+                return Some(Response::error(404, UNKNOWN_TOKEN));
             }
         };
         let with_key = match req.bearer_token() {
             Some(bearer) if self.auth.keys.contains(bearer) => true,
             Some(bearer) if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) => {
                 self.throttle.fail_request(req);
-                return auth::unauthorized(INVALID_CREDENTIAL);
+                return Some(auth::unauthorized(INVALID_CREDENTIAL));
             }
-            _ if server.filter.requires_api_key() => return auth::unauthorized(NEEDS_API_KEY),
+            _ if server.filter.requires_api_key() => {
+                return Some(auth::unauthorized(NEEDS_API_KEY))
+            }
             _ => false,
         };
-        self.serve_scoped(req, &server, url_token, with_key, method_path, trace)
+        if arrived == Arrived::Head {
+            // Admitted: the rest waits for the body.
+            return None;
+        }
+        Some(self.serve_scoped(req, &server, url_token, with_key, method_path, trace))
     }
 
     /// Serves one request on a scoped server, asking the registry again before each tool

@@ -675,3 +675,165 @@ fn turning_require_api_token_auth_on_stops_a_running_batch() {
         "{items}"
     );
 }
+
+/// Sends `head` (a request head whose body never follows) on a fresh connection and returns
+/// the status, the head and the body of what the server sent before closing, which it
+/// must do within 10 s (the request timeout is a minute in these tests).
+fn answer_to_head(server: &Client, head: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut stream = server.connect();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let closed = stream.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(
+        closed.is_ok(),
+        "no answer and close within 10 s to {head:?}; got {text:?}"
+    );
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+/// A head announcing a 9 MB body.
+fn big_head(method: &str, path: &str, extra: &str) -> String {
+    format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: 9000000\r\n\r\n")
+}
+
+/// A server that needs a credential on /mcp (admin API on, an API key), whose request
+/// timeout (a minute) is far past the 10 s the tests wait.
+fn guarded_server() -> Server {
+    admin_server(&[
+        ("MCP_API_KEYS", API_KEY),
+        ("HTTP_REQUEST_TIMEOUT_MS", "60000"),
+    ])
+}
+
+#[test]
+fn a_request_refused_by_its_head_is_answered_without_reading_its_body() {
+    // Before, each of these waited for the whole 9 MB body (held in memory) before the
+    // refusal, or for the request timeout when it never came.
+    let server = guarded_server();
+    let wrong = "Authorization: Bearer wrong-key-0123456789abcdef\r\n";
+    for (head, want) in [
+        (big_head("POST", "/mcp", ""), 401),
+        (big_head("POST", "/mcp", wrong), 401),
+        (big_head("POST", "/mcp/tools/list", ""), 401),
+        // No 100 Continue for a client that may not send its body.
+        (big_head("POST", "/mcp", "Expect: 100-continue\r\n"), 401),
+        (
+            big_head("POST", &format!("/mcp/{}", "ab".repeat(16)), ""),
+            404,
+        ),
+        (big_head("POST", "/integrated-account", ""), 401),
+        (big_head("POST", "/integrated-account", wrong), 401),
+        (big_head("POST", "/nowhere", ""), 404),
+        (big_head("PUT", "/mcp", ""), 405),
+    ] {
+        let (status, answer, body) = answer_to_head(&server, &head);
+        assert_eq!(status, want, "{head:?}: {answer}\n{body}");
+        assert!(answer.starts_with("HTTP/1.1 "), "{head:?}: {answer}");
+        assert!(answer.contains("Connection: close"), "{answer}");
+        if want == 401 && head.contains("/mcp") {
+            assert!(
+                answer.contains("WWW-Authenticate: Bearer realm=\"hubspot-mcp\""),
+                "{answer}"
+            );
+            let body: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["error"]["code"], -32001, "{body}");
+        }
+    }
+    // Failed attempts refused from the head still count: the guesser is blocked (429).
+    let blocked = (0..12).find_map(|_| {
+        let (status, answer, _) = answer_to_head(&server, &big_head("POST", "/mcp", wrong));
+        (status == 429).then_some(answer)
+    });
+    let blocked = blocked.expect("429 after 10 failed attempts");
+    assert!(blocked.contains("Retry-After: "), "{blocked}");
+    assert!(!server.log().contains("panicked"));
+}
+
+#[test]
+fn an_admitted_client_still_sends_a_large_body() {
+    use std::io::{Read, Write};
+    let server = guarded_server();
+    let pad = "x".repeat(9_000_000);
+    let body = format!(r#"{{"jsonrpc":"2.0","id":7,"method":"ping","params":{{"pad":"{pad}"}}}}"#);
+    for expect in ["", "Expect: 100-continue\r\n"] {
+        let mut stream = server.connect();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {API_KEY}\r\n{expect}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        if !expect.is_empty() {
+            let mut interim = [0u8; 25];
+            stream.read_exact(&mut interim).unwrap();
+            assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        for piece in body.as_bytes().chunks(256 * 1024) {
+            stream.write_all(piece).unwrap();
+        }
+        let reply = common::read_reply(&mut stream).expect("an answer");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["id"], 7);
+    }
+}
+
+/// The server's peak resident memory so far, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn unauthenticated_bodies_are_not_held_in_memory() {
+    use std::io::Write;
+    let server = guarded_server();
+    assert_eq!(server.get("/health").status, 200);
+    let before = peak_rss_kib(server.child.id());
+    // 8 clients without a credential each send a 9 MB body as fast as they can; before,
+    // the server held every body whole (72 MB) to answer 401.
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let client = Client { addr: server.addr };
+            std::thread::spawn(move || {
+                let mut stream = client.connect();
+                stream
+                    .write_all(big_head("POST", "/mcp", "").as_bytes())
+                    .unwrap();
+                let piece = vec![b' '; 64 * 1024];
+                for _ in 0..9_000_000 / piece.len() {
+                    if stream.write_all(&piece).is_err() {
+                        break;
+                    }
+                }
+                common::read_reply(&mut stream).map(|reply| reply.status)
+            })
+        })
+        .collect();
+    for client in clients {
+        // The 401 comes while the client is still sending; the connection then closes
+        // with the body unread, which a client may see as a reset before reading the 401.
+        let status = client.join().unwrap();
+        assert!(matches!(status, Some(401) | None), "{status:?}");
+    }
+    let after = peak_rss_kib(server.child.id());
+    assert!(
+        after < before + 24 * 1024,
+        "peak RSS grew from {before} KiB to {after} KiB"
+    );
+    assert_eq!(server.get("/health").status, 200);
+}

@@ -461,6 +461,13 @@ fn past_max_connections_only_health_ready_and_admin_are_served() {
     assert_eq!(reply.status, 503, "{}", reply.text());
     assert_eq!(reply.header("connection"), Some("close"));
     assert!(reply.text().contains("MAX_CONNECTIONS"));
+    // Its body is not read either: the 503 comes from the head (before, the 9 MB were
+    // waited for until the 2 s timeout, then 408).
+    let mut stream = server.connect();
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut stream).unwrap().status, 503);
     let health = server.get("/health");
     assert_eq!(health.status, 200);
     assert_eq!(health.header("connection"), Some("close"));
@@ -678,4 +685,32 @@ fn a_close_option_in_any_connection_header_closes() {
             .unwrap();
         assert_eq!(read_reply(&mut stream).unwrap().status, 200);
     }
+}
+
+#[test]
+fn transfer_encoding_must_name_chunked_once_as_its_last_coding() {
+    let server = Server::mock(&[]);
+    let head = "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    let chunked = format!("{:x}\r\n{PING}\r\n0\r\n\r\n", PING.len());
+    // Twice chunked (two lines or one list) was read as once: a proxy in front that
+    // de-chunks once would see another body than we do (request smuggling).
+    for (te, want) in [
+        (
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            400,
+        ),
+        ("Transfer-Encoding: chunked, chunked\r\n", 400),
+        ("Transfer-Encoding: chunked, gzip\r\n", 400),
+        ("Transfer-Encoding: identity\r\n", 400),
+        ("Transfer-Encoding: gzip, chunked\r\n", 501),
+    ] {
+        let reply = raw(&server, format!("{head}{te}\r\n{chunked}").as_bytes());
+        assert_eq!(reply.status, want, "{te:?}: {}", reply.text());
+        assert_eq!(reply.header("connection"), Some("close"), "{te:?}");
+    }
+    let reply = raw(
+        &server,
+        format!("{head}Transfer-Encoding: chunked\r\n\r\n{chunked}").as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
 }

@@ -350,7 +350,20 @@ impl<H: Handler> Connection<H> {
                             return Ok(Next::Close);
                         }
                     }
-                    Frame::Partial { continue_100 } => {
+                    Frame::Partial {
+                        continue_100,
+                        new_head,
+                    } => {
+                        // Before any 100 Continue: a request the head decides is answered
+                        // without its body (see `Handler::precheck`).
+                        if new_head
+                            && framer.head().is_some_and(|head| {
+                                self.precheck(&rbuf[start..filled], head, &mut wbuf)
+                            })
+                        {
+                            close = true;
+                            break;
+                        }
                         if continue_100 && !sent_continue {
                             wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                             sent_continue = true;
@@ -447,36 +460,16 @@ impl<H: Handler> Connection<H> {
         body: Range<usize>,
         wbuf: &mut Vec<u8>,
     ) -> (bool, Option<Vec<u8>>) {
-        // httparse checked these are ASCII tokens and a valid target.
-        let text = |range: &Range<usize>| std::str::from_utf8(&raw[range.clone()]).unwrap_or("");
-        let headers: Vec<httparse::Header> = head
-            .headers
-            .iter()
-            .map(|(name, value)| httparse::Header {
-                name: text(name),
-                value: &raw[value.clone()],
-            })
-            .collect();
-        let target = text(&head.target);
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let req = Request {
-            peer: self.peer,
-            method: text(&head.method),
-            path,
-            query,
-            headers: &headers,
-            body: &raw[body],
-        };
+        let headers = header_list(raw, head);
+        let req = self.request(raw, head, &headers, body);
         let wants_close = connection_close(&headers, head.http10);
         self.shutdown.in_flight.fetch_add(1, Ordering::SeqCst);
         let response = if self.overflow && !always_served(req.path) {
-            Response::error(
-                503,
-                "the server is at MAX_CONNECTIONS; retry in a moment on a new connection",
-            )
-            .with_header("Retry-After", "1")
+            overflow_refusal()
         } else {
-            self.handle(&req)
+            match self.guarded(&req, || self.handler.handle(&req)) {
+                Ok(response) | Err(response) => response,
+            }
         };
         let close = wants_close || self.overflow || self.shutdown.is_stopping();
         write_head(wbuf, &response, close);
@@ -492,10 +485,53 @@ impl<H: Handler> Connection<H> {
         (close, None)
     }
 
-    /// The handler's answer; 500 when it panics.
-    fn handle(&self, req: &Request) -> Response {
-        match catch_unwind(AssertUnwindSafe(|| self.handler.handle(req))) {
-            Ok(response) => response,
+    /// Answers a request whose body is still to come from its head alone, into `wbuf`,
+    /// when the handler decides from it ([`Handler::precheck`]; past `max_connections`, the
+    /// 503 of the routes not served there): true when it did, and the connection must
+    /// close (the body was not read).
+    #[inline(never)]
+    fn precheck(&self, raw: &[u8], head: &Head, wbuf: &mut Vec<u8>) -> bool {
+        let headers = header_list(raw, head);
+        let req = self.request(raw, head, &headers, 0..0);
+        let response = if self.overflow && !always_served(req.path) {
+            overflow_refusal()
+        } else {
+            match self.guarded(&req, || self.handler.precheck(&req)) {
+                Ok(Some(response)) | Err(response) => response,
+                Ok(None) => return false,
+            }
+        };
+        write_head(wbuf, &response, true);
+        if req.method != "HEAD" {
+            wbuf.extend_from_slice(&response.body);
+        }
+        true
+    }
+
+    /// The request `head` describes, over `raw` (its bytes), with `headers` from [`header_list`].
+    fn request<'r>(
+        &self,
+        raw: &'r [u8],
+        head: &Head,
+        headers: &'r [httparse::Header<'r>],
+        body: Range<usize>,
+    ) -> Request<'r> {
+        let target = text(raw, &head.target);
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request {
+            peer: self.peer,
+            method: text(raw, &head.method),
+            path,
+            query,
+            headers,
+            body: &raw[body],
+        }
+    }
+
+    /// What `call` (the handler) returns; `Err` with a 500 when it panics.
+    fn guarded<R>(&self, req: &Request, call: impl FnOnce() -> R) -> Result<R, Response> {
+        match catch_unwind(AssertUnwindSafe(call)) {
+            Ok(answer) => Ok(answer),
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -508,13 +544,38 @@ impl<H: Handler> Connection<H> {
                     LogField(&super::redacted_path(req.path), 200),
                     LogField(&what, 500)
                 );
-                Response::json_bytes(
+                Err(Response::json_bytes(
                     500,
                     br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error: the server failed while handling this request; it has been logged"}}"#.to_vec(),
-                )
+                ))
             }
         }
     }
+}
+
+/// The headers of `head`, over `raw` (its bytes).
+fn header_list<'r>(raw: &'r [u8], head: &Head) -> Vec<httparse::Header<'r>> {
+    head.headers
+        .iter()
+        .map(|(name, value)| httparse::Header {
+            name: text(raw, name),
+            value: &raw[value.clone()],
+        })
+        .collect()
+}
+
+/// A part of the head as text (httparse checked the method, names and target are ASCII).
+fn text<'r>(raw: &'r [u8], range: &Range<usize>) -> &'r str {
+    std::str::from_utf8(&raw[range.clone()]).unwrap_or("")
+}
+
+/// The answer, past `max_connections`, to a route not served there.
+fn overflow_refusal() -> Response {
+    Response::error(
+        503,
+        "the server is at MAX_CONNECTIONS; retry in a moment on a new connection",
+    )
+    .with_header("Retry-After", "1")
 }
 
 /// The routes a connection past `max_connections` is still served: liveness, readiness

@@ -12,10 +12,13 @@
 //!
 //! Refused with 400: a malformed request line or version (`HTTP/1`, `http/1.1`), an
 //! HTTP/1.1 request without exactly one valid `Host`, Content-Length with Transfer-Encoding,
-//! two different Content-Lengths, a chunked body on HTTP/1.0, a chunk size that is not
-//! `1*HEXDIG` or does not fit, and a bare LF in a chunk line or the trailers. A well-formed
-//! version this server does not speak (`HTTP/2.0`, `HTTP/0.9`) gets 505; a higher HTTP/1
-//! minor version (`HTTP/1.2`) is read as HTTP/1.1, as RFC 9110 §2.5 asks.
+//! two different Content-Lengths, a Transfer-Encoding that does not name `chunked` once as
+//! its last coding (`chunked` twice would mean a body chunked twice: a smuggling shape), a
+//! chunked body on HTTP/1.0, a chunk size that is not `1*HEXDIG` or does not fit, and a bare
+//! LF in a chunk line or the trailers. Another coding before `chunked` (`gzip, chunked`)
+//! gets 501. A well-formed version this server does not speak (`HTTP/2.0`, `HTTP/0.9`) gets
+//! 505; a higher HTTP/1 minor version (`HTTP/1.2`) is read as HTTP/1.1, as RFC 9110 §2.5
+//! asks.
 
 // A parser of bytes from the network: no arithmetic that can overflow and no index that
 // can panic, so hostile input gets an error, never a panic (Cargo.toml: [lints]).
@@ -56,7 +59,9 @@ pub enum Frame {
         body: Range<usize>,
     },
     /// More bytes are needed; `continue_100` when the client waits for `100 Continue`.
-    Partial { continue_100: bool },
+    /// `new_head` on the one call that completed the head while the body is still to come:
+    /// the moment to answer from the head alone ([`Framer::head`]) without reading the body.
+    Partial { continue_100: bool, new_head: bool },
     /// The request is unusable: answer with this status and close the connection.
     Reject(u16, &'static str),
 }
@@ -122,12 +127,14 @@ impl Framer {
     /// Chunked data is moved down in `buf` as it is decoded. After `Complete` the framer
     /// starts afresh on the next request; after `Reject` it must not be used again.
     pub fn advance(&mut self, buf: &mut [u8]) -> Frame {
+        let new_head = matches!(self.stage, Stage::Head { .. });
         if let Stage::Head { scanned } = self.stage {
             match self.parse_head(buf, scanned) {
                 Ok(Some(())) => {}
                 Ok(None) => {
                     return Frame::Partial {
                         continue_100: false,
+                        new_head: false,
                     }
                 }
                 Err(reject) => return reject,
@@ -138,13 +145,13 @@ impl Framer {
             Stage::Head { .. } => unreachable!("the head was parsed above"),
             Stage::Length(length) => {
                 if buf.len().saturating_sub(head_len) < length {
-                    return self.partial();
+                    return self.partial(new_head);
                 }
                 head_len.saturating_add(length)
             }
             _ => match self.dechunk(buf, head_len) {
                 Ok(Some(end)) => end,
-                Ok(None) => return self.partial(),
+                Ok(None) => return self.partial(new_head),
                 Err(reject) => return reject,
             },
         };
@@ -161,10 +168,16 @@ impl Framer {
         }
     }
 
-    fn partial(&self) -> Frame {
+    fn partial(&self, new_head: bool) -> Frame {
         Frame::Partial {
             continue_100: self.continue_100,
+            new_head,
         }
+    }
+
+    /// The head of the request whose body is being read (after `Partial { new_head: true }`).
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
     }
 
     /// Parses the head once its blank line has arrived: `Ok(None)` while it has not.
@@ -431,6 +444,8 @@ struct Framing {
 fn framing_headers(headers: &[httparse::Header], http10: bool) -> Result<Framing, Frame> {
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
+    // A Transfer-Encoding header, and a coding in it other than chunked.
+    let (mut te, mut other_coding) = (false, false);
     let mut expect_continue = false;
     let mut hosts: usize = 0;
     for header in headers {
@@ -455,13 +470,26 @@ fn framing_headers(headers: &[httparse::Header], http10: bool) -> Result<Framing
                     "HTTP/1.0 has no Transfer-Encoding; send Content-Length or use HTTP/1.1",
                 ));
             }
-            if !header.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                return Err(Frame::Reject(
-                    501,
-                    "only the chunked Transfer-Encoding is supported; send Content-Length instead",
-                ));
+            // The codings of every Transfer-Encoding line, in order (RFC 9112 §6.1).
+            te = true;
+            for coding in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if coding.is_empty() {
+                    continue;
+                }
+                // Anything after chunked: chunked twice (the body chunked twice, a smuggling
+                // shape) or chunked not last (its length cannot be known, RFC 9112 §6.3).
+                if chunked {
+                    return Err(Frame::Reject(
+                        400,
+                        "Transfer-Encoding must name chunked once, as its last coding",
+                    ));
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    chunked = true;
+                } else {
+                    other_coding = true;
+                }
             }
-            chunked = true;
         } else if name.eq_ignore_ascii_case("expect") {
             expect_continue = header.value.eq_ignore_ascii_case(b"100-continue");
         } else if name.eq_ignore_ascii_case("host") {
@@ -480,10 +508,22 @@ fn framing_headers(headers: &[httparse::Header], http10: bool) -> Result<Framing
             "an HTTP/1.1 request needs exactly one Host header",
         ));
     }
+    if te && !chunked {
+        return Err(Frame::Reject(
+            400,
+            "Transfer-Encoding must name chunked once, as its last coding",
+        ));
+    }
     if chunked && content_length.is_some() {
         return Err(Frame::Reject(
             400,
             "a request may not carry both Content-Length and Transfer-Encoding",
+        ));
+    }
+    if other_coding {
+        return Err(Frame::Reject(
+            501,
+            "only the chunked Transfer-Encoding is supported; send Content-Length instead",
         ));
     }
     Ok(Framing {
@@ -593,7 +633,10 @@ mod tests {
         }
         assert!(matches!(
             frame(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nab").0,
-            Frame::Partial { continue_100: true }
+            Frame::Partial {
+                continue_100: true,
+                ..
+            }
         ));
         // HTTP/1.0 needs no Host.
         assert_eq!(body(b"GET / HTTP/1.0\r\n\r\n"), b"");
@@ -606,7 +649,16 @@ mod tests {
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413),
-            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            // RFC 9112 §6.3: chunked must be the last coding, and only once (twice is a
+            // body chunked twice, which a proxy in front may read differently).
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
             ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
             ("GET / HTTP/1\r\nHost: x\r\n\r\n", 400),
@@ -657,6 +709,35 @@ mod tests {
                 Frame::Reject(431, _)
             ));
         }
+    }
+
+    #[test]
+    fn the_head_is_offered_once_while_its_body_is_still_to_come() {
+        let mut framer = Framer::new(1024);
+        let mut buf = b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab".to_vec();
+        let partial = |continue_100, new_head| Frame::Partial {
+            continue_100,
+            new_head,
+        };
+        assert_eq!(framer.advance(&mut buf), partial(false, true));
+        assert_eq!(&buf[framer.head().unwrap().target.clone()], b"/mcp");
+        buf.extend_from_slice(b"cd");
+        assert_eq!(framer.advance(&mut buf), partial(false, false));
+        buf.extend_from_slice(b"efghij");
+        assert!(matches!(framer.advance(&mut buf), Frame::Complete { .. }));
+        // A head still arriving is not offered; a request that is whole at once neither.
+        let mut buf = CHUNKED.as_bytes().to_vec();
+        let mut framer = Framer::new(1024);
+        let mut head_part = buf[..20].to_vec();
+        assert_eq!(framer.advance(&mut head_part), partial(false, false));
+        assert_eq!(framer.advance(&mut buf), partial(false, true));
+        let mut whole =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n"
+                .to_vec();
+        let mut framer = Framer::new(1024);
+        assert_eq!(framer.advance(&mut whole), partial(true, true));
+        whole.push(b'a');
+        assert!(matches!(framer.advance(&mut whole), Frame::Complete { .. }));
     }
 
     #[test]

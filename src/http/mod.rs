@@ -24,6 +24,15 @@ pub use response::{reason, Response};
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
     fn handle(&self, req: &Request) -> Response;
+
+    /// The answer to a request whose head has arrived with its body still to come, when
+    /// the head alone decides it (a refused credential, no such route): it is sent at once
+    /// and the connection closes without reading the body, so a client that may not call
+    /// a route cannot make the server hold its body. `req.body` is empty. `None` (the
+    /// default): the body is read and [`Handler::handle`] answers.
+    fn precheck(&self, _req: &Request) -> Option<Response> {
+        None
+    }
 }
 
 /// A client-chosen string as it may appear in a log line: control characters (a newline

@@ -654,7 +654,13 @@ impl Registry {
                     }
                 }
                 Ok(Commit::AtRevision(revision)) => {
-                    if !self.wait_for(|state| state.revision >= revision) {
+                    // The watch brings the change in; while it lags (etcd changing leaders,
+                    // say), this replica installs its own change, so a client that was told
+                    // "created" can use or delete it here at once. The watch, resuming from
+                    // the older revision, delivers the same records again.
+                    if !self.wait_for(|state| state.revision >= revision)
+                        && !self.install(next, current.revision)
+                    {
                         log::warn!(
                             "registry: change committed at revision {revision}, not yet seen by this replica's watch"
                         );

@@ -19,6 +19,9 @@ pub(crate) struct Diff<'a, T> {
     pub written: Vec<(Option<&'a T>, &'a T)>,
 }
 
+/// The records of a list, borrowed in order.
+pub(crate) type Iter<'a, T> = std::iter::Map<std::slice::Iter<'a, Arc<T>>, fn(&Arc<T>) -> &T>;
+
 impl<T> Clone for Records<T> {
     fn clone(&self) -> Self {
         Records(self.0.clone())
@@ -33,7 +36,7 @@ impl<T> Default for Records<T> {
 
 impl<T: Clone> Records<T> {
     /// The records, in order.
-    pub fn iter(&self) -> std::iter::Map<std::slice::Iter<'_, Arc<T>>, fn(&Arc<T>) -> &T> {
+    pub fn iter(&self) -> Iter<'_, T> {
         self.0.iter().map(|record| &**record)
     }
 
@@ -117,7 +120,7 @@ impl<T: Clone> IndexMut<usize> for Records<T> {
 
 impl<'a, T: Clone> IntoIterator for &'a Records<T> {
     type Item = &'a T;
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<T>>, fn(&Arc<T>) -> &T>;
+    type IntoIter = Iter<'a, T>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Why the journal could not be read or written.
@@ -54,8 +54,8 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating it, mode 0600) the journal at `path` and returns its records in
-    /// order. A torn last line is cut off the file (and fsynced) first.
+    /// Opens (creating it; mode 0600 either way) the journal at `path` and returns its
+    /// records in order. A torn last line is cut off the file (and fsynced) first.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Value>), JournalError> {
         let mut file = OpenOptions::new()
             .read(true)
@@ -64,11 +64,18 @@ impl Journal {
             .mode(0o600)
             .open(path)
             .map_err(|e| JournalError::Io("open", e))?;
+        // `mode` only applies to a new file; a restored copy may have another.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| JournalError::Io("set permissions of", e))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| JournalError::Io("read", e))?;
         let (records, len) = decode(&bytes)?;
         if len < bytes.len() as u64 {
+            log::warn!(
+                "{}: dropped its last record, cut short by a crash during its write (it was never acknowledged)",
+                path.display()
+            );
             file.set_len(len)
                 .and_then(|()| file.sync_data())
                 .map_err(|e| JournalError::Io("cut the torn last record off", e))?;
@@ -230,7 +237,11 @@ mod tests {
         }
         let len = journal.len();
         drop(journal);
+        // A restored copy with other permissions is made private again.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
         let (journal, records) = Journal::open(&path).expect("reopen");
+        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
         assert_eq!(records.len(), 3);
         assert_eq!(records[2], json!({"n": 2, "text": "a\nb"}));
         assert_eq!(journal.len(), len);

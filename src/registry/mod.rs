@@ -899,19 +899,28 @@ impl Registry {
         };
         let mut shown = server.to_json();
         let max = self.max_servers_per_account;
+        let mut retry = false;
         self.change(now_ms, |state| {
             state.account(account_id)?;
             // Counted on the copy the change applies to (after expired servers are
             // dropped; on a retry, the fresh copy). Already there: a retry of a create
-            // that etcd committed but did not confirm.
-            if state.servers.iter().any(|s| s.id == server.id) {
+            // that etcd committed but did not confirm (a first try's id is new). Neither
+            // scan runs when it cannot matter, so a create's cost does not grow with the
+            // registry.
+            if std::mem::replace(&mut retry, true)
+                && state.servers.iter().any(|s| s.id == server.id)
+            {
                 return Ok(());
             }
-            let live = state
-                .servers
-                .iter()
-                .filter(|s| s.integrated_account_id == account_id)
-                .count();
+            let live = if state.servers.len() < max {
+                0 // fewer servers in all than the cap: no need to count this account's
+            } else {
+                state
+                    .servers
+                    .iter()
+                    .filter(|s| s.integrated_account_id == account_id)
+                    .count()
+            };
             if live >= max {
                 return Err(RegistryError::Conflict(format!(
                     "integrated account {account_id} already has {live} MCP servers, the most \

@@ -7,9 +7,10 @@
 //! the old file or the new one, never a torn one. A file that does not parse is reported and
 //! never overwritten. Changes in between go to `<dir>/registry.json.journal`
 //! ([`crate::journal`]): [`Store::append`] adds one record and fdatasyncs it, so a change costs
-//! the same however large the snapshot is; [`Store::replay`] hands the records back at start. An exclusive
-//! lock (`File::try_lock`, a `flock`) on `<dir>/registry.lock`, held for the life of the [`Store`], refuses a second
-//! process on the same directory instead of letting the two race.
+//! the same however large the snapshot is; [`Store::replay`] hands the records back at start.
+//! An exclusive lock (`File::try_lock`, a `flock`) on `<dir>/registry.lock`, held for the life
+//! of the [`Store`], refuses a second process on the same directory instead of letting the two
+//! race.
 //!
 //! The store knows nothing about accounts or servers: it keeps one `serde_json::Value` and
 //! the records its owner appends, and says when the journal has outgrown the snapshot.

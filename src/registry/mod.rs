@@ -1,7 +1,7 @@
 //! Integrated accounts and the scoped MCP servers minted for them (Truto's API), kept in
 //! memory behind a mutex and made durable on every change by a [`Backend`]: the data
-//! directory's file ([`Store`], the default) or etcd ([`etcd_store`], shared by replicas).
-//! The admin API's bodies are parsed into typed inputs ([`NewAccount`], [`NewServer`],
+//! directory's file ([`Store`], the default: one journal record per change, [`file_store`]) or
+//! etcd ([`etcd_store`], shared by replicas). The admin API's bodies are parsed into typed inputs ([`NewAccount`], [`NewServer`],
 //! [`ServerPatch`]) before they reach the rules here.
 //!
 //! This is the logic under the admin routes: every method takes plain inputs (ids, the parsed

@@ -46,7 +46,7 @@ clean: ## Remove build output
 # (rmcp on axum, pooled reqwest; its own cargo workspace, ~4 min first release build on 2
 # cores): BENCH_RMCP=0 skips that comparison; `make bench-rmcp` runs only it.
 
-.PHONY: bench bench-rmcp rmcp-baseline wrk
+.PHONY: bench bench-rmcp bench-registry rmcp-baseline wrk
 
 RELEASE_DIR := $(or $(CARGO_TARGET_DIR),target)/release
 BENCH_RMCP ?= 1
@@ -69,6 +69,10 @@ bench: wrk $(if $(filter 0,$(BENCH_RMCP)),,rmcp-baseline) ## Throughput, latency
 bench-rmcp: wrk rmcp-baseline ## Only tools/call get_contacts, ours against the rmcp baseline (printed, nothing written)
 	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
 	BENCH_ONLY=rmcp $(RELEASE_DIR)/examples/bench $(BENCH_ARGS) --rmcp $(RMCP_BIN) --out bench/out/rmcp.json
+
+bench-registry: ## Only admin writes/s (creates, 8 clients) with 100 and 10,000 servers in the registry (printed, nothing written)
+	$(CARGO) build --release --quiet --bin $(BIN) --example bench
+	BENCH_ONLY=registry $(RELEASE_DIR)/examples/bench $(BENCH_ARGS) --out bench/out/registry.json
 
 # --- Fuzzing: libFuzzer targets in fuzz/ (its own workspace; README: Fuzzing) -------------
 # Each target runs FUZZ_SECS seconds from the committed seeds (fuzz/corpus/<target>); new

@@ -8,7 +8,8 @@
 //! Environment: `BENCH_SECS` (seconds per load run, default 3), `BENCH_CONNS` (default
 //! `1,64,256,1024`), `BENCH_STARTS` (start-up samples, default 20), `BENCH_ONLY=connections`
 //! (only the idle-connection memory and pipelining-fairness figures, printed on stderr),
-//! `BENCH_ONLY=rmcp` (only the tools/call comparison with the rmcp baseline, on stdout).
+//! `BENCH_ONLY=rmcp` (only the tools/call comparison with the rmcp baseline, on stdout),
+//! `BENCH_ONLY=registry` (only the admin writes/s with 100 and 10,000 servers, on stdout).
 //! `--rmcp BIN` (bench/rmcp-baseline, built by `make bench` unless `BENCH_RMCP=0`) adds the
 //! comparison of `tools/call get_contacts` with a server on the official Rust MCP SDK.
 //!
@@ -100,6 +101,14 @@ const PIPELINERS: usize = 2;
 /// the rmcp baseline's (official Rust SDK on axum, one pooled reqwest client).
 const TARGET_RMCP_RATIO: f64 = 2.0;
 const RMCP_TARGET_CONNS: usize = 64;
+/// Scoped servers already in the registry when admin writes are measured.
+const REGISTRY_SIZES: [usize; 2] = [100, 10_000];
+/// Concurrent admin clients creating scoped servers.
+const REGISTRY_CLIENTS: usize = 8;
+/// The target from issue 15: admin writes/s at each of [`REGISTRY_SIZES`].
+const TARGET_REGISTRY_WRITES: f64 = 200.0;
+/// The admin token of the registry-write runs.
+const BENCH_ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef";
 
 struct Args {
     server: PathBuf,
@@ -131,6 +140,7 @@ fn main() {
             raise_fd_limit();
             connections(&args).map(|_| ())
         }
+        Ok("registry") => registry_only(&args),
         Ok("rmcp") => {
             raise_fd_limit();
             rmcp_only(&args)
@@ -846,6 +856,167 @@ fn rmcp_only(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+// ---------------------------------------------------------------- registry writes
+
+/// One registry-write run: creates of scoped servers by [`REGISTRY_CLIENTS`] keep-alive
+/// clients for the run's seconds.
+struct RegistryRun {
+    /// Servers in the registry before the run.
+    servers: usize,
+    /// Creates acknowledged (201).
+    writes: usize,
+    per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+impl RegistryRun {
+    fn to_json(&self) -> Value {
+        json!({
+            "servers_before": self.servers,
+            "creates": self.writes,
+            "creates_per_s": self.per_s.round(),
+            "p50_us": self.p50_us,
+            "p99_us": self.p99_us,
+        })
+    }
+
+    fn row(&self) -> String {
+        format!(
+            "| admin writes/s, {} servers in the registry ({} at the end; creates by {REGISTRY_CLIENTS} clients, p50 / p99 {} / {} ms) | {:.0} | ≥ {TARGET_REGISTRY_WRITES} | {} |",
+            self.servers,
+            self.servers + self.writes,
+            ms(self.p50_us),
+            ms(self.p99_us),
+            self.per_s,
+            verdict(self.per_s >= TARGET_REGISTRY_WRITES)
+        )
+    }
+}
+
+/// Writes a registry snapshot of `n` scoped servers on one integrated account (on the mock,
+/// so no HubSpot key to seal) into `dir`, as a restored backup would be; returns the
+/// account's id. Much faster than `n` creates, which is what is being measured.
+fn seed_registry(dir: &Path, n: usize) -> Result<String, String> {
+    let account = "00000000-0000-4000-8000-00000000bead";
+    let at = "2026-01-01T00:00:00.000Z";
+    let servers: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "id": format!("00000000-0000-4000-8000-{i:012x}"),
+                "name": format!("seeded {i}"),
+                "config": {"methods": ["read"], "tags": ["contacts"]},
+                "integrated_account_id": account,
+                "created_by": "admin",
+                "created_at": at,
+                "updated_at": at,
+                "expires_at": null,
+                "token_sha256": format!("{i:064x}"),
+            })
+        })
+        .collect();
+    let registry = json!({
+        "version": 1,
+        "accounts": [{"id": account, "name": "bench", "mock": true, "is_default": false,
+                      "created_at": at, "updated_at": at}],
+        "servers": servers,
+    });
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let text = serde_json::to_string_pretty(&registry).map_err(|e| e.to_string())?;
+    write_file(&dir.join("registry.json"), &text)?;
+    Ok(account.to_string())
+}
+
+/// Admin writes/s with `n` servers already in the registry: a fresh `DATA_DIR` seeded with
+/// them, then [`REGISTRY_CLIENTS`] clients creating scoped servers for `args.secs`.
+fn registry_writes(args: &Args, upstream: u16, n: usize) -> Result<RegistryRun, String> {
+    let dir = args.work.join("data").join(format!("registry-{n}"));
+    let account = seed_registry(&dir, n)?;
+    let env = [
+        ("DATA_DIR", dir.display().to_string()),
+        ("ADMIN_API_TOKEN", BENCH_ADMIN_TOKEN.to_string()),
+        ("MAX_SERVERS_PER_ACCOUNT", "1000000".to_string()),
+    ];
+    let (mut server, port) = start_server(args, upstream, &env)?;
+    let body = r#"{"name":"bench","config":{"methods":["read"],"tags":["contacts"]}}"#;
+    let raw = format!(
+        "POST /integrated-account/{account}/mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {BENCH_ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.secs);
+    let clients: Vec<_> = (0..REGISTRY_CLIENTS)
+        .map(|_| {
+            let raw = raw.clone();
+            std::thread::spawn(move || -> Result<Vec<f64>, String> {
+                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                let _ = stream.set_nodelay(true);
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let (status, answer) =
+                        exchange(&mut stream, &raw).map_err(|e| e.to_string())?;
+                    if status != 201 {
+                        return Err(format!(
+                            "a create answered {status}: {}",
+                            String::from_utf8_lossy(&answer)
+                        ));
+                    }
+                    latencies.push(sent.elapsed().as_secs_f64() * 1e6);
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.join().map_err(|_| "a registry client panicked")??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    server.check_alive()?;
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    let run = RegistryRun {
+        servers: n,
+        writes: latencies.len(),
+        per_s: latencies.len() as f64 / secs,
+        p50_us: at(0.5),
+        p99_us: at(0.99),
+    };
+    eprintln!(
+        "bench: admin writes with {n} servers: {:.0} creates/s ({} in {secs:.1} s), p50 {} ms, p99 {} ms",
+        run.per_s,
+        run.writes,
+        ms(run.p50_us),
+        ms(run.p99_us)
+    );
+    Ok(run)
+}
+
+/// Every run of [`REGISTRY_SIZES`], against its own mock HubSpot (never called).
+fn registry_runs(args: &Args) -> Result<Vec<RegistryRun>, String> {
+    let (_mock, mock_port) = start_mock(args, 0)?;
+    REGISTRY_SIZES
+        .iter()
+        .map(|&n| registry_writes(args, mock_port, n))
+        .collect()
+}
+
+/// `BENCH_ONLY=registry`: only the admin writes/s rows, printed.
+fn registry_only(args: &Args) -> Result<(), String> {
+    std::fs::create_dir_all(&args.work).map_err(|e| format!("{}: {e}", args.work.display()))?;
+    let runs = registry_runs(args)?;
+    println!("\n| figure | measured | target | |\n|---|---:|---:|---|");
+    for run in &runs {
+        println!("{}", run.row());
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- the run
 
 struct Machine {
@@ -1146,6 +1317,10 @@ fn run(args: &Args) -> Result<(), String> {
     let conn = connections(args)?;
     let pipelined_factor = conn.health_pipelined_us / conn.health_idle_us.max(1.0);
 
+    // 7b. Admin writes/s with 100 and 10,000 scoped servers in the registry.
+    let registry = registry_runs(args)?;
+    let registry_min = registry.iter().map(|r| r.per_s).fold(f64::MAX, f64::min);
+
     // 8. Report.
     let elapsed = begun.elapsed().as_secs_f64();
     let tools_list_min = rows
@@ -1249,6 +1424,9 @@ fn run(args: &Args) -> Result<(), String> {
         binary_bytes as f64 / (1024.0 * 1024.0),
         verdict(binary_bytes <= TARGET_BINARY_BYTES)
     );
+    for run in &registry {
+        let _ = writeln!(table, "{}", run.row());
+    }
     let (rmcp_table, rmcp_target) = rmcp_markdown(&rmcp_rows);
     let _ = writeln!(table, "{rmcp_target}");
     if !rmcp_rows.is_empty() {
@@ -1328,11 +1506,13 @@ fn run(args: &Args) -> Result<(), String> {
             "rss_peak_kb": { "value": rss_peak_kb, "target": TARGET_RSS_PEAK_KB, "met": rss_peak_kb <= TARGET_RSS_PEAK_KB },
             "startup_ms": { "value": start_median, "target": TARGET_START_MS, "met": start_median <= TARGET_START_MS },
             "binary_bytes": { "value": binary_bytes, "target": TARGET_BINARY_BYTES, "met": binary_bytes <= TARGET_BINARY_BYTES },
+            "registry_writes_per_s": { "min": registry_min.round(), "target": TARGET_REGISTRY_WRITES, "met": registry_min >= TARGET_REGISTRY_WRITES },
             "rmcp_ratio": rmcp_rows.iter().find(|r| r.0 == RMCP_TARGET_CONNS).map(|(_, ours, theirs)| {
                 let ratio = ours.rps / theirs.rps;
                 json!({ "value": ratio, "connections": RMCP_TARGET_CONNS, "target": TARGET_RMCP_RATIO, "met": ratio >= TARGET_RMCP_RATIO })
             }),
         },
+        "registry_writes": registry.iter().map(RegistryRun::to_json).collect::<Vec<_>>(),
         "run_seconds": elapsed.round(),
         "table_markdown": table,
     });

@@ -14,6 +14,7 @@ mod etcd;
 mod exposures;
 mod http;
 mod hubspot;
+mod journal;
 mod jsonrpc;
 mod logger;
 mod mcp;

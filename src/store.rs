@@ -1,25 +1,44 @@
-//! A durable JSON file in the data directory: the registry's only storage.
+//! A durable JSON file in the data directory, and a journal of changes beside it: the
+//! registry's storage on one box.
 //!
-//! One value lives in `<dir>/registry.json`. A save writes `registry.json.tmp` (mode 0600),
-//! fsyncs it, renames it over `registry.json` and fsyncs the directory, so a crash (even
-//! `kill -9` or a power cut) at any moment leaves either the old file or the new one, never a
-//! torn one. A file that does not parse is reported and never overwritten. An exclusive
-//! lock (`File::try_lock`, a `flock`) on `<dir>/registry.lock`, held for the life of the [`Store`], refuses a second
-//! process on the same directory instead of letting the two race.
+//! One value lives in `<dir>/registry.json` (the snapshot). A save writes `registry.json.tmp`
+//! (mode 0600), fsyncs it, renames it over `registry.json`, fsyncs the directory and then
+//! empties the journal, so a crash (even `kill -9` or a power cut) at any moment leaves either
+//! the old file or the new one, never a torn one. A file that does not parse is reported and
+//! never overwritten. Changes in between go to `<dir>/registry.json.journal`
+//! ([`crate::journal`]): [`Store::append`] adds one record and fdatasyncs it, so a change costs
+//! the same however large the snapshot is; [`Store::replay`] hands the records back at start.
+//! An exclusive lock (`File::try_lock`, a `flock`) on `<dir>/registry.lock`, held for the life
+//! of the [`Store`], refuses a second process on the same directory instead of letting the two
+//! race.
 //!
-//! The store knows nothing about accounts or servers: it keeps one `serde_json::Value`.
+//! The store knows nothing about accounts or servers: it keeps one `serde_json::Value` and
+//! the records its owner appends, and says when the journal has outgrown the snapshot.
 
+use crate::journal::{Journal, JournalError};
 use serde_json::Value;
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// The registry file's name inside the data directory.
 pub const FILE_NAME: &str = "registry.json";
 /// The temporary file a save writes before renaming it over [`FILE_NAME`].
 pub const TMP_NAME: &str = "registry.json.tmp";
+/// The journal of changes made since the snapshot was written.
+pub const JOURNAL_NAME: &str = "registry.json.journal";
+/// The journal is folded into a new snapshot once it is larger than the snapshot and than
+/// this many bytes: a write pays for rewriting the snapshot only after at least as many
+/// bytes of changes, so the rewrite's cost is spread over them.
+pub const COMPACT_MIN_BYTES: u64 = 1 << 20;
+/// While the snapshot and the journal together are at most this many bytes (a registry of
+/// a few dozen servers), every change also rewrites the snapshot: a bounded cost that keeps
+/// a small registry's `registry.json` complete on its own.
+pub const WRITE_THROUGH_BYTES: u64 = 16 << 10;
 /// The lock file that keeps a second process out of the data directory.
 pub const LOCK_NAME: &str = "registry.lock";
 /// The key that seals secrets inside the registry file (32 random bytes, mode 0600).
@@ -97,6 +116,23 @@ impl fmt::Display for StoreError {
     }
 }
 
+impl StoreError {
+    /// A journal error as a store error naming the journal's path.
+    fn journal(path: PathBuf, err: JournalError) -> StoreError {
+        match err {
+            JournalError::Io(action, source) => StoreError::Io {
+                action,
+                path,
+                source,
+            },
+            corrupt @ JournalError::Corrupt { .. } => StoreError::Corrupt {
+                path,
+                detail: corrupt.to_string(),
+            },
+        }
+    }
+}
+
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -106,12 +142,27 @@ impl std::error::Error for StoreError {
     }
 }
 
-/// The data directory, locked for this process, and its one JSON file.
+/// What [`Store::append`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The journal's length before the record.
+    before: u64,
+    /// Whether the whole value must be saved now.
+    pub fold: bool,
+}
+
+/// The data directory, locked for this process, its snapshot and its journal.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
     /// Held open for the life of the store: closing it releases the lock.
     _lock: File,
+    /// The journal, opened by the first replay, append or save.
+    journal: Mutex<Option<Journal>>,
+    /// The snapshot's size in bytes, as last read or written.
+    snapshot_len: AtomicU64,
+    /// The journal size below which it is only folded into a small snapshot.
+    compact_min: u64,
 }
 
 impl Store {
@@ -155,7 +206,19 @@ impl Store {
         Ok(Store {
             dir: dir.to_path_buf(),
             _lock: lock,
+            journal: Mutex::new(None),
+            snapshot_len: AtomicU64::new(0),
+            compact_min: COMPACT_MIN_BYTES,
         })
+    }
+
+    /// The same store folding its journal into the snapshot from `bytes` on (tests).
+    #[cfg(test)]
+    pub fn with_compact_min(self, bytes: u64) -> Store {
+        Store {
+            compact_min: bytes,
+            ..self
+        }
     }
 
     /// The registry file's path (`<dir>/registry.json`).
@@ -173,12 +236,68 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("read", &path, e)),
         };
+        self.snapshot_len
+            .store(bytes.len() as u64, Ordering::Relaxed);
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| StoreError::Corrupt {
                 path,
                 detail: format!("invalid JSON: {e}"),
             })
+    }
+
+    /// The journal's path (`<dir>/registry.json.journal`).
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join(JOURNAL_NAME)
+    }
+
+    /// The records appended since the snapshot was written, oldest first. A torn last record
+    /// (a crash during its append, so never acknowledged) is left out and cut off the file;
+    /// a damaged record with others after it is [`StoreError::Corrupt`], naming the line.
+    pub fn replay(&self) -> Result<Vec<Value>, StoreError> {
+        let mut slot = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let (journal, records) = Journal::open(&self.journal_path())
+            .map_err(|e| StoreError::journal(self.journal_path(), e))?;
+        *slot = Some(journal);
+        Ok(records)
+    }
+
+    /// Appends `record` to the journal and waits until it is on disk. The answer says
+    /// whether the caller must now [`Store::save`] the whole value (the registry is small, or
+    /// the journal has outgrown the snapshot) and how to take the record back with
+    /// [`Store::take_back`] if that save fails. Callers serialise their appends.
+    pub fn append(&self, record: &Value) -> Result<Appended, StoreError> {
+        self.with_journal(|journal| {
+            let before = journal.len();
+            journal.append(record)?;
+            let snapshot = self.snapshot_len.load(Ordering::Relaxed);
+            let fold = snapshot + journal.len() <= WRITE_THROUGH_BYTES
+                || journal.len() > snapshot.max(self.compact_min);
+            Ok(Appended { before, fold })
+        })
+    }
+
+    /// Cuts the record of `appended` (and any after it) off the journal again.
+    pub fn take_back(&self, appended: &Appended) -> Result<(), StoreError> {
+        self.with_journal(|journal| journal.truncate(appended.before))
+    }
+
+    /// Runs `f` on the journal, opening it first if needed (its records are then the
+    /// caller's to have replayed).
+    fn with_journal<R>(
+        &self,
+        f: impl FnOnce(&mut Journal) -> Result<R, JournalError>,
+    ) -> Result<R, StoreError> {
+        let mut slot = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let journal = match &mut *slot {
+            Some(journal) => journal,
+            None => slot.insert(
+                Journal::open(&self.journal_path())
+                    .map(|(journal, _)| journal)
+                    .map_err(|e| StoreError::journal(self.journal_path(), e))?,
+            ),
+        };
+        f(journal).map_err(|e| StoreError::journal(self.journal_path(), e))
     }
 
     /// The data directory's secret key, created (32 random bytes, mode 0600, fsynced) on
@@ -217,8 +336,10 @@ impl Store {
     }
 
     /// Replaces the registry file with `value` atomically and durably: temporary file (mode
-    /// 0600), fsync, rename over the old file, fsync of the directory. On error the old file
-    /// is still in place and complete.
+    /// 0600), fsync, rename over the old file, fsync of the directory; then empties the
+    /// journal, whose records `value` must hold. On error the old file is still in place and
+    /// complete (or, when only emptying the journal failed, the new one: replaying records
+    /// it already holds changes nothing, each record setting or deleting whole records).
     pub fn save(&self, value: &Value) -> Result<(), StoreError> {
         let tmp = self.dir.join(TMP_NAME);
         let path = self.path();
@@ -248,7 +369,10 @@ impl Store {
         fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename over", &path, e))?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::io("fsync directory", &self.dir, e))
+            .map_err(|e| StoreError::io("fsync directory", &self.dir, e))?;
+        self.snapshot_len
+            .store(bytes.len() as u64, Ordering::Relaxed);
+        self.with_journal(|journal| journal.truncate(0))
     }
 }
 

@@ -1,11 +1,11 @@
 //! Where the registry's records live: the small interface between the registry's rules
 //! (which work on an in-memory [`State`]) and a store. Two stores implement it: the JSON
-//! file in the data directory (the default, [`Store`]) and etcd
-//! ([`super::etcd_store::EtcdStore`]). Nothing above the registry knows which one runs.
+//! file in the data directory (the default, [`crate::store::Store`]) and etcd
+//! ([`super::etcd_store::EtcdStore`]), each in its own module (`file_store.rs`,
+//! `etcd_store.rs`). Nothing above the registry knows which one runs.
 
 use super::seal::Sealer;
 use super::{RegistryError, State};
-use crate::store::Store;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -46,32 +46,6 @@ pub(crate) trait Backend: Send + Sync {
     /// allows scoped servers to be served from memory (etcd unreachable for more than
     /// `ETCD_MAX_STALENESS_MS`); `None` while it may be trusted (the default: the file).
     fn stale_for(&self) -> Option<Duration> {
-        None
-    }
-}
-
-/// The file store: the whole registry rewritten atomically (temporary file, fsync, rename)
-/// when its file form changed.
-impl Backend for Store {
-    fn describe(&self) -> String {
-        self.path().display().to_string()
-    }
-
-    fn commit(
-        &self,
-        current: &State,
-        next: &State,
-        sealer: &Sealer,
-    ) -> Result<Commit, CommitError> {
-        let file = next.to_file(sealer).map_err(CommitError::Failed)?;
-        if file != current.to_file(sealer).map_err(CommitError::Failed)? {
-            self.save(&file)
-                .map_err(|e| CommitError::Failed(RegistryError::from(e)))?;
-        }
-        Ok(Commit::Install)
-    }
-
-    fn check(&self) -> Option<Value> {
         None
     }
 }

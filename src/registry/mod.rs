@@ -1,7 +1,7 @@
 //! Integrated accounts and the scoped MCP servers minted for them (Truto's API), kept in
 //! memory behind a mutex and made durable on every change by a [`Backend`]: the data
-//! directory's file ([`Store`], the default) or etcd ([`etcd_store`], shared by replicas).
-//! The admin API's bodies are parsed into typed inputs ([`NewAccount`], [`NewServer`],
+//! directory's file ([`Store`], the default: one journal record per change, [`file_store`]) or
+//! etcd ([`etcd_store`], shared by replicas). The admin API's bodies are parsed into typed inputs ([`NewAccount`], [`NewServer`],
 //! [`ServerPatch`]) before they reach the rules here.
 //!
 //! This is the logic under the admin routes: every method takes plain inputs (ids, the parsed
@@ -35,8 +35,10 @@
 mod backend;
 mod error;
 pub mod etcd_store;
+mod file_store;
 pub mod filter;
 mod input;
+mod records;
 mod seal;
 #[cfg(test)]
 mod tests;
@@ -46,6 +48,7 @@ use backend::{Backend, Commit, CommitError};
 pub use error::RegistryError;
 pub use filter::{Catalog, ToolFilter};
 pub use input::{NewAccount, NewServer, ServerPatch};
+use records::Records;
 use seal::Sealer;
 
 use crate::clock;
@@ -372,7 +375,8 @@ pub(crate) struct Version {
 pub(crate) struct State {
     version: u32,
     accounts: Vec<Account>,
-    servers: Vec<Server>,
+    /// Shared between copies: copying the state for a change does not copy every server.
+    servers: Records<Server>,
     /// The store revision this copy reflects (0 for the file).
     #[serde(skip)]
     revision: i64,
@@ -386,7 +390,7 @@ impl State {
         State {
             version: FILE_VERSION,
             accounts: Vec::new(),
-            servers: Vec::new(),
+            servers: Records::default(),
             revision: 0,
             versions: HashMap::new(),
         }
@@ -540,37 +544,16 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads the registry from `store` (empty when there is no file yet). A file that is not
-    /// a registry stops here with [`StoreError::Corrupt`] and is left untouched.
+    /// Loads the registry from `store`: its snapshot (empty when there is no file yet) with
+    /// its journal replayed over it. A file that is not a registry stops here with
+    /// [`StoreError::Corrupt`] and is left untouched.
     pub fn open(store: Store) -> Result<Registry, StoreError> {
         let key = store.secret_key()?;
         let sealer = Sealer::new(&key).ok_or_else(|| StoreError::Corrupt {
             path: store.path(),
             detail: "the data directory's key is not usable".into(),
         })?;
-        let state = match store.load()? {
-            None => State::empty(),
-            Some(value) => {
-                let corrupt = |detail: String| StoreError::Corrupt {
-                    path: store.path(),
-                    detail,
-                };
-                let mut state: State = serde_json::from_value(value)
-                    .map_err(|e| corrupt(format!("not a registry: {e}")))?;
-                state.check().map_err(&corrupt)?;
-                let accounts = std::mem::take(&mut state.accounts);
-                for a in accounts {
-                    let id = a.id.clone();
-                    state.accounts.push(a.opened(&sealer).ok_or_else(|| {
-                        corrupt(format!(
-                            "the HubSpot key of integrated account {id} cannot be opened with {}: restore the registry.key that goes with this file",
-                            crate::store::KEY_NAME
-                        ))
-                    })?);
-                }
-                state
-            }
-        };
+        let state = file_store::load(&store, &sealer)?;
         Ok(Registry::with_backend(Arc::new(store), sealer, state))
     }
 
@@ -643,13 +626,16 @@ impl Registry {
     ) -> Result<(R, usize), RegistryError> {
         let _writer = lock(&self.writer);
         for _ in 0..MAX_ATTEMPTS {
-            let current = lock(&self.state).clone();
+            let (current, generation) = {
+                let state = lock(&self.state);
+                (state.clone(), self.generation.load(Ordering::SeqCst))
+            };
             let mut next = current.clone();
             let purged = next.purge_expired(now_ms);
             let out = f(&mut next)?;
             match self.backend.commit(&current, &next, &self.sealer) {
                 Ok(Commit::Install) => {
-                    if self.install(next, current.revision) {
+                    if self.install(&current, generation, next) {
                         return Ok((out, purged));
                     }
                 }
@@ -659,7 +645,7 @@ impl Registry {
                     // "created" can use or delete it here at once. The watch, resuming from
                     // the older revision, delivers the same records again.
                     if !self.wait_for(|state| state.revision >= revision)
-                        && !self.install(next, current.revision)
+                        && !self.install(&current, generation, next)
                     {
                         log::warn!(
                             "registry: change committed at revision {revision}, not yet seen by this replica's watch"
@@ -684,17 +670,24 @@ impl Registry {
         ))
     }
 
-    /// Replaces the in-memory state (and the token index) and wakes waiting writers; false
-    /// (nothing installed) when a watch moved the state past `based_on` meanwhile, so that
-    /// its news is not overwritten.
-    fn install(&self, next: State, based_on: i64) -> bool {
-        let tokens = index_tokens(&next);
+    /// Replaces the in-memory state `current` (copied at `generation`) with `next`, and the
+    /// token index with it, and wakes waiting writers; false (nothing installed) when a watch
+    /// moved the state past `current` meanwhile, so that its news is not overwritten. The
+    /// index is rebuilt when an account changed, else only the changed servers' entries are.
+    fn install(&self, current: &State, generation: u64, next: State) -> bool {
+        let rebuilt = (current.accounts != next.accounts).then(|| index_tokens(&next));
         let mut state = lock(&self.state);
-        if state.revision != based_on {
+        if state.revision != current.revision {
             return false;
         }
+        match rebuilt {
+            Some(tokens) => *lock(&self.by_token) = tokens,
+            None if self.generation.load(Ordering::SeqCst) == generation => {
+                reindex(&mut lock(&self.by_token), current, &next)
+            }
+            None => *lock(&self.by_token) = index_tokens(&next),
+        }
         *state = next;
-        *lock(&self.by_token) = tokens;
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop(state);
         self.installed.notify_all();
@@ -786,8 +779,8 @@ impl Registry {
                         state.versions.remove(&id);
                         continue;
                     };
-                    match state.servers.iter_mut().find(|s| s.id == id) {
-                        Some(slot) => *slot = server,
+                    match state.servers.iter().position(|s| s.id == id) {
+                        Some(i) => state.servers[i] = server,
                         None => state.servers.push(server),
                     }
                     state.versions.insert(id, event.version);
@@ -962,19 +955,28 @@ impl Registry {
         };
         let mut shown = server.to_json();
         let max = self.max_servers_per_account;
+        let mut retry = false;
         self.change(now_ms, |state| {
             state.account(account_id)?;
             // Counted on the copy the change applies to (after expired servers are
             // dropped; on a retry, the fresh copy). Already there: a retry of a create
-            // that etcd committed but did not confirm.
-            if state.servers.iter().any(|s| s.id == server.id) {
+            // that etcd committed but did not confirm (a first try's id is new). Neither
+            // scan runs when it cannot matter, so a create's cost does not grow with the
+            // registry.
+            if std::mem::replace(&mut retry, true)
+                && state.servers.iter().any(|s| s.id == server.id)
+            {
                 return Ok(());
             }
-            let live = state
-                .servers
-                .iter()
-                .filter(|s| s.integrated_account_id == account_id)
-                .count();
+            let live = if state.servers.len() < max {
+                0 // fewer servers in all than the cap: no need to count this account's
+            } else {
+                state
+                    .servers
+                    .iter()
+                    .filter(|s| s.integrated_account_id == account_id)
+                    .count()
+            };
             if live >= max {
                 return Err(RegistryError::Conflict(format!(
                     "integrated account {account_id} already has {live} MCP servers, the most \
@@ -1164,8 +1166,8 @@ impl Registry {
         for batch in servers.chunks(IMPORT_BATCH) {
             self.change(now_ms, |state| {
                 for server in batch {
-                    match state.servers.iter_mut().find(|s| s.id == server.id) {
-                        Some(slot) => *slot = server.clone(),
+                    match state.servers.iter().position(|s| s.id == server.id) {
+                        Some(i) => state.servers[i] = server.clone(),
                         None => state.servers.push(server.clone()),
                     }
                 }
@@ -1189,19 +1191,40 @@ fn index_tokens(state: &State) -> HashMap<String, Arc<ScopedServer>> {
     state
         .servers
         .iter()
-        .filter_map(|server| {
-            let auth = state.account(&server.integrated_account_id).ok()?.auth()?;
-            // Every stored config was checked when it was written or loaded.
-            let filter = ToolFilter::parse(Some(&server.config)).ok()?.0;
-            let scoped = ScopedServer {
-                id: server.id.clone(),
-                name: server.name.clone(),
-                integrated_account_id: server.integrated_account_id.clone(),
-                auth,
-                filter,
-                expires_at_ms: server.expires_at_ms(),
-            };
-            Some((server.token_sha256.clone(), Arc::new(scoped)))
-        })
+        .filter_map(|server| Some((server.token_sha256.clone(), scoped(state, server)?)))
         .collect()
+}
+
+/// Brings `index`, the token index of `current`, to that of `next` (whose accounts are the
+/// same) by the entries of the servers that changed: a write's cost does not grow with the
+/// number of servers.
+fn reindex(index: &mut HashMap<String, Arc<ScopedServer>>, current: &State, next: &State) {
+    let diff = current.servers.diff(&next.servers, |s| &s.id);
+    for server in diff.removed {
+        index.remove(&server.token_sha256);
+    }
+    for (old, server) in diff.written {
+        if let Some(old) = old {
+            index.remove(&old.token_sha256);
+        }
+        if let Some(scoped) = scoped(next, server) {
+            index.insert(server.token_sha256.clone(), scoped);
+        }
+    }
+}
+
+/// `server` of `state` as the MCP layer needs it; `None` when its account has no
+/// credentials.
+fn scoped(state: &State, server: &Server) -> Option<Arc<ScopedServer>> {
+    let auth = state.account(&server.integrated_account_id).ok()?.auth()?;
+    // Every stored config was checked when it was written or loaded.
+    let filter = ToolFilter::parse(Some(&server.config)).ok()?.0;
+    Some(Arc::new(ScopedServer {
+        id: server.id.clone(),
+        name: server.name.clone(),
+        integrated_account_id: server.integrated_account_id.clone(),
+        auth,
+        filter,
+        expires_at_ms: server.expires_at_ms(),
+    }))
 }

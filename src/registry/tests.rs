@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::store::tests::TempDir;
-use crate::store::{FILE_NAME, TMP_NAME};
+use crate::store::{FILE_NAME, JOURNAL_NAME, TMP_NAME};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
@@ -911,4 +911,140 @@ fn an_account_sealed_under_another_key_takes_its_servers_tokens_with_it() {
         reg.check().unwrap()["unreadable_keys"][0],
         "accounts/acct-2"
     );
+}
+
+/// Opens the registry in `dir` folding its journal from `compact_min` bytes on.
+fn open_folding_at(dir: &TempDir, compact_min: u64) -> Registry {
+    let store = Store::open(&dir.0)
+        .expect("store")
+        .with_compact_min(compact_min);
+    Registry::open(store).expect("registry")
+}
+
+/// Mints `n` servers on `account`; returns their ids.
+fn mint_many(reg: &Registry, account: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let created = create(reg, account, json!({"name": format!("server {i}")}));
+            created.expect("create")["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        })
+        .collect()
+}
+
+fn journal_len(dir: &TempDir) -> u64 {
+    fs::metadata(dir.0.join(JOURNAL_NAME)).map_or(0, |m| m.len())
+}
+
+#[test]
+fn past_a_small_registry_changes_go_to_the_journal_and_fold_into_the_snapshot() {
+    let dir = TempDir::new("reg-journal");
+    let reg = open_folding_at(&dir, 8 << 10);
+    let account = reg
+        .ensure_default_account(AccountAuth::Mock, NOW)
+        .expect("default");
+    // A small registry is rewritten whole with every change: the snapshot alone is complete.
+    let first = mint_many(&reg, &account, 1);
+    assert!(file_text(&dir).contains(&first[0]));
+    assert_eq!(journal_len(&dir), 0);
+    // Past WRITE_THROUGH_BYTES a change is one journal record...
+    let mut ids = first;
+    ids.extend(mint_many(&reg, &account, 40));
+    let last = ids.last().expect("id").clone();
+    assert!(journal_len(&dir) > 0);
+    assert!(!file_text(&dir).contains(&last), "only in the journal");
+    // ...until the journal outgrows the snapshot: then it is folded in and emptied.
+    let mut folded = false;
+    for _ in 0..60 {
+        ids.extend(mint_many(&reg, &account, 1));
+        if journal_len(&dir) == 0 {
+            folded = true;
+            break;
+        }
+    }
+    assert!(folded, "the journal was folded into the snapshot");
+    assert!(file_text(&dir).contains(&last));
+    // Deletes and patches after the fold, then a restart: the same registry.
+    reg.delete_server(&account, &ids[3], NOW).expect("delete");
+    reg.update_server(&account, &ids[4], &json!({"name": "renamed"}), CATALOG, NOW)
+        .expect("patch");
+    let before = reg.export().expect("export");
+    drop(reg);
+    let reg = open_folding_at(&dir, 8 << 10);
+    assert_eq!(reg.export().expect("export"), before);
+    assert_eq!(
+        reg.get_server(&account, &ids[3], NOW)
+            .map_err(|e| e.status()),
+        Err(404)
+    );
+    assert_eq!(
+        reg.get_server(&account, &ids[4], NOW).expect("get")["name"],
+        "renamed"
+    );
+
+    // A crash between writing a new snapshot and emptying the journal replays records the
+    // snapshot already holds: nothing changes.
+    let after_crash = reg.export().expect("export");
+    drop(reg);
+    fs::write(
+        dir.0.join(FILE_NAME),
+        serde_json::to_vec_pretty(&after_crash).expect("encode"),
+    )
+    .expect("write snapshot");
+    assert!(journal_len(&dir) > 0);
+    let reg = open_folding_at(&dir, 8 << 10);
+    assert_eq!(reg.export().expect("export"), after_crash);
+}
+
+#[test]
+fn a_torn_last_journal_record_is_ignored_and_damage_before_others_is_refused() {
+    let dir = TempDir::new("reg-torn");
+    let reg = open(&dir);
+    let account = reg
+        .ensure_default_account(AccountAuth::Mock, NOW)
+        .expect("default");
+    let ids = mint_many(&reg, &account, 45);
+    let kept = reg.export().expect("export");
+    drop(reg);
+    let journal = dir.0.join(JOURNAL_NAME);
+    let good = fs::read(&journal).expect("journal");
+    assert!(
+        good.split(|&b| b == b'\n').count() > 3,
+        "records in the journal"
+    );
+
+    // kill -9 in the middle of an append: half a record, never acknowledged.
+    let torn = [&good[..], b"0badf00d {\"servers\":[{\"id\":\"half"].concat();
+    fs::write(&journal, &torn).expect("write");
+    let reg = open(&dir);
+    assert_eq!(reg.export().expect("export"), kept);
+    assert_eq!(
+        fs::read(&journal).expect("journal"),
+        good,
+        "torn tail cut off"
+    );
+    let more = mint_many(&reg, &account, 1);
+    drop(reg);
+    let reg = open(&dir);
+    assert!(reg.get_server(&account, &more[0], NOW).is_ok());
+    assert!(reg.get_server(&account, &ids[44], NOW).is_ok());
+    drop(reg);
+
+    // A flipped bit in the second record, with records after it: start-up stops, naming
+    // the journal and the line, and leaves the file alone.
+    let mut damaged = fs::read(&journal).expect("journal");
+    let second = damaged.iter().position(|&b| b == b'\n').expect("line") + 1;
+    damaged[second + 20] ^= 0x01;
+    fs::write(&journal, &damaged).expect("write");
+    let err = match Registry::open(Store::open(&dir.0).expect("store")) {
+        Ok(_) => panic!("damage must stop start-up"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(JOURNAL_NAME) && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&journal).expect("journal"), damaged);
 }

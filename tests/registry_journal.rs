@@ -1,0 +1,172 @@
+//! The file registry's journal over HTTP: kill -9 the real server in the middle of a stream
+//! of admin writes, start it again on the same `DATA_DIR`, and every acknowledged create is
+//! there and every acknowledged delete is still gone.
+
+mod common;
+use common::{temp_dir, Client, Server};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const ADMIN: &str = "admin-secret-0123456789abcdef";
+/// Writers in the stream, each creating servers and deleting every other one it created.
+const WRITERS: usize = 4;
+/// Acknowledged writes in the stream before the kill.
+const KILL_AFTER: usize = 300;
+
+fn admin_server(dir: &std::path::Path) -> Server {
+    Server::mock(&[
+        ("ADMIN_API_TOKEN", ADMIN),
+        ("DATA_DIR", &dir.display().to_string()),
+    ])
+}
+
+/// One admin call; `None` once the server is gone.
+fn admin(client: &Client, method: &str, path: &str, body: &Value) -> Option<(u16, Value)> {
+    let auth = format!("Bearer {ADMIN}");
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let reply = client.try_request(
+        method,
+        path,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )?;
+    let json = if reply.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&reply.body).ok()?
+    };
+    Some((reply.status, json))
+}
+
+/// A created server's id and token, if the create was acknowledged.
+fn create(client: &Client, path: &str, name: &str) -> Option<(String, String)> {
+    let body = json!({"name": name, "config": {"methods": ["read"]}});
+    match admin(client, "POST", path, &body)? {
+        (201, created) => Some((
+            created["id"].as_str()?.to_string(),
+            created["token"].as_str()?.to_string(),
+        )),
+        _ => None,
+    }
+}
+
+/// Every server id of `account` (all pages).
+fn listed(client: &Client, account: &str) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/integrated-account/{account}/mcp?limit=100&next_cursor={cursor}");
+        let (status, page) = admin(client, "GET", &path, &Value::Null).expect("list");
+        assert_eq!(status, 200, "{page}");
+        for server in page["result"].as_array().expect("result") {
+            ids.insert(server["id"].as_str().expect("id").to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => return ids,
+        }
+    }
+}
+
+#[test]
+fn kill_9_during_creates_and_deletes_loses_no_acknowledged_write() {
+    let dir = temp_dir("journal-kill9");
+    let mut server = admin_server(&dir);
+    let client = *server;
+    let (_, accounts) = admin(&client, "GET", "/integrated-account", &Value::Null).expect("up");
+    let account = accounts["result"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let path = format!("/integrated-account/{account}/mcp");
+    // Enough servers that changes go to the journal, not into a rewritten registry.json.
+    let mut created: Vec<(String, String)> = (0..60)
+        .map(|i| create(&client, &path, &format!("before {i}")).expect("create"))
+        .collect();
+
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (path, acknowledged) = (path.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                let (mut made, mut deleted, mut in_flight) = (Vec::new(), Vec::new(), None);
+                for i in 0.. {
+                    let Some(server) = create(&client, &path, &format!("writer {w} #{i}")) else {
+                        break;
+                    };
+                    made.push(server);
+                    acknowledged.fetch_add(1, Ordering::SeqCst);
+                    if i % 2 == 1 {
+                        let (id, token) = made[made.len() - 2].clone();
+                        match admin(&client, "DELETE", &format!("{path}/{id}"), &Value::Null) {
+                            Some((200, _)) => deleted.push((id, token)),
+                            // Killed with the delete in flight: it may or may not be done.
+                            _ => {
+                                in_flight = Some(id);
+                                break;
+                            }
+                        }
+                        acknowledged.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                (made, deleted, in_flight)
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while acknowledged.load(Ordering::SeqCst) < KILL_AFTER {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the writes did not get going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    server.child.kill().expect("kill -9"); // SIGKILL, writes in flight
+    let _ = server.child.wait();
+    let (mut deleted, mut unsure) = (Vec::new(), HashSet::new());
+    for writer in writers {
+        let (made, gone, in_flight) = writer.join().expect("writer");
+        created.extend(made);
+        deleted.extend(gone);
+        unsure.extend(in_flight);
+    }
+    created.retain(|(id, _)| !unsure.contains(id));
+    drop(server);
+    let journal = std::fs::read_to_string(dir.join("registry.json.journal")).expect("journal");
+    assert!(!journal.is_empty(), "the writes went to the journal");
+    for (_, token) in created.iter().chain(&deleted) {
+        assert!(!journal.contains(token), "the journal holds no MCP token");
+    }
+
+    let server = admin_server(&dir);
+    let after = listed(&server, &account);
+    let gone: HashSet<&String> = deleted.iter().map(|(id, _)| id).collect();
+    for (id, _) in &created {
+        if gone.contains(id) {
+            assert!(!after.contains(id), "acknowledged delete of {id} came back");
+        } else {
+            assert!(after.contains(id), "acknowledged create of {id} was lost");
+        }
+    }
+    assert!(deleted.len() > 50, "deletes were in the stream");
+    // The tokens too: every kept server's serves, a few deleted ones' are refused (a few:
+    // refused tokens count as failed credential attempts, which are throttled).
+    let tools_list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+    for (id, token) in created.iter().filter(|(id, _)| !gone.contains(id)) {
+        let reply = server.rpc(&format!("/mcp/{token}"), &tools_list);
+        assert_eq!(reply.status, 200, "token of {id}: {}", reply.text());
+    }
+    for (id, token) in deleted.iter().take(3) {
+        let reply = server.rpc(&format!("/mcp/{token}"), &tools_list);
+        assert_eq!(reply.status, 404, "token of deleted {id}: {}", reply.text());
+    }
+}

@@ -22,6 +22,7 @@ mod pool;
 #[cfg(test)]
 mod readme;
 mod registry;
+mod replicas;
 mod signals;
 mod stdio;
 mod store;
@@ -144,6 +145,7 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
             policy: config.hubspot_policy,
             api_version: config.hubspot_api_version,
             max_response_bytes: config.hubspot_max_response_bytes,
+            replicas: Arc::default(),
         },
     };
     log::info!(
@@ -395,6 +397,14 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         },
         started.elapsed().as_secs_f64() * 1000.0
     );
+    // With etcd, this replica counts itself in, so every replica paces HubSpot at its share.
+    let membership = match &config.etcd {
+        Some(settings) => Some(replicas::join(
+            settings,
+            app.connector.settings.replicas.clone(),
+        )?),
+        None => None,
+    };
     let mut stops = vec![addr];
     let mut loops = Vec::new();
     if let Some((listener, admin_addr)) = admin_listener {
@@ -420,7 +430,11 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         "stopping: waiting up to {:?} for in-flight requests",
         config.shutdown_timeout
     );
-    if shutdown.drain(config.shutdown_timeout) {
+    let drained = shutdown.drain(config.shutdown_timeout);
+    if let Some(membership) = membership {
+        membership.leave();
+    }
+    if drained {
         log::info!("stopped cleanly");
         Ok(ExitCode::SUCCESS)
     } else {

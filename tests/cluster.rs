@@ -841,6 +841,104 @@ fn the_server_cap_per_account_holds_across_replicas_creating_at_once() {
     }
 }
 
+/// Issue 15 item 7: two replicas and one HubSpot account (the standalone mock) split its
+/// rate limit. Hammered at once, together they never send more than the limit in any 10 s
+/// (each paces at half); one stopped with SIGTERM leaves at once (its lease revoked), and
+/// the other takes the whole limit back once the leaver's calls are out of the window.
+#[test]
+fn two_replicas_split_an_accounts_rate_limit_and_one_takes_it_back_when_the_other_stops() {
+    let Some(etcd) = Etcd::start("budget") else {
+        return;
+    };
+    let upstream = Server::mock_hubspot(&[]);
+    let url = format!("http://{}", upstream.addr);
+    let extra = [
+        ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test"),
+        ("HUBSPOT_API_URL", url.as_str()),
+        ("HUBSPOT_RATE_LIMIT_PER_10S", "20"),
+    ];
+    let start = || {
+        let mut env = replica_env(&etcd, "/budget/", &extra);
+        env.retain(|(name, _)| *name != "HUBSPOT_MOCK");
+        Server::start(&["serve"], &env, "listening on http://")
+    };
+    let a = start();
+    let mut b = start();
+    let replicas = |server: &Server| server.get("/ready").json()["checks"]["replicas"].clone();
+    for server in [&a, &b] {
+        let split = within(Duration::from_secs(10), || replicas(server)["live"] == 2);
+        assert!(split.is_some(), "{}", replicas(server));
+        assert_eq!(replicas(server)["rate_limit_per_10s"], 10);
+    }
+    // Three clients per replica, 8 calls each: how many calls each replica served.
+    let hammer = |servers: &[&Server]| -> Vec<usize> {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = servers
+                .iter()
+                .flat_map(|server| (0..3).map(move |_| server))
+                .map(|server| {
+                    scope.spawn(move || {
+                        (0..8)
+                            .filter(|_| {
+                                let reply = server.call_tool_with(
+                                    "get_contacts",
+                                    json!({"limit": 1}),
+                                    &[common::API_KEY_AUTH],
+                                );
+                                reply["result"]["isError"] != true
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            let served: Vec<usize> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+            served.chunks(3).map(|c| c.iter().sum()).collect()
+        })
+    };
+    let served = hammer(&[&a, &b]);
+    println!("48 calls at once on two replicas with a limit of 20 per 10 s: served {served:?}");
+    assert!(served.iter().all(|n| (1..=10).contains(n)), "{served:?}");
+
+    // B stops cleanly: its lease is revoked before it exits, so etcd counts one at once.
+    b.terminate();
+    assert_eq!(b.wait_exit(Duration::from_secs(10)), Some(0), "{}", b.log());
+    let dir = "/budget/replicas/";
+    let count = gateway(
+        &etcd,
+        "/v3/kv/range",
+        json!({"key": b64(dir.as_bytes()), "range_end": b64(b"/budget/replicas0"), "count_only": true}),
+    );
+    assert_eq!(count["count"], "1", "{count}");
+    let alone = within(Duration::from_secs(10), || replicas(&a)["live"] == 1);
+    assert!(alone.is_some(), "{}", replicas(&a));
+    // The whole limit comes back once B's calls have left the window (10 s).
+    let whole = within(Duration::from_secs(20), || {
+        replicas(&a)["rate_limit_per_10s"] == 20
+    });
+    assert!(whole.is_some(), "{}", replicas(&a));
+    let served = hammer(&[&a]);
+    assert!(served[0] > 10, "A alone still paced at half: {served:?}");
+
+    // What HubSpot saw: never more than 20 calls in any 10 s.
+    let log = upstream.get("/__mock/requests").json();
+    let mut at: Vec<i64> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["at_ms"].as_i64().unwrap())
+        .collect();
+    at.sort_unstable();
+    let busiest = (0..at.len())
+        .map(|i| at[i..].iter().take_while(|t| **t < at[i] + 10_000).count())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "upstream: {} calls, at most {busiest} in one 10 s window",
+        at.len()
+    );
+    assert!(busiest <= 20, "{busiest} calls within 10 s: {at:?}");
+}
+
 /// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when
 /// etcd did not answer.
 fn etcd_kvs(etcd: &Etcd, key: &str) -> Option<Vec<Value>> {

@@ -369,6 +369,15 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
             config.tool_exposure,
         ))),
     });
+    // With etcd, this replica counts itself in before it serves, so every replica paces
+    // HubSpot at its share from the first call.
+    let membership = match &config.etcd {
+        Some(settings) => Some(replicas::join(
+            settings,
+            app.connector.settings.replicas.clone(),
+        )?),
+        None => None,
+    };
     let limits = Limits {
         max_body: config.max_request_size,
         idle_timeout: config.idle_timeout,
@@ -397,14 +406,6 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         },
         started.elapsed().as_secs_f64() * 1000.0
     );
-    // With etcd, this replica counts itself in, so every replica paces HubSpot at its share.
-    let membership = match &config.etcd {
-        Some(settings) => Some(replicas::join(
-            settings,
-            app.connector.settings.replicas.clone(),
-        )?),
-        None => None,
-    };
     let mut stops = vec![addr];
     let mut loops = Vec::new();
     if let Some((listener, admin_addr)) = admin_listener {

@@ -38,27 +38,41 @@ impl Etcd {
         Etcd::start_with(test, &[])
     }
 
-    /// [`Etcd::start`] with extra flags for every member.
+    /// [`Etcd::start`] with extra flags for every member. A cluster that does not come up
+    /// within 20 s (for instance a member whose free port another process took before it
+    /// bound it, on a shared machine) is started again on fresh ports, up to three times;
+    /// then the members' logs are shown.
     fn start_with(test: &str, flags: &[&str]) -> Option<Etcd> {
         if Command::new("etcd").arg("--version").output().is_err() {
             println!("SKIP {test}: no etcd binary (make etcd installs Debian's etcd-server)");
             return None;
         }
-        let dir = temp_dir("etcd");
-        let members: Vec<(String, u16, u16)> = (0..3)
-            .map(|i| (format!("m{i}"), free_port(), free_port()))
-            .collect();
-        let mut etcd = Etcd {
-            dir,
-            flags: flags.iter().map(|f| f.to_string()).collect(),
-            children: (0..3).map(|_| None).collect(),
-            members,
-        };
-        for i in 0..3 {
-            etcd.start_member(i);
+        let mut logs = String::new();
+        for _ in 0..3 {
+            let dir = temp_dir("etcd");
+            let members: Vec<(String, u16, u16)> = (0..3)
+                .map(|i| (format!("m{i}"), free_port(), free_port()))
+                .collect();
+            let mut etcd = Etcd {
+                dir,
+                flags: flags.iter().map(|f| f.to_string()).collect(),
+                children: (0..3).map(|_| None).collect(),
+                members,
+            };
+            for i in 0..3 {
+                etcd.start_member(i);
+            }
+            if etcd.healthy(Duration::from_secs(20)) {
+                return Some(etcd);
+            }
+            for (name, _, _) in &etcd.members {
+                let log = std::fs::read_to_string(etcd.dir.join(format!("{name}.log")));
+                let log = log.unwrap_or_default();
+                let tail = &log[log.len().saturating_sub(1500)..];
+                logs.push_str(&format!("--- {test} {name} ---\n{tail}\n"));
+            }
         }
-        etcd.wait_healthy();
-        Some(etcd)
+        panic!("etcd did not become healthy three times:\n{logs}");
     }
 
     fn start_member(&mut self, i: usize) {
@@ -99,7 +113,15 @@ impl Etcd {
 
     /// Waits (up to 30 s) until a write through the gateway of a running member succeeds.
     fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        assert!(
+            self.healthy(Duration::from_secs(30)),
+            "etcd did not become healthy"
+        );
+    }
+
+    /// Whether a write through the gateway of a running member succeeds within `limit`.
+    fn healthy(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
         let running = self.children.iter().position(Option::is_some).unwrap();
         let (_, client, _) = &self.members[running];
         while Instant::now() < deadline {
@@ -109,13 +131,13 @@ impl Etcd {
                 common::send(&mut stream, "POST", "/v3/kv/put", &[], body.as_bytes());
                 if let Some(reply) = common::read_reply(&mut stream) {
                     if reply.status == 200 && reply.text().contains("revision") {
-                        return;
+                        return true;
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("etcd did not become healthy");
+        false
     }
 
     fn endpoints(&self) -> String {

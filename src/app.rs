@@ -220,6 +220,11 @@ impl App {
         if let Some(registry) = self.registry.check() {
             body["checks"]["registry"] = registry;
         }
+        // Replicas on etcd: how many share the HubSpot budget, and this one's share.
+        let settings = &self.connector.settings;
+        if let Some(replicas) = settings.replicas.check(settings.policy.per_10s) {
+            body["checks"]["replicas"] = replicas;
+        }
         Response::json(if ready { 200 } else { 503 }, &body)
     }
 

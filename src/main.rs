@@ -23,6 +23,7 @@ mod pool;
 #[cfg(test)]
 mod readme;
 mod registry;
+mod replicas;
 mod signals;
 mod stdio;
 mod store;
@@ -146,6 +147,7 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
             policy: config.hubspot_policy,
             api_version: config.hubspot_api_version,
             max_response_bytes: config.hubspot_max_response_bytes,
+            replicas: Arc::default(),
         },
     };
     log::info!(
@@ -369,6 +371,15 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
             config.tool_exposure,
         ))),
     });
+    // With etcd, this replica counts itself in before it serves, so every replica paces
+    // HubSpot at its share from the first call.
+    let membership = match &config.etcd {
+        Some(settings) => Some(replicas::join(
+            settings,
+            app.connector.settings.replicas.clone(),
+        )?),
+        None => None,
+    };
     let limits = Limits {
         max_body: config.max_request_size,
         idle_timeout: config.idle_timeout,
@@ -422,7 +433,11 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
         "stopping: waiting up to {:?} for in-flight requests",
         config.shutdown_timeout
     );
-    if shutdown.drain(config.shutdown_timeout) {
+    let drained = shutdown.drain(config.shutdown_timeout);
+    if let Some(membership) = membership {
+        membership.leave();
+    }
+    if drained {
         log::info!("stopped cleanly");
         Ok(ExitCode::SUCCESS)
     } else {

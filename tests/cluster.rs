@@ -38,27 +38,41 @@ impl Etcd {
         Etcd::start_with(test, &[])
     }
 
-    /// [`Etcd::start`] with extra flags for every member.
+    /// [`Etcd::start`] with extra flags for every member. A cluster that does not come up
+    /// within 20 s (for instance a member whose free port another process took before it
+    /// bound it, on a shared machine) is started again on fresh ports, up to three times;
+    /// then the members' logs are shown.
     fn start_with(test: &str, flags: &[&str]) -> Option<Etcd> {
         if Command::new("etcd").arg("--version").output().is_err() {
             println!("SKIP {test}: no etcd binary (make etcd installs Debian's etcd-server)");
             return None;
         }
-        let dir = temp_dir("etcd");
-        let members: Vec<(String, u16, u16)> = (0..3)
-            .map(|i| (format!("m{i}"), free_port(), free_port()))
-            .collect();
-        let mut etcd = Etcd {
-            dir,
-            flags: flags.iter().map(|f| f.to_string()).collect(),
-            children: (0..3).map(|_| None).collect(),
-            members,
-        };
-        for i in 0..3 {
-            etcd.start_member(i);
+        let mut logs = String::new();
+        for _ in 0..3 {
+            let dir = temp_dir("etcd");
+            let members: Vec<(String, u16, u16)> = (0..3)
+                .map(|i| (format!("m{i}"), free_port(), free_port()))
+                .collect();
+            let mut etcd = Etcd {
+                dir,
+                flags: flags.iter().map(|f| f.to_string()).collect(),
+                children: (0..3).map(|_| None).collect(),
+                members,
+            };
+            for i in 0..3 {
+                etcd.start_member(i);
+            }
+            if etcd.healthy(Duration::from_secs(20)) {
+                return Some(etcd);
+            }
+            for (name, _, _) in &etcd.members {
+                let log = std::fs::read_to_string(etcd.dir.join(format!("{name}.log")));
+                let log = log.unwrap_or_default();
+                let tail = &log[log.len().saturating_sub(1500)..];
+                logs.push_str(&format!("--- {test} {name} ---\n{tail}\n"));
+            }
         }
-        etcd.wait_healthy();
-        Some(etcd)
+        panic!("etcd did not become healthy three times:\n{logs}");
     }
 
     fn start_member(&mut self, i: usize) {
@@ -99,7 +113,15 @@ impl Etcd {
 
     /// Waits (up to 30 s) until a write through the gateway of a running member succeeds.
     fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        assert!(
+            self.healthy(Duration::from_secs(30)),
+            "etcd did not become healthy"
+        );
+    }
+
+    /// Whether a write through the gateway of a running member succeeds within `limit`.
+    fn healthy(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
         let running = self.children.iter().position(Option::is_some).unwrap();
         let (_, client, _) = &self.members[running];
         while Instant::now() < deadline {
@@ -109,13 +131,13 @@ impl Etcd {
                 common::send(&mut stream, "POST", "/v3/kv/put", &[], body.as_bytes());
                 if let Some(reply) = common::read_reply(&mut stream) {
                     if reply.status == 200 && reply.text().contains("revision") {
-                        return;
+                        return true;
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("etcd did not become healthy");
+        false
     }
 
     fn endpoints(&self) -> String {
@@ -928,6 +950,104 @@ fn the_server_cap_per_account_holds_across_replicas_creating_at_once() {
         });
         assert!(listed.is_some(), "{}", admin(replica, "GET", &path, None).1);
     }
+}
+
+/// Issue 15 item 7: two replicas and one HubSpot account (the standalone mock) split its
+/// rate limit. Hammered at once, together they never send more than the limit in any 10 s
+/// (each paces at half); one stopped with SIGTERM leaves at once (its lease revoked), and
+/// the other takes the whole limit back once the leaver's calls are out of the window.
+#[test]
+fn two_replicas_split_an_accounts_rate_limit_and_one_takes_it_back_when_the_other_stops() {
+    let Some(etcd) = Etcd::start("budget") else {
+        return;
+    };
+    let upstream = Server::mock_hubspot(&[]);
+    let url = format!("http://{}", upstream.addr);
+    let extra = [
+        ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test"),
+        ("HUBSPOT_API_URL", url.as_str()),
+        ("HUBSPOT_RATE_LIMIT_PER_10S", "20"),
+    ];
+    let start = || {
+        let mut env = replica_env(&etcd, "/budget/", &extra);
+        env.retain(|(name, _)| *name != "HUBSPOT_MOCK");
+        Server::start(&["serve"], &env, "listening on http://")
+    };
+    let a = start();
+    let mut b = start();
+    let replicas = |server: &Server| server.get("/ready").json()["checks"]["replicas"].clone();
+    for server in [&a, &b] {
+        let split = within(Duration::from_secs(10), || replicas(server)["live"] == 2);
+        assert!(split.is_some(), "{}", replicas(server));
+        assert_eq!(replicas(server)["rate_limit_per_10s"], 10);
+    }
+    // Three clients per replica, 8 calls each: how many calls each replica served.
+    let hammer = |servers: &[&Server]| -> Vec<usize> {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = servers
+                .iter()
+                .flat_map(|server| (0..3).map(move |_| server))
+                .map(|server| {
+                    scope.spawn(move || {
+                        (0..8)
+                            .filter(|_| {
+                                let reply = server.call_tool_with(
+                                    "get_contacts",
+                                    json!({"limit": 1}),
+                                    &[common::API_KEY_AUTH],
+                                );
+                                reply["result"]["isError"] != true
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            let served: Vec<usize> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+            served.chunks(3).map(|c| c.iter().sum()).collect()
+        })
+    };
+    let served = hammer(&[&a, &b]);
+    println!("48 calls at once on two replicas with a limit of 20 per 10 s: served {served:?}");
+    assert!(served.iter().all(|n| (1..=10).contains(n)), "{served:?}");
+
+    // B stops cleanly: its lease is revoked before it exits, so etcd counts one at once.
+    b.terminate();
+    assert_eq!(b.wait_exit(Duration::from_secs(10)), Some(0), "{}", b.log());
+    let dir = "/budget/replicas/";
+    let count = gateway(
+        &etcd,
+        "/v3/kv/range",
+        json!({"key": b64(dir.as_bytes()), "range_end": b64(b"/budget/replicas0"), "count_only": true}),
+    );
+    assert_eq!(count["count"], "1", "{count}");
+    let alone = within(Duration::from_secs(10), || replicas(&a)["live"] == 1);
+    assert!(alone.is_some(), "{}", replicas(&a));
+    // The whole limit comes back once B's calls have left the window (10 s).
+    let whole = within(Duration::from_secs(20), || {
+        replicas(&a)["rate_limit_per_10s"] == 20
+    });
+    assert!(whole.is_some(), "{}", replicas(&a));
+    let served = hammer(&[&a]);
+    assert!(served[0] > 10, "A alone still paced at half: {served:?}");
+
+    // What HubSpot saw: never more than 20 calls in any 10 s.
+    let log = upstream.get("/__mock/requests").json();
+    let mut at: Vec<i64> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["at_ms"].as_i64().unwrap())
+        .collect();
+    at.sort_unstable();
+    let busiest = (0..at.len())
+        .map(|i| at[i..].iter().take_while(|t| **t < at[i] + 10_000).count())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "upstream: {} calls, at most {busiest} in one 10 s window",
+        at.len()
+    );
+    assert!(busiest <= 20, "{busiest} calls within 10 s: {at:?}");
 }
 
 /// The key-values etcd holds at `key` (empty when none), through the gateway; `None` when

@@ -19,7 +19,7 @@ pub mod transport;
 use crate::pool::{BlockingPool, PoolError};
 pub use error::HubSpotError;
 pub use paths::{ApiVersion, Endpoint};
-use ratelimit::{RateLimiter, Refusal};
+use ratelimit::{RateLimiter, Refusal, Replicas};
 use retry::Backoff;
 use serde_json::Value;
 use std::hash::{Hash, Hasher};
@@ -68,8 +68,9 @@ impl Default for CallPolicy {
 }
 
 impl CallPolicy {
-    /// The account's shared limiter, keyed by a hash (the token is not kept a second time).
-    fn limiter(&self, base_url: &str, token: &str) -> Arc<RateLimiter> {
+    /// The account's shared limiter, paced at its share among `replicas`, keyed by a hash
+    /// (the token is not kept a second time).
+    fn limiter(&self, base_url: &str, token: &str, replicas: &Arc<Replicas>) -> Arc<RateLimiter> {
         let mut hasher = std::hash::DefaultHasher::new();
         (
             base_url,
@@ -77,10 +78,12 @@ impl CallPolicy {
             self.per_10s,
             self.search_per_s,
             self.max_wait,
+            Arc::as_ptr(replicas),
         )
             .hash(&mut hasher);
         ratelimit::shared(hasher.finish(), || {
             RateLimiter::new(self.per_10s, self.search_per_s, self.max_wait)
+                .shared_by(replicas.clone())
         })
     }
 
@@ -95,7 +98,7 @@ impl CallPolicy {
 
 /// How every client of the server reaches HubSpot, from the config; each client carries
 /// its own copy, so nothing process-wide has to be set before the first call.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// `HUBSPOT_TIMEOUT_MS`: one exchange's time limit, connect to last byte.
     pub timeout: Duration,
@@ -106,6 +109,8 @@ pub struct Settings {
     /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read; a larger one is refused
     /// after reading at most this many bytes.
     pub max_response_bytes: u64,
+    /// The replicas sharing every account's rate limits (one unless `REGISTRY=etcd`).
+    pub replicas: Arc<Replicas>,
 }
 
 impl Default for Settings {
@@ -115,6 +120,7 @@ impl Default for Settings {
             policy: CallPolicy::default(),
             api_version: ApiVersion::default(),
             max_response_bytes: transport::DEFAULT_MAX_RESPONSE_BYTES,
+            replicas: Arc::default(),
         }
     }
 }
@@ -156,7 +162,9 @@ impl Client {
     ) -> Client {
         let base_url: Arc<str> = base_url.trim_end_matches('/').into();
         Client {
-            limiter: settings.policy.limiter(&base_url, token),
+            limiter: settings
+                .policy
+                .limiter(&base_url, token, &settings.replicas),
             backoff: settings.policy.backoff(),
             base_url,
             token: token.into(),

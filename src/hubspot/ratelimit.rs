@@ -17,7 +17,12 @@
 //! A caller whose call would have to wait longer than the configured bound is refused at
 //! once with the time until a slot could be its; one that is pushed past the bound while
 //! waiting (others' turns came first) is refused then.
+//!
+//! **Replicas.** Replicas on one etcd registry spend the same accounts' budget, so each
+//! paces itself at its share of both limits ([`Replicas`]): the limit divided by the live
+//! replicas, rounded down (at least 1), so the shares never add up to more than the limit.
 
+use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -37,27 +42,34 @@ const REMEMBERED_CALLERS: usize = 1024;
 /// At most `max` requests in any `window` (no limit when `max` is 0).
 #[derive(Debug)]
 struct Window {
+    /// The account's limit (configured, or lower when HubSpot's headers say so).
+    limit: usize,
+    /// This replica's share of `limit`: what it paces itself at.
     max: usize,
     window: Duration,
-    /// When the most recent (at most `max`) requests went out, oldest first.
+    /// When the requests of the last window went out, oldest first.
     slots: VecDeque<Instant>,
 }
 
 impl Window {
     fn new(max: u32, window: Duration) -> Window {
         Window {
+            limit: max as usize,
             max: max as usize,
             window,
             slots: VecDeque::new(),
         }
     }
 
+    /// Paces at this replica's share of the limit.
+    fn share(&mut self, replicas: usize) {
+        self.max = share(self.limit, replicas);
+    }
+
     /// The earliest time a new request may go out.
     fn next_slot(&self, now: Instant) -> Instant {
-        match self.slots.front() {
-            Some(oldest) if self.max > 0 && self.slots.len() >= self.max => {
-                (*oldest + self.window).max(now)
-            }
+        match self.slots.len().checked_sub(self.max) {
+            Some(i) if self.max > 0 => (self.slots[i] + self.window).max(now),
             _ => now,
         }
     }
@@ -89,7 +101,9 @@ impl Window {
         }
         let at = self.slots.partition_point(|t| *t <= slot);
         self.slots.insert(at, slot);
-        while self.slots.len() > self.max {
+        // Every slot of the last window is kept (not only `max`): when the share grows
+        // back, the calls already sent still count.
+        while self.slots.front().is_some_and(|t| *t + self.window <= slot) {
             self.slots.pop_front();
         }
     }
@@ -216,11 +230,90 @@ impl State {
     }
 }
 
+/// One replica's share of `limit`: `limit` ÷ `replicas` rounded down, so the shares never
+/// add up to more, and at least 1 (0 stays no limit).
+fn share(limit: usize, replicas: usize) -> usize {
+    match limit {
+        0 => 0,
+        limit => (limit / replicas.max(1)).max(1),
+    }
+}
+
+/// How many replicas share every account's HubSpot limits: kept current by the replicas'
+/// membership in etcd (`crate::replicas`), read by every limiter. One replica (and no
+/// `/ready` check) until a membership sets it.
+#[derive(Debug, Default)]
+pub struct Replicas(Mutex<Count>);
+
+#[derive(Debug, Default)]
+struct Count {
+    /// Live replicas last counted (0: not part of a cluster).
+    live: usize,
+    /// True while the count could not be refreshed (etcd unreachable): the last one holds.
+    stale: bool,
+    /// After replicas left, the count paced at until their calls have left HubSpot's
+    /// window (so the shares that grow never meet the calls the leavers just sent).
+    held: Option<(usize, Instant)>,
+}
+
+impl Count {
+    fn pacing(&self, now: Instant) -> usize {
+        let held = self
+            .held
+            .filter(|(_, until)| *until > now)
+            .map_or(0, |h| h.0);
+        self.live.max(held).max(1)
+    }
+}
+
+impl Replicas {
+    fn count(&self) -> MutexGuard<'_, Count> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The replicas each limit is divided by (at least 1).
+    pub fn pacing(&self) -> usize {
+        self.count().pacing(Instant::now())
+    }
+
+    /// Records a fresh count; true when it changed. When it fell, the shares grow one
+    /// window later.
+    pub fn set(&self, live: usize) -> bool {
+        let now = Instant::now();
+        let mut count = self.count();
+        count.stale = false;
+        if live < count.live {
+            count.held = Some((count.pacing(now), now + GENERAL_WINDOW));
+        }
+        std::mem::replace(&mut count.live, live) != live
+    }
+
+    /// Marks the count as not refreshed; true when it was fresh until now.
+    pub fn mark_stale(&self) -> bool {
+        !std::mem::replace(&mut self.count().stale, true)
+    }
+
+    /// `checks.replicas` of `/ready` (`None` outside a cluster): the live replicas, whether
+    /// the count is current, and this replica's share of `per_10s`.
+    pub fn check(&self, per_10s: u32) -> Option<Value> {
+        let count = self.count();
+        (count.live > 0).then(|| {
+            json!({
+                "live": count.live,
+                "status": if count.stale { "stale" } else { "ok" },
+                "rate_limit_per_10s": share(per_10s as usize, count.pacing(Instant::now())),
+            })
+        })
+    }
+}
+
 /// The pacing of one HubSpot account (one token): shared by every clone of its client.
 #[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<State>,
     max_wait: Duration,
+    /// The replicas sharing the account's limits.
+    replicas: Arc<Replicas>,
 }
 
 /// A call's place in line; leaving it (the call gave up or its coroutine was cancelled)
@@ -257,11 +350,22 @@ impl RateLimiter {
                 last_turn: HashMap::new(),
             }),
             max_wait,
+            replicas: Arc::default(),
         }
     }
 
+    /// The same limiter paced at its share among `replicas`.
+    pub fn shared_by(self, replicas: Arc<Replicas>) -> RateLimiter {
+        RateLimiter { replicas, ..self }
+    }
+
+    /// The state, its limits set to this replica's current share.
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let replicas = self.replicas.pacing();
+        state.general.share(replicas);
+        state.searches.share(replicas);
+        state
     }
 
     /// Puts one call of `caller` in line (a search counts against both limits), or
@@ -323,11 +427,9 @@ impl RateLimiter {
         if general.max == 0 {
             return;
         }
-        if let Some(max) = max.filter(|m| *m > 0 && (*m as usize) < general.max) {
-            general.max = max as usize;
-            while general.slots.len() > general.max {
-                general.slots.pop_front();
-            }
+        if let Some(max) = max.filter(|m| *m > 0 && (*m as usize) < general.limit) {
+            general.limit = max as usize;
+            general.share(self.replicas.pacing());
         }
         if let Some(remaining) = remaining {
             let free = general.max.saturating_sub(general.used(now));
@@ -601,6 +703,39 @@ mod tests {
         let search = call(&limiter, "b", true, t0).unwrap().unwrap();
         goes(&limiter, "c", false, t0 + MS);
         assert_eq!(search.turn(t0 + SEARCH_WINDOW), Turn::Go);
+    }
+
+    /// Issue 15: replicas on one registry split both limits (rounded down, never below
+    /// one call), and a share grows back only once the leaver's calls left the window.
+    #[test]
+    fn replicas_split_both_limits_and_a_share_grows_a_window_after_one_left() {
+        let replicas = Arc::new(Replicas::default());
+        assert_eq!(replicas.check(5), None, "no cluster, no check");
+        let limiter = RateLimiter::new(5, 3, Duration::ZERO).shared_by(replicas.clone());
+        assert!(replicas.set(2));
+        let t0 = Instant::now();
+        goes(&limiter, "a", true, t0);
+        assert!(
+            call(&limiter, "a", true, t0).err().unwrap().search,
+            "3/s ÷ 2"
+        );
+        goes(&limiter, "a", false, t0);
+        assert!(call(&limiter, "a", false, t0).is_err(), "5 per 10 s ÷ 2");
+        assert!(replicas.set(1) && !replicas.set(1));
+        assert!(call(&limiter, "a", false, t0).is_err(), "held for a window");
+        assert_eq!(
+            replicas.check(5),
+            Some(json!({"live": 1, "status": "ok", "rate_limit_per_10s": 2}))
+        );
+        assert!(replicas.mark_stale() && !replicas.mark_stale());
+        assert_eq!(replicas.check(5).unwrap()["status"], "stale");
+        // The window passed: the whole limit, the two calls already sent counted in it.
+        replicas.count().held = None;
+        for _ in 0..3 {
+            goes(&limiter, "a", false, t0);
+        }
+        assert!(call(&limiter, "a", false, t0).is_err());
+        assert_eq!([share(100, 3), share(5, 9), share(0, 3)], [33, 1, 0]);
     }
 
     /// The memory of who was served last stays bounded however many servers call.

@@ -6,8 +6,9 @@
 //! `POST /__mock/faults` (a rule, an array of rules, or `{"faults": [...]}`; it replaces
 //! the plan), read what is left with `GET /__mock/faults`, clear it with `DELETE`, or
 //! start the mock with `mock-hubspot --faults FILE`. `GET /__mock/requests` lists every
-//! request answered (method, path, status, whether a rule answered it) so tests can count
-//! attempts; `DELETE /__mock/requests` clears the list. `/__mock/` needs no token.
+//! request answered (method, path, status, whether a rule answered it, and `at_ms`, when)
+//! so tests can count attempts, also per window; `DELETE /__mock/requests` clears the
+//! list. `/__mock/` needs no token.
 //!
 //! A rule: `{"method": "POST", "path": "/crm/v3/objects/contacts", "status": 503,
 //! "times": 1, "retryAfter": 1, "delayMs": 0, "policy": "DAILY", "body": ...}`; only
@@ -190,6 +191,7 @@ impl Faults {
             "path": req.path,
             "status": status,
             "fault": faulted,
+            "at_ms": crate::clock::now_millis(),
         }));
         if log.requests.len() > LOG_LIMIT {
             log.requests.pop_front();
@@ -455,8 +457,11 @@ mod tests {
         );
         let log = json_of(&send(&faults, "GET", "/__mock/requests", ""));
         assert_eq!(log["count"], 4, "admin calls are not counted");
+        let mut second = log["requests"][1].clone();
+        let at_ms = second.as_object_mut().unwrap().remove("at_ms");
+        assert!(at_ms.and_then(|t| t.as_i64()).is_some_and(|t| t > 0));
         assert_eq!(
-            log["requests"][1],
+            second,
             json!({"method":"POST","path":"/crm/v3/objects/contacts","status":503,"fault":true})
         );
         assert_eq!(log["requests"][3]["fault"], false);

@@ -981,6 +981,11 @@ fn two_replicas_split_an_accounts_rate_limit_and_one_takes_it_back_when_the_othe
         assert!(split.is_some(), "{}", replicas(server));
         assert_eq!(replicas(server)["rate_limit_per_10s"], 10);
     }
+    // B joined A: it makes no HubSpot call for one window (the joining test below).
+    let joined = within(Duration::from_secs(15), || {
+        replicas(&b)["status"] == "ok" && replicas(&a)["status"] == "ok"
+    });
+    assert!(joined.is_some(), "{}", replicas(&b));
     // Three clients per replica, 8 calls each: how many calls each replica served.
     let hammer = |servers: &[&Server]| -> Vec<usize> {
         std::thread::scope(|scope| {
@@ -1131,4 +1136,106 @@ fn rfc3339(ms: i64) -> String {
         rem % 60,
         ms.rem_euclid(1000)
     )
+}
+
+/// Issue 15 item 7: a replica that joins while another has just spent the whole limit
+/// cannot know it; it makes no call for one window, so HubSpot never sees more than the
+/// account's limit within 10 s (before: 30 calls against a limit of 20).
+#[test]
+fn a_replica_joining_after_the_other_spent_the_limit_does_not_exceed_it() {
+    let Some(etcd) = Etcd::start("join-burst") else {
+        return;
+    };
+    let upstream = Server::mock_hubspot(&[]);
+    let url = format!("http://{}", upstream.addr);
+    let extra = [
+        ("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-na1-test"),
+        ("HUBSPOT_API_URL", url.as_str()),
+        ("HUBSPOT_RATE_LIMIT_PER_10S", "20"),
+    ];
+    let start = || {
+        let mut env = replica_env(&etcd, "/join/", &extra);
+        env.retain(|(name, _)| *name != "HUBSPOT_MOCK");
+        Server::start(&["serve"], &env, "listening on http://")
+    };
+    let served = |server: &Server, calls: usize| {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..calls)
+                            .filter(|_| {
+                                let reply = server.call_tool_with(
+                                    "get_contacts",
+                                    json!({"limit": 1}),
+                                    &[common::API_KEY_AUTH],
+                                );
+                                reply["result"]["isError"] != true
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).sum::<usize>()
+        })
+    };
+    let a = start();
+    let by_a = served(&a, 8);
+    let b = start();
+    let replicas = |server: &Server| server.get("/ready").json()["checks"]["replicas"].clone();
+    assert!(within(Duration::from_secs(10), || replicas(&b)["live"] == 2).is_some());
+    let by_b = served(&b, 8);
+    let log = upstream.get("/__mock/requests").json();
+    let mut at: Vec<i64> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["at_ms"].as_i64().unwrap())
+        .collect();
+    at.sort_unstable();
+    let busiest = (0..at.len())
+        .map(|i| at[i..].iter().take_while(|t| **t < at[i] + 10_000).count())
+        .max()
+        .unwrap_or(0);
+    println!("A served {by_a}, then B (joined) served {by_b}; upstream: {} calls, at most {busiest} in one 10 s window", at.len());
+    assert!(busiest <= 20, "{busiest} calls within 10 s: {at:?}");
+}
+
+/// Issue 15 (`ETCD_MAX_STALENESS_MS`): a replica whose etcd member lost its
+/// leader (a member cut off from the others by a partition, while the majority goes on
+/// and may revoke tokens) keeps its watch: etcd's gateway creates watches on a leaderless
+/// member unless asked for a leader (`Grpc-Metadata-hasleader: true`), so the watch
+/// renewal every 30 s succeeds, the staleness clock never starts and scoped tokens are
+/// served for as long as the partition lasts.
+#[test]
+fn a_replica_on_a_leaderless_member_stops_serving_scoped_tokens_past_the_staleness_bound() {
+    let Some(mut etcd) = Etcd::start("leaderless") else {
+        return;
+    };
+    let mut env = replica_env(&etcd, "/leaderless/", &[("ETCD_MAX_STALENESS_MS", "3000")]);
+    let only_m0 = format!("http://127.0.0.1:{}", etcd.members[0].1);
+    for (name, value) in env.iter_mut() {
+        if *name == "ETCD_ENDPOINTS" {
+            *value = only_m0.clone();
+        }
+    }
+    let a = Server::start(&["serve"], &env, "listening on http://");
+    let account = default_account(&a);
+    let created = mint(&a, &account, json!({"name": "partitioned", "config": {}}));
+    let token = created["token"].as_str().unwrap();
+    assert_eq!(list_status(&a, token), 200);
+    // m0 alone: no leader, no quorum; what the others decide meanwhile cannot reach it.
+    etcd.kill(1);
+    etcd.kill(2);
+    // Refused once the member has lost its leader (its election timeout) and the bound
+    // has passed; before the fix, still served after a watch renewal (30 s) and beyond.
+    let refused = within(Duration::from_secs(40), || list_status(&a, token) != 200);
+    println!(
+        "scoped token on a replica whose only member lost its leader: refused after {refused:?}; /ready: {}",
+        a.get("/ready").json()["checks"]["registry"]
+    );
+    assert!(
+        refused.is_some(),
+        "served 40 s after the member lost its leader, with ETCD_MAX_STALENESS_MS=3000"
+    );
 }

@@ -97,6 +97,10 @@ impl Settings {
                 .strip_prefix("http://")
                 .or_else(|| endpoint.strip_prefix("https://"))
                 .unwrap_or("");
+            if host.contains('@') {
+                // Never echoed: what precedes the @ is a user and password.
+                return Err("ETCD_ENDPOINTS: an endpoint carries credentials (user:password@); set ETCD_USERNAME and ETCD_PASSWORD instead".into());
+            }
             if host.is_empty() || host.contains('/') {
                 return Err(format!(
                     "ETCD_ENDPOINTS: {endpoint} is not http://host:port or https://host:port"
@@ -266,6 +270,9 @@ impl Client {
                 .http_status_as_error(false)
                 .timeout_connect(Some(CONNECT_TIMEOUT))
                 .timeout_global(timeout)
+                // etcd is reached directly: HTTPS_PROXY and friends are for HubSpot, and a
+                // proxy must never see ETCD_PASSWORD, tokens or sealed records.
+                .proxy(None)
                 .build();
             crate::hubspot::transport::tls_agent(config, tls.clone())
         };
@@ -381,7 +388,11 @@ impl Client {
     ) -> Result<ureq::http::Response<ureq::Body>, Attempt> {
         let mut request = agent
             .post(format!("{endpoint}{path}"))
-            .header("Content-Type", "application/json");
+            .header("Content-Type", "application/json")
+            // Only a member with a leader answers (etcd cancels a watch when its member
+            // loses the leader), so a member cut off from the others by a partition cannot
+            // keep a replica's watch open in silence while the majority moves on.
+            .header("Grpc-Metadata-hasleader", "true");
         if let Some(token) = self.auth_token(endpoint)? {
             request = request.header("Authorization", token);
         }
@@ -532,6 +543,13 @@ mod tests {
         let mut prefix = settings(&["http://a:2379"]);
         prefix.prefix = "no-slash".into();
         assert!(prefix.check().unwrap_err().contains("ETCD_PREFIX"));
+        let with_password = settings(&["http://root:hunter2@127.0.0.1:2379"])
+            .check()
+            .unwrap_err();
+        assert!(
+            with_password.contains("ETCD_PASSWORD") && !with_password.contains("hunter2"),
+            "{with_password}"
+        );
     }
 
     #[test]

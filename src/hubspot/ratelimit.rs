@@ -20,7 +20,9 @@
 //!
 //! **Replicas.** Replicas on one etcd registry spend the same accounts' budget, so each
 //! paces itself at its share of both limits ([`Replicas`]): the limit divided by the live
-//! replicas, rounded down (at least 1), so the shares never add up to more than the limit.
+//! replicas, rounded down (at least 1, so with more replicas than the limit the shares do
+//! add up to more). A replica that joins others makes no call for one window, since it
+//! cannot know what they spent in the last one.
 
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -254,6 +256,9 @@ struct Count {
     /// After replicas left, the count paced at until their calls have left HubSpot's
     /// window (so the shares that grow never meet the calls the leavers just sent).
     held: Option<(usize, Instant)>,
+    /// After joining replicas that were already live: no call until then, as their calls
+    /// of the last window are unknown here and may have used the whole limit.
+    quiet_until: Option<Instant>,
 }
 
 impl Count {
@@ -282,10 +287,21 @@ impl Replicas {
         let now = Instant::now();
         let mut count = self.count();
         count.stale = false;
+        if count.live == 0 && live > 1 {
+            count.quiet_until = Some(now + GENERAL_WINDOW);
+        }
         if live < count.live {
             count.held = Some((count.pacing(now), now + GENERAL_WINDOW));
         }
         std::mem::replace(&mut count.live, live) != live
+    }
+
+    /// How long this replica, having just joined others, must still wait before a call.
+    pub fn quiet_for(&self, now: Instant) -> Option<Duration> {
+        self.count()
+            .quiet_until
+            .filter(|until| *until > now)
+            .map(|until| until - now)
     }
 
     /// Marks the count as not refreshed; true when it was fresh until now.
@@ -300,7 +316,13 @@ impl Replicas {
         (count.live > 0).then(|| {
             json!({
                 "live": count.live,
-                "status": if count.stale { "stale" } else { "ok" },
+                "status": if count.stale {
+                    "stale"
+                } else if count.quiet_until.is_some_and(|until| until > Instant::now()) {
+                    "joining"
+                } else {
+                    "ok"
+                },
                 "rate_limit_per_10s": share(per_10s as usize, count.pacing(Instant::now())),
             })
         })
@@ -407,6 +429,15 @@ impl RateLimiter {
         search: bool,
         mut sleep: impl FnMut(Duration),
     ) -> Result<(), Refusal> {
+        if let Some(quiet) = self.replicas.quiet_for(Instant::now()) {
+            if quiet > self.max_wait {
+                return Err(Refusal {
+                    search: false,
+                    retry_after: quiet,
+                });
+            }
+            sleep(quiet);
+        }
         let ticket = self.enter(caller, search, Instant::now())?;
         loop {
             match ticket.turn(Instant::now()) {
@@ -713,6 +744,8 @@ mod tests {
         assert_eq!(replicas.check(5), None, "no cluster, no check");
         let limiter = RateLimiter::new(5, 3, Duration::ZERO).shared_by(replicas.clone());
         assert!(replicas.set(2));
+        // (Joining one other replica holds calls for a window: the next test.)
+        replicas.count().quiet_until = None;
         let t0 = Instant::now();
         goes(&limiter, "a", true, t0);
         assert!(
@@ -736,6 +769,28 @@ mod tests {
         }
         assert!(call(&limiter, "a", false, t0).is_err());
         assert_eq!([share(100, 3), share(5, 9), share(0, 3)], [33, 1, 0]);
+    }
+
+    /// A replica that joins others cannot know what they spent in the last window, so it
+    /// makes no call for one (a call that may not wait that long is refused, saying how
+    /// long); one that starts alone calls at once.
+    #[test]
+    fn a_replica_that_joins_others_makes_no_call_for_a_window() {
+        let replicas = Arc::new(Replicas::default());
+        let patient = RateLimiter::new(20, 0, Duration::from_secs(30)).shared_by(replicas.clone());
+        let impatient = RateLimiter::new(20, 0, Duration::from_secs(1)).shared_by(replicas.clone());
+        assert!(replicas.set(2));
+        assert_eq!(replicas.check(20).unwrap()["status"], "joining");
+        let refused = impatient.wait_turn("a", false, |_| {}).unwrap_err();
+        assert!(refused.retry_after > GENERAL_WINDOW - Duration::from_secs(2));
+        let mut slept = Duration::ZERO;
+        patient
+            .wait_turn("a", false, |pause| slept += pause)
+            .unwrap();
+        assert!(slept > GENERAL_WINDOW - Duration::from_secs(2), "{slept:?}");
+        let alone = Replicas::default();
+        assert!(alone.set(1));
+        assert_eq!(alone.quiet_for(Instant::now()), None);
     }
 
     /// The memory of who was served last stays bounded however many servers call.

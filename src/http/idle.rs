@@ -125,12 +125,22 @@ impl Resting {
                 }
             }
             for parked in woken {
-                (parked.wake)(true);
+                wake(parked, true);
             }
             for parked in expired {
-                (parked.wake)(false);
+                wake(parked, false);
             }
         }
+    }
+}
+
+/// Hands a parked connection on; a panic there (a coroutine that could not be spawned)
+/// costs that connection only, never the thread every parked connection depends on.
+fn wake(parked: Parked, readable: bool) {
+    let handed_on =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (parked.wake)(readable)));
+    if handed_on.is_err() {
+        log::error!("a resting connection could not be taken up again; it was closed");
     }
 }
 

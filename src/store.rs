@@ -338,8 +338,10 @@ impl Store {
     /// Replaces the registry file with `value` atomically and durably: temporary file (mode
     /// 0600), fsync, rename over the old file, fsync of the directory; then empties the
     /// journal, whose records `value` must hold. On error the old file is still in place and
-    /// complete (or, when only emptying the journal failed, the new one: replaying records
-    /// it already holds changes nothing, each record setting or deleting whole records).
+    /// complete; once the new one is renamed in place the save counts as done, and if the
+    /// directory's fsync or emptying the journal fails after that, the journal is kept
+    /// (replaying records the file already holds changes nothing, each record setting or
+    /// deleting whole records).
     pub fn save(&self, value: &Value) -> Result<(), StoreError> {
         let tmp = self.dir.join(TMP_NAME);
         let path = self.path();
@@ -367,12 +369,19 @@ impl Store {
             .map_err(|e| StoreError::io("fsync", &tmp, e))?;
         drop(file);
         fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename over", &path, e))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::io("fsync directory", &self.dir, e))?;
+        // From here on the new file is in place, so an error must not undo the change (the
+        // caller would take its record back while the file already holds it): it is logged
+        // and the journal, which still holds the change too, is kept.
         self.snapshot_len
             .store(bytes.len() as u64, Ordering::Relaxed);
-        self.with_journal(|journal| journal.truncate(0))
+        let emptied = File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("fsync directory", &self.dir, e))
+            .and_then(|()| self.with_journal(|journal| journal.truncate(0)));
+        if let Err(err) = emptied {
+            log::warn!("registry: {err}; the journal is kept and replays the same records");
+        }
+        Ok(())
     }
 }
 

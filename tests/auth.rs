@@ -4,11 +4,10 @@
 //! browsers.
 
 mod common;
+use common::ADMIN;
 use common::{temp_dir, tool_text, Client, Server, API_KEY, API_KEY_AUTH};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-const ADMIN: &str = "admin-secret-0123456789abcdef";
 
 fn list_body() -> Value {
     json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})

@@ -3,10 +3,10 @@
 //! reach exactly the tools the server exposes, in both protocol eras.
 
 mod common;
+use common::ADMIN;
 use common::{temp_dir, tool_text, Server};
 use serde_json::{json, Value};
 
-const ADMIN: &str = "admin-secret-0123456789abcdef";
 const META: [&str; 3] = ["search_tools", "get_tool_schema", "call_tool"];
 const MODERN: &str = "2026-07-28";
 /// A contact email in the fixtures: creating it again is HubSpot's 409.

@@ -6,6 +6,7 @@
 //! start-up stops naming etcd. Without an `etcd` binary these tests print SKIP and pass.
 
 mod common;
+use common::{free_port, ADMIN, SEAL_KEY};
 
 use common::{temp_dir, Server};
 use rcgen::{
@@ -16,18 +17,6 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const ADMIN: &str = "admin-secret-0123456789abcdef";
-const SEAL_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-/// A free loopback port (released before etcd binds it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A throwaway CA: its PEM file, and the issuer to sign with.
 fn ca(dir: &Path, name: &str) -> (PathBuf, CertifiedIssuer<'static, KeyPair>) {

@@ -3,13 +3,13 @@
 //! there and every acknowledged delete is still gone.
 
 mod common;
+use common::ADMIN;
 use common::{temp_dir, Client, Server};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-const ADMIN: &str = "admin-secret-0123456789abcdef";
 /// Writers in the stream, each creating servers and deleting every other one it created.
 const WRITERS: usize = 4;
 /// Acknowledged writes in the stream before the kill.

@@ -1,10 +1,9 @@
 //! The Truto-compatible admin API and scoped `/mcp/<token>` servers, over HTTP.
 
 mod common;
+use common::ADMIN;
 use common::{temp_dir, tool_text, Server};
 use serde_json::{json, Value};
-
-const ADMIN: &str = "admin-secret-0123456789abcdef";
 
 fn admin_server(data_dir: &std::path::Path) -> Server {
     admin_server_with(data_dir, "http://127.0.0.1:9")

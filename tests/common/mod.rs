@@ -14,6 +14,20 @@ pub const API_KEY: &str = "test-api-key-0123456789abcdef";
 /// The `Authorization` header carrying [`API_KEY`].
 pub const API_KEY_AUTH: (&str, &str) = ("Authorization", "Bearer test-api-key-0123456789abcdef");
 
+/// The admin API token the tests configure (`ADMIN_API_TOKEN`).
+pub const ADMIN: &str = "admin-secret-0123456789abcdef";
+/// 64 hex digits: a `REGISTRY_KEY_FILE` sealing key (every replica of a test shares it).
+pub const SEAL_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A free loopback port (released before the caller's server binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The fixtures shipped with the repository.
 pub fn fixtures() -> String {
     format!("{}/fixtures/hubspot", env!("CARGO_MANIFEST_DIR"))

@@ -725,6 +725,9 @@ impl Registry {
         };
         let mut state = lock(&self.state);
         let mut unreadable = lock(&self.unreadable);
+        // What the token index is brought from when only servers change (the records are
+        // shared, so the copy costs a pointer per server, not a filter parse per server).
+        let before = (!reload).then(|| state.clone());
         if reload {
             *state = State::empty();
             unreadable.clear();
@@ -793,7 +796,10 @@ impl Registry {
             state.revision.max(revision)
         };
         drop(unreadable);
-        *lock(&self.by_token) = index_tokens(&state);
+        match before.filter(|before| before.accounts == state.accounts) {
+            Some(before) => reindex(&mut lock(&self.by_token), &before, &state),
+            None => *lock(&self.by_token) = index_tokens(&state),
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop(state);
         self.installed.notify_all();

@@ -114,10 +114,12 @@ impl Journal {
     pub fn truncate(&mut self, len: u64) -> Result<(), JournalError> {
         self.file
             .set_len(len)
-            .and_then(|()| self.file.sync_data())
             .map_err(|e| JournalError::Io("truncate", e))?;
+        // Cut, if not yet durably: the next append goes after `len`, where the file ends.
         self.len = len;
-        Ok(())
+        self.file
+            .sync_data()
+            .map_err(|e| JournalError::Io("truncate", e))
     }
 
     /// The journal's size in bytes.

@@ -93,14 +93,14 @@ impl Settings {
             return Err("REGISTRY=etcd needs ETCD_ENDPOINTS (such as http://127.0.0.1:2379,http://10.0.0.2:2379)".into());
         }
         for endpoint in &self.endpoints {
+            if endpoint.contains('@') {
+                // Never echoed: what precedes the @ is a user and password.
+                return Err("ETCD_ENDPOINTS: an endpoint carries credentials (user:password@); set ETCD_USERNAME and ETCD_PASSWORD instead".into());
+            }
             let host = endpoint
                 .strip_prefix("http://")
                 .or_else(|| endpoint.strip_prefix("https://"))
                 .unwrap_or("");
-            if host.contains('@') {
-                // Never echoed: what precedes the @ is a user and password.
-                return Err("ETCD_ENDPOINTS: an endpoint carries credentials (user:password@); set ETCD_USERNAME and ETCD_PASSWORD instead".into());
-            }
             if host.is_empty() || host.contains('/') {
                 return Err(format!(
                     "ETCD_ENDPOINTS: {endpoint} is not http://host:port or https://host:port"
@@ -435,14 +435,22 @@ impl Client {
 }
 
 /// etcd's error answer `{"error": ..., "code": n}` (also inside a watch's `result`).
+/// etcd 3.4's gateway puts the code and message at the top (`{"error": "...", "code": 14,
+/// "message": "..."}`) or, for a refusal before the call (a member with no leader, on a
+/// stream), inside the error (`{"error": {"grpc_code": 14, "message": "..."}}`).
 fn refusal(answer: &Value) -> Option<Attempt> {
-    let message = answer.get("error")?;
+    let error = answer.get("error")?;
     let message = answer["message"]
         .as_str()
-        .or(message.as_str())
+        .or(error["message"].as_str())
+        .or(error.as_str())
         .unwrap_or("unknown error")
         .to_string();
-    Some(Attempt::Refused(int(&answer["code"]), message))
+    let code = match int(&answer["code"]) {
+        0 => int(&error["grpc_code"]),
+        code => code,
+    };
+    Some(Attempt::Refused(code, message))
 }
 
 /// An open watch: one JSON object per line (`{"result": {...}}`) over a chunked answer.
@@ -543,13 +551,17 @@ mod tests {
         let mut prefix = settings(&["http://a:2379"]);
         prefix.prefix = "no-slash".into();
         assert!(prefix.check().unwrap_err().contains("ETCD_PREFIX"));
-        let with_password = settings(&["http://root:hunter2@127.0.0.1:2379"])
-            .check()
-            .unwrap_err();
-        assert!(
-            with_password.contains("ETCD_PASSWORD") && !with_password.contains("hunter2"),
-            "{with_password}"
-        );
+        for endpoint in [
+            "http://root:hunter2@127.0.0.1:2379",
+            "HTTP://root:hunter2@127.0.0.1:2379",
+            "root:hunter2@127.0.0.1:2379",
+        ] {
+            let refused = settings(&[endpoint]).check().unwrap_err();
+            assert!(
+                refused.contains("ETCD_PASSWORD") && !refused.contains("hunter2"),
+                "{refused}"
+            );
+        }
     }
 
     #[test]
@@ -614,6 +626,24 @@ mod tests {
         }
         // Without TLS files, the compiled-in roots: the client is made.
         assert!(Client::new(&settings(&["https://127.0.0.1:2379"])).is_ok());
+    }
+
+    /// Both shapes of etcd 3.4's refusals: a member without a leader (code 14) must read as
+    /// "try the next endpoint", not as an unknown error that stops the call.
+    #[test]
+    fn refusals_are_read_at_the_top_and_nested() {
+        let top = json!({"error": "etcdserver: no leader", "code": 14, "message": "etcdserver: no leader"});
+        let nested = json!({"error": {"grpc_code": 14, "http_code": 503, "message": "etcdserver: no leader", "http_status": "Service Unavailable"}});
+        for answer in [top, nested] {
+            match refusal(&answer) {
+                Some(Attempt::Refused(code, message)) => {
+                    assert!(RETRY_CODES.contains(&code), "{answer}");
+                    assert_eq!(message, "etcdserver: no leader");
+                }
+                _ => panic!("not a refusal: {answer}"),
+            }
+        }
+        assert!(refusal(&json!({"kvs": []})).is_none());
     }
 
     #[test]

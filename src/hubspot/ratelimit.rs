@@ -31,6 +31,9 @@ use std::time::{Duration, Instant};
 
 /// HubSpot's general rolling window.
 const GENERAL_WINDOW: Duration = Duration::from_secs(10);
+/// How late the others may count a replica that joins (their beat, 2 s, and an etcd call):
+/// the joiner's quiet covers it too, as the others pace at the old count until then.
+const COUNT_DELAY: Duration = Duration::from_secs(3);
 /// The search endpoints' window.
 const SEARCH_WINDOW: Duration = Duration::from_secs(1);
 /// How long a waiting call sleeps when a slot is free but it is another caller's turn:
@@ -288,7 +291,7 @@ impl Replicas {
         let mut count = self.count();
         count.stale = false;
         if count.live == 0 && live > 1 {
-            count.quiet_until = Some(now + GENERAL_WINDOW);
+            count.quiet_until = Some(now + GENERAL_WINDOW + COUNT_DELAY);
         }
         if live < count.live {
             count.held = Some((count.pacing(now), now + GENERAL_WINDOW));
@@ -429,7 +432,15 @@ impl RateLimiter {
         search: bool,
         mut sleep: impl FnMut(Duration),
     ) -> Result<(), Refusal> {
-        if let Some(quiet) = self.replicas.quiet_for(Instant::now()) {
+        let unlimited = {
+            let state = self.state();
+            state.general.limit == 0 && state.searches.limit == 0
+        };
+        if let Some(quiet) = self
+            .replicas
+            .quiet_for(Instant::now())
+            .filter(|_| !unlimited)
+        {
             if quiet > self.max_wait {
                 return Err(Refusal {
                     search: false,

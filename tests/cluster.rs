@@ -958,7 +958,7 @@ fn two_replicas_split_an_accounts_rate_limit_and_one_takes_it_back_when_the_othe
         assert_eq!(replicas(server)["rate_limit_per_10s"], 10);
     }
     // B joined A: it makes no HubSpot call for one window (the joining test below).
-    let joined = within(Duration::from_secs(15), || {
+    let joined = within(Duration::from_secs(25), || {
         replicas(&b)["status"] == "ok" && replicas(&a)["status"] == "ok"
     });
     assert!(joined.is_some(), "{}", replicas(&b));

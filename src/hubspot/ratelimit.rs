@@ -394,9 +394,16 @@ impl RateLimiter {
     }
 
     /// Puts one call of `caller` in line (a search counts against both limits), or
-    /// refuses it when its turn would come later than the bound. Ask the ticket for its
+    /// refuses it when its turn would come later than `bound` (the configured wait, less any
+    /// wait already spent). Ask the ticket for its
     /// [`Ticket::turn`] until it says go.
-    pub fn enter(&self, caller: &str, search: bool, now: Instant) -> Result<Ticket<'_>, Refusal> {
+    pub fn enter(
+        &self,
+        caller: &str,
+        search: bool,
+        now: Instant,
+        bound: Duration,
+    ) -> Result<Ticket<'_>, Refusal> {
         let mut state = self.state();
         state.next_ticket += 1;
         let ticket = state.next_ticket;
@@ -408,10 +415,10 @@ impl RateLimiter {
             ticket,
             caller,
             search,
-            deadline: now + self.max_wait + WAIT_GRACE,
+            deadline: now + bound + WAIT_GRACE,
         });
         let (at, search_refused) = state.estimate(state.waiting.len() - 1, now);
-        if at - now > self.max_wait {
+        if at - now > bound {
             state.waiting.pop();
             return Err(Refusal {
                 search: search_refused,
@@ -432,6 +439,7 @@ impl RateLimiter {
         search: bool,
         mut sleep: impl FnMut(Duration),
     ) -> Result<(), Refusal> {
+        let mut bound = self.max_wait;
         let unlimited = {
             let state = self.state();
             state.general.limit == 0 && state.searches.limit == 0
@@ -441,15 +449,16 @@ impl RateLimiter {
             .quiet_for(Instant::now())
             .filter(|_| !unlimited)
         {
-            if quiet > self.max_wait {
+            if quiet > bound {
                 return Err(Refusal {
                     search: false,
                     retry_after: quiet,
                 });
             }
             sleep(quiet);
+            bound -= quiet;
         }
-        let ticket = self.enter(caller, search, Instant::now())?;
+        let ticket = self.enter(caller, search, Instant::now(), bound)?;
         loop {
             match ticket.turn(Instant::now()) {
                 Turn::Go => return Ok(()),
@@ -524,7 +533,7 @@ mod tests {
         search: bool,
         now: Instant,
     ) -> Result<Option<Ticket<'a>>, Refusal> {
-        let ticket = limiter.enter(caller, search, now)?;
+        let ticket = limiter.enter(caller, search, now, limiter.max_wait)?;
         Ok(match ticket.turn(now) {
             Turn::Go => None,
             Turn::Wait(_) => Some(ticket),

@@ -4,6 +4,13 @@
 //! a SKIP line and pass. `make cluster-test` runs just these.
 
 mod common;
+// The server's own base64 (etcd's gateway) and RFC 3339 (expiry times) code, compiled into
+// this test as well, rather than a copy of either.
+#[path = "../src/etcd/base64.rs"]
+mod base64;
+#[allow(dead_code)]
+#[path = "../src/clock.rs"]
+mod clock;
 use common::{free_port, ADMIN, SEAL_KEY};
 use common::{temp_dir, Server};
 use serde_json::{json, Value};
@@ -516,8 +523,7 @@ fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
     // A record overwritten with something no replica can read is refused everywhere, not
     // served in its old version; the log and /ready name its key.
     let key = format!("servers/{account}/{}", after["id"].as_str().unwrap());
-    let put =
-        json!({"key": b64(format!("/down-test/{key}").as_bytes()), "value": b64(b"{garbage")});
+    let put = json!({"key": base64::encode(format!("/down-test/{key}").as_bytes()), "value": base64::encode(b"{garbage")});
     assert!(gateway(&etcd, "/v3/kv/put", put)["header"]["revision"].is_string());
     let after_token = after["token"].as_str().unwrap();
     for replica in [&a, &b] {
@@ -548,11 +554,11 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
     let a = replica(&etcd, "/expiry-test/");
     let b = replica(&etcd, "/expiry-test/");
     let account = default_account(&a);
-    let expires_ms = now_ms() + 62_000;
+    let expires_ms = clock::now_millis() + 62_000;
     let created = mint(
         &a,
         &account,
-        json!({"name": "short-lived", "expires_at": rfc3339(expires_ms)}),
+        json!({"name": "short-lived", "expires_at": clock::format_millis(expires_ms)}),
     );
     let token = created["token"].as_str().unwrap().to_string();
     let id = created["id"].as_str().unwrap().to_string();
@@ -575,7 +581,7 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
     let other = mint(
         &a,
         &account,
-        json!({"name": "patched", "expires_at": rfc3339(now_ms() + 600_000)}),
+        json!({"name": "patched", "expires_at": clock::format_millis(clock::now_millis() + 600_000)}),
     );
     let other_id = other["id"].as_str().unwrap();
     let other_key = format!("/expiry-test/servers/{account}/{other_id}");
@@ -593,7 +599,7 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
     let path = format!("/integrated-account/{account}/mcp/{other_id}");
     // B learns of it through its watch (milliseconds; not at the instant A answered).
     assert!(serves(&b, &other));
-    let later = json!({ "expires_at": rfc3339(now_ms() + 900_000) });
+    let later = json!({ "expires_at": clock::format_millis(clock::now_millis() + 900_000) });
     assert_eq!(admin(&b, "PATCH", &path, Some(later)).0, 200);
     let moved = lease_of(&other_key);
     assert!(
@@ -615,7 +621,7 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
 
     // Gone everywhere after it expires (lease granularity is a second; a leader change
     // renews leases, so allow a generous margin for etcd's own deletion).
-    let wait = Duration::from_millis((expires_ms - now_ms()).max(0) as u64);
+    let wait = Duration::from_millis((expires_ms - clock::now_millis()).max(0) as u64);
     std::thread::sleep(wait);
     for replica in [&a, &b] {
         assert_eq!(list_status(replica, &token), 404);
@@ -752,7 +758,11 @@ fn replicas_authenticate_to_etcd_and_renew_an_expired_auth_token() {
         assert!(answer.get("error").is_none(), "{path}: {answer}");
     }
     // Without credentials etcd refuses, and so does the replica's start-up.
-    let refused = gateway(&etcd, "/v3/kv/range", json!({"key": b64(b"/auth-test/")}));
+    let refused = gateway(
+        &etcd,
+        "/v3/kv/range",
+        json!({"key": base64::encode(b"/auth-test/")}),
+    );
     assert!(refused.get("error").is_some(), "{refused}");
     let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
         .arg("serve")
@@ -879,7 +889,7 @@ fn a_replica_whose_watch_missed_compacted_history_reads_the_registry_again() {
     let revision = gateway(
         &etcd,
         "/v3/kv/range",
-        json!({"key": b64(b"/compact-test/")}),
+        json!({"key": base64::encode(b"/compact-test/")}),
     )["header"]["revision"]
         .clone();
     let compacted = gateway(&etcd, "/v3/kv/compaction", json!({ "revision": revision }));
@@ -973,7 +983,7 @@ fn two_replicas_split_an_accounts_rate_limit_and_one_takes_it_back_when_the_othe
     let count = gateway(
         &etcd,
         "/v3/kv/range",
-        json!({"key": b64(dir.as_bytes()), "range_end": b64(b"/budget/replicas0"), "count_only": true}),
+        json!({"key": base64::encode(dir.as_bytes()), "range_end": base64::encode(b"/budget/replicas0"), "count_only": true}),
     );
     assert_eq!(count["count"], "1", "{count}");
     let alone = within(Duration::from_secs(10), || replicas(&a)["live"] == 1);
@@ -1059,7 +1069,7 @@ fn assert_busiest_window_within_the_limit(upstream: &Server) {
 fn etcd_kvs(etcd: &Etcd, key: &str) -> Option<Vec<Value>> {
     let (_, port, _) = &etcd.members[0];
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", *port)).ok()?;
-    let body = json!({ "key": b64(key.as_bytes()) }).to_string();
+    let body = json!({ "key": base64::encode(key.as_bytes()) }).to_string();
     common::send(&mut stream, "POST", "/v3/kv/range", &[], body.as_bytes());
     let reply = common::read_reply(&mut stream)?;
     (reply.status == 200).then(|| reply.json()["kvs"].as_array().cloned().unwrap_or_default())
@@ -1068,73 +1078,9 @@ fn etcd_kvs(etcd: &Etcd, key: &str) -> Option<Vec<Value>> {
 /// The `token_sha256` of the server stored at `key` (never shown by the admin API).
 fn created_hash(etcd: &Etcd, key: &str) -> Option<String> {
     let kvs = etcd_kvs(etcd, key)?;
-    let value = unb64(kvs.first()?["value"].as_str()?)?;
+    let value = base64::decode(kvs.first()?["value"].as_str()?)?;
     let record: Value = serde_json::from_slice(&value).ok()?;
     record["token_sha256"].as_str().map(str::to_string)
-}
-
-fn unb64(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in text.bytes().filter(|&c| c != b'=') {
-        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c)? as u32;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    Some(out)
-}
-
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Milliseconds since the epoch as RFC 3339 UTC (days-from-civil, inverted).
-fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
 }
 
 /// Issue 15 item 7: a replica that joins while another has just spent the whole limit

@@ -20,6 +20,17 @@ fn post_raw(server: &Server, path: &str, body: &str) -> (u16, Value) {
     (reply.status, reply.json())
 }
 
+/// The answer is HTTP 400 with JSON-RPC -32600 (Invalid Request) whose message says `says`.
+fn assert_invalid_request(status: u16, reply: &Value, says: &str) {
+    assert_eq!(
+        (status, reply["error"]["code"].clone()),
+        (400, json!(-32600)),
+        "{reply}"
+    );
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains(says), "{message} should say {says}");
+}
+
 #[test]
 fn parse_error_is_32700() {
     let server = Server::mock(&[]);
@@ -58,14 +69,7 @@ fn invalid_requests_are_32600() {
         "/mcp/tools/list",
         r#"{"jsonrpc":"2.0","id":1,"method":"prompts/list"}"#,
     );
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (400, json!(-32600))
-    );
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("/mcp/tools/list"));
+    assert_invalid_request(status, &body, "/mcp/tools/list");
 }
 
 #[test]
@@ -219,14 +223,7 @@ fn a_batch_past_max_batch_is_refused_whole_without_building_replies() {
         [r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#; 3].join(",")
     );
     let (status, reply) = post_raw(&server, "/mcp", &body);
-    assert_eq!(
-        (status, reply["error"]["code"].clone()),
-        (400, json!(-32600))
-    );
-    assert!(reply["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("at most 2 messages"));
+    assert_invalid_request(status, &reply, "at most 2 messages");
 }
 
 #[test]
@@ -274,13 +271,7 @@ fn a_body_of_millions_of_tiny_values_is_refused_before_it_is_parsed() {
     }
     body.push_str("[]]}}");
     let (status, reply) = post_raw(&server, "/mcp", &body);
-    assert_eq!(
-        (status, reply["error"]["code"].clone()),
-        (400, json!(-32600)),
-        "{reply}"
-    );
-    let message = reply["error"]["message"].as_str().unwrap();
-    assert!(message.contains("100000 JSON values"), "{message}");
+    assert_invalid_request(status, &reply, "100000 JSON values");
     // The 10 MB body itself is read into memory; nothing is built from it.
     let grown = peak_rss_kib(&server).saturating_sub(before);
     assert!(grown < 40 * 1024, "peak RSS grew {grown} KiB");

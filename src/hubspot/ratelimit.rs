@@ -440,15 +440,12 @@ impl RateLimiter {
         mut sleep: impl FnMut(Duration),
     ) -> Result<(), Refusal> {
         let mut bound = self.max_wait;
-        let unlimited = {
+        // Only a replica that just joined others looks at its limits here (no limit: no
+        // quiet); every other call goes straight in line.
+        if let Some(quiet) = self.replicas.quiet_for(Instant::now()).filter(|_| {
             let state = self.state();
-            state.general.limit == 0 && state.searches.limit == 0
-        };
-        if let Some(quiet) = self
-            .replicas
-            .quiet_for(Instant::now())
-            .filter(|_| !unlimited)
-        {
+            state.general.limit > 0 || state.searches.limit > 0
+        }) {
             if quiet > bound {
                 return Err(Refusal {
                     search: false,

@@ -23,7 +23,7 @@ release: ## Optimised, stripped build: target/release/hubspot-mcp-server
 check: lint ## The edit loop: rustfmt check, clippy, then `cargo test` (no SDK interop, no static builds)
 	$(CARGO) test
 
-test: lint etcd ## Lint, then every unit and black-box test (the servers run on loopback only)
+test: lint etcd strace ## Lint, then every unit and black-box test (the servers run on loopback only)
 	$(CARGO) test --all-targets
 
 lint: ## rustfmt check and clippy with warnings as errors
@@ -236,7 +236,13 @@ static-skipped:
 # directories, and two server replicas on it; about 75 s, most of it the expiry-by-lease
 # test waiting a minute. Without etcd the tests print SKIP.
 
-.PHONY: etcd cluster-test
+.PHONY: etcd cluster-test strace
+
+strace: ## Install strace when missing (a transport test watches the server for new threads; it SKIPs without)
+	@command -v strace >/dev/null || { \
+	  echo "==> installing strace for the no-thread-per-call test"; \
+	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq strace >/dev/null; } \
+	  || echo "==> strace could not be installed: that test will SKIP"
 
 etcd: ## Install Debian's etcd-server when etcd is missing (the cluster tests SKIP without it)
 	@command -v etcd >/dev/null || { \

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -453,4 +454,78 @@ fn a_loopback_hubspot_is_reached_directly_whatever_the_proxy_variables_say() {
     let (text, error) = call(&server, "get_contacts", json!({"limit": 1}));
     assert!(!error && text.contains("pooled@example.com"), "{text}");
     assert_eq!(fake.connections(), 1);
+}
+
+/// Calls through a kept-alive connection cost no thread: HubSpot's host name (here
+/// `localhost`, a name, not an address) is looked up when a connection is opened, from a
+/// cache, on long-lived lookup threads. The server is watched with strace for any thread
+/// or process it creates while it serves calls after a warm-up.
+#[test]
+fn tool_calls_after_warm_up_create_no_thread() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("SKIP: strace is not installed (make test installs it)");
+        return;
+    }
+    let fake = Fake::start(Answer::Json);
+    let by_name = format!("http://localhost:{}", fake.addr.port());
+    let server = Server::start(
+        &["serve"],
+        &[
+            (
+                "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN",
+                "pat-na1-transport".to_string(),
+            ),
+            ("HUBSPOT_API_URL", by_name),
+            ("HUBSPOT_RATE_LIMIT_PER_10S", "0".to_string()),
+        ],
+        "listening on http://",
+    );
+    let calls = |n: usize| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let client: common::Client = *server;
+                std::thread::spawn(move || {
+                    for _ in 0..n {
+                        let reply = client.call_tool("get_contacts", json!({"limit": 1}));
+                        assert!(tool_text(&reply).contains("pooled@example.com"), "{reply}");
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    };
+    calls(3);
+    let trace = common::temp_dir("strace").join("clones");
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-o"])
+        .arg(&trace)
+        .args(["-p", &server.child.id().to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // strace attaches to every thread before it traces: wait until it has.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("TracerPid:\t0"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "strace did not attach"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    calls(25);
+    let _ = Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status();
+    let _ = strace.wait();
+    let clones = std::fs::read_to_string(&trace).unwrap_or_default();
+    assert_eq!(fake.requests().len(), 4 * 28);
+    assert!(
+        !clones.contains("clone") && !clones.contains("fork"),
+        "100 calls created threads:\n{clones}"
+    );
 }

@@ -10,6 +10,7 @@
 //! its worker. Waiting inside a pool thread instead would hold one of the few pool threads
 //! idle, so a burst of rate-limited calls would starve every other HubSpot call.
 
+pub mod dns;
 mod error;
 pub mod paths;
 pub mod ratelimit;

@@ -19,6 +19,7 @@
 //!   [`Request::max_body`] (`HUBSPOT_MAX_RESPONSE_BYTES`); a header block past 32 KiB is refused; 1xx answers are
 //!   skipped.
 
+use super::dns;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -28,11 +29,10 @@ use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
-    TcpConnector, Transport, TransportAdapter,
+    Transport, TransportAdapter,
 };
 use ureq::Agent;
 
@@ -204,9 +204,19 @@ fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
     let (scheme, authority) = origin.split_once("://").unwrap_or(("", origin));
     let proxy = match proxy_for(scheme, host_of(authority), |name| std::env::var(name).ok()) {
         Some((variable, url)) => {
-            let proxy = ureq::Proxy::new(&url).map_err(|_| {
-                format!("{variable} is not a proxy URL like http://[user:password@]host:port")
-            })?;
+            let proxy = ureq::Proxy::new(&url)
+                .ok()
+                .filter(|proxy| {
+                    matches!(
+                        proxy.protocol(),
+                        ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+                    )
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{variable} is not an HTTP proxy URL like http://[user:password@]host:port"
+                    )
+                })?;
             log::info!(
                 "HubSpot calls to {origin} go through the proxy {}:{} ({variable})",
                 proxy.host(),
@@ -234,17 +244,18 @@ fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
 
 /// An agent for `config` whose `https://` connections use `tls` (our rustls on ring; an
 /// error there fails each TLS handshake with it), through a `CONNECT` proxy when `config`
-/// has one. HubSpot's agents use [`tls_config`]; etcd's (`src/etcd/`) its own roots and
-/// client certificate.
+/// has one, with host names looked up only when a connection is opened, cached, and
+/// never on a thread of their own ([`dns`]). HubSpot's agents use [`tls_config`]; etcd's
+/// (`src/etcd/`) its own roots and client certificate.
 pub(crate) fn tls_agent(
     config: ureq::config::Config,
     tls: Result<Arc<ClientConfig>, String>,
 ) -> Agent {
     let connector =
         ().chain(ConnectProxyConnector::default())
-            .chain(TcpConnector::default())
+            .chain(dns::ResolvingTcp::default())
             .chain(TlsConnector(tls));
-    Agent::with_parts(config, connector, DefaultResolver::default())
+    Agent::with_parts(config, connector, dns::LateResolver)
 }
 
 /// The host of `host[:port]` or `[v6]:port`, without brackets.

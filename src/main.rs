@@ -32,6 +32,13 @@ mod timer;
 #[cfg(test)]
 mod xorshift;
 
+/// The allocator of the static (musl) builds: musl's own returns large blocks to the kernel
+/// on every free, so an 84 KB `tools/list` answer page-faults on every request (README:
+/// Performance, allocator). glibc builds keep glibc's malloc.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use accounts::Connector;
 use auth::{McpAuth, Policy};
 use config::{Config, Upstream};

@@ -245,7 +245,6 @@ fn filter_semantics_table() {
     let has = |tags: &[String], t: &str| tags.iter().any(|x| x == t);
     let cases: Vec<(Value, Vec<String>)> = vec![
         (json!({}), select(&|_, _| true)),
-        (json!({"methods": [], "tags": []}), select(&|_, _| true)),
         (
             json!({"methods": ["read"]}),
             select(&|m, _| m == "get" || m == "list"),
@@ -322,6 +321,71 @@ fn filter_semantics_table() {
     }
     let (status, _) = mint(&server, &account, json!({"methods": "read"}));
     assert_eq!(status, 400);
+}
+
+/// An explicit empty list would read as "no restriction" (a full read/write/delete
+/// server) where the admin most likely meant "nothing": it is refused, on create and on
+/// PATCH, with the way to ask for no restriction; so is a config that selects no tool.
+#[test]
+fn empty_lists_and_configs_matching_nothing_are_refused_on_create_and_patch() {
+    let server = admin_server(&temp_dir("empty-filter"));
+    let account = default_account(&server);
+    let (status, created) = mint(&server, &account, json!({"methods": ["read"]}));
+    assert_eq!(status, 201, "{created}");
+    let patch_path = format!(
+        "/integrated-account/{account}/mcp/{}",
+        created["id"].as_str().unwrap()
+    );
+    let cases = [
+        (json!({"methods": []}), "config.methods"),
+        (json!({"tags": []}), "config.tags"),
+        (
+            json!({"methods": [], "tags": ["contacts"]}),
+            "config.methods",
+        ),
+        (json!({"methods": ["read"], "tags": []}), "config.tags"),
+    ];
+    for (config, field) in cases {
+        let (status, error) = mint(&server, &account, config.clone());
+        let (patch_status, patch_error) = admin(
+            &server,
+            "PATCH",
+            &patch_path,
+            Some(json!({"config": config.clone()})),
+        );
+        for (status, error) in [(status, error), (patch_status, patch_error)] {
+            assert_eq!(status, 400, "{config}: {error}");
+            let message = error["message"].as_str().unwrap();
+            assert!(
+                message.contains(field) && message.contains("omit"),
+                "{config}: {message}"
+            );
+        }
+    }
+    for config in [
+        json!({"methods": ["delete"], "tags": ["owners"]}),
+        json!({"tags": ["nothing-has-this-tag"]}),
+    ] {
+        let (status, error) = admin(
+            &server,
+            "PATCH",
+            &patch_path,
+            Some(json!({"config": config.clone()})),
+        );
+        assert_eq!(status, 400, "{config}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("selects no tool"),
+            "{error}"
+        );
+    }
+    // Nothing above changed the server; omitting the fields still means every tool.
+    let (_, shown) = admin(&server, "GET", &patch_path, None);
+    assert_eq!(shown["config"], json!({"methods": ["read"]}));
+    let (status, created) = mint(&server, &account, json!({"methods": null}));
+    assert_eq!(status, 201, "{created}");
 }
 
 #[test]

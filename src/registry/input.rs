@@ -129,8 +129,26 @@ impl ServerPatch {
     }
 }
 
-/// A config that parses and selects at least one tool of `catalog`, normalised.
+/// A config that parses and selects at least one tool of `catalog`, normalised. An explicit
+/// empty `methods` or `tags` is refused: it would read as "no restriction" (every tool, writes
+/// and deletes included) where the admin more likely meant "none". Records stored before this
+/// rule keep their meaning, so the check is here, on what the admin API is sent, and not in
+/// [`ToolFilter::parse`], which also reads stored records.
 fn config_field(value: Option<&Value>, catalog: &Catalog<'_>) -> Result<Value, RegistryError> {
+    if let Some(Value::Object(obj)) = value {
+        for key in ["methods", "tags"] {
+            if obj
+                .get(key)
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+            {
+                return Err(RegistryError::bad(format!(
+                    "config.{key} is an empty list, which would select no tool; omit \
+                     config.{key} (or set it to null) for no restriction on {key}"
+                )));
+            }
+        }
+    }
     let (filter, config) = ToolFilter::parse(value)?;
     filter.check_selects_some(catalog)?;
     Ok(config)

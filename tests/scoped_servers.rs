@@ -410,6 +410,35 @@ fn expiry_is_checked_at_create_and_an_expired_server_is_gone() {
             assert_eq!(status, 400, "{bad}: {error}");
             assert!(error["message"].as_str().unwrap().contains("expires_at"));
         }
+        // The upper bound: ten years ahead (3650 days) is the latest, on create and PATCH.
+        for far in [
+            json!("9999-12-31T23:59:59Z"),
+            json!(rfc3339_in(3651 * 86400)),
+        ] {
+            let (status, error) = admin(
+                &server,
+                "POST",
+                &path,
+                Some(json!({"name": "x", "expires_at": far})),
+            );
+            assert_eq!(status, 400, "{far}: {error}");
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains("at most 3650 days"), "{message}");
+        }
+        let (status, created) = admin(
+            &server,
+            "POST",
+            &path,
+            Some(json!({"name": "decade", "expires_at": rfc3339_in(3649 * 86400)})),
+        );
+        assert_eq!(status, 201, "{created}");
+        let (status, error) = admin(
+            &server,
+            "PATCH",
+            &format!("{path}/{}", created["id"].as_str().unwrap()),
+            Some(json!({"expires_at": "9999-12-31T23:59:59Z"})),
+        );
+        assert_eq!(status, 400, "{error}");
         let (status, created) = admin(
             &server,
             "POST",

@@ -323,6 +323,111 @@ fn filter_semantics_table() {
     assert_eq!(status, 400);
 }
 
+/// `POST /integrated-account/{account}/mcp` sent with `host` as the `Host` header (and
+/// `extra` headers); the status and the JSON answer.
+fn mint_with_host(server: &Server, account: &str, host: &str, extra: &str) -> (u16, Value) {
+    use std::io::Write;
+    let body = json!({"name": "by host"}).to_string();
+    let mut stream = server.connect();
+    write!(
+        stream,
+        "POST /integrated-account/{account}/mcp HTTP/1.1\r\nHost: {host}\r\n{extra}\
+         Authorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let reply = common::read_reply(&mut stream).expect("a response");
+    (reply.status, reply.json())
+}
+
+/// A minted URL is built from `PUBLIC_URL`, else from `Host` only when it names this machine
+/// (loopback): any other `Host` is the client's word, and a URL built from it could send
+/// the token's holder (and the token) elsewhere. The server is still minted, with `url: null`
+/// and a note saying to set `PUBLIC_URL`.
+#[test]
+fn minted_urls_come_from_public_url_or_a_loopback_host_only() {
+    let server = admin_server(&temp_dir("url-host"));
+    let account = default_account(&server);
+    for host in [
+        "localhost",
+        "LOCALHOST:3000",
+        "127.0.0.1:8080",
+        "127.1.2.3",
+        "[::1]:3000",
+        "[::1]",
+    ] {
+        let (status, created) = mint_with_host(&server, &account, host, "");
+        assert_eq!(status, 201, "{host}: {created}");
+        let token = created["token"].as_str().unwrap();
+        assert_eq!(
+            created["url"],
+            format!("http://{host}/mcp/{token}"),
+            "{host}"
+        );
+    }
+    let (_, created) = mint_with_host(
+        &server,
+        &account,
+        "127.0.0.1",
+        "X-Forwarded-Proto: https\r\n",
+    );
+    assert!(created["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://127.0.0.1/mcp/"));
+    for host in [
+        "evil.example.com",
+        "evil.example.com:3000",
+        "localhost.evil.example.com",
+        "localhost:80@evil.example.com",
+        "127.0.0.1:80@evil.example.com",
+        "localhost:3000/evil",
+        "[::1]x",
+        "10.0.0.1",
+        "[::2]:3000",
+    ] {
+        let (status, created) = mint_with_host(&server, &account, host, "");
+        if status == 400 {
+            // Not a host[:port] at all: the HTTP layer refused it before the admin API.
+            assert!(
+                created["message"].as_str().unwrap().contains("Host"),
+                "{created}"
+            );
+            continue;
+        }
+        assert_eq!(status, 201, "{host}: {created}");
+        assert!(created["token"].is_string(), "{host}: {created}");
+        assert_eq!(created["url"], Value::Null, "{host}: {created}");
+        let note = created["url_note"].as_str().unwrap_or_default();
+        assert!(note.contains("PUBLIC_URL"), "{host}: {created}");
+        assert!(!note.contains("evil"), "{host}: {created}");
+    }
+    // PUBLIC_URL wins over any Host.
+    let dir = temp_dir("url-public");
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_MOCK", common::fixtures()),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("PUBLIC_URL", "https://mcp.example.com/".into()),
+        ],
+        "listening on http://",
+    );
+    let account = default_account(&server);
+    for host in ["evil.example.com", "localhost"] {
+        let (status, created) = mint_with_host(&server, &account, host, "");
+        assert_eq!(status, 201, "{created}");
+        let token = created["token"].as_str().unwrap();
+        assert_eq!(
+            created["url"],
+            format!("https://mcp.example.com/mcp/{token}")
+        );
+        assert!(created.get("url_note").is_none(), "{created}");
+    }
+}
+
 /// An explicit empty list would read as "no restriction" (a full read/write/delete
 /// server) where the admin most likely meant "nothing": it is refused, on create and on
 /// PATCH, with the way to ask for no restriction; so is a config that selects no tool.

@@ -930,19 +930,19 @@ impl Registry {
     ) -> Result<Value, RegistryError> {
         lock(&self.state).account(account_id)?;
         let input = NewServer::parse(body, catalog, now_ms)?;
-        self.mint_server(account_id, input, created_by, base_url, now_ms)
+        self.mint_server(account_id, input, created_by, Some(base_url), now_ms)
     }
 
     /// `POST /integrated-account/{account_id}/mcp`: checks the account's server count (409
     /// at `MAX_SERVERS_PER_ACCOUNT` live servers), mints a token and returns the server with
-    /// `token` and `url` (`<base_url>/mcp/<token>`): the only answer that ever holds them.
-    /// `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
+    /// `token` and `url` (`<base_url>/mcp/<token>`, `null` without a base): the only answer
+    /// that ever holds them. `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
     pub fn mint_server(
         &self,
         account_id: &str,
         input: NewServer,
         created_by: &str,
-        base_url: &str,
+        base_url: Option<&str>,
         now_ms: i64,
     ) -> Result<Value, RegistryError> {
         let token = token::new_token()?;
@@ -993,7 +993,10 @@ impl Registry {
             state.servers.push(server.clone());
             Ok(())
         })?;
-        shown["url"] = Value::String(format!("{}/mcp/{token}", base_url.trim_end_matches('/')));
+        shown["url"] = match base_url {
+            Some(base) => Value::String(format!("{}/mcp/{token}", base.trim_end_matches('/'))),
+            None => Value::Null,
+        };
         shown["token"] = Value::String(token);
         Ok(shown)
     }

@@ -10,8 +10,8 @@ pub mod version;
 
 use crate::catalog::discovery::{self, MetaTool, ToolExposure};
 use crate::catalog::{self, Fitted, ObjectType, Tool, ToolError, OBJECT_TYPES};
-use crate::hubspot::Client;
-use crate::jsonrpc::RpcError;
+use crate::hubspot::{Client, HubSpotError};
+use crate::jsonrpc::{ErrorCode, RpcError};
 pub use exchange::{exchange, http_status};
 pub use method::Method;
 use serde_json::{json, Map, Value};
@@ -327,12 +327,24 @@ impl Server<'_> {
             Err(ToolError::InvalidArguments(why)) => {
                 Err(RpcError::invalid_params(format!("{name}: {why}")))
             }
+            Err(ToolError::HubSpot(HubSpotError::Withdrawn(why))) => {
+                Err(withdrawn(self.recheck, Some(tool), why))
+            }
             Err(ToolError::HubSpot(err)) => Ok(json!({
                 "content": [{ "type": "text", "text": err.to_string() }],
                 "isError": true
             })),
         }
     }
+}
+
+/// The error of a call whose HubSpot client's gate stopped it while it waited
+/// ([`HubSpotError::Withdrawn`]): what the recheck says now (deleted, expired, narrowed,
+/// or the registry out of reach), else -32001 with the gate's reason.
+fn withdrawn(recheck: Option<Recheck>, tool: Option<&Tool>, why: String) -> RpcError {
+    recheck
+        .and_then(|recheck| recheck(tool).err())
+        .unwrap_or_else(|| RpcError::new(ErrorCode::UNAUTHORIZED, why))
 }
 
 /// A list result built per request (resources, templates, prompts), paged.

@@ -1050,3 +1050,227 @@ fn servers_per_account_are_capped_with_a_clear_409() {
     let ping = rpc(&server, &first, "ping", json!({}));
     assert!(ping.get("result").is_some(), "{ping}");
 }
+
+/// A server that can write records but not read them must not read through its writes:
+/// each write tool answers only what the caller sent or needs (the id, the properties it
+/// set as sent, `createdAt`/`updatedAt`; for other writes, the arguments), never another
+/// property HubSpot returned, and an update that sets nothing (a read by another name) is
+/// refused before HubSpot. The mock answers writes with whole records, so a property that
+/// was not sent shows whether the answer was cut.
+#[test]
+fn write_only_servers_answer_writes_with_only_what_was_sent() {
+    let server = admin_server(&temp_dir("write-only"));
+    let account = default_account(&server);
+    let write_only = scoped_path(&server, &account, json!({"methods": ["write"]}));
+    let call = |path: &str, name: &str, args: &Value| {
+        rpc(
+            &server,
+            path,
+            "tools/call",
+            json!({"name": name, "arguments": args}),
+        )
+    };
+    let answer = |path: &str, name: &str, args: &Value| -> Value {
+        let reply = call(path, name, args);
+        assert!(reply["result"]["isError"].is_null(), "{name}: {reply}");
+        serde_json::from_str(&tool_text(&reply)).unwrap_or_else(|e| panic!("{name}: {e}: {reply}"))
+    };
+    let refused = |path: &str, name: &str, args: &Value, says: &str| {
+        let reply = call(path, name, args);
+        assert_eq!(reply["error"]["code"], -32602, "{name}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{name}: {message}");
+    };
+    let only = |value: &Value, allowed: &[&str]| {
+        for key in value.as_object().unwrap().keys() {
+            assert!(allowed.contains(&key.as_str()), "{key} in {value}");
+        }
+    };
+    const RECORD: &[&str] = &["id", "properties", "createdAt", "updatedAt"];
+    // (type, singular, create's properties, as HubSpot stores them, an id, an update)
+    let types = [
+        (
+            "contact",
+            json!({"email": "ada@lovelace.example", "firstname": "Ada"}),
+            "101",
+            json!({"jobtitle": "Countess"}),
+        ),
+        (
+            "company",
+            json!({"name": "Fjord Freight", "numberofemployees": 40}),
+            "5002",
+            json!({"city": "Bergen"}),
+        ),
+        (
+            "deal",
+            json!({"dealname": "Pilot", "amount": "18000", "pipeline": "default", "dealstage": "qualifiedtobuy"}),
+            "9002",
+            json!({"dealstage": "closedwon"}),
+        ),
+        (
+            "ticket",
+            json!({"subject": "Export stuck", "hs_pipeline": "0", "hs_pipeline_stage": "1"}),
+            "7002",
+            json!({"hs_pipeline_stage": "4"}),
+        ),
+        (
+            "note",
+            json!({"hs_note_body": "Kick-off booked", "hs_timestamp": "2025-02-01T09:00:00Z"}),
+            "8002",
+            json!({"hs_note_body": "Edited"}),
+        ),
+        (
+            "task",
+            json!({"hs_task_subject": "Send the proposal", "hs_timestamp": "2025-03-01T09:00:00Z"}),
+            "6002",
+            json!({"hs_task_status": "COMPLETED"}),
+        ),
+    ];
+    for (singular, properties, existing, change) in types {
+        let (create, update) = (format!("create_{singular}"), format!("update_{singular}"));
+        // create_contact takes the properties as top-level arguments.
+        let args = if singular == "contact" {
+            properties.clone()
+        } else {
+            json!({ "properties": properties })
+        };
+        let created = answer(&write_only, &create, &args);
+        only(&created, RECORD);
+        assert!(created["id"].is_string(), "{created}");
+        let stored: serde_json::Map<String, Value> = properties
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    json!(v.as_str().map_or_else(|| v.to_string(), str::to_string)),
+                )
+            })
+            .collect();
+        assert_eq!(created["properties"], Value::Object(stored), "{create}");
+        let updated = answer(
+            &write_only,
+            &update,
+            &json!({"id": existing, "properties": change}),
+        );
+        only(&updated, RECORD);
+        assert_eq!(updated["id"], existing, "{updated}");
+        assert_eq!(updated["properties"], change, "{update}");
+        refused(
+            &write_only,
+            &update,
+            &json!({"id": existing, "properties": {}}),
+            "properties",
+        );
+    }
+    // Batches: each result with the properties its own input set.
+    let inputs = [
+        json!({"email": "b1@batch.example"}),
+        json!({"email": "b2@batch.example", "firstname": "Bea"}),
+    ];
+    let created = answer(
+        &write_only,
+        "batch_create_records",
+        &json!({"objectType": "contacts", "inputs": inputs.iter().map(|p| json!({"properties": p})).collect::<Vec<_>>()}),
+    );
+    only(&created, &["status", "results", "errors", "numErrors"]);
+    let results = created["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{created}");
+    for result in results {
+        only(result, RECORD);
+        assert!(inputs.contains(&result["properties"]), "{created}");
+    }
+    assert_ne!(results[0]["properties"], results[1]["properties"]);
+    let updated = answer(
+        &write_only,
+        "batch_update_records",
+        &json!({"objectType": "contacts", "inputs": [{"id": "101", "properties": {"jobtitle": "Chair"}}]}),
+    );
+    only(&updated, &["status", "results", "errors", "numErrors"]);
+    only(&updated["results"][0], RECORD);
+    assert_eq!(updated["results"][0]["id"], "101");
+    assert_eq!(
+        updated["results"][0]["properties"],
+        json!({"jobtitle": "Chair"})
+    );
+    refused(
+        &write_only,
+        "batch_update_records",
+        &json!({"objectType": "contacts", "inputs": [{"id": "101", "properties": {"jobtitle": "x"}}, {"id": "102", "properties": {}}]}),
+        "inputs[1]",
+    );
+    // Other writes answer their arguments.
+    for (name, args) in [
+        (
+            "create_association",
+            json!({"objectType": "deals", "id": "9005", "toObjectType": "tickets", "toId": "7004"}),
+        ),
+        (
+            "create_property",
+            json!({"objectType": "contacts", "name": "favorite_color", "label": "Favorite color", "type": "string", "fieldType": "text", "groupName": "contactinformation"}),
+        ),
+        (
+            "update_property",
+            json!({"objectType": "contacts", "name": "jobtitle", "label": "Role"}),
+        ),
+    ] {
+        let mut echoed = answer(&write_only, name, &args);
+        for key in ["createdAt", "updatedAt"] {
+            echoed.as_object_mut().unwrap().remove(key);
+        }
+        assert_eq!(echoed, args, "{name}");
+    }
+    refused(
+        &write_only,
+        "update_property",
+        &json!({"objectType": "contacts", "name": "jobtitle"}),
+        "label",
+    );
+    let deleted = answer(&write_only, "delete_contact", &json!({"id": "103"}));
+    only(&deleted, &["id", "archived"]);
+
+    // The reported server: update-only on contacts could read any contact by id.
+    let update_only = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["update"], "tags": ["contacts"]}),
+    );
+    refused(
+        &update_only,
+        "update_contact",
+        &json!({"id": "101", "properties": {}}),
+        "properties",
+    );
+    let reply = call(
+        &update_only,
+        "update_contact",
+        &json!({"id": "102", "properties": {"jobtitle": "CFO"}}),
+    );
+    assert!(!tool_text(&reply).contains('@'), "no email: {reply}");
+    // In discovery mode too.
+    let discovery = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["update"], "tool_exposure": "discovery"}),
+    );
+    let reply = call(
+        &discovery,
+        "call_tool",
+        &json!({"name": "update_contact", "arguments": {"id": "102", "properties": {"jobtitle": "CFO"}}}),
+    );
+    assert!(tool_text(&reply).contains("CFO"), "{reply}");
+    assert!(!tool_text(&reply).contains('@'), "no email: {reply}");
+    // A server that can read contacts anyway gets HubSpot's whole answer.
+    let read_write = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["read", "update"], "tags": ["contacts"]}),
+    );
+    let record = answer(
+        &read_write,
+        "update_contact",
+        &json!({"id": "102", "properties": {"jobtitle": "CFO"}}),
+    );
+    assert!(record["properties"]["email"].is_string(), "{record}");
+}

@@ -110,8 +110,13 @@ impl Admin {
                     Ok(input) => {
                         let (id, base) = (id.to_string(), self.base_url(req));
                         self.write(move |r| {
-                            r.mint_server(&id, input, ADMIN_IDENTITY, &base, now)
-                                .map(|v| (201, v))
+                            r.mint_server(&id, input, ADMIN_IDENTITY, base.as_deref(), now)
+                                .map(|mut shown| {
+                                    if base.is_none() {
+                                        shown["url_note"] = NO_URL.into();
+                                    }
+                                    (201, shown)
+                                })
                         })?
                     }
                     Err(err) => Err(err),
@@ -164,21 +169,52 @@ impl Admin {
     }
 
     /// The base of minted URLs: `PUBLIC_URL`, else `http://<Host>` (or the scheme named by
-    /// `X-Forwarded-Proto` from a proxy in front).
-    fn base_url(&self, req: &Request) -> String {
+    /// `X-Forwarded-Proto` from a proxy in front) when `Host` names this machine (loopback);
+    /// `None` for any other `Host`, which is only the client's word: a URL built from it
+    /// could point the token's holder, and the token, at someone else's server.
+    fn base_url(&self, req: &Request) -> Option<String> {
         if let Some(url) = &self.public_url {
-            return url.trim_end_matches('/').to_string();
+            return Some(url.trim_end_matches('/').to_string());
         }
-        let host = req
-            .header("host")
-            .filter(|h| !h.is_empty())
-            .unwrap_or("localhost");
+        let host = req.header("host").filter(|h| is_loopback_host(h))?;
         let scheme = match req.header("x-forwarded-proto") {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };
-        format!("{scheme}://{host}")
+        Some(format!("{scheme}://{host}"))
     }
+}
+
+/// Why a server was minted without a URL (`url_note`).
+const NO_URL: &str = "no url: the request's Host is not this machine's loopback name, and \
+    PUBLIC_URL is not set; set PUBLIC_URL to the server's public base URL (such as \
+    https://mcp.example.com) to get one. Until then use the token as a Bearer on POST /mcp, or \
+    at <your base URL>/mcp/<token>";
+
+/// True for a `Host` header that names a loopback address: `localhost`, `127.x.x.x` or
+/// `[::1]`, with at most a port (digits only, so nothing can follow it into the URL).
+fn is_loopback_host(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, "")) => (ip, None),
+            Some((ip, port)) => match port.strip_prefix(':') {
+                Some(port) => (ip, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() && ip.is_ipv6() == host.starts_with('['));
+    port_ok && name_ok
 }
 
 /// The request body as JSON, or a 400 envelope.

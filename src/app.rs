@@ -10,7 +10,7 @@ use crate::catalog::Tool;
 use crate::clock;
 use crate::exposures::ExposureCache;
 use crate::http::{CorsPolicy, Handler, LogField, Request, Response, Shutdown};
-use crate::hubspot::Client;
+use crate::hubspot::{Client, Gate};
 use crate::jsonrpc::RpcError;
 use crate::mcp::{self, version::Headers, Exposure, Method, Recheck};
 use crate::pool::BlockingPool;
@@ -354,8 +354,17 @@ impl App {
         method_path: Option<&str>,
         trace: &mut Trace,
     ) -> Response {
+        let gate: Gate = {
+            let (registry, token, id) =
+                (self.registry.clone(), token.to_string(), server.id.clone());
+            Arc::new(move || {
+                still_live(&registry, &token, &id, with_key)
+                    .map(drop)
+                    .map_err(|refused| refused.message)
+            })
+        };
         let client = match self.connector.client(&server.auth) {
-            Ok(client) => client.for_server(&server.id),
+            Ok(client) => client.for_server(&server.id).gated(gate),
             Err(why) => return Response::error(503, &why),
         };
         let exposure = self
@@ -375,19 +384,7 @@ impl App {
         with_key: bool,
         tool: Option<&Tool>,
     ) -> Result<(), RpcError> {
-        let now = match self.registry.resolve_token(token, clock::now_millis()) {
-            Resolved::Live(now) if now.id == id => now,
-            Resolved::Unverifiable(down_for) => return Err(auth::unverifiable(down_for)),
-            _ => {
-                return Err(RpcError::new(
-                    auth::UNAUTHORIZED,
-                    "this MCP server was deleted or has expired; nothing was called",
-                ))
-            }
-        };
-        if now.filter.requires_api_key() && !with_key {
-            return Err(RpcError::new(auth::UNAUTHORIZED, NEEDS_API_KEY));
-        }
+        let now = still_live(&self.registry, token, id, with_key)?;
         match tool {
             Some(tool) if !now.filter.allows(tool.method, tool.tags) => {
                 Err(RpcError::invalid_params(format!(
@@ -464,6 +461,32 @@ impl App {
         }
         response
     }
+}
+
+/// The scoped server `id` of `token` as the registry has it now, if it is still live (not
+/// deleted, not expired, its account still there) and still accepts how the caller came in
+/// (`with_key`: with an API key as well). Asked before each request of a body, each tool
+/// run, and (as its HubSpot client's [`Gate`]) right before each HubSpot request.
+fn still_live(
+    registry: &Registry,
+    token: &str,
+    id: &str,
+    with_key: bool,
+) -> Result<Arc<ScopedServer>, RpcError> {
+    let now = match registry.resolve_token(token, clock::now_millis()) {
+        Resolved::Live(now) if now.id == id => now,
+        Resolved::Unverifiable(down_for) => return Err(auth::unverifiable(down_for)),
+        _ => {
+            return Err(RpcError::new(
+                auth::UNAUTHORIZED,
+                "this MCP server was deleted or has expired; nothing more was sent to HubSpot",
+            ))
+        }
+    };
+    if now.filter.requires_api_key() && !with_key {
+        return Err(RpcError::new(auth::UNAUTHORIZED, NEEDS_API_KEY));
+    }
+    Ok(now)
 }
 
 /// True for the admin API's paths.

@@ -147,7 +147,7 @@ pub fn unverifiable(down_for: Duration) -> RpcError {
     RpcError::new(
         ErrorCode::REGISTRY_UNREACHABLE,
         format!(
-            "the registry (etcd) has not answered for {} s, longer than ETCD_MAX_STALENESS_MS, so this scoped server's token cannot be checked (it may have been revoked); nothing was called; try again when the registry is back",
+            "the registry (etcd) has not answered for {} s, longer than ETCD_MAX_STALENESS_MS, so this scoped server's token cannot be checked (it may have been revoked); nothing more was sent to HubSpot; try again when the registry is back",
             down_for.as_secs()
         ),
     )

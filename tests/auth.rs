@@ -357,6 +357,61 @@ fn guessing_credentials_is_slowed_per_address() {
     assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 429);
 }
 
+/// Revocation is asked again right before each request goes to HubSpot, not only before
+/// the tool: a call waiting to retry a 429, or waiting for a rate-limit slot, sends nothing
+/// once its server is deleted, and answers as a deleted server does.
+#[test]
+fn a_call_waiting_to_retry_or_for_a_rate_limit_slot_sends_nothing_once_deleted() {
+    let refused = |reply: common::Reply| {
+        let answer = reply.json();
+        assert_eq!(answer["error"]["code"], -32001, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("deleted or has expired"), "{message}");
+    };
+    let sent = |upstream: &Server| upstream.get("/__mock/requests").json()["count"].clone();
+    // HubSpot answers 429 with Retry-After: 3, so the call waits 3 s before its retry.
+    let (upstream, server) = behind_a_slow_hubspot(0, &[("HUBSPOT_MAX_WAIT_MS", "15000")]);
+    let (id, token) = mint(&server, json!({"methods": ["read"]}));
+    common::plan(
+        &upstream,
+        json!({"method": "GET", "path": "/crm/", "status": 429, "retryAfter": 3}),
+    );
+    let call = call_body("get_contacts", json!({"limit": 1}));
+    let in_flight = batch_in_flight(&server, &token, &call);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sent(&upstream) != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first try never came"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    delete_server(&server, &id);
+    refused(in_flight.join().unwrap());
+    assert_eq!(sent(&upstream), 1, "the retry was not sent");
+
+    // One call per 10 s: the second waits about 10 s for its slot.
+    let (upstream, server) = behind_a_slow_hubspot(
+        0,
+        &[
+            ("HUBSPOT_RATE_LIMIT_PER_10S", "1"),
+            ("HUBSPOT_MAX_WAIT_MS", "15000"),
+        ],
+    );
+    let (id, token) = mint(&server, json!({"methods": ["read"]}));
+    let first = batch_in_flight(&server, &token, &call).join().unwrap();
+    assert!(
+        tool_text(&first.json()).contains("results"),
+        "{}",
+        first.text()
+    );
+    let in_flight = batch_in_flight(&server, &token, &call);
+    std::thread::sleep(Duration::from_secs(1));
+    delete_server(&server, &id);
+    refused(in_flight.join().unwrap());
+    assert_eq!(sent(&upstream), 1, "the waiting call was not sent");
+}
+
 #[test]
 fn deleting_a_server_stops_the_next_call_of_a_batch_in_flight() {
     // Every upstream answer takes 1.5 s, so the delete lands while item one runs.

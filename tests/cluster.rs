@@ -521,7 +521,7 @@ fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
     assert!(serves(&a, &after));
 
     // A record overwritten with something no replica can read is refused everywhere, not
-    // served in its old version; the log and /ready name its key.
+    // served in its old version; the log names its key, /ready counts it.
     let key = format!("servers/{account}/{}", after["id"].as_str().unwrap());
     let put = json!({"key": base64::encode(format!("/down-test/{key}").as_bytes()), "value": base64::encode(b"{garbage")});
     assert!(gateway(&etcd, "/v3/kv/put", put)["header"]["revision"].is_string());
@@ -531,12 +531,17 @@ fn etcd_down_keeps_mcp_serving_from_memory_and_refuses_admin_writes_with_503() {
             list_status(replica, after_token) == 404
         });
         assert!(gone.is_some(), "an unreadable record kept being served");
-        let ready = replica.get("/ready").json();
+        // /ready needs no credential: it counts such records and names none (no account
+        // or server id); the log names the key.
+        let ready = replica.get("/ready");
+        let shown = ready.json();
         assert_eq!(
-            ready["checks"]["registry"]["unreadable_keys"][0],
-            key.as_str(),
-            "{ready}"
+            shown["checks"]["registry"]["unreadable_records"], 1,
+            "{shown}"
         );
+        for id in [account.as_str(), after["id"].as_str().unwrap()] {
+            assert!(!ready.text().contains(id), "{shown}");
+        }
         assert!(
             replica.log().contains(&format!("key {key}")),
             "{}",
@@ -563,6 +568,21 @@ fn a_server_expiring_in_a_minute_disappears_from_every_replica_and_from_etcd() {
     let token = created["token"].as_str().unwrap().to_string();
     let id = created["id"].as_str().unwrap().to_string();
     assert!(serves(&b, &created));
+    // Past the upper bound: the same 400 as on the file store, not etcd's failure.
+    let (status, error) = admin(
+        &a,
+        "POST",
+        &format!("/integrated-account/{account}/mcp"),
+        Some(json!({"name": "forever", "expires_at": "9999-12-31T23:59:59Z"})),
+    );
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3650 days"),
+        "{error}"
+    );
     // The server and its token index are under a lease (etcd deletes them itself).
     let key = format!("/expiry-test/servers/{account}/{id}");
     let token_key = format!(

@@ -245,7 +245,6 @@ fn filter_semantics_table() {
     let has = |tags: &[String], t: &str| tags.iter().any(|x| x == t);
     let cases: Vec<(Value, Vec<String>)> = vec![
         (json!({}), select(&|_, _| true)),
-        (json!({"methods": [], "tags": []}), select(&|_, _| true)),
         (
             json!({"methods": ["read"]}),
             select(&|m, _| m == "get" || m == "list"),
@@ -324,6 +323,176 @@ fn filter_semantics_table() {
     assert_eq!(status, 400);
 }
 
+/// `POST /integrated-account/{account}/mcp` sent with `host` as the `Host` header (and
+/// `extra` headers); the status and the JSON answer.
+fn mint_with_host(server: &Server, account: &str, host: &str, extra: &str) -> (u16, Value) {
+    use std::io::Write;
+    let body = json!({"name": "by host"}).to_string();
+    let mut stream = server.connect();
+    write!(
+        stream,
+        "POST /integrated-account/{account}/mcp HTTP/1.1\r\nHost: {host}\r\n{extra}\
+         Authorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let reply = common::read_reply(&mut stream).expect("a response");
+    (reply.status, reply.json())
+}
+
+/// A minted URL is built from `PUBLIC_URL`, else from `Host` only when it names this machine
+/// (loopback): any other `Host` is the client's word, and a URL built from it could send
+/// the token's holder (and the token) elsewhere. The server is still minted, with `url: null`
+/// and a note saying to set `PUBLIC_URL`.
+#[test]
+fn minted_urls_come_from_public_url_or_a_loopback_host_only() {
+    let server = admin_server(&temp_dir("url-host"));
+    let account = default_account(&server);
+    for host in [
+        "localhost",
+        "LOCALHOST:3000",
+        "127.0.0.1:8080",
+        "127.1.2.3",
+        "[::1]:3000",
+        "[::1]",
+    ] {
+        let (status, created) = mint_with_host(&server, &account, host, "");
+        assert_eq!(status, 201, "{host}: {created}");
+        let token = created["token"].as_str().unwrap();
+        assert_eq!(
+            created["url"],
+            format!("http://{host}/mcp/{token}"),
+            "{host}"
+        );
+    }
+    let (_, created) = mint_with_host(
+        &server,
+        &account,
+        "127.0.0.1",
+        "X-Forwarded-Proto: https\r\n",
+    );
+    assert!(created["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://127.0.0.1/mcp/"));
+    for host in [
+        "evil.example.com",
+        "evil.example.com:3000",
+        "localhost.evil.example.com",
+        "localhost:80@evil.example.com",
+        "127.0.0.1:80@evil.example.com",
+        "localhost:3000/evil",
+        "[::1]x",
+        "10.0.0.1",
+        "[::2]:3000",
+    ] {
+        let (status, created) = mint_with_host(&server, &account, host, "");
+        if status == 400 {
+            // Not a host[:port] at all: the HTTP layer refused it before the admin API.
+            assert!(
+                created["message"].as_str().unwrap().contains("Host"),
+                "{created}"
+            );
+            continue;
+        }
+        assert_eq!(status, 201, "{host}: {created}");
+        assert!(created["token"].is_string(), "{host}: {created}");
+        assert_eq!(created["url"], Value::Null, "{host}: {created}");
+        let note = created["url_note"].as_str().unwrap_or_default();
+        assert!(note.contains("PUBLIC_URL"), "{host}: {created}");
+        assert!(!note.contains("evil"), "{host}: {created}");
+    }
+    // PUBLIC_URL wins over any Host.
+    let dir = temp_dir("url-public");
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_MOCK", common::fixtures()),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("PUBLIC_URL", "https://mcp.example.com/".into()),
+        ],
+        "listening on http://",
+    );
+    let account = default_account(&server);
+    for host in ["evil.example.com", "localhost"] {
+        let (status, created) = mint_with_host(&server, &account, host, "");
+        assert_eq!(status, 201, "{created}");
+        let token = created["token"].as_str().unwrap();
+        assert_eq!(
+            created["url"],
+            format!("https://mcp.example.com/mcp/{token}")
+        );
+        assert!(created.get("url_note").is_none(), "{created}");
+    }
+}
+
+/// An explicit empty list would read as "no restriction" (a full read/write/delete
+/// server) where the admin most likely meant "nothing": it is refused, on create and on
+/// PATCH, with the way to ask for no restriction; so is a config that selects no tool.
+#[test]
+fn empty_lists_and_configs_matching_nothing_are_refused_on_create_and_patch() {
+    let server = admin_server(&temp_dir("empty-filter"));
+    let account = default_account(&server);
+    let (status, created) = mint(&server, &account, json!({"methods": ["read"]}));
+    assert_eq!(status, 201, "{created}");
+    let patch_path = format!(
+        "/integrated-account/{account}/mcp/{}",
+        created["id"].as_str().unwrap()
+    );
+    let cases = [
+        (json!({"methods": []}), "config.methods"),
+        (json!({"tags": []}), "config.tags"),
+        (
+            json!({"methods": [], "tags": ["contacts"]}),
+            "config.methods",
+        ),
+        (json!({"methods": ["read"], "tags": []}), "config.tags"),
+    ];
+    for (config, field) in cases {
+        let (status, error) = mint(&server, &account, config.clone());
+        let (patch_status, patch_error) = admin(
+            &server,
+            "PATCH",
+            &patch_path,
+            Some(json!({"config": config.clone()})),
+        );
+        for (status, error) in [(status, error), (patch_status, patch_error)] {
+            assert_eq!(status, 400, "{config}: {error}");
+            let message = error["message"].as_str().unwrap();
+            assert!(
+                message.contains(field) && message.contains("omit"),
+                "{config}: {message}"
+            );
+        }
+    }
+    for config in [
+        json!({"methods": ["delete"], "tags": ["owners"]}),
+        json!({"tags": ["nothing-has-this-tag"]}),
+    ] {
+        let (status, error) = admin(
+            &server,
+            "PATCH",
+            &patch_path,
+            Some(json!({"config": config.clone()})),
+        );
+        assert_eq!(status, 400, "{config}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("selects no tool"),
+            "{error}"
+        );
+    }
+    // Nothing above changed the server; omitting the fields still means every tool.
+    let (_, shown) = admin(&server, "GET", &patch_path, None);
+    assert_eq!(shown["config"], json!({"methods": ["read"]}));
+    let (status, created) = mint(&server, &account, json!({"methods": null}));
+    assert_eq!(status, 201, "{created}");
+}
+
 #[test]
 fn expiry_is_checked_at_create_and_an_expired_server_is_gone() {
     let dir = temp_dir("expiry");
@@ -346,6 +515,35 @@ fn expiry_is_checked_at_create_and_an_expired_server_is_gone() {
             assert_eq!(status, 400, "{bad}: {error}");
             assert!(error["message"].as_str().unwrap().contains("expires_at"));
         }
+        // The upper bound: ten years ahead (3650 days) is the latest, on create and PATCH.
+        for far in [
+            json!("9999-12-31T23:59:59Z"),
+            json!(rfc3339_in(3651 * 86400)),
+        ] {
+            let (status, error) = admin(
+                &server,
+                "POST",
+                &path,
+                Some(json!({"name": "x", "expires_at": far})),
+            );
+            assert_eq!(status, 400, "{far}: {error}");
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains("at most 3650 days"), "{message}");
+        }
+        let (status, created) = admin(
+            &server,
+            "POST",
+            &path,
+            Some(json!({"name": "decade", "expires_at": rfc3339_in(3649 * 86400)})),
+        );
+        assert_eq!(status, 201, "{created}");
+        let (status, error) = admin(
+            &server,
+            "PATCH",
+            &format!("{path}/{}", created["id"].as_str().unwrap()),
+            Some(json!({"expires_at": "9999-12-31T23:59:59Z"})),
+        );
+        assert_eq!(status, 400, "{error}");
         let (status, created) = admin(
             &server,
             "POST",
@@ -851,4 +1049,228 @@ fn servers_per_account_are_capped_with_a_clear_409() {
     // The servers already minted keep working.
     let ping = rpc(&server, &first, "ping", json!({}));
     assert!(ping.get("result").is_some(), "{ping}");
+}
+
+/// A server that can write records but not read them must not read through its writes:
+/// each write tool answers only what the caller sent or needs (the id, the properties it
+/// set as sent, `createdAt`/`updatedAt`; for other writes, the arguments), never another
+/// property HubSpot returned, and an update that sets nothing (a read by another name) is
+/// refused before HubSpot. The mock answers writes with whole records, so a property that
+/// was not sent shows whether the answer was cut.
+#[test]
+fn write_only_servers_answer_writes_with_only_what_was_sent() {
+    let server = admin_server(&temp_dir("write-only"));
+    let account = default_account(&server);
+    let write_only = scoped_path(&server, &account, json!({"methods": ["write"]}));
+    let call = |path: &str, name: &str, args: &Value| {
+        rpc(
+            &server,
+            path,
+            "tools/call",
+            json!({"name": name, "arguments": args}),
+        )
+    };
+    let answer = |path: &str, name: &str, args: &Value| -> Value {
+        let reply = call(path, name, args);
+        assert!(reply["result"]["isError"].is_null(), "{name}: {reply}");
+        serde_json::from_str(&tool_text(&reply)).unwrap_or_else(|e| panic!("{name}: {e}: {reply}"))
+    };
+    let refused = |path: &str, name: &str, args: &Value, says: &str| {
+        let reply = call(path, name, args);
+        assert_eq!(reply["error"]["code"], -32602, "{name}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{name}: {message}");
+    };
+    let only = |value: &Value, allowed: &[&str]| {
+        for key in value.as_object().unwrap().keys() {
+            assert!(allowed.contains(&key.as_str()), "{key} in {value}");
+        }
+    };
+    const RECORD: &[&str] = &["id", "properties", "createdAt", "updatedAt"];
+    // (type, singular, create's properties, as HubSpot stores them, an id, an update)
+    let types = [
+        (
+            "contact",
+            json!({"email": "ada@lovelace.example", "firstname": "Ada"}),
+            "101",
+            json!({"jobtitle": "Countess"}),
+        ),
+        (
+            "company",
+            json!({"name": "Fjord Freight", "numberofemployees": 40}),
+            "5002",
+            json!({"city": "Bergen"}),
+        ),
+        (
+            "deal",
+            json!({"dealname": "Pilot", "amount": "18000", "pipeline": "default", "dealstage": "qualifiedtobuy"}),
+            "9002",
+            json!({"dealstage": "closedwon"}),
+        ),
+        (
+            "ticket",
+            json!({"subject": "Export stuck", "hs_pipeline": "0", "hs_pipeline_stage": "1"}),
+            "7002",
+            json!({"hs_pipeline_stage": "4"}),
+        ),
+        (
+            "note",
+            json!({"hs_note_body": "Kick-off booked", "hs_timestamp": "2025-02-01T09:00:00Z"}),
+            "8002",
+            json!({"hs_note_body": "Edited"}),
+        ),
+        (
+            "task",
+            json!({"hs_task_subject": "Send the proposal", "hs_timestamp": "2025-03-01T09:00:00Z"}),
+            "6002",
+            json!({"hs_task_status": "COMPLETED"}),
+        ),
+    ];
+    for (singular, properties, existing, change) in types {
+        let (create, update) = (format!("create_{singular}"), format!("update_{singular}"));
+        // create_contact takes the properties as top-level arguments.
+        let args = if singular == "contact" {
+            properties.clone()
+        } else {
+            json!({ "properties": properties })
+        };
+        let created = answer(&write_only, &create, &args);
+        only(&created, RECORD);
+        assert!(created["id"].is_string(), "{created}");
+        let stored: serde_json::Map<String, Value> = properties
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    json!(v.as_str().map_or_else(|| v.to_string(), str::to_string)),
+                )
+            })
+            .collect();
+        assert_eq!(created["properties"], Value::Object(stored), "{create}");
+        let updated = answer(
+            &write_only,
+            &update,
+            &json!({"id": existing, "properties": change}),
+        );
+        only(&updated, RECORD);
+        assert_eq!(updated["id"], existing, "{updated}");
+        assert_eq!(updated["properties"], change, "{update}");
+        refused(
+            &write_only,
+            &update,
+            &json!({"id": existing, "properties": {}}),
+            "properties",
+        );
+    }
+    // Batches: each result with the properties its own input set.
+    let inputs = [
+        json!({"email": "b1@batch.example"}),
+        json!({"email": "b2@batch.example", "firstname": "Bea"}),
+    ];
+    let created = answer(
+        &write_only,
+        "batch_create_records",
+        &json!({"objectType": "contacts", "inputs": inputs.iter().map(|p| json!({"properties": p})).collect::<Vec<_>>()}),
+    );
+    only(&created, &["status", "results", "errors", "numErrors"]);
+    let results = created["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{created}");
+    for result in results {
+        only(result, RECORD);
+        assert!(inputs.contains(&result["properties"]), "{created}");
+    }
+    assert_ne!(results[0]["properties"], results[1]["properties"]);
+    let updated = answer(
+        &write_only,
+        "batch_update_records",
+        &json!({"objectType": "contacts", "inputs": [{"id": "101", "properties": {"jobtitle": "Chair"}}]}),
+    );
+    only(&updated, &["status", "results", "errors", "numErrors"]);
+    only(&updated["results"][0], RECORD);
+    assert_eq!(updated["results"][0]["id"], "101");
+    assert_eq!(
+        updated["results"][0]["properties"],
+        json!({"jobtitle": "Chair"})
+    );
+    refused(
+        &write_only,
+        "batch_update_records",
+        &json!({"objectType": "contacts", "inputs": [{"id": "101", "properties": {"jobtitle": "x"}}, {"id": "102", "properties": {}}]}),
+        "inputs[1]",
+    );
+    // Other writes answer their arguments.
+    for (name, args) in [
+        (
+            "create_association",
+            json!({"objectType": "deals", "id": "9005", "toObjectType": "tickets", "toId": "7004"}),
+        ),
+        (
+            "create_property",
+            json!({"objectType": "contacts", "name": "favorite_color", "label": "Favorite color", "type": "string", "fieldType": "text", "groupName": "contactinformation"}),
+        ),
+        (
+            "update_property",
+            json!({"objectType": "contacts", "name": "jobtitle", "label": "Role"}),
+        ),
+    ] {
+        let mut echoed = answer(&write_only, name, &args);
+        for key in ["createdAt", "updatedAt"] {
+            echoed.as_object_mut().unwrap().remove(key);
+        }
+        assert_eq!(echoed, args, "{name}");
+    }
+    refused(
+        &write_only,
+        "update_property",
+        &json!({"objectType": "contacts", "name": "jobtitle"}),
+        "label",
+    );
+    let deleted = answer(&write_only, "delete_contact", &json!({"id": "103"}));
+    only(&deleted, &["id", "archived"]);
+
+    // The reported server: update-only on contacts could read any contact by id.
+    let update_only = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["update"], "tags": ["contacts"]}),
+    );
+    refused(
+        &update_only,
+        "update_contact",
+        &json!({"id": "101", "properties": {}}),
+        "properties",
+    );
+    let reply = call(
+        &update_only,
+        "update_contact",
+        &json!({"id": "102", "properties": {"jobtitle": "CFO"}}),
+    );
+    assert!(!tool_text(&reply).contains('@'), "no email: {reply}");
+    // In discovery mode too.
+    let discovery = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["update"], "tool_exposure": "discovery"}),
+    );
+    let reply = call(
+        &discovery,
+        "call_tool",
+        &json!({"name": "update_contact", "arguments": {"id": "102", "properties": {"jobtitle": "CFO"}}}),
+    );
+    assert!(tool_text(&reply).contains("CFO"), "{reply}");
+    assert!(!tool_text(&reply).contains('@'), "no email: {reply}");
+    // A server that can read contacts anyway gets HubSpot's whole answer.
+    let read_write = scoped_path(
+        &server,
+        &account,
+        json!({"methods": ["read", "update"], "tags": ["contacts"]}),
+    );
+    let record = answer(
+        &read_write,
+        "update_contact",
+        &json!({"id": "102", "properties": {"jobtitle": "CFO"}}),
+    );
+    assert!(record["properties"]["email"].is_string(), "{record}");
 }

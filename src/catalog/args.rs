@@ -63,6 +63,18 @@ pub fn required<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str,
     Ok(value)
 }
 
+/// The properties an update sets (`name` says where, for the error): at least one. An
+/// update that sets nothing changes nothing and only reads the record back, so it is
+/// refused before HubSpot is called.
+pub fn changes<'a>(properties: Option<&'a Value>, name: &str) -> Result<&'a Value, ToolError> {
+    match properties {
+        Some(value @ Value::Object(set)) if !set.is_empty() => Ok(value),
+        _ => Err(ToolError::InvalidArguments(format!(
+            "argument '{name}' must set at least one property, such as {{\"jobtitle\": \"CEO\"}}: an update that sets nothing is refused"
+        ))),
+    }
+}
+
 /// An object type argument: a name (`contacts`, `p_machines`) or an id (`0-1`,
 /// `2-3508482`), checked to be one path segment.
 pub fn object_type<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ToolError> {

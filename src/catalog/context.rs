@@ -364,6 +364,13 @@ fn property_call(
         .filter(|(k, _)| k.as_str() != "objectType" && (create || k.as_str() != "name"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if !create && body.is_empty() {
+        return Err(ToolError::InvalidArguments(
+            "give at least one of label, description, groupName, fieldType, options or hidden \
+             to change: an update that changes nothing is refused"
+                .into(),
+        ));
+    }
     let (method, path) = if create {
         (Method::Post, client.path(Endpoint::CreateProperty, &[ty]))
     } else {

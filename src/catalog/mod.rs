@@ -10,6 +10,7 @@ mod args;
 mod cap;
 mod context;
 pub mod discovery;
+mod echo;
 mod objects;
 mod output;
 mod schema;
@@ -21,6 +22,7 @@ use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
 pub use cap::{Fitted, DEFAULT_RESULT_LIMIT};
+pub use echo::Echo;
 pub use schema::check_arguments;
 
 /// What a tool runs: the HubSpot client and the already-checked arguments in, the result
@@ -104,10 +106,14 @@ pub struct Tool {
     pub handler: ToolFn,
     /// The HubSpot scopes it needs (from its tags and effect; see [`scopes`]).
     pub scopes: Vec<scopes::Scope>,
+    /// What it answers on a server that cannot read what it writes (see [`echo`]).
+    pub echo: Echo,
 }
 
 impl Tool {
-    /// A tool; `read_only` and `scopes` follow from the spec's effect and tags.
+    /// A tool; `read_only` and `scopes` follow from the spec's effect and tags, and so does
+    /// `echo` until [`Tool::echoing`] says better: a tool that creates or updates answers its
+    /// arguments on a server that cannot read what it writes.
     fn new(spec: ToolSpec) -> Tool {
         let ToolSpec {
             name,
@@ -132,7 +138,16 @@ impl Tool {
             tags,
             handler,
             scopes: scopes::required(tags, effect),
+            echo: match effect {
+                Effect::Read | Effect::Delete => Echo::Whole,
+                Effect::Create | Effect::Update => Echo::Arguments,
+            },
         }
+    }
+
+    /// The same tool answering as `echo` says on a server that cannot read what it writes.
+    fn echoing(self, echo: Echo) -> Tool {
+        Tool { echo, ..self }
     }
 
     /// The tool as `tools/list` shows it; `structured` adds the `outputSchema` (protocol
@@ -159,19 +174,28 @@ impl Tool {
     }
 
     /// Runs the tool and fits its result under `result_limit` bytes of pretty JSON
-    /// (`TOOL_RESULT_MAX_BYTES`, see [`cap`]), returned with that text. A 401 or 403 from HubSpot names the scopes
-    /// this call needs and where to add them.
+    /// (`TOOL_RESULT_MAX_BYTES`, see [`cap`]), returned with that text; `echo_only` (a
+    /// server that cannot read what this tool writes) cuts the answer as [`Tool::echo`]
+    /// says. A 401 or 403 from HubSpot names the scopes this call needs and where to add
+    /// them.
     pub fn run(
         &self,
         client: &Client,
         args: &Map<String, Value>,
         result_limit: usize,
+        echo_only: bool,
     ) -> Result<cap::Fitted, ToolError> {
-        let run = || {
+        let answer = |args: &Map<String, Value>| {
             let value = (self.handler)(client, args)?;
-            cap::fit(value, &self.input_schema, args, result_limit, |smaller| {
-                (self.handler)(client, smaller)
+            Ok(if echo_only {
+                self.echo.apply(args, value)
+            } else {
+                value
             })
+        };
+        let run = || {
+            let value = answer(args)?;
+            cap::fit(value, &self.input_schema, args, result_limit, answer)
         };
         run().map_err(|err| match err {
             ToolError::HubSpot(err) => ToolError::HubSpot(

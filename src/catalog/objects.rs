@@ -5,7 +5,9 @@
 //! argument ([`GENERIC`]: `get_records`, `batch_create_records`, ...).
 
 use super::args::{self, push_query};
-use super::{leak, output, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES};
+use super::{
+    leak, output, Echo, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES,
+};
 use crate::hubspot::{Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
@@ -162,7 +164,7 @@ pub fn tool(target: Target, op: Op) -> Tool {
         Target::Fixed(object) => std::slice::from_ref(&object.name),
         Target::Any => &["records"],
     };
-    Tool::new(ToolSpec {
+    let tool = Tool::new(ToolSpec {
         name: leak(tool_name(target, op)),
         title: leak(title),
         description: leak(description),
@@ -172,7 +174,12 @@ pub fn tool(target: Target, op: Op) -> Tool {
         input_schema: input_schema(target, op),
         output_schema: output_schema(op),
         handler: handler(target, op),
-    })
+    });
+    match op {
+        Op::Create | Op::Update => tool.echoing(Echo::Record),
+        Op::BatchCreate | Op::BatchUpdate => tool.echoing(Echo::Batch),
+        _ => tool,
+    }
 }
 
 /// The title and model-facing description of a generated tool.
@@ -396,9 +403,9 @@ fn handler(target: Target, op: Op) -> ToolFn {
             }
             Op::Update => {
                 let id = args::required(args, "id")?;
+                let properties = args::changes(args.get("properties"), "properties")?;
                 let path = client.path(Endpoint::UpdateObject, &[ty, id]);
-                let body =
-                    json!({ "properties": args.get("properties").cloned().unwrap_or(json!({})) });
+                let body = json!({ "properties": properties });
                 Ok(client.call(Method::Patch, path, Some(body))?)
             }
             Op::Delete => {
@@ -425,12 +432,18 @@ fn handler(target: Target, op: Op) -> ToolFn {
                 "create",
                 json!({ "inputs": args.get("inputs") }),
             ),
-            Op::BatchUpdate => batch(
-                client,
-                ty,
-                "update",
-                json!({ "inputs": args.get("inputs") }),
-            ),
+            Op::BatchUpdate => {
+                let inputs = args.get("inputs").and_then(Value::as_array);
+                for (i, input) in inputs.into_iter().flatten().enumerate() {
+                    args::changes(input.get("properties"), &format!("inputs[{i}].properties"))?;
+                }
+                batch(
+                    client,
+                    ty,
+                    "update",
+                    json!({ "inputs": args.get("inputs") }),
+                )
+            }
         }
     })
 }

@@ -5,7 +5,9 @@
 
 use super::args::{self, DEFAULT_LIMIT};
 use super::objects::{self, Op};
-use super::{leak, output, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES};
+use super::{
+    leak, output, Echo, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES,
+};
 use serde_json::{json, Map, Value};
 
 /// The seed's tools, in the seed's order.
@@ -40,7 +42,8 @@ pub fn seed() -> Vec<Tool> {
             }),
             output_schema: output::record(),
             handler: Box::new(create_contact),
-        }),
+        })
+        .echoing(Echo::Fields(&CONTACT_FIELDS)),
         Tool::new(ToolSpec {
             name: "search_contacts",
             title: "Search contacts",
@@ -100,6 +103,9 @@ fn list_tool(object: &'static ObjectType, description: &'static str) -> Tool {
     })
 }
 
+/// `create_contact`'s arguments, each a contact property.
+const CONTACT_FIELDS: [&str; 4] = ["firstname", "lastname", "email", "company"];
+
 fn create_contact(
     client: &crate::hubspot::Client,
     args: &Map<String, Value>,
@@ -110,7 +116,7 @@ fn create_contact(
             "argument 'email' must be an email address like name@example.com, got '{email}'"
         )));
     }
-    let properties: Map<String, Value> = ["firstname", "lastname", "email", "company"]
+    let properties: Map<String, Value> = CONTACT_FIELDS
         .iter()
         .filter_map(|key| Some((key.to_string(), args.get(*key)?.clone())))
         .collect();

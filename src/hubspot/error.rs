@@ -47,6 +47,9 @@ pub enum HubSpotError {
     /// The request was sent, then the connection failed before HubSpot's whole answer came
     /// (a reset, a close mid-body).
     Lost(String),
+    /// The client's gate ([`super::Gate`]) stopped the call before a request was sent: the
+    /// caller's access was withdrawn (a scoped server deleted or expired) while it waited.
+    Withdrawn(String),
 }
 
 impl HubSpotError {
@@ -164,7 +167,9 @@ impl HubSpotError {
             HubSpotError::MaybeCreated(cause) => {
                 HubSpotError::MaybeCreated(Box::new(cause.sanitized(secret)))
             }
-            other @ (HubSpotError::Timeout | HubSpotError::Busy) => other,
+            other @ (HubSpotError::Timeout | HubSpotError::Busy | HubSpotError::Withdrawn(_)) => {
+                other
+            }
         }
     }
 
@@ -395,6 +400,7 @@ impl fmt::Display for HubSpotError {
             HubSpotError::Lost(why) => {
                 write!(f, "HubSpot's answer did not arrive in full: {why}")
             }
+            HubSpotError::Withdrawn(why) => write!(f, "{why}"),
             HubSpotError::MaybeCreated(cause) => write!(
                 f,
                 "{cause}. This create was not retried because HubSpot may have made the record anyway: search for it (e.g. by email or name) before creating it again"

@@ -126,6 +126,11 @@ impl Default for Settings {
     }
 }
 
+/// A check run right before each request is sent: after any wait for a rate-limit slot,
+/// and again before each retry. An `Err` ends the call with [`HubSpotError::Withdrawn`]
+/// and nothing more is sent, so a scoped server deleted while its call waits stops there.
+pub type Gate = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 /// The first retry's back-off (doubled for each further retry, with jitter).
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 
@@ -146,6 +151,8 @@ pub struct Client {
     version: ApiVersion,
     /// The largest answer body read (`HUBSPOT_MAX_RESPONSE_BYTES`).
     max_response_bytes: u64,
+    /// Asked right before each request is sent (a scoped server's: is it still live?).
+    gate: Option<Gate>,
 }
 
 /// The caller of `/mcp` and stdio (the server's own, unscoped client).
@@ -174,6 +181,7 @@ impl Client {
             version: settings.api_version,
             caller: DEFAULT_CALLER.into(),
             max_response_bytes: settings.max_response_bytes,
+            gate: None,
         }
     }
 
@@ -182,6 +190,14 @@ impl Client {
     pub fn for_server(self, server_id: &str) -> Client {
         Client {
             caller: server_id.into(),
+            ..self
+        }
+    }
+
+    /// The same client asking `gate` right before each request it sends (see [`Gate`]).
+    pub fn gated(self, gate: Gate) -> Client {
+        Client {
+            gate: Some(gate),
             ..self
         }
     }
@@ -251,7 +267,8 @@ impl Client {
     }
 
     /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
-    /// limits and retrying what is safe to retry (see [`retry`]). Every wait parks the
+    /// limits and retrying what is safe to retry (see [`retry`]); the gate, if any, is asked
+    /// right before each try. Every wait parks the
     /// calling coroutine, never its worker thread, and the HTTP exchange runs on the pool.
     pub fn call(
         &self,
@@ -266,6 +283,10 @@ impl Client {
             self.limiter
                 .wait_turn(&self.caller, search, crate::timer::sleep)
                 .map_err(refused)?;
+            // After the wait and before every try, retries included.
+            if let Some(gate) = &self.gate {
+                gate().map_err(HubSpotError::Withdrawn)?;
+            }
             let err = match self.attempt(method, path.clone(), body.clone()) {
                 Ok(value) => return Ok(value),
                 // Before it is logged or returned: no echoed token, no page of text.

@@ -10,8 +10,8 @@ pub mod version;
 
 use crate::catalog::discovery::{self, MetaTool, ToolExposure};
 use crate::catalog::{self, Fitted, ObjectType, Tool, ToolError, OBJECT_TYPES};
-use crate::hubspot::Client;
-use crate::jsonrpc::RpcError;
+use crate::hubspot::{Client, HubSpotError};
+use crate::jsonrpc::{ErrorCode, RpcError};
 pub use exchange::{exchange, http_status};
 pub use method::Method;
 use serde_json::{json, Map, Value};
@@ -55,6 +55,9 @@ pub struct Exposure {
     listable: Vec<&'static ObjectType>,
     /// The object types whose get tool is exposed: templates `hubspot://<type>/{id}`.
     gettable: Vec<&'static ObjectType>,
+    /// The tags of the exposed tools that read: a tool that writes records of no such tag
+    /// answers only what its caller sent (see [`Exposure::echoes_only`]).
+    readable: Vec<&'static str>,
     /// The meta-tools and their definitions in discovery mode; empty otherwise.
     meta: Vec<(MetaTool, Value)>,
     /// How `tools/list` shows the tools.
@@ -83,6 +86,12 @@ impl Exposure {
                 .collect()
         };
         let (listable, gettable) = (having(ObjectType::list_tool), having(ObjectType::get_tool));
+        let mut readable: Vec<&'static str> = Vec::new();
+        for tag in tools.iter().filter(|t| t.read_only).flat_map(|t| t.tags) {
+            if !readable.contains(tag) {
+                readable.push(tag);
+            }
+        }
         let meta: Vec<(MetaTool, Value)> = match mode {
             ToolExposure::All => Vec::new(),
             ToolExposure::Discovery => MetaTool::ALL
@@ -94,6 +103,7 @@ impl Exposure {
             tools,
             listable,
             gettable,
+            readable,
             meta,
             mode,
             pages_json: Default::default(),
@@ -152,6 +162,14 @@ impl Exposure {
     /// How many tools are exposed (reachable, whether listed or found through discovery).
     pub fn len(&self) -> usize {
         self.tools.len()
+    }
+
+    /// True when `tool` writes and no exposed tool reads what it writes (none shares a tag
+    /// with it): its answer then carries only what the caller sent ([`Tool::echo`]), or the
+    /// write would read what the server was not given (an update-only contacts server
+    /// reading any contact by id). `/mcp`, which reads everything, never cuts an answer.
+    fn echoes_only(&self, tool: &Tool) -> bool {
+        !tool.read_only && !tool.tags.iter().any(|tag| self.readable.contains(tag))
     }
 
     /// True when the tool called `name` is exposed (listed or reachable through discovery).
@@ -316,7 +334,8 @@ impl Server<'_> {
         }
         catalog::check_arguments(args, &tool.input_schema)
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
-        match tool.run(self.client, args, self.exposure.settings.result_limit) {
+        let limit = self.exposure.settings.result_limit;
+        match tool.run(self.client, args, limit, self.exposure.echoes_only(tool)) {
             Ok(Fitted { value, text }) => {
                 let mut result = text_result(text);
                 if structured {
@@ -327,12 +346,24 @@ impl Server<'_> {
             Err(ToolError::InvalidArguments(why)) => {
                 Err(RpcError::invalid_params(format!("{name}: {why}")))
             }
+            Err(ToolError::HubSpot(HubSpotError::Withdrawn(why))) => {
+                Err(withdrawn(self.recheck, Some(tool), why))
+            }
             Err(ToolError::HubSpot(err)) => Ok(json!({
                 "content": [{ "type": "text", "text": err.to_string() }],
                 "isError": true
             })),
         }
     }
+}
+
+/// The error of a call whose HubSpot client's gate stopped it while it waited
+/// ([`HubSpotError::Withdrawn`]): what the recheck says now (deleted, expired, narrowed,
+/// or the registry out of reach), else -32001 with the gate's reason.
+fn withdrawn(recheck: Option<Recheck>, tool: Option<&Tool>, why: String) -> RpcError {
+    recheck
+        .and_then(|recheck| recheck(tool).err())
+        .unwrap_or_else(|| RpcError::new(ErrorCode::UNAUTHORIZED, why))
 }
 
 /// A list result built per request (resources, templates, prompts), paged.

@@ -84,15 +84,13 @@ pub fn read(
         .iter()
         .find(|o| o.name == name)
         .ok_or_else(|| not_found(available(exposure)))?;
-    if let Some(recheck) = recheck {
-        let tool = if id.is_some() {
-            object.get_tool()
-        } else {
-            object.list_tool()
-        };
-        if let Some(tool) = crate::catalog::find(&tool) {
-            recheck(Some(tool))?;
-        }
+    let tool = crate::catalog::find(&if id.is_some() {
+        object.get_tool()
+    } else {
+        object.list_tool()
+    });
+    if let (Some(recheck), Some(tool)) = (recheck, tool) {
+        recheck(Some(tool))?;
     }
     let answer = match id {
         None => client.list_objects(object.name, PAGE, None, &[]),
@@ -110,6 +108,7 @@ pub fn read(
                 object.singular
             )))
         }
+        Err(HubSpotError::Withdrawn(why)) => return Err(super::withdrawn(recheck, tool, why)),
         Err(err) => return Err(RpcError::internal(err.to_string())),
     };
     Ok(json!({

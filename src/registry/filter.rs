@@ -4,8 +4,9 @@
 //!   three groups: `read` (get, list), `write` (create, update, delete) and `custom` (any
 //!   method that is not one of those five, such as `search`).
 //! - `tags` keeps tools carrying any listed tag (also case-insensitive).
-//! - Both given: a tool must pass both (AND). Omitted or empty: no restriction, so an
-//!   omitted or empty config exposes every tool.
+//! - Both given: a tool must pass both (AND). Omitted: no restriction, so an omitted or
+//!   empty config exposes every tool. The admin API refuses an explicit empty list
+//!   (`registry::input`); one in a record stored before that rule still reads as omitted.
 //!
 //! - `tool_exposure` (`all`, the default, or `discovery`) says how the selected tools are
 //!   listed: each one, or only the meta-tools that search, describe and call them (see
@@ -275,6 +276,7 @@ mod tests {
         let all: Vec<usize> = (0..CATALOG.len()).collect();
         let cases = [
             (json!({}), all.clone()),
+            // Stored before the admin API refused empty lists: still no restriction.
             (json!({"methods": [], "tags": []}), all.clone()),
             (json!({"methods": null}), all.clone()),
             (json!({"methods": ["read"]}), vec![0, 1, 2, 3]),

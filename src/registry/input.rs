@@ -1,8 +1,8 @@
 //! The admin API's request bodies parsed into typed inputs, at the edge: after this, the
 //! registry's rules work on types, and every field error is a 400 naming the field.
 
-use super::MIN_EXPIRY_MS;
 use super::{clock, Catalog, RegistryError, ToolFilter, MAX_HUBSPOT_TOKEN_LEN, MAX_NAME_LEN};
+use super::{MAX_EXPIRY_DAYS, MIN_EXPIRY_MS};
 use serde_json::{Map, Value};
 
 /// `POST /integrated-account`: `{name, private_app_token}` or `{name, mock: true}`.
@@ -61,7 +61,7 @@ pub struct NewServer {
     pub name: String,
     /// The config as it will be stored (normalised by [`ToolFilter::parse`]).
     pub config: Value,
-    /// When it expires (RFC 3339, UTC, milliseconds), at least a minute ahead.
+    /// When it expires (RFC 3339, UTC, milliseconds), a minute to ten years ahead.
     pub expires_at: Option<String>,
 }
 
@@ -129,8 +129,26 @@ impl ServerPatch {
     }
 }
 
-/// A config that parses and selects at least one tool of `catalog`, normalised.
+/// A config that parses and selects at least one tool of `catalog`, normalised. An explicit
+/// empty `methods` or `tags` is refused: it would read as "no restriction" (every tool, writes
+/// and deletes included) where the admin more likely meant "none". Records stored before this
+/// rule keep their meaning, so the check is here, on what the admin API is sent, and not in
+/// [`ToolFilter::parse`], which also reads stored records.
 fn config_field(value: Option<&Value>, catalog: &Catalog<'_>) -> Result<Value, RegistryError> {
+    if let Some(Value::Object(obj)) = value {
+        for key in ["methods", "tags"] {
+            if obj
+                .get(key)
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+            {
+                return Err(RegistryError::bad(format!(
+                    "config.{key} is an empty list, which would select no tool; omit \
+                     config.{key} (or set it to null) for no restriction on {key}"
+                )));
+            }
+        }
+    }
     let (filter, config) = ToolFilter::parse(value)?;
     filter.check_selects_some(catalog)?;
     Ok(config)
@@ -170,8 +188,8 @@ fn name_field(obj: &Map<String, Value>) -> Result<Option<String>, RegistryError>
     }
 }
 
-/// `expires_at`: `null` (no expiry) or an RFC 3339 time at least a minute ahead of `now_ms`,
-/// returned normalised to UTC with milliseconds.
+/// `expires_at`: `null` (no expiry) or an RFC 3339 time at least a minute and at most
+/// [`MAX_EXPIRY_DAYS`] ahead of `now_ms`, returned normalised to UTC with milliseconds.
 fn expires_at_field(value: &Value, now_ms: i64) -> Result<Option<String>, RegistryError> {
     let text = match value {
         Value::Null => return Ok(None),
@@ -193,6 +211,13 @@ fn expires_at_field(value: &Value, now_ms: i64) -> Result<Option<String>, Regist
         return Err(RegistryError::bad(format!(
             "expires_at must be at least {} seconds in the future (now is {})",
             MIN_EXPIRY_MS / 1000,
+            clock::format_millis(now_ms)
+        )));
+    }
+    if at > now_ms.saturating_add(MAX_EXPIRY_DAYS * 86_400_000) {
+        return Err(RegistryError::bad(format!(
+            "expires_at must be at most {MAX_EXPIRY_DAYS} days (about ten years) in the future \
+             (now is {}); omit it or set it to null for a server that does not expire",
             clock::format_millis(now_ms)
         )));
     }

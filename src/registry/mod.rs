@@ -67,6 +67,10 @@ pub const ADMIN_IDENTITY: &str = "admin";
 pub const MAX_NAME_LEN: usize = 200;
 /// How far in the future `expires_at` must be, at least.
 pub const MIN_EXPIRY_MS: i64 = 60_000;
+/// How far in the future `expires_at` may be, at most, in days (about ten years): a token
+/// meant to last forever is minted without an expiry, and a bound keeps every store's
+/// arithmetic on the date (etcd's lease, the file's parse) far from its limits.
+pub const MAX_EXPIRY_DAYS: i64 = 3650;
 /// The page size when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 20;
 /// The largest `limit` accepted.
@@ -492,15 +496,13 @@ const WATCH_WAIT: Duration = Duration::from_secs(5);
 /// Records per change when importing: each server is up to two compares and two puts, and
 /// etcd refuses transactions of more than 128 operations by default.
 const IMPORT_BATCH: usize = 40;
-/// How many unreadable keys `/ready` names (all are counted).
-const MAX_UNREADABLE_SHOWN: usize = 10;
 /// How often a change that lost a race with another replica is applied again to the fresh
 /// copy before the admin gets 409.
 const MAX_ATTEMPTS: usize = 20;
 
 /// A record as a store's watch delivers it (see [`Registry::apply_remote`]).
 pub(crate) struct RemoteEvent {
-    /// Its key in the store (below the prefix), for logs and `/ready`.
+    /// Its key in the store (below the prefix), for logs.
     key: String,
     /// Which record.
     record: RemoteRecord,
@@ -539,7 +541,7 @@ pub struct Registry {
     /// The most live scoped servers one account may have (`MAX_SERVERS_PER_ACCOUNT`).
     max_servers_per_account: usize,
     /// Store keys whose current value could not be read (see [`Registry::apply_remote`]),
-    /// shown in `/ready` until a readable value or a delete replaces them.
+    /// counted in `/ready` until a readable value or a delete replaces them.
     unreadable: Mutex<BTreeSet<String>>,
 }
 
@@ -583,12 +585,10 @@ impl Registry {
     pub fn check(&self) -> Option<Value> {
         let mut check = self.backend.check()?;
         let unreadable = lock(&self.unreadable);
+        // A count only: `/ready` needs no credential, and a key names an account and a
+        // server (each key is in the log, at error level, when it is refused).
         if !unreadable.is_empty() {
             check["unreadable_records"] = json!(unreadable.len());
-            check["unreadable_keys"] = json!(unreadable
-                .iter()
-                .take(MAX_UNREADABLE_SHOWN)
-                .collect::<Vec<_>>());
         }
         Some(check)
     }
@@ -717,7 +717,7 @@ impl Registry {
     /// A record whose value cannot be read (not JSON, not valid, or sealed under another
     /// key) fails closed: it is removed from memory (an account with its servers' tokens),
     /// never kept in the version the store says was replaced; the error names its key (not
-    /// its content) and `/ready` lists it until a readable value or a delete replaces it.
+    /// its content) and `/ready` counts it until a readable value or a delete replaces it.
     pub(crate) fn apply_remote(&self, revision: i64, events: Vec<RemoteEvent>, reload: bool) {
         let default_token = match &*lock(&self.default_auth) {
             Some(AccountAuth::Token(token)) => Some(token.clone()),
@@ -930,19 +930,19 @@ impl Registry {
     ) -> Result<Value, RegistryError> {
         lock(&self.state).account(account_id)?;
         let input = NewServer::parse(body, catalog, now_ms)?;
-        self.mint_server(account_id, input, created_by, base_url, now_ms)
+        self.mint_server(account_id, input, created_by, Some(base_url), now_ms)
     }
 
     /// `POST /integrated-account/{account_id}/mcp`: checks the account's server count (409
     /// at `MAX_SERVERS_PER_ACCOUNT` live servers), mints a token and returns the server with
-    /// `token` and `url` (`<base_url>/mcp/<token>`): the only answer that ever holds them.
-    /// `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
+    /// `token` and `url` (`<base_url>/mcp/<token>`, `null` without a base): the only answer
+    /// that ever holds them. `created_by` is the admin identity ([`ADMIN_IDENTITY`]).
     pub fn mint_server(
         &self,
         account_id: &str,
         input: NewServer,
         created_by: &str,
-        base_url: &str,
+        base_url: Option<&str>,
         now_ms: i64,
     ) -> Result<Value, RegistryError> {
         let token = token::new_token()?;
@@ -993,7 +993,10 @@ impl Registry {
             state.servers.push(server.clone());
             Ok(())
         })?;
-        shown["url"] = Value::String(format!("{}/mcp/{token}", base_url.trim_end_matches('/')));
+        shown["url"] = match base_url {
+            Some(base) => Value::String(format!("{}/mcp/{token}", base.trim_end_matches('/'))),
+            None => Value::Null,
+        };
         shown["token"] = Value::String(token);
         Ok(shown)
     }

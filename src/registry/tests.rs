@@ -857,9 +857,8 @@ fn an_unreadable_server_record_is_refused_not_kept_in_its_old_version() {
         reg.apply_remote(1, vec![remote_event(&key, server(), Some(garbage))], false);
         assert_eq!(reg.resolve_token(&token, NOW), Resolved::Unknown);
         let check = reg.check().unwrap();
-        assert_eq!(check["unreadable_records"], 1, "{check}");
-        assert_eq!(check["unreadable_keys"][0], key.as_str(), "{check}");
-        // A readable value puts it back, and /ready forgets the key.
+        assert_eq!(check, json!({"store": "fake", "unreadable_records": 1}));
+        // A readable value puts it back, and /ready no longer counts it.
         reg.apply_remote(
             2,
             vec![remote_event(&key, server(), Some(stored.clone()))],
@@ -907,10 +906,7 @@ fn an_account_sealed_under_another_key_takes_its_servers_tokens_with_it() {
     reg.apply_remote(2, vec![event], false);
     assert_eq!(reg.resolve_token(&token, NOW), Resolved::Unknown);
     assert!(reg.get_account("acct-2").is_err());
-    assert_eq!(
-        reg.check().unwrap()["unreadable_keys"][0],
-        "accounts/acct-2"
-    );
+    assert_eq!(reg.check().unwrap()["unreadable_records"], 1);
 }
 
 /// Opens the registry in `dir` folding its journal from `compact_min` bytes on.

@@ -714,3 +714,44 @@ fn transfer_encoding_must_name_chunked_once_as_its_last_coding() {
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
+
+#[test]
+fn a_malformed_request_line_is_400_and_only_a_well_formed_unsupported_version_505() {
+    // Before, a space inside the target or two before the version read as an unsupported
+    // version (505), inviting a client to retry with another one.
+    let server = Server::mock(&[]);
+    let cases: &[(&str, u16)] = &[
+        ("GET /he alth HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /health  HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /a b HTTP/2.0\r\nHost: x\r\n\r\n", 400),
+        ("GET /a b HTTP/1.2\r\nHost: x\r\n\r\n", 400),
+        ("GET /health HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+    ];
+    for (request, want) in cases {
+        let reply = raw(&server, request.as_bytes());
+        assert_eq!(reply.status, *want, "{request:?}: {}", reply.text());
+    }
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn an_origin_that_is_not_utf8_is_refused_like_a_disallowed_one() {
+    // Before, an Origin that was not UTF-8 read as no Origin at all: served, as a
+    // non-browser client would be.
+    for cors in ["https://app.example.com", "*"] {
+        let server = Server::mock(&[("CORS_ORIGIN", cors)]);
+        let mut request =
+            b"POST /mcp HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\xff\r\n".to_vec();
+        request.extend_from_slice(
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{PING}",
+                PING.len()
+            )
+            .as_bytes(),
+        );
+        let reply = raw(&server, &request);
+        assert_eq!(reply.status, 403, "CORS_ORIGIN={cors}: {}", reply.text());
+        assert!(reply.text().contains("Origin"), "{}", reply.text());
+        assert_eq!(reply.header("access-control-allow-origin"), None);
+    }
+}

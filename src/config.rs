@@ -5,6 +5,7 @@ use crate::auth::{ApiKeys, McpAuth};
 use crate::catalog::discovery::ToolExposure;
 use crate::http::CorsPolicy;
 use crate::hubspot::{ApiVersion, CallPolicy};
+use crate::throttle::IpRange;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,7 +70,7 @@ pub struct Config {
     pub admin_listen: Option<(String, u16)>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client that failed
     /// credential attempts are counted for (default: loopback).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<IpRange>,
     // Scoped servers (issue 12).
     /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
     /// (default 1000); a create beyond it answers 409.
@@ -282,20 +283,20 @@ impl Config {
             }
         };
         let trusted_proxies = match get("TRUSTED_PROXIES") {
-            None => vec![
-                std::net::Ipv4Addr::LOCALHOST.into(),
-                std::net::Ipv6Addr::LOCALHOST.into(),
-            ],
+            None => ["127.0.0.1", "::1"]
+                .into_iter()
+                .filter_map(IpRange::parse)
+                .collect(),
             Some(text) if text.trim().eq_ignore_ascii_case("none") => Vec::new(),
             Some(text) => text
                 .split(',')
-                .map(|entry| entry.trim().parse())
-                .collect::<Result<_, _>>()
-                .map_err(|_| {
+                .map(IpRange::parse)
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
                     invalid(
                         "TRUSTED_PROXIES",
                         &text,
-                        "none, or a comma-separated list of IP addresses such as 127.0.0.1,::1",
+                        "none, or a comma-separated list of IP addresses or CIDR ranges such as 127.0.0.1,::1,172.16.0.0/12",
                     )
                 })?,
         };
@@ -724,8 +725,8 @@ mod tests {
                 "ADMIN_PORT=http is not valid",
             ),
             (
-                vec![("TRUSTED_PROXIES", "10.0.0.0/8")],
-                "TRUSTED_PROXIES=10.0.0.0/8 is not valid",
+                vec![("TRUSTED_PROXIES", "10.0.0.0/33")],
+                "TRUSTED_PROXIES=10.0.0.0/33 is not valid",
             ),
         ] {
             let mut all = vec![mock];
@@ -742,8 +743,11 @@ mod tests {
                 .trusted_proxies
         };
         assert!(proxies("none").is_empty());
-        let two: Vec<std::net::IpAddr> = vec!["10.0.0.5".parse().unwrap(), "::1".parse().unwrap()];
-        assert_eq!(proxies(" 10.0.0.5 , ::1"), two);
+        let two: Vec<IpRange> = ["10.0.0.0/8", "::1"]
+            .into_iter()
+            .filter_map(IpRange::parse)
+            .collect();
+        assert_eq!(proxies(" 10.0.0.0/8 , ::1"), two);
         assert_eq!(load(&[mock], &[]).unwrap().trusted_proxies.len(), 2);
     }
 
@@ -892,6 +896,31 @@ mod tests {
             !format!("{config:?}").contains("hunter2"),
             "no password in Debug"
         );
+    }
+
+    #[test]
+    fn the_compose_file_trusts_its_own_network_as_proxies() {
+        // deploy/compose.yaml puts Caddy in another container in front of the replicas:
+        // without TRUSTED_PROXIES naming that network, every client shared one count.
+        let compose = include_str!("../deploy/compose.yaml");
+        let value = |key: &str| {
+            let line = compose
+                .lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap_or_else(|| panic!("{key} in deploy/compose.yaml"));
+            let value = line.trim_start()[key.len()..].trim().to_string();
+            // ${VAR:-default} as compose reads it with VAR unset.
+            match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+                Some(v) => v.split_once(":-").map_or(v, |(_, d)| d).to_string(),
+                None => value,
+            }
+        };
+        let subnet = value("- subnet:");
+        assert_eq!(value("TRUSTED_PROXIES:"), subnet);
+        let mock = ("HUBSPOT_MOCK", env!("CARGO_MANIFEST_DIR"));
+        let config = load(&[mock, ("TRUSTED_PROXIES", &subnet)], &[]).unwrap();
+        let network = IpRange::parse(&subnet).unwrap();
+        assert_eq!(config.trusted_proxies, vec![network]);
     }
 }
 

@@ -1,9 +1,13 @@
 //! Slows down credential guessing: after [`MAX_FAILURES`] failed attempts (a wrong API key,
 //! scoped token or admin token, or an unknown `/mcp/<token>`) from one client address
-//! within [`WINDOW`], that address gets 429 for [`BLOCK`]. IPv6 clients are counted per
-//! /64, the block a single host usually holds. Behind a trusted proxy (`TRUSTED_PROXIES`),
-//! the client is the address that proxy names in `X-Forwarded-For`, so one guesser behind
-//! it does not lock out everyone else.
+//! within [`WINDOW`], that address's wrong credentials get 429 for [`BLOCK`]. A valid
+//! credential is always served: the brake is applied only once the credential has been
+//! checked and refused, so clients that share an address with a guesser (a NAT, a proxy
+//! that is not trusted) are never locked out. IPv6 clients are counted per /64, the block
+//! a single host usually holds, and an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, a
+//! dual-stack listener's view of an IPv4 client) as the IPv4 address it is. Behind a
+//! trusted proxy (`TRUSTED_PROXIES`, addresses or ranges), the client is the address that
+//! proxy names in `X-Forwarded-For`, so one guesser behind it is counted on its own.
 
 use crate::http::Request;
 use std::collections::HashMap;
@@ -21,6 +25,56 @@ pub const BLOCK: Duration = Duration::from_secs(60);
 /// forgotten first, so memory stays bounded whatever the number of attackers.
 const MAX_TRACKED: usize = 10_000;
 
+/// An address range of `TRUSTED_PROXIES`: one address, or a CIDR block (`10.0.0.0/8`,
+/// `fd00::/8`), so a proxy whose address is not fixed (a container network) can be named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    /// The first address of the range (IPv4-mapped IPv6 kept as IPv4).
+    base: IpAddr,
+    /// How many leading bits an address must share with `base`.
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Parses `address` or `address/prefix`; `None` when it is neither, or the prefix is
+    /// longer than the address (an IPv4-mapped IPv6 range needs a prefix of at least 96).
+    pub fn parse(text: &str) -> Option<IpRange> {
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+            None => (text.trim(), None),
+        };
+        let parsed: IpAddr = address.parse().ok()?;
+        let base = parsed.to_canonical();
+        let bits = if base.is_ipv4() { 32 } else { 128 };
+        // A mapped range counts its prefix over the IPv6 address's 128 bits.
+        let prefix = match (prefix, parsed != base) {
+            (None, _) => bits,
+            (Some(p), false) => p,
+            (Some(p), true) => p.checked_sub(96)?,
+        };
+        (prefix <= bits).then_some(IpRange { base, prefix })
+    }
+
+    /// True when `ip` (IPv4-mapped or not) lies in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.base, ip.to_canonical()) {
+            (IpAddr::V4(base), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(base) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(base), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(base) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Entry {
     window_start: Instant,
@@ -33,26 +87,24 @@ struct Entry {
 pub struct Throttle {
     entries: Mutex<HashMap<IpAddr, Entry>>,
     /// Peers whose `X-Forwarded-For` is believed.
-    trusted_proxies: Vec<IpAddr>,
+    trusted_proxies: Vec<IpRange>,
 }
 
-/// The address attempts are counted under: IPv6 by its /64 prefix.
+/// The address attempts are counted under: IPv4-mapped IPv6 as IPv4, other IPv6 by its
+/// /64 prefix.
 fn key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
         v4 => v4,
     }
 }
 
 impl Throttle {
     /// A throttle that believes the `X-Forwarded-For` of `trusted_proxies`.
-    pub fn new(trusted_proxies: Vec<IpAddr>) -> Throttle {
+    pub fn new(trusted_proxies: Vec<IpRange>) -> Throttle {
         Throttle {
             entries: Mutex::default(),
             trusted_proxies,
@@ -63,8 +115,8 @@ impl Throttle {
     /// right-most `X-Forwarded-For` address that is not one of them (a proxy appends the
     /// address it saw, so entries left of it may be forged).
     pub fn client(&self, req: &Request) -> IpAddr {
-        let mut client = req.peer;
-        if !self.trusted_proxies.contains(&client) {
+        let mut client = req.peer.to_canonical();
+        if !self.trusted(client) {
             return client;
         }
         let forwarded: Vec<String> = req
@@ -83,8 +135,8 @@ impl Throttle {
                 .parse::<IpAddr>()
                 .ok()
                 .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()));
-            match parsed {
-                Some(ip) if self.trusted_proxies.contains(&ip) => client = ip,
+            match parsed.map(|ip| ip.to_canonical()) {
+                Some(ip) if self.trusted(ip) => client = ip,
                 Some(ip) => return ip,
                 None => return client,
             }
@@ -92,25 +144,33 @@ impl Throttle {
         client
     }
 
-    /// How long the client of `req` must still wait, when it is blocked.
-    pub fn blocked_request(&self, req: &Request) -> Option<Duration> {
-        self.blocked(self.client(req), Instant::now())
+    /// True when `ip` is one of the trusted proxies.
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|range| range.contains(ip))
     }
 
-    /// Counts one failed attempt by the client of `req`.
-    pub fn fail_request(&self, req: &Request) {
-        self.fail(self.client(req), Instant::now());
+    /// A refused credential from the client of `req`: `Some(wait)` when that client is
+    /// blocked (answer 429 rather than the refusal; the attempt is not counted again),
+    /// else the attempt is counted and `None` returned. Called only once the credential
+    /// has been checked and found wrong, so a valid one is never refused here.
+    pub fn fail_request(&self, req: &Request) -> Option<Duration> {
+        let (client, now) = (self.client(req), Instant::now());
+        if let Some(wait) = self.blocked(client, now) {
+            return Some(wait);
+        }
+        self.fail(client, now);
+        None
     }
 
     /// How long `ip` must still wait, when it is blocked.
-    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let until = entries.get(&key(ip))?.blocked_until?;
         (until > now).then(|| until - now)
     }
 
     /// Counts one failed attempt from `ip`.
-    pub fn fail(&self, ip: IpAddr, now: Instant) {
+    fn fail(&self, ip: IpAddr, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&key(ip)) {
             entries.retain(|_, e| e.blocked_until.is_some_and(|until| until > now));
@@ -223,8 +283,10 @@ mod tests {
 
     #[test]
     fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
-        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
-        let throttle = Throttle::new(vec![proxy]);
+        let throttle = Throttle::new(vec![
+            IpRange::parse("127.0.0.1").unwrap(),
+            IpRange::parse("10.1.0.0/16").unwrap(),
+        ]);
         let client_of = |peer: &str, values: &[&'static str]| {
             let headers: Vec<httparse::Header> = values
                 .iter()
@@ -260,5 +322,54 @@ mod tests {
         assert_eq!(client_of("127.0.0.1", &[]), "127.0.0.1");
         // Anyone else's header is ignored.
         assert_eq!(client_of("192.0.2.5", &["203.0.113.9"]), "192.0.2.5");
+        // A dual-stack listener sees an IPv4 proxy as IPv4-mapped IPv6: the same proxy.
+        assert_eq!(
+            client_of("::ffff:127.0.0.1", &["203.0.113.9"]),
+            "203.0.113.9"
+        );
+        assert_eq!(client_of("::ffff:192.0.2.5", &["203.0.113.9"]), "192.0.2.5");
+        // Ranges: every trusted hop is skipped from the right, mapped or not.
+        assert_eq!(
+            client_of(
+                "10.1.2.3",
+                &["6.6.6.6, 203.0.113.9, ::ffff:10.1.9.9, 10.1.0.7"]
+            ),
+            "203.0.113.9"
+        );
+        assert_eq!(client_of("10.2.0.1", &["203.0.113.9"]), "10.2.0.1");
+    }
+
+    #[test]
+    fn ranges_parse_and_match_v4_v6_and_mapped_addresses() {
+        let range = |text| IpRange::parse(text).unwrap();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(range("172.30.53.0/24").contains(ip("172.30.53.254")));
+        assert!(range("172.30.53.0/24").contains(ip("::ffff:172.30.53.2")));
+        assert!(!range("172.30.53.0/24").contains(ip("172.30.54.1")));
+        assert!(range("0.0.0.0/0").contains(ip("198.51.100.1")));
+        assert!(!range("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(range("fd00::/8").contains(ip("fd12:3456::1")));
+        assert!(!range("fd00::/8").contains(ip("fe80::1")));
+        assert!(range("::1").contains(ip("::1")));
+        assert!(!range("::1").contains(ip("::2")));
+        assert!(range("::ffff:10.0.0.0/104").contains(ip("10.9.9.9")));
+        assert_eq!(range("::ffff:127.0.0.1"), range("127.0.0.1"));
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0/8",
+            "::ffff:10.0.0.0/95",
+            "x",
+        ] {
+            assert_eq!(IpRange::parse(bad), None, "{bad}");
+        }
+        // Failures from a mapped address and its IPv4 form share one count.
+        let throttle = Throttle::default();
+        let t0 = Instant::now();
+        for _ in 0..=MAX_FAILURES {
+            throttle.fail(ip("::ffff:127.0.0.1"), t0);
+        }
+        assert!(throttle.blocked(ip("127.0.0.1"), t0).is_some());
     }
 }

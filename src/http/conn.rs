@@ -173,9 +173,11 @@ pub fn serve<H: Handler>(
         }
         let overflow = count > limits.max_connections;
         let (handler, limits, shutdown) = (handler.clone(), limits.clone(), shutdown.clone());
+        // A dual-stack listener (`HOST=::`) sees IPv4 clients as `::ffff:a.b.c.d`: they
+        // are named (and counted, and matched against TRUSTED_PROXIES) as `a.b.c.d`.
         let peer = stream.peer_addr().map_or(
             std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            |addr| addr.ip(),
+            |addr| addr.ip().to_canonical(),
         );
         may::go!(move || {
             serve_connection(Connection {

@@ -3,9 +3,8 @@
 
 use crate::auth::{ApiKeys, McpAuth};
 use crate::catalog::discovery::ToolExposure;
-use crate::http::CorsPolicy;
+use crate::http::{CorsPolicy, IpRange};
 use crate::hubspot::{ApiVersion, CallPolicy};
-use crate::throttle::IpRange;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -96,6 +95,12 @@ pub struct Config {
     pub etcd: Option<crate::etcd::Settings>,
     /// `REGISTRY_KEY_FILE`: the key sealing HubSpot keys in etcd (required with etcd).
     pub registry_key_file: Option<PathBuf>,
+    /// `MAX_CONNECTIONS_PER_CLIENT`: connections one client address (an IPv6 client: its
+    /// /64) may hold; past it its oldest idle one is shed. Trusted proxies are exempt.
+    pub max_connections_per_client: usize,
+    /// `MAX_BUFFERED_BODY_BYTES`: bytes all connections together may hold for request
+    /// bodies (default the larger of 64 MiB and 4 × `MAX_REQUEST_SIZE`).
+    pub max_buffered_body_bytes: usize,
 }
 
 /// Where HubSpot calls go.
@@ -317,6 +322,17 @@ impl Config {
         }
 
         let (etcd, registry_key_file) = registry_settings(&get)?;
+        let max_request_size =
+            number(&get, "MAX_REQUEST_SIZE", 10_485_760, 1024, 1 << 30)? as usize;
+        // At least two requests at MAX_REQUEST_SIZE, so one always fits (a chunked body's
+        // buffer grows by doubling).
+        let max_buffered_body_bytes = number(
+            &get,
+            "MAX_BUFFERED_BODY_BYTES",
+            (64 << 20).max(4 * max_request_size as u64),
+            2 * max_request_size as u64,
+            1 << 40,
+        )? as usize;
         Ok(Config {
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: number(&get, "PORT", 3000, 0, 65_535)? as u16,
@@ -324,7 +340,7 @@ impl Config {
             hubspot_api_url,
             node_env,
             cors,
-            max_request_size: number(&get, "MAX_REQUEST_SIZE", 10_485_760, 1024, 1 << 30)? as usize,
+            max_request_size,
             shutdown_timeout: millis(&get, "GRACEFUL_SHUTDOWN_TIMEOUT", 10_000)?,
             log_level,
             hubspot_timeout: millis(&get, "HUBSPOT_TIMEOUT_MS", 30_000)?,
@@ -383,6 +399,9 @@ impl Config {
             )? as usize,
             etcd,
             registry_key_file,
+            max_connections_per_client: number(&get, "MAX_CONNECTIONS_PER_CLIENT", 64, 1, 1 << 24)?
+                as usize,
+            max_buffered_body_bytes,
         })
     }
 

@@ -176,6 +176,15 @@ impl Framer {
         }
     }
 
+    /// The bytes the request being read takes in all, head and body, when its head gave a
+    /// Content-Length; `None` before its head and for a chunked body (its size is unknown).
+    pub fn expected_len(&self) -> Option<usize> {
+        match (self.stage, &self.head) {
+            (Stage::Length(length), Some(head)) => Some(head.len.saturating_add(length)),
+            _ => None,
+        }
+    }
+
     /// The head of the request whose body is being read (after `Partial { new_head: true }`).
     pub fn head(&self) -> Option<&Head> {
         self.head.as_ref()

@@ -918,6 +918,31 @@ mod tests {
     }
 
     #[test]
+    fn the_compose_file_runs_etcd_with_auth_for_the_replicas_prefix_only() {
+        // Before, deploy/compose.yaml ran etcd open to anyone on its network.
+        let compose = include_str!("../deploy/compose.yaml");
+        for needed in [
+            "ETCD_USERNAME: hubspot-mcp",
+            "ETCD_PASSWORD: ${ETCD_PASSWORD:?",
+            "call enable",
+            "condition: service_completed_successfully",
+        ] {
+            assert!(compose.contains(needed), "{needed} in deploy/compose.yaml");
+        }
+        // The role's range is exactly the default ETCD_PREFIX: [prefix, prefix + 1).
+        let field = |name: &str| {
+            let at = compose.find(&format!("\"{name}\":\"")).unwrap() + name.len() + 4;
+            let text = &compose[at..at + compose[at..].find('"').unwrap()];
+            String::from_utf8(crate::etcd::base64::decode(text).unwrap()).unwrap()
+        };
+        let prefix = crate::etcd::DEFAULT_PREFIX;
+        assert_eq!(field("key"), prefix);
+        let mut end = prefix.as_bytes().to_vec();
+        *end.last_mut().unwrap() += 1;
+        assert_eq!(field("range_end").as_bytes(), end);
+    }
+
+    #[test]
     fn the_compose_file_trusts_its_own_network_as_proxies() {
         // deploy/compose.yaml puts Caddy in another container in front of the replicas:
         // without TRUSTED_PROXIES naming that network, every client shared one count.

@@ -31,8 +31,8 @@ pub struct Admin {
 
 impl Admin {
     /// Checks the credential of a request under `/integrated-account` (from its head alone:
-    /// a refusal needs no body): `Err` with the answer when the API is off, the client is
-    /// blocked or the admin token is missing or wrong.
+    /// a refusal needs no body): `Err` with the answer when the API is off or the admin
+    /// token is missing or wrong (429 for a wrong one from a client that failed too often).
     pub fn admit(&self, req: &Request) -> Result<(), Response> {
         let Some(expected) = &self.token else {
             return Err(Response::error(
@@ -40,16 +40,14 @@ impl Admin {
                 "the admin API is off: set ADMIN_API_TOKEN to turn it on",
             ));
         };
-        if let Some(wait) = self.throttle.blocked_request(req) {
-            return Err(too_many_attempts(wait, false));
-        }
         match req.bearer_token() {
             Some(given) if token::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
-            Some(_) => {
-                self.throttle.fail_request(req);
-                Err(Response::error(401, "the admin token is not valid")
-                    .with_header("WWW-Authenticate", "Bearer"))
-            }
+            // Blocked or not is decided only for a wrong token: the right one always works.
+            Some(_) => Err(match self.throttle.fail_request(req) {
+                Some(wait) => too_many_attempts(wait, false),
+                None => Response::error(401, "the admin token is not valid")
+                    .with_header("WWW-Authenticate", "Bearer"),
+            }),
             None => Err(
                 Response::error(401, "send Authorization: Bearer <ADMIN_API_TOKEN>")
                     .with_header("WWW-Authenticate", "Bearer"),

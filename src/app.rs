@@ -228,10 +228,14 @@ impl App {
         Response::json(if ready { 200 } else { 503 }, &body)
     }
 
-    /// The 429 of an address that failed too many credential attempts, if it is blocked.
-    fn throttled(&self, req: &Request) -> Option<Response> {
-        let wait = self.throttle.blocked_request(req)?;
-        Some(auth::too_many_attempts(wait, true))
+    /// The answer to a credential found wrong: `refusal`, counted as a failed attempt,
+    /// or 429 when the client has failed too often (decided only now, after the
+    /// credential was checked, so a valid one is never refused for its address).
+    fn refuse_credential(&self, req: &Request, refusal: Response) -> Response {
+        match self.throttle.fail_request(req) {
+            Some(wait) => auth::too_many_attempts(wait, true),
+            None => refusal,
+        }
     }
 
     /// `POST /mcp` and `POST /mcp/<method path>`: the credential in `Authorization` says
@@ -244,9 +248,6 @@ impl App {
         arrived: Arrived,
         trace: &mut Trace,
     ) -> Option<Response> {
-        if let Some(refused) = self.throttled(req) {
-            return Some(refused);
-        }
         match req.bearer_token() {
             None if self.auth.credential_required(is_proxied(req)) => Some(auth::unauthorized(
                 "this server needs a credential: send Authorization: Bearer <key>, with an MCP_API_KEYS key or a scoped server's token (requests through a proxy always need one)",
@@ -292,8 +293,7 @@ impl App {
             }
             Resolved::Unverifiable(down_for) => auth::unverifiable_response(down_for),
             Resolved::Unknown => {
-                self.throttle.fail_request(req);
-                auth::unauthorized(INVALID_CREDENTIAL)
+                self.refuse_credential(req, auth::unauthorized(INVALID_CREDENTIAL))
             }
         };
         Some(response)
@@ -310,9 +310,6 @@ impl App {
         arrived: Arrived,
         trace: &mut Trace,
     ) -> Option<Response> {
-        if let Some(refused) = self.throttled(req) {
-            return Some(refused);
-        }
         let server = match self.registry.resolve_token(url_token, clock::now_millis()) {
             Resolved::Live(server) => server,
             Resolved::Expired => {
@@ -321,15 +318,13 @@ impl App {
             }
             Resolved::Unverifiable(down_for) => return Some(auth::unverifiable_response(down_for)),
             Resolved::Unknown => {
-                self.throttle.fail_request(req);
-                return Some(Response::error(404, UNKNOWN_TOKEN));
+                return Some(self.refuse_credential(req, Response::error(404, UNKNOWN_TOKEN)))
             }
         };
         let with_key = match req.bearer_token() {
             Some(bearer) if self.auth.keys.contains(bearer) => true,
             Some(bearer) if !token::constant_time_eq(bearer.as_bytes(), url_token.as_bytes()) => {
-                self.throttle.fail_request(req);
-                return Some(auth::unauthorized(INVALID_CREDENTIAL));
+                return Some(self.refuse_credential(req, auth::unauthorized(INVALID_CREDENTIAL)));
             }
             _ if server.filter.requires_api_key() => {
                 return Some(auth::unauthorized(NEEDS_API_KEY))

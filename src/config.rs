@@ -3,7 +3,7 @@
 
 use crate::auth::{ApiKeys, McpAuth};
 use crate::catalog::discovery::ToolExposure;
-use crate::http::CorsPolicy;
+use crate::http::{CorsPolicy, IpRange};
 use crate::hubspot::{ApiVersion, CallPolicy};
 use std::fmt;
 use std::path::PathBuf;
@@ -69,7 +69,7 @@ pub struct Config {
     pub admin_listen: Option<(String, u16)>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client that failed
     /// credential attempts are counted for (default: loopback).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<IpRange>,
     // Scoped servers (issue 12).
     /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
     /// (default 1000); a create beyond it answers 409.
@@ -95,6 +95,12 @@ pub struct Config {
     pub etcd: Option<crate::etcd::Settings>,
     /// `REGISTRY_KEY_FILE`: the key sealing HubSpot keys in etcd (required with etcd).
     pub registry_key_file: Option<PathBuf>,
+    /// `MAX_CONNECTIONS_PER_CLIENT`: connections one client address (an IPv6 client: its
+    /// /64) may hold; past it its oldest idle one is shed. Trusted proxies are exempt.
+    pub max_connections_per_client: usize,
+    /// `MAX_BUFFERED_BODY_BYTES`: bytes all connections together may hold for request
+    /// bodies (default the larger of 64 MiB and 4 × `MAX_REQUEST_SIZE`).
+    pub max_buffered_body_bytes: usize,
 }
 
 /// Where HubSpot calls go.
@@ -282,20 +288,20 @@ impl Config {
             }
         };
         let trusted_proxies = match get("TRUSTED_PROXIES") {
-            None => vec![
-                std::net::Ipv4Addr::LOCALHOST.into(),
-                std::net::Ipv6Addr::LOCALHOST.into(),
-            ],
+            None => ["127.0.0.1", "::1"]
+                .into_iter()
+                .filter_map(IpRange::parse)
+                .collect(),
             Some(text) if text.trim().eq_ignore_ascii_case("none") => Vec::new(),
             Some(text) => text
                 .split(',')
-                .map(|entry| entry.trim().parse())
-                .collect::<Result<_, _>>()
-                .map_err(|_| {
+                .map(IpRange::parse)
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
                     invalid(
                         "TRUSTED_PROXIES",
                         &text,
-                        "none, or a comma-separated list of IP addresses such as 127.0.0.1,::1",
+                        "none, or a comma-separated list of IP addresses or CIDR ranges such as 127.0.0.1,::1,172.16.0.0/12",
                     )
                 })?,
         };
@@ -316,6 +322,17 @@ impl Config {
         }
 
         let (etcd, registry_key_file) = registry_settings(&get)?;
+        let max_request_size =
+            number(&get, "MAX_REQUEST_SIZE", 10_485_760, 1024, 1 << 30)? as usize;
+        // At least two requests at MAX_REQUEST_SIZE, so one always fits (a chunked body's
+        // buffer grows by doubling).
+        let max_buffered_body_bytes = number(
+            &get,
+            "MAX_BUFFERED_BODY_BYTES",
+            (64 << 20).max(4 * max_request_size as u64),
+            2 * max_request_size as u64,
+            1 << 40,
+        )? as usize;
         Ok(Config {
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: number(&get, "PORT", 3000, 0, 65_535)? as u16,
@@ -323,7 +340,7 @@ impl Config {
             hubspot_api_url,
             node_env,
             cors,
-            max_request_size: number(&get, "MAX_REQUEST_SIZE", 10_485_760, 1024, 1 << 30)? as usize,
+            max_request_size,
             shutdown_timeout: millis(&get, "GRACEFUL_SHUTDOWN_TIMEOUT", 10_000)?,
             log_level,
             hubspot_timeout: millis(&get, "HUBSPOT_TIMEOUT_MS", 30_000)?,
@@ -382,6 +399,9 @@ impl Config {
             )? as usize,
             etcd,
             registry_key_file,
+            max_connections_per_client: number(&get, "MAX_CONNECTIONS_PER_CLIENT", 64, 1, 1 << 24)?
+                as usize,
+            max_buffered_body_bytes,
         })
     }
 
@@ -724,8 +744,8 @@ mod tests {
                 "ADMIN_PORT=http is not valid",
             ),
             (
-                vec![("TRUSTED_PROXIES", "10.0.0.0/8")],
-                "TRUSTED_PROXIES=10.0.0.0/8 is not valid",
+                vec![("TRUSTED_PROXIES", "10.0.0.0/33")],
+                "TRUSTED_PROXIES=10.0.0.0/33 is not valid",
             ),
         ] {
             let mut all = vec![mock];
@@ -742,8 +762,11 @@ mod tests {
                 .trusted_proxies
         };
         assert!(proxies("none").is_empty());
-        let two: Vec<std::net::IpAddr> = vec!["10.0.0.5".parse().unwrap(), "::1".parse().unwrap()];
-        assert_eq!(proxies(" 10.0.0.5 , ::1"), two);
+        let two: Vec<IpRange> = ["10.0.0.0/8", "::1"]
+            .into_iter()
+            .filter_map(IpRange::parse)
+            .collect();
+        assert_eq!(proxies(" 10.0.0.0/8 , ::1"), two);
         assert_eq!(load(&[mock], &[]).unwrap().trusted_proxies.len(), 2);
     }
 
@@ -892,6 +915,56 @@ mod tests {
             !format!("{config:?}").contains("hunter2"),
             "no password in Debug"
         );
+    }
+
+    #[test]
+    fn the_compose_file_runs_etcd_with_auth_for_the_replicas_prefix_only() {
+        // Before, deploy/compose.yaml ran etcd open to anyone on its network.
+        let compose = include_str!("../deploy/compose.yaml");
+        for needed in [
+            "ETCD_USERNAME: hubspot-mcp",
+            "ETCD_PASSWORD: ${ETCD_PASSWORD:?",
+            "call enable",
+            "condition: service_completed_successfully",
+        ] {
+            assert!(compose.contains(needed), "{needed} in deploy/compose.yaml");
+        }
+        // The role's range is exactly the default ETCD_PREFIX: [prefix, prefix + 1).
+        let field = |name: &str| {
+            let at = compose.find(&format!("\"{name}\":\"")).unwrap() + name.len() + 4;
+            let text = &compose[at..at + compose[at..].find('"').unwrap()];
+            String::from_utf8(crate::etcd::base64::decode(text).unwrap()).unwrap()
+        };
+        let prefix = crate::etcd::DEFAULT_PREFIX;
+        assert_eq!(field("key"), prefix);
+        let mut end = prefix.as_bytes().to_vec();
+        *end.last_mut().unwrap() += 1;
+        assert_eq!(field("range_end").as_bytes(), end);
+    }
+
+    #[test]
+    fn the_compose_file_trusts_its_own_network_as_proxies() {
+        // deploy/compose.yaml puts Caddy in another container in front of the replicas:
+        // without TRUSTED_PROXIES naming that network, every client shared one count.
+        let compose = include_str!("../deploy/compose.yaml");
+        let value = |key: &str| {
+            let line = compose
+                .lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap_or_else(|| panic!("{key} in deploy/compose.yaml"));
+            let value = line.trim_start()[key.len()..].trim().to_string();
+            // ${VAR:-default} as compose reads it with VAR unset.
+            match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+                Some(v) => v.split_once(":-").map_or(v, |(_, d)| d).to_string(),
+                None => value,
+            }
+        };
+        let subnet = value("- subnet:");
+        assert_eq!(value("TRUSTED_PROXIES:"), subnet);
+        let mock = ("HUBSPOT_MOCK", env!("CARGO_MANIFEST_DIR"));
+        let config = load(&[mock, ("TRUSTED_PROXIES", &subnet)], &[]).unwrap();
+        let network = IpRange::parse(&subnet).unwrap();
+        assert_eq!(config.trusted_proxies, vec![network]);
     }
 }
 

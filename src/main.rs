@@ -395,6 +395,10 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
             0 => http::default_max_connections(),
             n => n,
         },
+        max_client_connections: config.max_connections_per_client,
+        exempt_clients: config.trusted_proxies.clone(),
+        // One budget for both listeners: the whole process's request bodies.
+        body_budget: http::BodyBudget::new(config.max_buffered_body_bytes),
     };
     log::info!(
         "hubspot-mcp-server {} ({}) listening on http://{addr} ({} tools, {}, credentials {}, started in {:.1} ms)",
@@ -465,12 +469,17 @@ fn run_accept_loop<H: http::Handler>(
 }
 
 /// The mock HubSpot's HTTP limits (generous: it only serves this server and tests).
-const MOCK_LIMITS: Limits = Limits {
-    max_body: 16 << 20,
-    idle_timeout: Duration::from_secs(60),
-    request_timeout: Duration::from_secs(60),
-    max_connections: 1 << 16,
-};
+fn mock_limits() -> Limits {
+    Limits {
+        max_body: 16 << 20,
+        idle_timeout: Duration::from_secs(60),
+        request_timeout: Duration::from_secs(60),
+        max_connections: 1 << 16,
+        max_client_connections: 1 << 16,
+        exempt_clients: Vec::new(),
+        body_budget: http::BodyBudget::new(1 << 30),
+    }
+}
 
 /// Starts the fixture-driven mock HubSpot in this process on a loopback port, serving
 /// the paths of the server's HubSpot API version.
@@ -482,7 +491,7 @@ fn start_embedded_mock(
     let listener = bind("127.0.0.1", 0)?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     // The embedded mock never stops on its own: it lives as long as the process.
-    run_accept_loop(listener, mock, MOCK_LIMITS, Arc::new(Shutdown::default()));
+    run_accept_loop(listener, mock, mock_limits(), Arc::new(Shutdown::default()));
     Ok(addr)
 }
 
@@ -535,7 +544,7 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
         fixtures.display()
     );
     let shutdown = Arc::new(Shutdown::default());
-    let accept = run_accept_loop(listener, Arc::new(mock), MOCK_LIMITS, shutdown.clone());
+    let accept = run_accept_loop(listener, Arc::new(mock), mock_limits(), shutdown.clone());
     let stopper = shutdown.clone();
     signals.on_termination(move || stopper.begin(addr));
     let _ = accept.join();

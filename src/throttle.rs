@@ -1,11 +1,15 @@
 //! Slows down credential guessing: after [`MAX_FAILURES`] failed attempts (a wrong API key,
 //! scoped token or admin token, or an unknown `/mcp/<token>`) from one client address
-//! within [`WINDOW`], that address gets 429 for [`BLOCK`]. IPv6 clients are counted per
-//! /64, the block a single host usually holds. Behind a trusted proxy (`TRUSTED_PROXIES`),
-//! the client is the address that proxy names in `X-Forwarded-For`, so one guesser behind
-//! it does not lock out everyone else.
+//! within [`WINDOW`], that address's wrong credentials get 429 for [`BLOCK`]. A valid
+//! credential is always served: the brake is applied only once the credential has been
+//! checked and refused, so clients that share an address with a guesser (a NAT, a proxy
+//! that is not trusted) are never locked out. IPv6 clients are counted per /64, the block
+//! a single host usually holds, and an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, a
+//! dual-stack listener's view of an IPv4 client) as the IPv4 address it is. Behind a
+//! trusted proxy (`TRUSTED_PROXIES`, addresses or ranges), the client is the address that
+//! proxy names in `X-Forwarded-For`, so one guesser behind it is counted on its own.
 
-use crate::http::Request;
+use crate::http::{client_key as key, IpRange, Request};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -33,26 +37,12 @@ struct Entry {
 pub struct Throttle {
     entries: Mutex<HashMap<IpAddr, Entry>>,
     /// Peers whose `X-Forwarded-For` is believed.
-    trusted_proxies: Vec<IpAddr>,
-}
-
-/// The address attempts are counted under: IPv6 by its /64 prefix.
-fn key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-        v4 => v4,
-    }
+    trusted_proxies: Vec<IpRange>,
 }
 
 impl Throttle {
     /// A throttle that believes the `X-Forwarded-For` of `trusted_proxies`.
-    pub fn new(trusted_proxies: Vec<IpAddr>) -> Throttle {
+    pub fn new(trusted_proxies: Vec<IpRange>) -> Throttle {
         Throttle {
             entries: Mutex::default(),
             trusted_proxies,
@@ -63,8 +53,8 @@ impl Throttle {
     /// right-most `X-Forwarded-For` address that is not one of them (a proxy appends the
     /// address it saw, so entries left of it may be forged).
     pub fn client(&self, req: &Request) -> IpAddr {
-        let mut client = req.peer;
-        if !self.trusted_proxies.contains(&client) {
+        let mut client = req.peer.to_canonical();
+        if !self.trusted(client) {
             return client;
         }
         let forwarded: Vec<String> = req
@@ -83,8 +73,8 @@ impl Throttle {
                 .parse::<IpAddr>()
                 .ok()
                 .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()));
-            match parsed {
-                Some(ip) if self.trusted_proxies.contains(&ip) => client = ip,
+            match parsed.map(|ip| ip.to_canonical()) {
+                Some(ip) if self.trusted(ip) => client = ip,
                 Some(ip) => return ip,
                 None => return client,
             }
@@ -92,25 +82,33 @@ impl Throttle {
         client
     }
 
-    /// How long the client of `req` must still wait, when it is blocked.
-    pub fn blocked_request(&self, req: &Request) -> Option<Duration> {
-        self.blocked(self.client(req), Instant::now())
+    /// True when `ip` is one of the trusted proxies.
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|range| range.contains(ip))
     }
 
-    /// Counts one failed attempt by the client of `req`.
-    pub fn fail_request(&self, req: &Request) {
-        self.fail(self.client(req), Instant::now());
+    /// A refused credential from the client of `req`: `Some(wait)` when that client is
+    /// blocked (answer 429 rather than the refusal; the attempt is not counted again),
+    /// else the attempt is counted and `None` returned. Called only once the credential
+    /// has been checked and found wrong, so a valid one is never refused here.
+    pub fn fail_request(&self, req: &Request) -> Option<Duration> {
+        let (client, now) = (self.client(req), Instant::now());
+        if let Some(wait) = self.blocked(client, now) {
+            return Some(wait);
+        }
+        self.fail(client, now);
+        None
     }
 
     /// How long `ip` must still wait, when it is blocked.
-    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let until = entries.get(&key(ip))?.blocked_until?;
         (until > now).then(|| until - now)
     }
 
     /// Counts one failed attempt from `ip`.
-    pub fn fail(&self, ip: IpAddr, now: Instant) {
+    fn fail(&self, ip: IpAddr, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&key(ip)) {
             entries.retain(|_, e| e.blocked_until.is_some_and(|until| until > now));
@@ -223,8 +221,10 @@ mod tests {
 
     #[test]
     fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
-        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
-        let throttle = Throttle::new(vec![proxy]);
+        let throttle = Throttle::new(vec![
+            IpRange::parse("127.0.0.1").unwrap(),
+            IpRange::parse("10.1.0.0/16").unwrap(),
+        ]);
         let client_of = |peer: &str, values: &[&'static str]| {
             let headers: Vec<httparse::Header> = values
                 .iter()
@@ -260,5 +260,32 @@ mod tests {
         assert_eq!(client_of("127.0.0.1", &[]), "127.0.0.1");
         // Anyone else's header is ignored.
         assert_eq!(client_of("192.0.2.5", &["203.0.113.9"]), "192.0.2.5");
+        // A dual-stack listener sees an IPv4 proxy as IPv4-mapped IPv6: the same proxy.
+        assert_eq!(
+            client_of("::ffff:127.0.0.1", &["203.0.113.9"]),
+            "203.0.113.9"
+        );
+        assert_eq!(client_of("::ffff:192.0.2.5", &["203.0.113.9"]), "192.0.2.5");
+        // Ranges: every trusted hop is skipped from the right, mapped or not.
+        assert_eq!(
+            client_of(
+                "10.1.2.3",
+                &["6.6.6.6, 203.0.113.9, ::ffff:10.1.9.9, 10.1.0.7"]
+            ),
+            "203.0.113.9"
+        );
+        assert_eq!(client_of("10.2.0.1", &["203.0.113.9"]), "10.2.0.1");
+    }
+
+    #[test]
+    fn a_mapped_address_and_its_ipv4_form_are_one_client() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        // Failures from a mapped address and its IPv4 form share one count.
+        let throttle = Throttle::default();
+        let t0 = Instant::now();
+        for _ in 0..=MAX_FAILURES {
+            throttle.fail(ip("::ffff:127.0.0.1"), t0);
+        }
+        assert!(throttle.blocked(ip("127.0.0.1"), t0).is_some());
     }
 }

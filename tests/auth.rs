@@ -298,13 +298,14 @@ fn guessing_credentials_is_slowed_per_address() {
         let guess = format!("Bearer guess-{i:02}-0123456789abcdef");
         assert_refused(&server.rpc_with("/mcp", &list_body(), &[("Authorization", &guess)]));
     }
-    // The eleventh failure blocks the address, even for a good key, for a while.
+    // The eleventh failure blocks the address's wrong credentials for a while.
     let unknown_url = server.rpc("/mcp/0123456789abcdef0123456789abcdef", &list_body());
     assert_eq!(
         unknown_url.status, 404,
         "unknown URL tokens count as failures"
     );
-    let blocked = server.rpc_with("/mcp", &list_body(), &[API_KEY_AUTH]);
+    let wrong = ("Authorization", "Bearer guess-99-0123456789abcdef");
+    let blocked = server.rpc_with("/mcp", &list_body(), &[wrong]);
     assert_eq!(blocked.status, 429, "{}", blocked.text());
     assert_eq!(
         blocked.json()["error"]["code"],
@@ -322,9 +323,9 @@ fn guessing_credentials_is_slowed_per_address() {
     let other_client = server.rpc_with(
         "/mcp",
         &list_body(),
-        &[API_KEY_AUTH, ("X-Forwarded-For", "198.51.100.20")],
+        &[wrong, ("X-Forwarded-For", "198.51.100.20")],
     );
-    assert_eq!(other_client.status, 200, "{}", other_client.text());
+    assert_refused(&other_client);
     // A forged left-most entry does not help the blocked one: the proxy appends the truth.
     let server = admin_server(&[("MCP_API_KEYS", API_KEY)]);
     for i in 0..11 {
@@ -339,7 +340,7 @@ fn guessing_credentials_is_slowed_per_address() {
     let again = server.rpc_with(
         "/mcp",
         &list_body(),
-        &[API_KEY_AUTH, ("X-Forwarded-For", "1.1.1.1, 203.0.113.66")],
+        &[wrong, ("X-Forwarded-For", "1.1.1.1, 203.0.113.66")],
     );
     assert_eq!(again.status, 429, "{}", again.text());
 
@@ -354,7 +355,111 @@ fn guessing_credentials_is_slowed_per_address() {
         );
         assert_eq!(reply.status, 401);
     }
-    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 429);
+    let reply = server.request(
+        "GET",
+        "/integrated-account",
+        &[("Authorization", "Bearer wrong-admin-token-0123")],
+        b"",
+    );
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    assert!(reply.header("retry-after").is_some());
+}
+
+#[test]
+fn a_valid_credential_is_served_whatever_its_address_failed() {
+    // Before, the 429 was decided before the credential: behind a proxy that is not
+    // trusted every client shares one count, so 11 bad tokens from 11 forwarded
+    // addresses locked out a valid key from a twelfth.
+    let server = admin_server(&[("MCP_API_KEYS", API_KEY), ("TRUSTED_PROXIES", "none")]);
+    let (_, token) = mint(&server, json!({"methods": ["read"]}));
+    for i in 0..11 {
+        let guess = format!("Bearer guess-{i:02}-0123456789abcdef");
+        let from = format!("198.51.100.{i}");
+        assert_refused(&server.rpc_with(
+            "/mcp",
+            &list_body(),
+            &[("Authorization", &guess), ("X-Forwarded-For", &from)],
+        ));
+    }
+    let twelfth = ("X-Forwarded-For", "198.51.100.12");
+    let key = server.rpc_with("/mcp", &list_body(), &[API_KEY_AUTH, twelfth]);
+    assert_eq!(key.status, 200, "{}", key.text());
+    let scoped = bearer(&token);
+    let by_header = server.rpc_with("/mcp", &list_body(), &[("Authorization", &scoped), twelfth]);
+    assert_eq!(by_header.status, 200, "{}", by_header.text());
+    let by_url = server.rpc_with(&format!("/mcp/{token}"), &list_body(), &[twelfth]);
+    assert_eq!(by_url.status, 200, "{}", by_url.text());
+    // Wrong credentials from the blocked address are still refused with 429, cheaply:
+    // from the head, before any body.
+    let guess = ("Authorization", "Bearer guess-99-0123456789abcdef");
+    let blocked = server.rpc_with("/mcp", &list_body(), &[guess, twelfth]);
+    assert_eq!(blocked.status, 429, "{}", blocked.text());
+    assert!(blocked.header("retry-after").is_some());
+    let unknown = server.rpc_with(
+        "/mcp/0123456789abcdef0123456789abcdef",
+        &list_body(),
+        &[twelfth],
+    );
+    assert_eq!(unknown.status, 429, "{}", unknown.text());
+    // The admin token the same way, on its own count.
+    for _ in 0..11 {
+        let reply = server.request(
+            "GET",
+            "/integrated-account",
+            &[("Authorization", "Bearer wrong-admin-token-0123")],
+            b"",
+        );
+        assert_eq!(reply.status, 401, "{}", reply.text());
+    }
+    assert_eq!(admin(&server, "GET", "/integrated-account", None).0, 200);
+    let reply = server.request(
+        "GET",
+        "/integrated-account",
+        &[("Authorization", "Bearer wrong-admin-token-0123")],
+        b"",
+    );
+    assert_eq!(reply.status, 429, "{}", reply.text());
+}
+
+#[test]
+fn trusted_proxies_take_ranges_and_the_client_is_read_right_to_left() {
+    // Before, TRUSTED_PROXIES took single addresses only, so a proxy in a container
+    // network could not be named and every client behind it shared one count.
+    let server = admin_server(&[
+        ("MCP_API_KEYS", API_KEY),
+        ("TRUSTED_PROXIES", "127.0.0.2/31, ::1"),
+    ]);
+    let guess = |from: &str, forwarded: &str| {
+        let body = list_body().to_string();
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Authorization", "Bearer guess-00-0123456789abcdef"),
+            ("X-Forwarded-For", forwarded),
+        ];
+        let reply = server.request_from(from, "POST", "/mcp", &headers, body.as_bytes());
+        reply.status
+    };
+    // Two proxies in the range (127.0.0.2 and 127.0.0.3, one in front of the other):
+    // trusted hops are skipped from the right, and the first other address is the client.
+    for i in 0..11 {
+        let proxy = if i % 2 == 0 { "127.0.0.2" } else { "127.0.0.3" };
+        assert_eq!(guess(proxy, "203.0.113.9, 127.0.0.3"), 401, "attempt {i}");
+    }
+    assert_eq!(guess("127.0.0.3", "6.6.6.6, 203.0.113.9"), 429);
+    assert_eq!(guess("127.0.0.2", "203.0.113.9"), 429);
+    // Another client behind the same proxies has its own count.
+    assert_eq!(guess("127.0.0.2", "203.0.113.10"), 401);
+    // A peer outside the range is not believed: its attempts count for itself.
+    for i in 0..11 {
+        assert_eq!(guess("127.0.0.4", &format!("198.51.100.{i}")), 401);
+    }
+    assert_eq!(guess("127.0.0.4", "198.51.100.99"), 429);
+    assert_eq!(guess("127.0.0.5", "198.51.100.99"), 401);
+    // And a valid key from the blocked peer is served.
+    let body = list_body().to_string();
+    let headers = [("Content-Type", "application/json"), API_KEY_AUTH];
+    let reply = server.request_from("127.0.0.4", "POST", "/mcp", &headers, body.as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.text());
 }
 
 /// Revocation is asked again right before each request goes to HubSpot, not only before

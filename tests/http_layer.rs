@@ -714,3 +714,155 @@ fn transfer_encoding_must_name_chunked_once_as_its_last_coding() {
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
+
+#[test]
+fn a_malformed_request_line_is_400_and_only_a_well_formed_unsupported_version_505() {
+    // Before, a space inside the target or two before the version read as an unsupported
+    // version (505), inviting a client to retry with another one.
+    let server = Server::mock(&[]);
+    let cases: &[(&str, u16)] = &[
+        ("GET /he alth HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /health  HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /a b HTTP/2.0\r\nHost: x\r\n\r\n", 400),
+        ("GET /a b HTTP/1.2\r\nHost: x\r\n\r\n", 400),
+        ("GET /health HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+    ];
+    for (request, want) in cases {
+        let reply = raw(&server, request.as_bytes());
+        assert_eq!(reply.status, *want, "{request:?}: {}", reply.text());
+    }
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn an_origin_that_is_not_utf8_is_refused_like_a_disallowed_one() {
+    // Before, an Origin that was not UTF-8 read as no Origin at all: served, as a
+    // non-browser client would be.
+    for cors in ["https://app.example.com", "*"] {
+        let server = Server::mock(&[("CORS_ORIGIN", cors)]);
+        let mut request =
+            b"POST /mcp HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\xff\r\n".to_vec();
+        request.extend_from_slice(
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{PING}",
+                PING.len()
+            )
+            .as_bytes(),
+        );
+        let reply = raw(&server, &request);
+        assert_eq!(reply.status, 403, "CORS_ORIGIN={cors}: {}", reply.text());
+        assert!(reply.text().contains("Origin"), "{}", reply.text());
+        assert_eq!(reply.header("access-control-allow-origin"), None);
+    }
+}
+
+#[test]
+fn one_client_cannot_take_every_connection() {
+    // Before, one address holding MAX_CONNECTIONS idle sockets made /mcp answer 503 to
+    // everyone. Now it holds at most MAX_CONNECTIONS_PER_CLIENT, its oldest idle one shed
+    // for a new one.
+    let server = Server::mock(&[
+        ("MAX_CONNECTIONS", "4"),
+        ("MAX_CONNECTIONS_PER_CLIENT", "3"),
+    ]);
+    let ping: serde_json::Value = serde_json::from_str(PING).unwrap();
+    let mut held: Vec<_> = (0..3).map(|_| server.connect_from("127.0.0.3")).collect();
+    for stream in &mut held {
+        send(stream, "GET", "/health", &[], b"");
+        assert_eq!(read_reply(stream).unwrap().status, 200);
+    }
+    // A fourth from the same address is served, and its oldest idle one is closed.
+    let mut fourth = server.connect_from("127.0.0.3");
+    send(&mut fourth, "GET", "/health", &[], b"");
+    assert_eq!(read_reply(&mut fourth).unwrap().status, 200);
+    let mut byte = [0u8; 1];
+    held[0]
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(
+        held[0].read(&mut byte).unwrap(),
+        0,
+        "the oldest idle one closed"
+    );
+    for stream in &mut held[1..] {
+        send(stream, "GET", "/health", &[], b"");
+        assert_eq!(read_reply(stream).unwrap().status, 200, "the others stay");
+    }
+    // Another client still gets a full place (once the shed one's place is given back:
+    // its coroutine ends a moment after the client saw it close).
+    let body = ping.to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = server.request_from(
+            "127.0.0.2",
+            "POST",
+            "/mcp",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        if reply.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", reply.text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!server.log().contains("panicked"));
+}
+
+#[test]
+fn request_bodies_share_a_global_budget() {
+    // Before, every connection could hold MAX_REQUEST_SIZE whatever the others held: 20
+    // connections of 10 MB took 190 MB more.
+    let server = Server::mock(&[
+        ("MAX_REQUEST_SIZE", "1048576"),
+        ("MAX_BUFFERED_BODY_BYTES", "2621440"),
+        ("HTTP_REQUEST_TIMEOUT_MS", "60000"),
+    ]);
+    let pad = "x".repeat(1_000_000);
+    let body = format!(r#"{{"jsonrpc":"2.0","id":7,"method":"ping","params":{{"pad":"{pad}"}}}}"#);
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let half = body.len() / 2;
+    // Two clients are let in (100 Continue: their bodies have room) and send half.
+    let mut slow: Vec<_> = (0..2)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream.write_all(head.as_bytes()).unwrap();
+            let mut interim = [0u8; 25];
+            stream.read_exact(&mut interim).unwrap();
+            assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+            stream.write_all(&body.as_bytes()[..half]).unwrap();
+            stream
+        })
+        .collect();
+    // A third would take the held bytes past the budget: 503 with Retry-After, from its
+    // head, with no 100 Continue.
+    let mut third = server.connect();
+    third.write_all(head.as_bytes()).unwrap();
+    let refused = read_reply(&mut third).expect("an answer");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(
+        refused.text().contains("MAX_BUFFERED_BODY_BYTES"),
+        "{}",
+        refused.text()
+    );
+    // The two finish and are answered.
+    for stream in &mut slow {
+        stream.write_all(&body.as_bytes()[half..]).unwrap();
+        let reply = read_reply(stream).expect("an answer");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    // Their bytes were given back: a later body as large is taken.
+    let mut later = server.connect();
+    later.write_all(head.as_bytes()).unwrap();
+    let mut interim = [0u8; 25];
+    later.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    later.write_all(body.as_bytes()).unwrap();
+    let reply = read_reply(&mut later).expect("an answer");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["id"], 7);
+}

@@ -2,8 +2,10 @@
 //! request framing ([`super::framing`]) with limits, timeouts, a cap on connections, fair
 //! turns between busy connections, panic isolation and a graceful stop.
 
+use super::budget::{BodyBudget, Held};
 use super::framing::{Frame, Framer, Head};
 use super::idle;
+use super::peers::{ClientConnections, ClientSlot, IpRange};
 use super::response::{reason, Response};
 use super::socket::Socket;
 use super::{Handler, LogField, Request};
@@ -42,6 +44,10 @@ const TURN_REQUESTS: usize = 32;
 const REST_AFTER: Duration = Duration::from_secs(1);
 /// How long a connection accepted past `max_connections` may wait before its request.
 const OVERFLOW_IDLE: Duration = Duration::from_secs(2);
+/// How long a request may wait for room in the body budget before its 503.
+const BUDGET_WAIT: Duration = Duration::from_secs(1);
+/// How often a request waiting for room looks again.
+const BUDGET_POLL: Duration = Duration::from_millis(50);
 /// Connections past `max_connections` that are still accepted for one request each:
 /// `/health`, `/ready` and the admin API are served, anything else gets 503. Past this
 /// reserve too, a new connection is closed at once.
@@ -58,6 +64,15 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Connections served in full at once; see [`OVERFLOW_RESERVE`] for the ones past it.
     pub max_connections: usize,
+    /// Connections one client address may hold (`MAX_CONNECTIONS_PER_CLIENT`): past it
+    /// its oldest idle one is shut down, or the new one refused when all are busy.
+    pub max_client_connections: usize,
+    /// Peers exempt from `max_client_connections`: trusted proxies, behind which every
+    /// client has the proxy's address.
+    pub exempt_clients: Vec<IpRange>,
+    /// Bytes every connection together may hold for request bodies
+    /// (`MAX_BUFFERED_BODY_BYTES`), shared by the listeners given the same budget.
+    pub body_budget: Arc<BodyBudget>,
 }
 
 /// The default `max_connections`: three quarters of the open-file limit, after raising the
@@ -143,8 +158,11 @@ pub fn serve<H: Handler>(
     shutdown: Arc<Shutdown>,
 ) {
     let live = Arc::new(AtomicUsize::new(0));
+    let clients =
+        ClientConnections::new(limits.max_client_connections, limits.exempt_clients.clone());
     let mut accept_failed = Throttle::default();
     let mut over_cap = Throttle::default();
+    let mut client_full = Throttle::default();
     for stream in listener.incoming() {
         if shutdown.is_stopping() {
             break;
@@ -155,6 +173,28 @@ pub fn serve<H: Handler>(
                 // Out of descriptors, every accept fails at once: say so once a second.
                 accept_failed.warn(|more| format!("accept failed: {err}{more}"));
                 crate::timer::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        // A dual-stack listener (`HOST=::`) sees IPv4 clients as `::ffff:a.b.c.d`: they
+        // are named (and counted, and matched against TRUSTED_PROXIES) as `a.b.c.d`.
+        let peer = stream.peer_addr().map_or(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            |addr| addr.ip().to_canonical(),
+        );
+        // Declared after `stream`, so dropped before it: the table never names a closed
+        // descriptor.
+        let client = match clients.admit(peer, stream.as_raw_fd()) {
+            Ok(client) => client,
+            Err(()) => {
+                client_full.warn(|more| {
+                    format!(
+                        "{} holds MAX_CONNECTIONS_PER_CLIENT={} busy connections: a new one was refused{more}",
+                        crate::http::client_key(peer),
+                        limits.max_client_connections
+                    )
+                });
+                refuse_at_once(stream);
                 continue;
             }
         };
@@ -173,12 +213,9 @@ pub fn serve<H: Handler>(
         }
         let overflow = count > limits.max_connections;
         let (handler, limits, shutdown) = (handler.clone(), limits.clone(), shutdown.clone());
-        let peer = stream.peer_addr().map_or(
-            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            |addr| addr.ip(),
-        );
         may::go!(move || {
             serve_connection(Connection {
+                client,
                 stream: Socket::new(stream),
                 peer,
                 handler,
@@ -276,6 +313,9 @@ fn connection_close(headers: &[httparse::Header<'_>], http10: bool) -> bool {
 }
 
 struct Connection<H> {
+    /// This connection's place among its client's (`None` for an exempt peer). First, so
+    /// it is dropped before the socket: the table never names a closed descriptor.
+    client: Option<ClientSlot>,
     stream: Socket,
     peer: std::net::IpAddr,
     handler: Arc<H>,
@@ -296,6 +336,8 @@ impl<H: Handler> Connection<H> {
         let mut filled = 0;
         let mut wbuf: Vec<u8> = Vec::new();
         let mut framer = Framer::new(self.limits.max_body);
+        // What the read buffer holds of the body budget.
+        let mut held = Held::new(&self.limits.body_budget);
         let mut request_started: Option<Instant> = None;
         let mut sent_continue = false;
         // Requests answered since this connection last waited for its client.
@@ -364,6 +406,17 @@ impl<H: Handler> Connection<H> {
                             close = true;
                             break;
                         }
+                        // A body of known size has its room taken now, before any
+                        // 100 Continue invites it: refused from the head when there is none.
+                        if new_head
+                            && framer
+                                .expected_len()
+                                .is_some_and(|total| !self.room_for(&mut held, total))
+                        {
+                            over_budget(&mut wbuf);
+                            close = true;
+                            break;
+                        }
                         if continue_100 && !sent_continue {
                             wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                             sent_continue = true;
@@ -379,6 +432,18 @@ impl<H: Handler> Connection<H> {
             }
             rbuf.copy_within(start..filled, 0);
             filled -= start;
+            // All answered: the body bytes go back to the budget, and the connection may be
+            // shed from now on (both before the answer is sent, so a client that has it
+            // finds them done).
+            if filled == 0 {
+                if rbuf.len() > KEEP_BUFFER {
+                    rbuf = vec![0; INITIAL_READ];
+                    held.shrink_to(rbuf.capacity());
+                }
+                if let Some(client) = &self.client {
+                    client.idle();
+                }
+            }
             if !wbuf.is_empty() {
                 self.write(&wbuf)?;
                 wbuf.clear();
@@ -386,13 +451,8 @@ impl<H: Handler> Connection<H> {
             if close || self.shutdown.is_stopping() && filled == 0 {
                 return Ok(Next::Close);
             }
-            if filled == 0 {
-                if rbuf.len() > KEEP_BUFFER {
-                    rbuf = vec![0; INITIAL_READ];
-                }
-                if wbuf.capacity() > KEEP_BUFFER {
-                    wbuf = Vec::new();
-                }
+            if filled == 0 && wbuf.capacity() > KEEP_BUFFER {
+                wbuf = Vec::new();
             }
 
             // Read more, bounded by the idle timeout between requests and by the request
@@ -403,9 +463,13 @@ impl<H: Handler> Connection<H> {
             } else {
                 *request_started.get_or_insert_with(Instant::now) + request_timeout
             };
-            if rbuf.len() - filled < MIN_READ {
-                rbuf.resize(filled + READ_CHUNK, 0);
+            if !self.grow(&mut rbuf, filled, framer.expected_len(), &mut held) {
+                let mut refusal = Vec::new();
+                over_budget(&mut refusal);
+                self.write(&refusal)?;
+                return Ok(Next::Close);
             }
+            let was_idle = filled == 0;
             match self.stream.read_by(&mut rbuf[filled..], deadline) {
                 Ok(0) => return Ok(Next::Close),
                 Ok(n) => filled += n,
@@ -422,9 +486,62 @@ impl<H: Handler> Connection<H> {
                 }
                 Err(err) => return Err(err),
             }
+            // Shed while it waited (its client opened one too many): close.
+            if was_idle && self.client.as_ref().is_some_and(|c| !c.busy()) {
+                return Ok(Next::Close);
+            }
             if request_started.is_none() && filled > 0 {
                 request_started = Some(Instant::now());
             }
+        }
+    }
+
+    /// Makes room in `rbuf` for the next read: at least [`MIN_READ`] bytes past `filled`,
+    /// or the whole request when its size is known (`expected`, allocated once). Growth
+    /// is taken from the body budget first; false when it has no room even after
+    /// [`BUDGET_WAIT`].
+    fn grow(
+        &self,
+        rbuf: &mut Vec<u8>,
+        filled: usize,
+        expected: Option<usize>,
+        held: &mut Held,
+    ) -> bool {
+        let want = match expected {
+            Some(total) if total > filled => total,
+            _ if rbuf.len() - filled >= MIN_READ => return true,
+            _ => filled + READ_CHUNK,
+        };
+        if want <= rbuf.len() {
+            return true;
+        }
+        if want > rbuf.capacity() {
+            // Doubling (amortised) for a body of unknown size; exactly the request else.
+            let capacity = match expected {
+                Some(_) => want,
+                None => want.max(rbuf.capacity() * 2),
+            };
+            if !self.room_for(held, capacity) {
+                return false;
+            }
+            rbuf.reserve_exact(capacity - rbuf.len());
+        }
+        rbuf.resize(want, 0);
+        true
+    }
+
+    /// Makes `held` cover a read buffer of `capacity` bytes, waiting up to
+    /// [`BUDGET_WAIT`] for other requests to give bytes back; false when they did not.
+    fn room_for(&self, held: &mut Held, capacity: usize) -> bool {
+        let deadline = Instant::now() + BUDGET_WAIT;
+        loop {
+            if held.cover(capacity) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            crate::timer::sleep(BUDGET_POLL);
         }
     }
 
@@ -569,6 +686,36 @@ fn text<'r>(raw: &'r [u8], range: &Range<usize>) -> &'r str {
     std::str::from_utf8(&raw[range.clone()]).unwrap_or("")
 }
 
+/// The answer to a request whose body finds no room in `MAX_BUFFERED_BODY_BYTES`.
+#[cold]
+#[inline(never)]
+fn over_budget(wbuf: &mut Vec<u8>) {
+    log::info!("http 503: no room for a request body within MAX_BUFFERED_BODY_BYTES");
+    let response = Response::error(
+        503,
+        "the server holds as many request bodies as MAX_BUFFERED_BODY_BYTES allows; retry in a moment",
+    )
+    .with_header("Retry-After", "1");
+    write_response(wbuf, &response, true);
+}
+
+/// Answers a new connection 503 without reading from it, then closes it: its client
+/// holds `max_client_connections` busy ones already. The answer fits a fresh socket's
+/// send buffer, so the write does not wait.
+#[cold]
+#[inline(never)]
+fn refuse_at_once(mut stream: may::net::TcpStream) {
+    use std::io::Write;
+    let mut wbuf = Vec::new();
+    let response = Response::error(
+        503,
+        "this address holds as many busy connections as MAX_CONNECTIONS_PER_CLIENT allows; reuse one, or retry in a moment",
+    )
+    .with_header("Retry-After", "1");
+    write_response(&mut wbuf, &response, true);
+    let _ = stream.write_all(&wbuf);
+}
+
 /// The answer, past `max_connections`, to a route not served there.
 fn overflow_refusal() -> Response {
     Response::error(
@@ -675,6 +822,9 @@ mod tests {
             idle_timeout: std::time::Duration::from_secs(5),
             request_timeout: std::time::Duration::from_secs(5),
             max_connections: 64,
+            max_client_connections: 64,
+            exempt_clients: Vec::new(),
+            body_budget: BodyBudget::new(1 << 20),
         };
         let shutdown = Arc::new(Shutdown::default());
         let stopper = shutdown.clone();

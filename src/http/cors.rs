@@ -65,6 +65,18 @@ impl CorsPolicy {
     /// The check every request passes first: a browser `Origin` that is not allowed gets
     /// 403; an allowed one gets its CORS headers on the response (`decorate`).
     pub fn check(&self, req: &Request) -> Result<(), Response> {
+        // An Origin that is not UTF-8 is no origin a browser sends: refused, never read as
+        // absent (which would serve it like a non-browser client).
+        let raw = req
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("origin"));
+        if raw.is_some_and(|h| std::str::from_utf8(h.value).is_err()) {
+            return Err(Response::error(
+                403,
+                "the Origin header is not valid UTF-8, so it cannot be an allowed origin",
+            ));
+        }
         match req.header("origin") {
             Some(origin) if !origin.is_empty() && origin != "null" && !self.allows(origin) => {
                 Err(Response::error(

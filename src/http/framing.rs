@@ -10,7 +10,8 @@
 //! - the body: at most `max_body` bytes decoded, and a chunked body at most `2 × max_body`
 //!   bytes on the wire (413 past either).
 //!
-//! Refused with 400: a malformed request line or version (`HTTP/1`, `http/1.1`), an
+//! Refused with 400: a malformed request line (a space inside the target, two spaces before
+//! the version) or version (`HTTP/1`, `http/1.1`), an
 //! HTTP/1.1 request without exactly one valid `Host`, Content-Length with Transfer-Encoding,
 //! two different Content-Lengths, a Transfer-Encoding that does not name `chunked` once as
 //! its last coding (`chunked` twice would mean a body chunked twice: a smuggling shape), a
@@ -172,6 +173,15 @@ impl Framer {
         Frame::Partial {
             continue_100: self.continue_100,
             new_head,
+        }
+    }
+
+    /// The bytes the request being read takes in all, head and body, when its head gave a
+    /// Content-Length; `None` before its head and for a chunked body (its size is unknown).
+    pub fn expected_len(&self) -> Option<usize> {
+        match (self.stage, &self.head) {
+            (Stage::Length(length), Some(head)) => Some(head.len.saturating_add(length)),
+            _ => None,
         }
     }
 
@@ -566,13 +576,25 @@ fn version_fault(buf: &[u8]) -> VersionFault {
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
         .unwrap_or_default();
-    let Some(space) = line.iter().rposition(|&b| b == b' ') else {
+    // `method SP target SP version`, each part non-empty: a space inside the target or a
+    // second one before the version is a malformed line, whatever its last word says.
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return VersionFault::Malformed;
     };
-    match line.get(space.saturating_add(1)..).unwrap_or_default() {
+    if method.is_empty() || target.is_empty() {
+        return VersionFault::Malformed;
+    }
+    match version {
         // Only a minor version above 1: with 0 or 1 httparse refused something else.
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if (b'2'..=b'9').contains(minor) => {
-            VersionFault::HigherMinor(skip.saturating_add(space).saturating_add(8))
+            let version_at = skip
+                .saturating_add(method.len())
+                .saturating_add(target.len())
+                .saturating_add(2);
+            VersionFault::HigherMinor(version_at.saturating_add(7))
         }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
@@ -665,6 +687,9 @@ mod tests {
             ("GET / http/1.1\r\nHost: x\r\n\r\n", 400),
             ("GET / HTTP/1.1x\r\nHost: x\r\n\r\n", 400),
             ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+            ("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            ("GET /  HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            ("GET /a b HTTP/1.2\r\nHost: x\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400),

@@ -4,16 +4,20 @@
 //!
 //! Why not may_minihttp itself: see README ("Why our own HTTP loop, not may_minihttp").
 
+mod budget;
 mod conn;
 mod cors;
 mod framing;
 mod idle;
+mod peers;
 mod request;
 mod response;
 mod socket;
 
+pub use budget::BodyBudget;
 pub use conn::{default_max_connections, serve, Limits, Shutdown};
 pub use cors::CorsPolicy;
+pub use peers::{client_key, IpRange};
 pub use request::Request;
 pub use response::{reason, Response};
 

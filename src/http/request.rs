@@ -6,8 +6,8 @@
 
 /// One HTTP request as a handler sees it. Header names compare case-insensitively.
 pub struct Request<'a> {
-    /// The client's address (the proxy's, behind a proxy): what failed credential
-    /// attempts are counted under.
+    /// The client's address (the proxy's, behind a proxy; an IPv4-mapped IPv6 address as
+    /// the IPv4 address it is): what failed credential attempts are counted under.
     pub peer: std::net::IpAddr,
     /// The method, as sent (`GET`, `POST`, ...).
     pub method: &'a str,

@@ -179,6 +179,39 @@ impl Client {
         stream
     }
 
+    /// A new connection to the server from the loopback address `from` (`127.0.0.2`, ...),
+    /// so a test can be several clients.
+    pub fn connect_from(&self, from: &str) -> TcpStream {
+        let from: SocketAddr = format!("{from}:0").parse().unwrap();
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(from),
+            socket2::Type::STREAM,
+            None,
+        )
+        .unwrap();
+        socket.bind(&from.into()).unwrap();
+        socket.connect(&self.addr.into()).unwrap();
+        let stream: TcpStream = socket.into();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream
+    }
+
+    /// One request on a fresh connection from the loopback address `from`.
+    pub fn request_from(
+        &self,
+        from: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        let mut stream = self.connect_from(from);
+        send(&mut stream, method, path, headers, body);
+        read_reply(&mut stream).expect("a response")
+    }
+
     /// One request on a fresh connection.
     pub fn request(
         &self,

@@ -100,25 +100,25 @@ class Findings:
         self.stop = threading.Event()
 
     def fail(self, what, first=False):
+        """A finding (`first`: the cause, listed before its effects); stops the clients."""
         with self.lock:
             self.failures.insert(0 if first else len(self.failures), what)
         self.stop.set()
 
-    def count(self, kind, n=1):
+    def answered(self, kind, seconds, n=1):
+        """`n` requests of `kind` answered, the last batch of them in `seconds`."""
         with self.lock:
             self.counts[kind] = self.counts.get(kind, 0) + n
+            self.slowest[kind] = max(self.slowest.get(kind, 0.0), seconds)
 
     def event(self, kind):
+        """Something else that happened, counted for the summary."""
         with self.lock:
             self.events[kind] = self.events.get(kind, 0) + 1
 
-    def took(self, kind, seconds):
-        with self.lock:
-            self.slowest[kind] = max(self.slowest.get(kind, 0.0), seconds)
-
 
 class Hang(Exception):
-    pass
+    """No answer within its bound."""
 
 
 def request(method, path, body=None, token=None, extra=""):
@@ -135,6 +135,7 @@ def request(method, path, body=None, token=None, extra=""):
 
 
 def rpc(id_, method, params=None):
+    """A JSON-RPC request."""
     msg = {"jsonrpc": "2.0", "id": id_, "method": method}
     if params is not None:
         msg["params"] = params
@@ -142,6 +143,7 @@ def rpc(id_, method, params=None):
 
 
 def call(id_, tool, args):
+    """A tools/call request."""
     return rpc(id_, "tools/call", {"name": tool, "arguments": args})
 
 
@@ -154,6 +156,7 @@ class Conn:
         self.file = self.sock.makefile("rb")
 
     def close(self, reset=False):
+        """Closes; with `reset`, as a TCP reset."""
         if reset:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, NO_LINGER)
         self.file.close()
@@ -195,13 +198,16 @@ class Conn:
         return got, elapsed
 
 
-def json_body(status, headers, body):
+def json_body(headers, body):
+    """An answer's JSON (from the data lines when it came as an event stream)."""
     if headers.get("content-type", "").startswith("text/event-stream"):
         body = b"".join(l[5:] for l in body.splitlines() if l.startswith(b"data:"))
     return json.loads(body) if body else None
 
 
 class Soak:
+    """The clients, and the scoped servers the server acknowledged creating and deleting."""
+
     def __init__(self, port, account, findings):
         self.port = port
         self.account = account
@@ -224,12 +230,11 @@ class Soak:
         finally:
             if own:
                 conn.close()
-        self.f.count(kind)
-        self.f.took(kind, took)
+        self.f.answered(kind, took)
         if status != want:
             raise AssertionError(
                 f"{kind}: {method} {path} answered {status}, expected {want}: {data[:300]!r}")
-        return json_body(status, headers, data)
+        return json_body(headers, data)
 
     def mcp(self, kind, body, token=API_KEY, **kw):
         """`POST /mcp`: one JSON-RPC body."""
@@ -240,6 +245,7 @@ class Soak:
         return f"/integrated-account/{self.account}/mcp" + (f"/{sid}" if sid else "")
 
     def tool(self, conn, tool, args, token=API_KEY, kind="tools/call"):
+        """One tool call: a result (an error result too), never a JSON-RPC error."""
         reply = self.mcp(kind, call(1, tool, args), token, bound=TOOL_BOUND_S, conn=conn)
         if "result" not in reply:
             raise AssertionError(f"{kind} {tool}: JSON-RPC error {reply.get('error')}")
@@ -265,6 +271,7 @@ class Soak:
     # ------------------------------------------------------------------ the clients
 
     def tool_caller(self):
+        """Tool calls with the API key on one keep-alive connection."""
         conn = Conn(self.port)
         try:
             while not self.f.stop.is_set():
@@ -274,6 +281,7 @@ class Soak:
             conn.close()
 
     def lister(self):
+        """tools/list, then a batch (every id answered), on one keep-alive connection."""
         conn = Conn(self.port)
         try:
             while not self.f.stop.is_set():
@@ -424,10 +432,9 @@ class Soak:
                 cut = random.randrange(len(data)) if random.random() < 0.3 else len(data)
                 conn.sock.sendall(data[:cut])
                 answers, took = conn.exchange(data[cut:], bound, answers=n)
-                self.f.count("pipelined", n)
-                self.f.took("pipelined", took)
+                self.f.answered("pipelined", took, n)
                 for want, (status, headers, body) in zip(ids, answers):
-                    got = json_body(status, headers, body)
+                    got = json_body(headers, body)
                     if status != 200 or (want is not None and got.get("id") != want):
                         raise AssertionError(f"pipelined answer out of order or failed: {status} "
                                              f"{body[:200]!r}, wanted id {want}")
@@ -493,6 +500,7 @@ class Relay:
             threading.Thread(target=self.pump, args=(upstream, client, False), daemon=True).start()
 
     def pump(self, src, dst, may_drop):
+        """Copies `src` to `dst` until either closes or a chunk is dropped."""
         try:
             while data := src.recv(65536):
                 if may_drop and random.random() < DROP_RATE:
@@ -536,6 +544,7 @@ def free_port():
 
 
 def wait_answering(proc, port, path, what):
+    """Waits until `proc` answers `GET path`; exits the soak when it cannot start."""
     started = time.monotonic()
     while time.monotonic() - started < 20:
         if proc.poll() is not None:
@@ -553,6 +562,7 @@ def wait_answering(proc, port, path, what):
 
 
 def start_server(args, work, relay_port, log):
+    """The server with the soak's settings on a free port, once it answers /health."""
     port = free_port()
     ours = ("HUBSPOT_", "MCP_", "HTTP_", "ADMIN_", "LOG_", "DATA_DIR")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
@@ -569,6 +579,7 @@ def start_server(args, work, relay_port, log):
 
 
 def rss_kb(pid):
+    """VmRSS of `pid` in kB."""
     with open(f"/proc/{pid}/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
 
@@ -583,6 +594,7 @@ def slope_mb_per_min(samples):
 
 
 def panics(path):
+    """The first lines of a log that say a thread panicked."""
     with open(path, "rb") as f:
         return [l.decode("utf-8", "replace").strip() for l in f if b"panicked" in l][:3]
 
@@ -615,6 +627,7 @@ def main():
 
 
 def run(args, work, procs, f):
+    """Starts everything, runs the clients, checks; True when nothing was found."""
     seconds = args.minutes * 60
     mock_port = free_port()
     mock_log = open(os.path.join(work, "mock.log"), "wb")

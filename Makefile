@@ -74,6 +74,18 @@ bench-registry: ## Only admin writes/s (creates, 8 clients) with 100 and 10,000 
 	$(CARGO) build --release --quiet --bin $(BIN) --example bench
 	BENCH_ONLY=registry $(RELEASE_DIR)/examples/bench $(BENCH_ARGS) --out bench/out/registry.json
 
+# --- Soak: `make soak` (not part of `make test`; README: Soak) ----------------------------
+# Mixed traffic for SOAK_MINUTES (default 10) against the static binary, its mock HubSpot
+# behind a relay that drops connections, all on 127.0.0.1 (scripts/soak.py, stdlib Python).
+# Fails on a crash, a panic in the log, a hang, a lost admin write or RSS growth after warm-up.
+
+.PHONY: soak
+
+SOAK_MINUTES ?= 10
+
+soak: static ## Mixed traffic for SOAK_MINUTES (10) min; fails on crash, panic, hang, lost write, RSS growth
+	$(PYTHON) scripts/soak.py --bin $(STATIC_BIN) --fixtures $(FIXTURES) --minutes $(SOAK_MINUTES)
+
 # --- Fuzzing: libFuzzer targets in fuzz/ (its own workspace; README: Fuzzing) -------------
 # Each target runs FUZZ_SECS seconds from the committed seeds (fuzz/corpus/<target>); new
 # inputs go to fuzz/target/corpus/<target>, crashes to fuzz/artifacts/<target>. Needs a

@@ -396,10 +396,11 @@ pub fn write_success(out: &mut Vec<u8>, id: &RawValue, result: &Value) {
     out.push(b'}');
 }
 
-/// [`write_success`] with a result already serialized (a prebuilt `tools/list` page).
-pub fn write_success_text(out: &mut Vec<u8>, id: &RawValue, result: &str) {
+/// [`write_success`] with a result already serialized (a prebuilt `tools/list` page, a
+/// tool's result).
+pub fn write_success_text(out: &mut Vec<u8>, id: &RawValue, result: &[u8]) {
     open(out, Some(id), "result");
-    out.extend_from_slice(result.as_bytes());
+    out.extend_from_slice(result);
     out.push(b'}');
 }
 

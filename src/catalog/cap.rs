@@ -8,8 +8,9 @@
 //! others (batch reads, property lists) the records that do not fit are dropped and the
 //! note says how to ask for less.
 
-use super::ToolError;
+use super::{pretty, ToolError};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::io;
 
@@ -18,20 +19,72 @@ pub const DEFAULT_RESULT_LIMIT: usize = 100_000;
 /// Room kept for the `truncated` note itself.
 const NOTE_ROOM: usize = 600;
 
-/// A tool's answer fitted under the limit, with the pretty JSON text it is shown as:
-/// printed once here, where it is measured anyway, not again to be shown.
-pub struct Fitted {
+/// A tool's answer fitted under the limit, ready to be written as a tool result.
+pub enum Fitted {
+    /// HubSpot's answer as it came (`structuredContent`), with its pretty text already
+    /// escaped for the result's JSON string ([`pretty::pretty_escaped`]).
+    Raw {
+        raw: Box<RawValue>,
+        escaped: Vec<u8>,
+    },
+    /// A value the tool built or that was cut to fit, with its pretty text.
+    Value(Printed),
+}
+
+impl Fitted {
+    /// Writes the tool result: `{"content":[{"type":"text","text":…}]}`, with the answer as
+    /// `structuredContent` when `structured`.
+    pub fn write_result(&self, structured: bool, out: &mut Vec<u8>) {
+        out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
+        match self {
+            Fitted::Raw { escaped, .. } => {
+                out.push(b'"');
+                out.extend_from_slice(escaped);
+                out.push(b'"');
+            }
+            Fitted::Value(printed) => {
+                let _ = serde_json::to_writer(&mut *out, &printed.text);
+            }
+        }
+        out.extend_from_slice(b"}]");
+        if structured {
+            out.extend_from_slice(br#","structuredContent":"#);
+            match self {
+                Fitted::Raw { raw, .. } => out.extend_from_slice(raw.get().as_bytes()),
+                Fitted::Value(printed) => {
+                    let _ = serde_json::to_writer(&mut *out, &printed.value);
+                }
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+/// HubSpot's answer `raw` as it came, when its pretty text fits under `limit` bytes (the
+/// common case: no `Value` is built); else `raw` back, to be fitted as a value.
+pub fn pass_through(raw: Box<RawValue>, limit: usize) -> Result<Fitted, Box<RawValue>> {
+    let mut escaped = Vec::with_capacity(raw.get().len() * 2);
+    if pretty::pretty_escaped(raw.get().as_bytes(), &mut escaped) <= limit {
+        Ok(Fitted::Raw { raw, escaped })
+    } else {
+        Err(raw)
+    }
+}
+
+/// An answer with the pretty JSON text it is shown as: printed once here, where it is
+/// measured anyway, not again to be shown.
+pub struct Printed {
     /// The answer (a tool result's `structuredContent`).
     pub value: Value,
     /// `value` as pretty JSON (a tool result's text).
     pub text: String,
 }
 
-impl Fitted {
+impl Printed {
     /// `value` with its text.
-    pub fn new(value: Value) -> Fitted {
+    pub fn new(value: Value) -> Printed {
         let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        Fitted { value, text }
+        Printed { value, text }
     }
 }
 
@@ -61,11 +114,11 @@ pub fn fit(
     args: &Map<String, Value>,
     limit: usize,
     again: impl Fn(&Map<String, Value>) -> Result<Value, ToolError>,
-) -> Result<Fitted, ToolError> {
+) -> Result<Printed, ToolError> {
     let Some(count) = value["results"].as_array().map(Vec::len) else {
-        return Ok(Fitted::new(value));
+        return Ok(Printed::new(value));
     };
-    let whole = Fitted::new(value);
+    let whole = Printed::new(value);
     if whole.text.len() <= limit {
         return Ok(whole);
     }
@@ -78,7 +131,7 @@ pub fn fit(
         let page = again(&smaller)?;
         let fits = page["results"].as_array().map(Vec::len) == Some(keep);
         if fits && size(&page) <= limit.saturating_sub(NOTE_ROOM) {
-            return Ok(Fitted::new(noted(
+            return Ok(Printed::new(noted(
                 page,
                 count - keep,
                 limit,
@@ -90,7 +143,7 @@ pub fn fit(
     if let Some(results) = value["results"].as_array_mut() {
         results.truncate(keep);
     }
-    Ok(Fitted::new(noted(value, count - keep, limit, false)))
+    Ok(Printed::new(noted(value, count - keep, limit, false)))
 }
 
 /// How many leading records of `value["results"]` fit in `room` bytes (binary search),

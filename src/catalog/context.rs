@@ -3,7 +3,7 @@
 //! the token's own details.
 
 use super::args::{self, push_query};
-use super::{output, Effect, Tool, ToolError, ToolSpec};
+use super::{output, values, Effect, Tool, ToolError, ToolSpec};
 use crate::hubspot::{encode, Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
@@ -51,7 +51,7 @@ pub fn tools() -> Vec<Tool> {
                 &["objectType", "id", "toObjectType"],
             ),
             output_schema: output::page(output::association(), false),
-            handler: Box::new(list_associations),
+            handler: values(list_associations),
         }),
         Tool::new(ToolSpec {
             name: "create_association",
@@ -72,7 +72,7 @@ pub fn tools() -> Vec<Tool> {
                 &["objectType", "id", "toObjectType", "toId"],
             ),
             output_schema: json!({"type": "object"}),
-            handler: Box::new(create_association),
+            handler: values(create_association),
         }),
         Tool::new(ToolSpec {
             name: "get_association_labels",
@@ -89,7 +89,7 @@ pub fn tools() -> Vec<Tool> {
                 &["objectType", "toObjectType"],
             ),
             output_schema: output::page(output::with_fields(&["typeId", "category"]), false),
-            handler: Box::new(|client, args| {
+            handler: values(|client, args| {
                 let path = client.path(
                     Endpoint::AssociationLabels,
                     &[
@@ -116,7 +116,7 @@ pub fn tools() -> Vec<Tool> {
                 &[],
             ),
             output_schema: output::page(output::with_fields(&["id"]), false),
-            handler: Box::new(|client, args| {
+            handler: values(|client, args| {
                 let mut path = client.path(Endpoint::ListOwners, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 for key in ["after", "email"] {
@@ -142,7 +142,7 @@ pub fn tools() -> Vec<Tool> {
                 &["objectType"],
             ),
             output_schema: output::page(output::with_fields(&["name", "label", "type"]), false),
-            handler: Box::new(get_properties),
+            handler: values(get_properties),
         }),
         Tool::new(ToolSpec {
             name: "create_property",
@@ -156,7 +156,7 @@ pub fn tools() -> Vec<Tool> {
                 &["objectType", "name", "label", "type", "fieldType", "groupName"],
             ),
             output_schema: output::with_fields(&["name", "label", "type"]),
-            handler: Box::new(|client, args| property_call(client, args, true)),
+            handler: values(|client, args| property_call(client, args, true)),
         }),
         Tool::new(ToolSpec {
             name: "update_property",
@@ -167,7 +167,7 @@ pub fn tools() -> Vec<Tool> {
             tags: &["properties"],
             input_schema: args::object_schema(property_fields(false), &["objectType", "name"]),
             output_schema: output::with_fields(&["name", "label", "type"]),
-            handler: Box::new(|client, args| property_call(client, args, false)),
+            handler: values(|client, args| property_call(client, args, false)),
         }),
         Tool::new(ToolSpec {
             name: "get_workflows",
@@ -181,7 +181,7 @@ pub fn tools() -> Vec<Tool> {
                 &[],
             ),
             output_schema: output::page(output::with_fields(&["id", "name"]), false),
-            handler: Box::new(|client, args| {
+            handler: values(|client, args| {
                 let mut path = client.path(Endpoint::ListWorkflows, &[]);
                 push_query(&mut path, "limit", &args::limit(args)?.to_string());
                 if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
@@ -202,7 +202,7 @@ pub fn tools() -> Vec<Tool> {
                 &["id"],
             ),
             output_schema: output::with_fields(&["id", "name"]),
-            handler: Box::new(|client, args| {
+            handler: values(|client, args| {
                 let path = client.path(Endpoint::GetWorkflow, &[args::required(args, "id")?]);
                 Ok(client.call(Method::Get, path, None)?)
             }),
@@ -222,7 +222,7 @@ pub fn tools() -> Vec<Tool> {
                 &["objectType"],
             ),
             output_schema: output::with_fields(&["listUrl", "links"]),
-            handler: Box::new(record_links),
+            handler: values(record_links),
         }),
         Tool::new(ToolSpec {
             name: "get_token_details",
@@ -233,7 +233,7 @@ pub fn tools() -> Vec<Tool> {
             tags: &["account"],
             input_schema: args::object_schema(json!({}), &[]),
             output_schema: output::with_fields(&["hubId", "uiDomain", "scopes"]),
-            handler: Box::new(token_details),
+            handler: values(token_details),
         }),
     ]
 }

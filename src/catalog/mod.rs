@@ -13,6 +13,7 @@ pub mod discovery;
 mod echo;
 mod objects;
 mod output;
+mod pretty;
 mod schema;
 mod scopes;
 mod tools;
@@ -28,7 +29,40 @@ pub use schema::check_arguments;
 /// What a tool runs: the HubSpot client and the already-checked arguments in, the result
 /// (a JSON object) out. (Not an HTTP handler: those implement [`crate::http::Handler`].)
 pub type ToolFn =
-    Box<dyn Fn(&Client, &Map<String, Value>) -> Result<Value, ToolError> + Send + Sync>;
+    Box<dyn Fn(&Client, &Map<String, Value>) -> Result<Answer, ToolError> + Send + Sync>;
+
+/// A tool's answer: HubSpot's JSON as it came, for tools that pass it on unchanged (it is
+/// then shown without ever becoming a `Value` tree, see [`cap::pass_through`]), or a value
+/// the tool built or changed.
+pub enum Answer {
+    /// HubSpot's answer, unchanged (checked to be JSON).
+    Raw(Box<serde_json::value::RawValue>),
+    /// A value the tool made.
+    Value(Value),
+}
+
+impl From<Value> for Answer {
+    fn from(value: Value) -> Answer {
+        Answer::Value(value)
+    }
+}
+
+impl Answer {
+    /// The answer as a `Value` (parsed, for an answer that came raw).
+    pub fn into_value(self) -> Value {
+        match self {
+            Answer::Value(value) => value,
+            Answer::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// A [`ToolFn`] from a handler that builds its answer as a `Value`.
+pub fn values(
+    handler: impl Fn(&Client, &Map<String, Value>) -> Result<Value, ToolError> + Send + Sync + 'static,
+) -> ToolFn {
+    Box::new(move |client, args| handler(client, args).map(Answer::Value))
+}
 
 /// Why a tool call failed.
 #[derive(Debug)]
@@ -186,7 +220,7 @@ impl Tool {
         echo_only: bool,
     ) -> Result<cap::Fitted, ToolError> {
         let answer = |args: &Map<String, Value>| {
-            let value = (self.handler)(client, args)?;
+            let value = (self.handler)(client, args)?.into_value();
             Ok(if echo_only {
                 self.echo.apply(args, value)
             } else {
@@ -194,8 +228,15 @@ impl Tool {
             })
         };
         let run = || {
-            let value = answer(args)?;
-            cap::fit(value, &self.input_schema, args, result_limit, answer)
+            let value = match (self.handler)(client, args)? {
+                Answer::Raw(raw) if !echo_only => match cap::pass_through(raw, result_limit) {
+                    Ok(fitted) => return Ok(fitted),
+                    Err(raw) => Answer::Raw(raw).into_value(),
+                },
+                other if echo_only => self.echo.apply(args, other.into_value()),
+                other => other.into_value(),
+            };
+            cap::fit(value, &self.input_schema, args, result_limit, answer).map(Fitted::Value)
         };
         run().map_err(|err| match err {
             ToolError::HubSpot(err) => ToolError::HubSpot(

@@ -6,7 +6,8 @@
 
 use super::args::{self, push_query};
 use super::{
-    leak, output, Echo, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES,
+    leak, output, values, Answer, Echo, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec,
+    OBJECT_TYPES,
 };
 use crate::hubspot::{Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
@@ -397,24 +398,28 @@ fn handler(target: Target, op: Op) -> ToolFn {
         match op {
             Op::List => list(client, ty, args),
             Op::Get => get(client, ty, args),
+            Op::Search => search(client, ty, args),
             Op::Create => {
                 let properties = args.get("properties").cloned().unwrap_or(json!({}));
-                Ok(client.create_object(ty, properties)?)
+                Ok(client.create_object(ty, properties)?.into())
             }
             Op::Update => {
                 let id = args::required(args, "id")?;
                 let properties = args::changes(args.get("properties"), "properties")?;
                 let path = client.path(Endpoint::UpdateObject, &[ty, id]);
                 let body = json!({ "properties": properties });
-                Ok(client.call(Method::Patch, path, Some(body))?)
+                Ok(Answer::Raw(client.call_raw(
+                    Method::Patch,
+                    path,
+                    Some(body),
+                )?))
             }
             Op::Delete => {
                 let id = args::required(args, "id")?;
                 let path = client.path(Endpoint::ArchiveObject, &[ty, id]);
-                client.call(Method::Delete, path, None)?;
-                Ok(json!({ "id": id, "archived": true }))
+                client.call_raw(Method::Delete, path, None)?;
+                Ok(json!({ "id": id, "archived": true }).into())
             }
-            Op::Search => search(client, ty, args),
             Op::BatchRead => {
                 let inputs: Vec<Value> = args::string_list(args, "ids")
                     .into_iter()
@@ -449,7 +454,7 @@ fn handler(target: Target, op: Op) -> ToolFn {
 }
 
 /// One page of records: `limit`, `after`, `properties` and `archived` arguments.
-pub fn list(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
+pub fn list(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Answer, ToolError> {
     let mut path = client.path(Endpoint::ListObjects, &[ty]);
     push_query(&mut path, "limit", &args::limit(args)?.to_string());
     if let Some(after) = args::text(args, "after").filter(|a| !a.is_empty()) {
@@ -462,11 +467,11 @@ pub fn list(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Valu
     if args.get("archived") == Some(&Value::Bool(true)) {
         push_query(&mut path, "archived", "true");
     }
-    Ok(client.call(Method::Get, path, None)?)
+    Ok(Answer::Raw(client.call_raw(Method::Get, path, None)?))
 }
 
 /// One record by id (or by `idProperty`).
-pub fn get(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
+pub fn get(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Answer, ToolError> {
     let id = args::required(args, "id")?;
     let mut path = client.path(Endpoint::GetObject, &[ty, id]);
     let properties = args::string_list(args, "properties");
@@ -476,11 +481,11 @@ pub fn get(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value
     if let Some(id_property) = args::text(args, "idProperty").filter(|p| !p.is_empty()) {
         push_query(&mut path, "idProperty", id_property);
     }
-    Ok(client.call(Method::Get, path, None)?)
+    Ok(Answer::Raw(client.call_raw(Method::Get, path, None)?))
 }
 
 /// A search: the arguments are HubSpot's search body, with `limit` checked.
-pub fn search(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Value, ToolError> {
+pub fn search(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Answer, ToolError> {
     let mut body = json!({ "limit": args::limit(args)? });
     for key in ["query", "filterGroups", "sorts", "after"] {
         if let Some(value) = args.get(key).filter(|v| !v.is_null()) {
@@ -491,12 +496,21 @@ pub fn search(client: &Client, ty: &str, args: &Map<String, Value>) -> Result<Va
     if !properties.is_empty() {
         body["properties"] = json!(properties);
     }
-    Ok(client.search_objects(ty, body)?)
+    let path = client.path(Endpoint::SearchObjects, &[ty]);
+    Ok(Answer::Raw(client.call_raw(
+        Method::Post,
+        path,
+        Some(body),
+    )?))
 }
 
-fn batch(client: &Client, ty: &str, op: &str, body: Value) -> Result<Value, ToolError> {
+fn batch(client: &Client, ty: &str, op: &str, body: Value) -> Result<Answer, ToolError> {
     let path = client.path(Endpoint::BatchObjects, &[ty, op]);
-    Ok(client.call(Method::Post, path, Some(body))?)
+    Ok(Answer::Raw(client.call_raw(
+        Method::Post,
+        path,
+        Some(body),
+    )?))
 }
 
 /// The pipelines tool of a type that has pipelines (`get_deal_pipelines`).
@@ -513,7 +527,7 @@ fn pipelines_tool(object: &'static ObjectType) -> Tool {
         tags: std::slice::from_ref(&object.name),
         input_schema: args::object_schema(json!({}), &[]),
         output_schema: output::page(output::with_fields(&["id", "label", "stages"]), false),
-        handler: Box::new(move |client, _| {
+        handler: values(move |client, _| {
             let path = client.path(Endpoint::ListPipelines, &[name]);
             Ok(client.call(Method::Get, path, None)?)
         }),

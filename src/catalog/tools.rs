@@ -6,7 +6,7 @@
 use super::args::{self, DEFAULT_LIMIT};
 use super::objects::{self, Op};
 use super::{
-    leak, output, Echo, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES,
+    leak, output, values, Echo, Effect, ObjectType, Tool, ToolError, ToolFn, ToolSpec, OBJECT_TYPES,
 };
 use serde_json::{json, Map, Value};
 
@@ -41,7 +41,7 @@ pub fn seed() -> Vec<Tool> {
                 "required": ["email"]
             }),
             output_schema: output::record(),
-            handler: Box::new(create_contact),
+            handler: values(create_contact),
         })
         .echoing(Echo::Fields(&CONTACT_FIELDS)),
         Tool::new(ToolSpec {

@@ -22,6 +22,7 @@ pub use error::HubSpotError;
 pub use paths::{ApiVersion, Endpoint};
 use ratelimit::{RateLimiter, Refusal, Replicas};
 use retry::Backoff;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -241,12 +242,6 @@ impl Client {
         )
     }
 
-    /// [`Endpoint::SearchObjects`] with a HubSpot search body.
-    pub fn search_objects(&self, object_type: &str, body: Value) -> Result<Value, HubSpotError> {
-        let path = self.path(Endpoint::SearchObjects, &[object_type]);
-        self.call(Method::Post, path, Some(body))
-    }
-
     /// [`Endpoint::TokenInfo`]: this client's own token's
     /// hub (portal) id, user, app and scopes. The token goes in the body, as HubSpot asks;
     /// it is never part of the answer.
@@ -276,6 +271,23 @@ impl Client {
         path: String,
         body: Option<Value>,
     ) -> Result<Value, HubSpotError> {
+        let raw = self.call_raw(method, path, body)?;
+        serde_json::from_str(raw.get())
+            .map_err(|err| HubSpotError::InvalidResponse(format!("{err}")))
+    }
+
+    /// [`Client::call`], with HubSpot's answer as it came (checked to be JSON; `null` for
+    /// an empty body): a tool that passes it on unchanged never builds a `Value` tree.
+    pub fn call_raw(
+        &self,
+        method: Method,
+        path: String,
+        body: Option<Value>,
+    ) -> Result<Box<RawValue>, HubSpotError> {
+        // Serialized once, whatever the retries.
+        let body: Option<Arc<[u8]>> =
+            body.map(|body| serde_json::to_vec(&body).unwrap_or_default().into());
+        let path: Arc<str> = path.into();
         let idempotent = retry::is_idempotent(method, &path);
         let search = retry::is_search(method, &path);
         let mut retries = 0;
@@ -315,13 +327,13 @@ impl Client {
     fn attempt(
         &self,
         method: Method,
-        path: String,
-        body: Option<Value>,
-    ) -> Result<Value, HubSpotError> {
+        path: Arc<str>,
+        body: Option<Arc<[u8]>>,
+    ) -> Result<Box<RawValue>, HubSpotError> {
         let client = self.clone();
         match self
             .pool
-            .run(move || client.send_blocking(method, &path, body.as_ref()))
+            .run(move || client.send_blocking(method, &path, body.as_deref()))
         {
             Ok(result) => result,
             Err(PoolError::Busy) => Err(HubSpotError::Busy),
@@ -336,15 +348,14 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, HubSpotError> {
+        body: Option<&[u8]>,
+    ) -> Result<Box<RawValue>, HubSpotError> {
         let url = format!("{}{}", self.base_url, path);
         let authorization = format!("Bearer {}", self.token);
         let mut headers = vec![
             ("Authorization", authorization.as_str()),
             ("Accept", "application/json"),
         ];
-        let body = body.map(|body| serde_json::to_vec(body).unwrap_or_default());
         if body.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
@@ -358,7 +369,7 @@ impl Client {
             },
             url: &url,
             headers: &headers,
-            body: body.as_deref(),
+            body,
             timeout: self.timeout,
             max_body: self.max_response_bytes,
         })
@@ -390,7 +401,7 @@ impl Client {
             ));
         }
         if response.body.is_empty() {
-            return Ok(Value::Null);
+            return Ok(Box::<RawValue>::default());
         }
         serde_json::from_slice(&response.body)
             .map_err(|err| HubSpotError::InvalidResponse(format!("status {status}, {err}")))

@@ -2,7 +2,7 @@
 //! batches, notifications and the per-method path check.
 
 use super::version::{self, Era, Headers};
-use super::{Method, Server};
+use super::{Method, Reply, Server};
 use crate::jsonrpc::{self, Body, ErrorCode, Id, Message, RpcError};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -169,12 +169,16 @@ fn answer(
         Err(err) => return Some(failure(out, Some(id), &err, None)),
     };
     if let Some(result) = server.prebuilt(era, &method, &params) {
-        jsonrpc::write_success_text(out, id, result);
+        jsonrpc::write_success_text(out, id, result.as_bytes());
         return Some(Outcome::Success);
     }
     Some(match server.handle(era, &method, &params) {
-        Ok(result) => {
+        Ok(Reply::Value(result)) => {
             jsonrpc::write_success(out, id, &result);
+            Outcome::Success
+        }
+        Ok(Reply::Bytes(result)) => {
+            jsonrpc::write_success_text(out, id, &result);
             Outcome::Success
         }
         Err(err) => failure(out, Some(id), &err, Some(era)),
@@ -204,7 +208,9 @@ mod tests {
     fn by_value(server: &Server, id: i64, params: Value, headers: Headers) -> Value {
         let params = params.as_object().cloned().unwrap_or_default();
         let era = version::detect("tools/list", &params, headers).unwrap();
-        let result = server.handle(era, "tools/list", &params).unwrap();
+        let Ok(Reply::Value(result)) = server.handle(era, "tools/list", &params) else {
+            panic!("tools/list answers a value");
+        };
         json!({"jsonrpc": "2.0", "id": id, "result": result})
     }
 
@@ -225,6 +231,30 @@ mod tests {
                 client: &client,
                 recheck: None,
             });
+        }
+    }
+
+    #[test]
+    fn prebuilt_initialize_is_byte_identical_to_the_value_path() {
+        let pool = Arc::new(BlockingPool::new(1, 1));
+        let client = Client::new("http://127.0.0.1:9", "t", pool, &settings());
+        let exposure = Exposure::all(Settings::default(), ToolExposure::All);
+        let server = Server {
+            exposure: &exposure,
+            client: &client,
+            recheck: None,
+        };
+        for version in version::SUPPORTED.iter().filter(|v| v.as_str() < "2026") {
+            let params = json!({"protocolVersion": version.as_str(), "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"}});
+            let params = params.as_object().cloned().unwrap();
+            let era = version::detect("initialize", &params, Headers::default()).unwrap();
+            let prebuilt = server.prebuilt(era, "initialize", &params).expect("prebuilt");
+            let Ok(Reply::Value(result)) = server.handle(era, "initialize", &params) else {
+                panic!("initialize answers a value");
+            };
+            assert_eq!(prebuilt, result.to_string(), "{version:?}");
+            assert!(prebuilt.contains(version.as_str()));
         }
     }
 

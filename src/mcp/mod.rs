@@ -9,12 +9,13 @@ mod resources;
 pub mod version;
 
 use crate::catalog::discovery::{self, MetaTool, ToolExposure};
-use crate::catalog::{self, Fitted, ObjectType, Tool, ToolError, OBJECT_TYPES};
+use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use crate::hubspot::{Client, HubSpotError};
 use crate::jsonrpc::{ErrorCode, RpcError};
 pub use exchange::{exchange, http_status};
 pub use method::Method;
 use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
 use version::{Era, ProtocolVersion};
 
 /// The seed's `instructions`.
@@ -222,7 +223,7 @@ impl Server<'_> {
         era: Era,
         method: &str,
         params: &Map<String, Value>,
-    ) -> Result<Value, RpcError> {
+    ) -> Result<Reply, RpcError> {
         if let Some(recheck) = self.recheck {
             recheck(None)?;
         }
@@ -230,6 +231,19 @@ impl Server<'_> {
         let modern = matches!(era, Era::Modern(_));
         let structured = structured_content(era);
         let size = self.exposure.settings.page_size;
+        if method == Method::ToolsCall {
+            return Ok(match self.call_tool(params, structured)? {
+                Reply::Value(mut result) if modern => {
+                    mark_modern(&mut result, method, false);
+                    Reply::Value(result)
+                }
+                Reply::Bytes(mut result) if modern => {
+                    mark_modern_bytes(&mut result);
+                    Reply::Bytes(result)
+                }
+                reply => reply,
+            });
+        }
         let (mut result, cacheable) = match method {
             Method::Initialize => (initialize(era), false),
             Method::ServerDiscover => (discover(), true),
@@ -239,7 +253,7 @@ impl Server<'_> {
                     .map_err(RpcError::internal)?,
                 true,
             ),
-            Method::ToolsCall => (self.call_tool(params, structured)?, false),
+            Method::ToolsCall => unreachable!("answered above"),
             Method::ResourcesList => (
                 page("resources", resources::list(self.exposure), params, size)?,
                 true,
@@ -266,23 +280,32 @@ impl Server<'_> {
         if modern {
             mark_modern(&mut result, method, cacheable);
         }
-        Ok(result)
+        Ok(Reply::Value(result))
     }
 
     /// The result of a request whose answer never changes, as JSON text serialized once
-    /// (a `tools/list` page); the same bytes [`Server::handle`]'s result serializes to.
-    /// `None` means "call `handle`", which also reports every error.
+    /// (a `tools/list` page, a legacy `initialize`); the same bytes [`Server::handle`]'s
+    /// result serializes to. `None` means "call `handle`", which also reports every error
+    /// (a scoped server that was deleted meanwhile among them).
     pub fn prebuilt(&self, era: Era, method: &str, params: &Map<String, Value>) -> Option<&str> {
-        if method != Method::ToolsList.as_str() {
+        if self.recheck.is_some_and(|recheck| recheck(None).is_err()) {
             return None;
         }
-        self.exposure.tools_page(era, params).ok()
+        match era {
+            _ if method == Method::ToolsList.as_str() => {
+                self.exposure.tools_page(era, params).ok()
+            }
+            Era::Legacy(version) if method == Method::Initialize.as_str() => {
+                Some(initialize_text(version))
+            }
+            _ => None,
+        }
     }
 
     /// `tools/call`: a meta-tool in discovery mode, else an exposed tool (also callable
     /// directly in discovery mode: the meta-tools only save listing it). `structured`
     /// clients (2025-06-18 and newer) also get `structuredContent`.
-    fn call_tool(&self, params: &Map<String, Value>, structured: bool) -> Result<Value, RpcError> {
+    fn call_tool(&self, params: &Map<String, Value>, structured: bool) -> Result<Reply, RpcError> {
         let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
             RpcError::invalid_params("'name' must be the name of a tool (string)")
         })?;
@@ -304,15 +327,15 @@ impl Server<'_> {
         meta: MetaTool,
         args: &Map<String, Value>,
         structured: bool,
-    ) -> Result<Value, RpcError> {
+    ) -> Result<Reply, RpcError> {
         let name = || args.get("name").and_then(Value::as_str).unwrap_or_default();
         match meta {
             MetaTool::SearchTools => discovery::search(&self.exposure.tools, args)
-                .map(|found| tool_result(&found))
+                .map(|found| Reply::Value(tool_result(&found)))
                 .map_err(|why| RpcError::invalid_params(format!("search_tools: {why}"))),
-            MetaTool::GetToolSchema => Ok(tool_result(
+            MetaTool::GetToolSchema => Ok(Reply::Value(tool_result(
                 &self.exposure.tool(name())?.to_json(structured),
-            )),
+            ))),
             MetaTool::CallTool => {
                 let tool = self.exposure.tool(name())?;
                 self.run_tool(tool, arguments(args.get("arguments"))?, structured)
@@ -327,7 +350,7 @@ impl Server<'_> {
         tool: &Tool,
         args: &Map<String, Value>,
         structured: bool,
-    ) -> Result<Value, RpcError> {
+    ) -> Result<Reply, RpcError> {
         let name = tool.name;
         if let Some(recheck) = self.recheck {
             recheck(Some(tool))?;
@@ -336,12 +359,10 @@ impl Server<'_> {
             .map_err(|why| RpcError::invalid_params(format!("{name}: {why}")))?;
         let limit = self.exposure.settings.result_limit;
         match tool.run(self.client, args, limit, self.exposure.echoes_only(tool)) {
-            Ok(Fitted { value, text }) => {
-                let mut result = text_result(text);
-                if structured {
-                    result["structuredContent"] = value;
-                }
-                Ok(result)
+            Ok(fitted) => {
+                let mut result = Vec::new();
+                fitted.write_result(structured, &mut result);
+                Ok(Reply::Bytes(result))
             }
             Err(ToolError::InvalidArguments(why)) => {
                 Err(RpcError::invalid_params(format!("{name}: {why}")))
@@ -349,10 +370,10 @@ impl Server<'_> {
             Err(ToolError::HubSpot(HubSpotError::Withdrawn(why))) => {
                 Err(withdrawn(self.recheck, Some(tool), why))
             }
-            Err(ToolError::HubSpot(err)) => Ok(json!({
+            Err(ToolError::HubSpot(err)) => Ok(Reply::Value(json!({
                 "content": [{ "type": "text", "text": err.to_string() }],
                 "isError": true
-            })),
+            }))),
         }
     }
 }
@@ -401,6 +422,29 @@ fn tool_result(value: &Value) -> Value {
 /// A successful tool result whose text is already printed.
 fn text_result(text: String) -> Value {
     json!({ "content": [{ "type": "text", "text": text }] })
+}
+
+/// A result as [`Server::handle`] gives it to be written: a value, or bytes already
+/// serialized (a tool's result, written straight from HubSpot's answer).
+pub enum Reply {
+    /// A result to serialize.
+    Value(Value),
+    /// A result already serialized as a JSON object.
+    Bytes(Vec<u8>),
+}
+
+/// [`mark_modern`] for a tool's result already serialized (never cacheable): the same
+/// members, in the same order, before its closing brace.
+fn mark_modern_bytes(result: &mut Vec<u8>) {
+    if result.last() != Some(&b'}') {
+        return;
+    }
+    result.pop();
+    result.extend_from_slice(br#","resultType":"complete","_meta":{"#);
+    let _ = serde_json::to_writer(&mut *result, version::META_SERVER_INFO);
+    result.push(b':');
+    let _ = serde_json::to_writer(&mut *result, &server_info());
+    result.extend_from_slice(b"}}");
 }
 
 /// Adds what every modern-era result carries: `resultType` and `serverInfo` in `_meta`,
@@ -454,6 +498,21 @@ fn server_info() -> Value {
 }
 
 /// The legacy handshake result (the seed's shape).
+/// [`initialize`]'s result in the legacy era for `version`, serialized once per version.
+fn initialize_text(version: ProtocolVersion) -> &'static str {
+    static TEXTS: OnceLock<Vec<(ProtocolVersion, String)>> = OnceLock::new();
+    TEXTS
+        .get_or_init(|| {
+            version::SUPPORTED
+                .iter()
+                .map(|v| (*v, initialize(Era::Legacy(*v)).to_string()))
+                .collect()
+        })
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map_or("{}", |(_, text)| text.as_str())
+}
+
 fn initialize(era: Era) -> Value {
     json!({
         "protocolVersion": era.version(),

@@ -1,0 +1,191 @@
+//! HubSpot's JSON shown as a tool result's text in one pass over its bytes: the pretty form
+//! (serde_json's, two spaces a level) written straight into the JSON string that carries it
+//! (quotes and backslashes escaped, line breaks as `\n`). The alternative it replaces
+//! parsed the answer into a `Value` tree (a hashed map per object), printed it pretty, and
+//! escaped that text again when the JSON-RPC reply was written: three passes and a tree
+//! of allocations per call.
+
+/// Writes `json` (valid JSON, checked by the caller) in pretty form, escaped as the content
+/// of a JSON string, onto `out`; returns the length of the pretty text itself (before
+/// escaping), which is what the result size limit counts. The bytes of strings, numbers
+/// and literals are kept as they came (a string's escapes too), so the output is the same
+/// JSON as serde_json's pretty printing of it, byte for byte when the input is serde's.
+pub fn pretty_escaped(json: &[u8], out: &mut Vec<u8>) -> usize {
+    let mut depth = 0usize;
+    let mut len = 0usize;
+    let mut i = 0;
+    while let Some(&byte) = json.get(i) {
+        match byte {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'"' => {
+                let (used, shown) = string(&json[i..], out);
+                i += used;
+                len += shown;
+            }
+            b'{' | b'[' => {
+                let close = if byte == b'{' { b'}' } else { b']' };
+                let next = i + 1 + json[i + 1..].iter().take_while(|b| is_space(**b)).count();
+                if json.get(next) == Some(&close) {
+                    out.extend_from_slice(&[byte, close]);
+                    len += 2;
+                    i = next + 1;
+                } else {
+                    depth += 1;
+                    out.push(byte);
+                    len += 1 + new_line(out, depth);
+                    i += 1;
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                len += new_line(out, depth) + 1;
+                out.push(byte);
+                i += 1;
+            }
+            b',' => {
+                out.push(b',');
+                len += 1 + new_line(out, depth);
+                i += 1;
+            }
+            b':' => {
+                out.extend_from_slice(b": ");
+                len += 2;
+                i += 1;
+            }
+            _ => {
+                let run = json[i..]
+                    .iter()
+                    .take_while(|b| !is_space(**b) && !matches!(b, b',' | b':' | b'}' | b']'))
+                    .count()
+                    .max(1);
+                out.extend_from_slice(&json[i..i + run]);
+                len += run;
+                i += run;
+            }
+        }
+    }
+    len
+}
+
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// A line break and `depth` levels of indentation, escaped; returns the unescaped length.
+fn new_line(out: &mut Vec<u8>, depth: usize) -> usize {
+    out.extend_from_slice(b"\\n");
+    out.resize(out.len() + 2 * depth, b' ');
+    1 + 2 * depth
+}
+
+/// Copies the JSON string at the start of `json` (its quotes included), escaped; returns
+/// the bytes it took from `json` and the unescaped length written.
+fn string(json: &[u8], out: &mut Vec<u8>) -> (usize, usize) {
+    out.extend_from_slice(b"\\\"");
+    let mut i = 1;
+    loop {
+        let rest = &json[i..];
+        let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+            // Not reached for checked JSON: an unterminated string is copied as it is.
+            out.extend_from_slice(rest);
+            return (json.len(), json.len());
+        };
+        out.extend_from_slice(&rest[..k]);
+        if rest[k] == b'"' {
+            out.extend_from_slice(b"\\\"");
+            return (i + k + 1, i + k + 1);
+        }
+        // An escape: the backslash, and the byte after it, each escaped again if needed.
+        out.extend_from_slice(b"\\\\");
+        match rest.get(k + 1) {
+            Some(b'"') => out.extend_from_slice(b"\\\""),
+            Some(b'\\') => out.extend_from_slice(b"\\\\"),
+            Some(other) => out.push(*other),
+            None => return (json.len(), json.len()),
+        }
+        i += k + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xorshift::Rng;
+    use serde_json::{json, Value};
+
+    /// What the value path shows: serde's pretty text, escaped as a JSON string's content.
+    fn expected(value: &Value) -> (String, usize) {
+        let pretty = serde_json::to_string_pretty(value).unwrap();
+        let quoted = serde_json::to_string(&pretty).unwrap();
+        (quoted[1..quoted.len() - 1].to_string(), pretty.len())
+    }
+
+    fn shown(json: &str) -> (String, usize) {
+        let mut out = Vec::new();
+        let len = pretty_escaped(json.as_bytes(), &mut out);
+        (String::from_utf8(out).unwrap(), len)
+    }
+
+    fn random(rng: &mut Rng, depth: u32) -> Value {
+        let strings = [
+            "",
+            "a",
+            "é\"q\"",
+            "back\\slash",
+            "line\nbreak\ttab",
+            "ü€😀",
+            "\u{1}",
+        ];
+        match rng.below(if depth > 3 { 5 } else { 7 }) {
+            0 => Value::Null,
+            1 => json!(rng.below(2) == 0),
+            2 => json!(rng.below(1_000_000) as i64 - 500_000),
+            3 => json!(rng.below(1000) as f64 / 7.0),
+            4 => json!(rng.pick(&strings)),
+            5 => Value::Array((0..rng.below(4)).map(|_| random(rng, depth + 1)).collect()),
+            _ => Value::Object(
+                (0..rng.below(4))
+                    .map(|i| (format!("{}{i}", rng.pick(&strings)), random(rng, depth + 1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn matches_serdes_pretty_text_escaped_for_random_documents() {
+        let mut rng = Rng::new(0x5eed_cafe);
+        for _ in 0..2000 {
+            let value = random(&mut rng, 0);
+            let compact = serde_json::to_string(&value).unwrap();
+            assert_eq!(shown(&compact), expected(&value), "{compact}");
+            // Whitespace between tokens (HubSpot's own layout) changes nothing.
+            let spaced = serde_json::to_string_pretty(&value).unwrap();
+            assert_eq!(shown(&spaced), expected(&value), "{spaced}");
+        }
+    }
+
+    #[test]
+    fn matches_for_the_fixture_answers() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hubspot");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            assert_eq!(shown(&text), expected(&value), "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen > 3, "fixtures read: {seen}");
+    }
+
+    #[test]
+    fn escapes_inside_strings_stay_escapes() {
+        let (text, len) = shown(r#"{"a":"x\"y\\z\/\u00e9"}"#);
+        assert_eq!(text, r#"{\n  \"a\": \"x\\\"y\\\\z\\/\\u00e9\"\n}"#);
+        assert_eq!(len, "{\n  \"a\": \"x\\\"y\\\\z\\/\\u00e9\"\n}".len());
+    }
+}

@@ -52,7 +52,9 @@ RELEASE_DIR := $(or $(CARGO_TARGET_DIR),target)/release
 BENCH_RMCP ?= 1
 RMCP_DIR := bench/rmcp-baseline
 RMCP_BIN := $(or $(CARGO_TARGET_DIR),$(RMCP_DIR)/target)/release/rmcp-baseline
-BENCH_ARGS = --server $(RELEASE_DIR)/$(BIN) --baseline $(RELEASE_DIR)/examples/baseline \
+# "Ours" is the static musl binary (what ships); the glibc release build is an extra column
+# of the rmcp comparison.
+BENCH_ARGS = --server $(STATIC_BIN) --glibc $(RELEASE_DIR)/$(BIN) --baseline $(RELEASE_DIR)/examples/baseline \
 	--fixtures $(FIXTURES) --script bench/wrk.lua --work bench/out
 
 wrk: ## Install wrk (Debian package) when it is missing
@@ -61,16 +63,16 @@ wrk: ## Install wrk (Debian package) when it is missing
 rmcp-baseline: ## Release build of bench/rmcp-baseline (rmcp + axum + reqwest; its own Cargo.lock)
 	$(CARGO) build --release --quiet --locked --manifest-path $(RMCP_DIR)/Cargo.toml
 
-bench: wrk $(if $(filter 0,$(BENCH_RMCP)),,rmcp-baseline) ## Throughput, latency, memory, start-up, isolation; tools/call vs rmcp unless BENCH_RMCP=0 (~3 min)
+bench: wrk static $(if $(filter 0,$(BENCH_RMCP)),,rmcp-baseline) ## Throughput, latency, memory, start-up, isolation; tools/call vs rmcp unless BENCH_RMCP=0 (~3 min)
 	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
 	$(RELEASE_DIR)/examples/bench $(BENCH_ARGS) $(if $(filter 0,$(BENCH_RMCP)),,--rmcp $(RMCP_BIN)) \
 		--out bench/results.json --readme README.md
 
-bench-rmcp: wrk rmcp-baseline ## Only tools/call get_contacts, ours against the rmcp baseline (printed, nothing written)
+bench-rmcp: wrk static rmcp-baseline ## Only tools/call get_contacts, ours against the rmcp baseline (printed, nothing written)
 	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
 	BENCH_ONLY=rmcp $(RELEASE_DIR)/examples/bench $(BENCH_ARGS) --rmcp $(RMCP_BIN) --out bench/out/rmcp.json
 
-bench-registry: ## Only admin writes/s (creates, 8 clients) with 100 and 10,000 servers in the registry (printed, nothing written)
+bench-registry: static ## Only admin writes/s (creates, 8 clients) with 100 and 10,000 servers in the registry (printed, nothing written)
 	$(CARGO) build --release --quiet --bin $(BIN) --example bench
 	BENCH_ONLY=registry $(RELEASE_DIR)/examples/bench $(BENCH_ARGS) --out bench/out/registry.json
 

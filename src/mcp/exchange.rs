@@ -249,7 +249,9 @@ mod tests {
                 "clientInfo": {"name": "t", "version": "1"}});
             let params = params.as_object().cloned().unwrap();
             let era = version::detect("initialize", &params, Headers::default()).unwrap();
-            let prebuilt = server.prebuilt(era, "initialize", &params).expect("prebuilt");
+            let prebuilt = server
+                .prebuilt(era, "initialize", &params)
+                .expect("prebuilt");
             let Ok(Reply::Value(result)) = server.handle(era, "initialize", &params) else {
                 panic!("initialize answers a value");
             };

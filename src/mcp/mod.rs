@@ -292,9 +292,7 @@ impl Server<'_> {
             return None;
         }
         match era {
-            _ if method == Method::ToolsList.as_str() => {
-                self.exposure.tools_page(era, params).ok()
-            }
+            _ if method == Method::ToolsList.as_str() => self.exposure.tools_page(era, params).ok(),
             Era::Legacy(version) if method == Method::Initialize.as_str() => {
                 Some(initialize_text(version))
             }

@@ -253,7 +253,7 @@ impl Store {
 
     /// The records appended since the snapshot was written, oldest first. A torn last record
     /// (a crash during its append, so never acknowledged) is left out and cut off the file;
-    /// a damaged record with others after it is [`StoreError::Corrupt`], naming the line.
+    /// any other damaged record is [`StoreError::Corrupt`], naming the line.
     pub fn replay(&self) -> Result<Vec<Value>, StoreError> {
         let mut slot = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         let (journal, records) = Journal::open(&self.journal_path())

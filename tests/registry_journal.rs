@@ -170,3 +170,134 @@ fn kill_9_during_creates_and_deletes_loses_no_acknowledged_write() {
         assert_eq!(reply.status, 404, "token of deleted {id}: {}", reply.text());
     }
 }
+
+/// Runs the binary on `dir`, expecting it to refuse to start: its exit code (`None` when it
+/// was still running after 20 s, then stopped) and what it printed.
+fn refused_start(dir: &std::path::Path) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
+        .arg("serve")
+        .env_clear()
+        .env("HUBSPOT_MOCK", common::fixtures())
+        .env("ADMIN_API_TOKEN", ADMIN)
+        .env("DATA_DIR", dir)
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (code, reader.join().expect("stderr"))
+}
+
+/// A registry on `dir` past the size where changes go only to the journal, whose last
+/// record revokes a server: that server's token, and a kept server's.
+fn journal_ending_in_a_revocation(dir: &std::path::Path) -> (String, String) {
+    let mut server = admin_server(dir);
+    let (_, accounts) = admin(&server, "GET", "/integrated-account", &Value::Null).expect("up");
+    let account = accounts["result"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let path = format!("/integrated-account/{account}/mcp");
+    let made: Vec<(String, String)> = (0..60)
+        .map(|i| create(&server, &path, &format!("server {i}")).expect("create"))
+        .collect();
+    let (revoked_id, revoked) = made[7].clone();
+    let (status, _) = admin(
+        &server,
+        "DELETE",
+        &format!("{path}/{revoked_id}"),
+        &Value::Null,
+    )
+    .expect("delete");
+    assert_eq!(status, 200);
+    server.terminate();
+    assert_eq!(
+        server.wait_exit(std::time::Duration::from_secs(10)),
+        Some(0)
+    );
+    let journal = std::fs::read_to_string(dir.join("registry.json.journal")).expect("journal");
+    assert!(
+        journal.ends_with("\n") && journal.lines().last().unwrap().contains(&revoked_id),
+        "the revocation is the journal's last record"
+    );
+    (revoked, made[0].1.clone())
+}
+
+#[test]
+fn a_damaged_last_record_stops_start_up_and_is_kept_but_a_torn_one_is_dropped() {
+    let tools_list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+    // Damaged: a whole, newline-terminated revocation whose checksum fails (one bit flipped
+    // in its checksum). Dropping it would bring the revoked token back.
+    let dir = temp_dir("journal-damaged-last");
+    let (revoked, _) = journal_ending_in_a_revocation(&dir);
+    let path = dir.join("registry.json.journal");
+    let mut bytes = std::fs::read(&path).expect("journal");
+    let last_line = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+    bytes[last_line] = if bytes[last_line] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&path, &bytes).expect("damage");
+    let (code, log) = refused_start(&dir);
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "started over a damaged journal: {log}"
+    );
+    assert!(
+        log.contains(&path.display().to_string()) && log.contains(&format!("line {lines}")),
+        "the refusal names the journal and the line: {log}"
+    );
+    assert!(!log.contains(&revoked), "no token in the log");
+    assert_eq!(
+        std::fs::read(&path).expect("journal"),
+        bytes,
+        "the evidence is kept"
+    );
+
+    // Torn: the same record without its newline was never acknowledged; it is dropped
+    // silently (a warning) and cut off, and the server starts.
+    let dir = temp_dir("journal-torn-last");
+    let (revoked, kept) = journal_ending_in_a_revocation(&dir);
+    let path = dir.join("registry.json.journal");
+    let mut bytes = std::fs::read(&path).expect("journal");
+    bytes.pop();
+    std::fs::write(&path, &bytes).expect("tear");
+    let server = admin_server(&dir);
+    assert!(
+        server.log().contains("dropped its last record"),
+        "{}",
+        server.log()
+    );
+    let reply = server.rpc(&format!("/mcp/{kept}"), &tools_list);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // The unacknowledged revocation did not happen.
+    let reply = server.rpc(&format!("/mcp/{revoked}"), &tools_list);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let cut = std::fs::read(&path).expect("journal");
+    assert!(
+        cut.ends_with(b"\n") && cut.len() < bytes.len(),
+        "the torn line was cut off"
+    );
+}

@@ -95,6 +95,9 @@ pub struct Config {
     pub etcd: Option<crate::etcd::Settings>,
     /// `REGISTRY_KEY_FILE`: the key sealing HubSpot keys in etcd (required with etcd).
     pub registry_key_file: Option<PathBuf>,
+    /// `REGISTRY_ACCEPT_UNSIGNED`: the one-time migration of a registry written before
+    /// records were signed; its records without a MAC are taken at start and signed.
+    pub registry_accept_unsigned: bool,
 }
 
 /// Where HubSpot calls go.
@@ -382,6 +385,7 @@ impl Config {
             )? as usize,
             etcd,
             registry_key_file,
+            registry_accept_unsigned: accept_unsigned(&get)?,
         })
     }
 
@@ -449,6 +453,19 @@ fn call_policy(get: &impl Fn(&str) -> Option<String>) -> Result<CallPolicy, Conf
             60_000,
         )?),
     })
+}
+
+/// `REGISTRY_ACCEPT_UNSIGNED`: `true` or `false` (the default).
+pub fn accept_unsigned(get: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    match get("REGISTRY_ACCEPT_UNSIGNED").as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(invalid(
+            "REGISTRY_ACCEPT_UNSIGNED",
+            other,
+            "true (once, to sign a registry written before records were signed) or false",
+        )),
+    }
 }
 
 /// A duration in milliseconds from 1 ms to one day, or `default` ms when unset.

@@ -59,10 +59,11 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating it; mode 0600 either way) the journal at `path` and returns its
-    /// records in order. A torn last line is cut off the file (and fsynced) first.
+    /// Opens (creating it; mode 0600 either way; never through a symbolic link) the journal
+    /// at `path` and returns its records in order. A torn last line is cut off the file (and fsynced) first.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Value>), JournalError> {
         let mut file = OpenOptions::new()
+            .custom_flags(libc::O_NOFOLLOW)
             .read(true)
             .append(true)
             .create(true)

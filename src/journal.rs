@@ -142,7 +142,8 @@ fn encode(record: &Value) -> Vec<u8> {
 
 /// The records of a journal file and the length of the part that holds them; only a torn
 /// last line may be bad (it is left out, see [`torn`]), any other bad line is an error.
-fn decode(bytes: &[u8]) -> Result<(Vec<Value>, u64), JournalError> {
+/// Public for the fuzz target (`fuzz/fuzz_targets/journal.rs`), which compiles this file.
+pub fn decode(bytes: &[u8]) -> Result<(Vec<Value>, u64), JournalError> {
     let mut records = Vec::new();
     let mut good = 0usize;
     let mut lines = bytes

@@ -29,7 +29,7 @@ use super::{
     lock, Account, Registry, RegistryError, RemoteEvent, RemoteRecord, Server, State, Version,
 };
 use crate::clock;
-use crate::etcd::{self, base64, int};
+use crate::etcd::{self, base64, gateway, int};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -164,7 +164,7 @@ impl EtcdStore {
     /// anything else under the prefix). A value that is not base64 comes as an empty one,
     /// which the registry cannot read and so drops (fail closed).
     fn event(&self, kv: &Value, deleted: bool) -> Option<RemoteEvent> {
-        let key = String::from_utf8(base64::decode(kv["key"].as_str()?)?).ok()?;
+        let (key, value) = gateway::key_value(kv)?;
         let rest = key.strip_prefix(&self.prefix)?;
         let record = if let Some(id) = rest.strip_prefix("accounts/") {
             RemoteRecord::Account(id.to_string())
@@ -172,11 +172,7 @@ impl EtcdStore {
             let (_, id) = rest.strip_prefix("servers/")?.split_once('/')?;
             RemoteRecord::Server(id.to_string())
         };
-        let value = if deleted {
-            None
-        } else {
-            Some(base64::decode(kv["value"].as_str().unwrap_or("")).unwrap_or_default())
-        };
+        let value = (!deleted).then_some(value);
         Some(RemoteEvent {
             key: rest.to_string(),
             record,

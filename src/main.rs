@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod app;
 mod auth;
+mod base64;
 mod catalog;
 mod clock;
 mod config;

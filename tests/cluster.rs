@@ -6,7 +6,7 @@
 mod common;
 // The server's own base64 (etcd's gateway) and RFC 3339 (expiry times) code, compiled into
 // this test as well, rather than a copy of either.
-#[path = "../src/etcd/base64.rs"]
+#[path = "../src/base64.rs"]
 mod base64;
 #[allow(dead_code)]
 #[path = "../src/clock.rs"]

@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-#[path = "../../src/etcd/base64.rs"]
+#[path = "../../src/base64.rs"]
 mod base64;
 #[path = "../../src/etcd/gateway.rs"]
 mod gateway;

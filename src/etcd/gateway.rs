@@ -1,8 +1,9 @@
 //! etcd's gateway answers read as data: JSON text to a value or to etcd's refusal, int64s
-//! written as strings, keys and values in base64. No I/O and nothing else of the server, so
-//! the fuzz target `fuzz/fuzz_targets/etcd_gateway.rs` compiles this file as it is.
+//! written as strings, keys and values in base64. No I/O and nothing else of the server but
+//! `crate::base64`, so the fuzz target `fuzz/fuzz_targets/etcd_gateway.rs` compiles this
+//! file as it is (with `src/base64.rs` at its root).
 
-use super::base64;
+use crate::base64;
 use serde_json::Value;
 
 /// What one answer (a unary call's body, or one line of a watch stream) says.

@@ -15,7 +15,7 @@
 //! Blocking: call it from OS threads (the registry pool, the watch thread), never from a
 //! coroutine worker.
 
-pub mod base64;
+use crate::base64;
 pub mod gateway;
 
 pub use gateway::int;

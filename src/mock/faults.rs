@@ -296,7 +296,7 @@ fn fault_response(rule: &Rule, req: &Request) -> Response {
             None => sent.to_string(),
             Some(Spelling::Upper) => sent.to_uppercase(),
             Some(Spelling::Percent) => sent.bytes().map(|b| format!("%{b:02X}")).collect(),
-            Some(Spelling::Base64) => crate::etcd::base64::encode(sent.as_bytes()),
+            Some(Spelling::Base64) => crate::base64::encode(sent.as_bytes()),
         };
         return Response::json(
             rule.status.unwrap_or(502),

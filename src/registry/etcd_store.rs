@@ -28,8 +28,9 @@ use super::seal::{Kind, Sealer, Unsigned};
 use super::{
     lock, Account, Registry, RegistryError, RemoteEvent, RemoteRecord, Server, State, Version,
 };
+use crate::base64;
 use crate::clock;
-use crate::etcd::{self, base64, gateway, int};
+use crate::etcd::{self, gateway, int};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

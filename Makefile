@@ -98,7 +98,7 @@ soak: static ## Mixed traffic for SOAK_MINUTES (10) min; fails on crash, panic, 
 .PHONY: fuzz
 
 FUZZ_SECS ?= 60
-FUZZ_TARGETS := framing
+FUZZ_TARGETS := framing jsonrpc journal etcd_gateway
 FUZZ_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \

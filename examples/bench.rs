@@ -933,8 +933,9 @@ impl RegistryRun {
 }
 
 /// Writes a registry snapshot of `n` scoped servers on one integrated account (on the mock,
-/// so no HubSpot key to seal) into `dir`, as a restored backup would be; returns the
-/// account's id. Much faster than `n` creates, which is what is being measured.
+/// so no HubSpot key to seal) into `dir`, unsigned as an older version wrote it (the server
+/// signs it at start, with `REGISTRY_ACCEPT_UNSIGNED`); returns the account's id. Much
+/// faster than `n` creates, which is what is being measured.
 fn seed_registry(dir: &Path, n: usize) -> Result<String, String> {
     let account = "00000000-0000-4000-8000-00000000bead";
     let at = "2026-01-01T00:00:00.000Z";
@@ -975,6 +976,7 @@ fn registry_writes(args: &Args, upstream: u16, n: usize) -> Result<RegistryRun, 
         ("DATA_DIR", dir.display().to_string()),
         ("ADMIN_API_TOKEN", BENCH_ADMIN_TOKEN.to_string()),
         ("MAX_SERVERS_PER_ACCOUNT", "1000000".to_string()),
+        ("REGISTRY_ACCEPT_UNSIGNED", "true".to_string()),
     ];
     let (mut server, port) = start_server(args, upstream, &env)?;
     let body = r#"{"name":"bench","config":{"methods":["read"],"tags":["contacts"]}}"#;

@@ -101,6 +101,9 @@ pub struct Config {
     /// `MAX_BUFFERED_BODY_BYTES`: bytes all connections together may hold for request
     /// bodies (default the larger of 64 MiB and 4 × `MAX_REQUEST_SIZE`).
     pub max_buffered_body_bytes: usize,
+    /// `REGISTRY_ACCEPT_UNSIGNED`: the one-time migration of a registry written before
+    /// records were signed; its records without a MAC are taken at start and signed.
+    pub registry_accept_unsigned: bool,
 }
 
 /// Where HubSpot calls go.
@@ -402,6 +405,7 @@ impl Config {
             max_connections_per_client: number(&get, "MAX_CONNECTIONS_PER_CLIENT", 64, 1, 1 << 24)?
                 as usize,
             max_buffered_body_bytes,
+            registry_accept_unsigned: accept_unsigned(&get)?,
         })
     }
 
@@ -469,6 +473,19 @@ fn call_policy(get: &impl Fn(&str) -> Option<String>) -> Result<CallPolicy, Conf
             60_000,
         )?),
     })
+}
+
+/// `REGISTRY_ACCEPT_UNSIGNED`: `true` or `false` (the default).
+pub fn accept_unsigned(get: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    match get("REGISTRY_ACCEPT_UNSIGNED").as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(invalid(
+            "REGISTRY_ACCEPT_UNSIGNED",
+            other,
+            "true (once, to sign a registry written before records were signed) or false",
+        )),
+    }
 }
 
 /// A duration in milliseconds from 1 ms to one day, or `default` ms when unset.
@@ -933,7 +950,7 @@ mod tests {
         let field = |name: &str| {
             let at = compose.find(&format!("\"{name}\":\"")).unwrap() + name.len() + 4;
             let text = &compose[at..at + compose[at..].find('"').unwrap()];
-            String::from_utf8(crate::etcd::base64::decode(text).unwrap()).unwrap()
+            String::from_utf8(crate::base64::decode(text).unwrap()).unwrap()
         };
         let prefix = crate::etcd::DEFAULT_PREFIX;
         assert_eq!(field("key"), prefix);

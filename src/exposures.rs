@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn equal_filters_share_the_unfiltered_reuses_mcp_and_deletion_prunes() {
         let dir = TempDir::new("exposures");
-        let registry = Registry::open(Store::open(&dir.0).unwrap()).unwrap();
+        let registry = Registry::open(Store::open(&dir.0).unwrap(), false).unwrap();
         let account = registry
             .ensure_default_account(AccountAuth::Mock, NOW)
             .unwrap();

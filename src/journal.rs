@@ -4,11 +4,13 @@
 //! Each record is one line: the CRC-32 of the JSON text as 8 hex digits, a space, the JSON
 //! text (compact, so it holds no newline) and `\n`. A record is durable once
 //! [`Journal::append`] returns. At most one record is in flight at a time, so after a crash
-//! (kill -9, power cut) only the **last** line can be torn (cut short, or zeros where the
-//! data never reached the disk): [`Journal::open`] drops it, since it was never
-//! acknowledged, and cuts it off the file before anything is appended. A bad line with
-//! records after it is damage, not a crash: opening refuses it, naming the line, instead of
-//! silently losing the records behind it.
+//! (kill -9, power cut) only the **last** line can be torn: cut short before its `\n`, or
+//! holding zeros where the data never reached the disk. [`Journal::open`] drops such a line,
+//! since it was never acknowledged, and cuts it off the file before anything is appended.
+//! Any other bad line is damage, not a crash: a whole, newline-terminated last line whose
+//! checksum fails was acknowledged (a revocation, say), and a bad line with records after
+//! it would take them along. Opening refuses either, naming the line, and leaves the file
+//! as it is (the evidence stays).
 //!
 //! The journal knows nothing of what its records mean; the snapshot's owner replays them and
 //! empties the journal with [`Journal::truncate`] once a new snapshot holds them.
@@ -25,7 +27,7 @@ use std::path::Path;
 pub enum JournalError {
     /// An I/O operation failed: `action` says what was being done.
     Io(&'static str, io::Error),
-    /// Line `line` (1-based) is damaged and records follow it.
+    /// Line `line` (1-based) is damaged, and not by a crash during its append.
     Corrupt {
         /// The damaged line.
         line: usize,
@@ -39,7 +41,10 @@ impl fmt::Display for JournalError {
         match self {
             JournalError::Io(action, err) => write!(f, "cannot {action}: {err}"),
             JournalError::Corrupt { line, detail } => {
-                write!(f, "line {line} is damaged ({detail}) and records follow it")
+                write!(
+                    f,
+                    "line {line} is damaged ({detail}), not torn by a crash during its write"
+                )
             }
         }
     }
@@ -54,10 +59,11 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating it; mode 0600 either way) the journal at `path` and returns its
-    /// records in order. A torn last line is cut off the file (and fsynced) first.
+    /// Opens (creating it; mode 0600 either way; never through a symbolic link) the journal
+    /// at `path` and returns its records in order. A torn last line is cut off the file (and fsynced) first.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Value>), JournalError> {
         let mut file = OpenOptions::new()
+            .custom_flags(libc::O_NOFOLLOW)
             .read(true)
             .append(true)
             .create(true)
@@ -134,9 +140,10 @@ fn encode(record: &Value) -> Vec<u8> {
     format!("{:08x} {json}\n", crc32(json.as_bytes())).into_bytes()
 }
 
-/// The records of a journal file and the length of the part that holds them; only the last
-/// line may be bad (it is left out), any other bad line is an error.
-fn decode(bytes: &[u8]) -> Result<(Vec<Value>, u64), JournalError> {
+/// The records of a journal file and the length of the part that holds them; only a torn
+/// last line may be bad (it is left out, see [`torn`]), any other bad line is an error.
+/// Public for the fuzz target (`fuzz/fuzz_targets/journal.rs`), which compiles this file.
+pub fn decode(bytes: &[u8]) -> Result<(Vec<Value>, u64), JournalError> {
     let mut records = Vec::new();
     let mut good = 0usize;
     let mut lines = bytes
@@ -149,7 +156,7 @@ fn decode(bytes: &[u8]) -> Result<(Vec<Value>, u64), JournalError> {
                 records.push(record);
                 good += line.len();
             }
-            Err(_) if lines.peek().is_none() => break,
+            Err(_) if lines.peek().is_none() && torn(line) => break,
             Err(detail) => {
                 return Err(JournalError::Corrupt {
                     line: i + 1,
@@ -159,6 +166,12 @@ fn decode(bytes: &[u8]) -> Result<(Vec<Value>, u64), JournalError> {
         }
     }
     Ok((records, good as u64))
+}
+
+/// Whether a bad last line is what a crash during its append leaves: no `\n` yet, or zeros
+/// where the data never reached the disk (a record's compact JSON never holds a NUL byte).
+fn torn(line: &[u8]) -> bool {
+    !line.ends_with(b"\n") || line.contains(&0)
 }
 
 /// One line (with its `\n`) as a record.
@@ -259,11 +272,11 @@ mod tests {
         let good = fs::read(&path).expect("read");
         drop(journal);
         let second = encode(&json!({"n": 2}));
-        // Cut short, zeros where the data never reached the disk, a whole line whose
-        // checksum does not match: each was never acknowledged.
-        let mut wrong_sum = second.clone();
-        wrong_sum[12] ^= 1;
-        for tail in [&second[..second.len() - 1], &[0u8; 40][..], &wrong_sum[..]] {
+        // Cut short, zeros where the data never reached the disk (all of it, or a block in
+        // the middle of an otherwise whole line): each was never acknowledged.
+        let mut holed = second.clone();
+        holed[4..12].fill(0);
+        for tail in [&second[..second.len() - 1], &[0u8; 40][..], &holed[..]] {
             fs::write(&path, [&good[..], tail].concat()).expect("write");
             let (mut journal, records) = Journal::open(&path).expect("torn tail is no error");
             assert_eq!(records, vec![json!({"n": 1})]);
@@ -297,6 +310,28 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("line 2"), "{err}");
+        assert_eq!(fs::read(&path).expect("read"), bytes, "left untouched");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_whole_last_record_with_a_bad_checksum_is_damage_not_a_torn_append() {
+        let dir = temp("bad-last");
+        let path = dir.join("j");
+        let (mut journal, _) = Journal::open(&path).expect("open");
+        for n in 0..2 {
+            journal.append(&json!({"n": n})).expect("append");
+        }
+        drop(journal);
+        let mut bytes = fs::read(&path).expect("read");
+        let last = bytes.len() - 3; // inside the last record's JSON, before its `}\n`
+        bytes[last] ^= 0x01;
+        fs::write(&path, &bytes).expect("write");
+        let err = Journal::open(&path).expect_err("an acknowledged record is not dropped");
+        assert!(
+            matches!(err, JournalError::Corrupt { line: 2, .. }),
+            "{err}"
+        );
         assert_eq!(fs::read(&path).expect("read"), bytes, "left untouched");
         let _ = fs::remove_dir_all(&dir);
     }

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod app;
 mod auth;
+mod base64;
 mod catalog;
 mod clock;
 mod config;
@@ -179,11 +180,14 @@ fn connector(config: &Config) -> Result<(Connector, AccountAuth), String> {
 /// Opens the registry (under `DATA_DIR`, or on etcd) and registers the start-up account.
 fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, String> {
     let max = config.max_servers_per_account;
+    let unsigned = config.registry_accept_unsigned;
     let registry = match (&config.etcd, &config.registry_key_file) {
-        (Some(settings), Some(key_file)) => registry::etcd_store::open(settings, key_file, max)?,
+        (Some(settings), Some(key_file)) => {
+            registry::etcd_store::open(settings, key_file, max, unsigned)?
+        }
         _ => {
             let store = store::Store::open(&config.data_dir).map_err(|err| err.to_string())?;
-            let registry = Registry::open(store).map_err(|err| err.to_string())?;
+            let registry = Registry::open(store, unsigned).map_err(|err| err.to_string())?;
             Arc::new(registry.with_max_servers_per_account(max))
         }
     };
@@ -202,17 +206,19 @@ fn open_registry(config: &Config, auth: AccountAuth) -> Result<Arc<Registry>, St
 fn registry_command(args: &[String]) -> Result<ExitCode, String> {
     let get = |name: &str| std::env::var(name).ok();
     let (etcd, key_file) = config::registry_settings(&get).map_err(|err| err.to_string())?;
+    let unsigned = config::accept_unsigned(&get).map_err(|err| err.to_string())?;
     let open = || match (&etcd, &key_file) {
         (Some(settings), Some(key_file)) => registry::etcd_store::open(
             settings,
             key_file,
             registry::DEFAULT_MAX_SERVERS_PER_ACCOUNT,
+            unsigned,
         ),
         _ => {
             let dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
             let store = store::Store::open(&dir).map_err(|err| err.to_string())?;
             Ok(Arc::new(
-                Registry::open(store).map_err(|err| err.to_string())?,
+                Registry::open(store, unsigned).map_err(|err| err.to_string())?,
             ))
         }
     };

@@ -105,7 +105,7 @@ impl Membership {
                 .client
                 .call("/v3/lease/grant", &json!({"TTL": TTL_S.to_string()}))?;
             let id = int(&granted["ID"]);
-            let put = json!({"key": etcd::key(&self.key), "value": etcd::base64::encode(self.value.as_bytes()), "lease": id.to_string()});
+            let put = json!({"key": etcd::key(&self.key), "value": crate::base64::encode(self.value.as_bytes()), "lease": id.to_string()});
             self.client.call("/v3/kv/put", &put)?;
             *lease = id;
         }

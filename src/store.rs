@@ -12,6 +12,10 @@
 //! of the [`Store`], refuses a second process on the same directory instead of letting the two
 //! race.
 //!
+//! The data directory is not trusted blindly: one writable by group or others is refused
+//! ([`StoreError::Exposed`]), and every file in it is opened without following a symbolic
+//! link (`O_NOFOLLOW`), so a link planted there cannot redirect a read or a write.
+//!
 //! The store knows nothing about accounts or servers: it keeps one `serde_json::Value` and
 //! the records its owner appends, and says when the journal has outgrown the snapshot.
 
@@ -64,6 +68,13 @@ pub enum StoreError {
         /// The holder's pid, when the lock file names one.
         pid: Option<u32>,
     },
+    /// The data directory is writable by group or others.
+    Exposed {
+        /// The data directory.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The registry file exists but is not usable; it has been left untouched.
     Corrupt {
         /// The registry file.
@@ -90,7 +101,22 @@ impl fmt::Display for StoreError {
                 action,
                 path,
                 source,
-            } => write!(f, "cannot {action} {}: {source}", path.display()),
+            } => {
+                write!(f, "cannot {action} {}: {source}", path.display())?;
+                if source.raw_os_error() == Some(libc::ELOOP) {
+                    write!(
+                        f,
+                        " (it is a symbolic link, which the data directory may not hold: replace it with the file itself)"
+                    )?;
+                }
+                Ok(())
+            }
+            StoreError::Exposed { dir, mode } => write!(
+                f,
+                "data directory {} is writable by group or others (mode {mode:04o}): whoever else can write there could replace the registry's files; make it private (chmod 700 {}) and start again",
+                dir.display(),
+                dir.display()
+            ),
             StoreError::Locked { dir, pid } => {
                 write!(
                     f,
@@ -175,8 +201,19 @@ impl Store {
             .mode(0o700)
             .create(dir)
             .map_err(|e| StoreError::io("create data directory", dir, e))?;
+        let mode = fs::metadata(dir)
+            .map_err(|e| StoreError::io("read the permissions of", dir, e))?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            return Err(StoreError::Exposed {
+                dir: dir.to_path_buf(),
+                mode: mode & 0o7777,
+            });
+        }
         let lock_path = dir.join(LOCK_NAME);
         let mut lock = OpenOptions::new()
+            .custom_flags(libc::O_NOFOLLOW)
             .read(true)
             .write(true)
             .create(true)
@@ -231,7 +268,7 @@ impl Store {
     /// save is ignored: the rename never happened, so the old file is the current one.
     pub fn load(&self) -> Result<Option<Value>, StoreError> {
         let path = self.path();
-        let bytes = match fs::read(&path) {
+        let bytes = match read_nofollow(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("read", &path, e)),
@@ -253,7 +290,7 @@ impl Store {
 
     /// The records appended since the snapshot was written, oldest first. A torn last record
     /// (a crash during its append, so never acknowledged) is left out and cut off the file;
-    /// a damaged record with others after it is [`StoreError::Corrupt`], naming the line.
+    /// any other damaged record is [`StoreError::Corrupt`], naming the line.
     pub fn replay(&self) -> Result<Vec<Value>, StoreError> {
         let mut slot = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         let (journal, records) = Journal::open(&self.journal_path())
@@ -305,7 +342,7 @@ impl Store {
     /// alone (a backup, a support bundle) reveals none of them.
     pub fn secret_key(&self) -> Result<Vec<u8>, StoreError> {
         let path = self.dir.join(KEY_NAME);
-        match fs::read(&path) {
+        match read_nofollow(&path) {
             Ok(key) if key.len() == 32 => return Ok(key),
             Ok(_) => {
                 return Err(StoreError::Corrupt {
@@ -321,6 +358,7 @@ impl Store {
             |_| StoreError::io("generate", &path, io::Error::other("no system randomness")),
         )?;
         let mut file = OpenOptions::new()
+            .custom_flags(libc::O_NOFOLLOW)
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -354,6 +392,7 @@ impl Store {
         })?;
         bytes.push(b'\n');
         let mut file = OpenOptions::new()
+            .custom_flags(libc::O_NOFOLLOW)
             .write(true)
             .create(true)
             .truncate(true)
@@ -383,6 +422,17 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The whole file at `path`, refusing to follow a symbolic link there (`ELOOP`).
+fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    OpenOptions::new()
+        .custom_flags(libc::O_NOFOLLOW)
+        .read(true)
+        .open(path)?
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -474,6 +524,56 @@ pub(crate) mod tests {
         store.save(&json!({"n": 3})).expect("save");
         assert_eq!(store.load().expect("load"), Some(json!({"n": 3})));
         assert_eq!(mode(&store.path()), 0o600);
+    }
+
+    #[test]
+    fn a_directory_others_can_write_and_symbolic_links_in_it_are_refused() {
+        let tmp = TempDir::new("exposed");
+        fs::create_dir_all(&tmp.0).expect("mkdir");
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o770)).expect("chmod");
+        let err = Store::open(&tmp.0).expect_err("group-writable");
+        let text = err.to_string();
+        assert!(
+            text.contains("mode 0770") && text.contains("chmod 700"),
+            "{text}"
+        );
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let store = Store::open(&tmp.0).expect("open");
+        store.save(&json!({"n": 1})).expect("save");
+        let elsewhere = tmp.0.join("elsewhere.json");
+        fs::write(&elsewhere, b"{\"n\": 2}").expect("write");
+        for name in [FILE_NAME, TMP_NAME, JOURNAL_NAME, KEY_NAME] {
+            let _ = fs::remove_file(tmp.0.join(name));
+            std::os::unix::fs::symlink(&elsewhere, tmp.0.join(name)).expect("symlink");
+        }
+        let text = store.load().expect_err("a linked snapshot").to_string();
+        assert!(
+            text.contains(FILE_NAME) && text.contains("symbolic link"),
+            "{text}"
+        );
+        let text = store
+            .save(&json!({"n": 3}))
+            .expect_err("a linked temp file")
+            .to_string();
+        assert!(
+            text.contains(TMP_NAME) && text.contains("symbolic link"),
+            "{text}"
+        );
+        let text = store.replay().expect_err("a linked journal").to_string();
+        assert!(
+            text.contains(JOURNAL_NAME) && text.contains("symbolic link"),
+            "{text}"
+        );
+        let text = store.secret_key().expect_err("a linked key").to_string();
+        assert!(
+            text.contains(KEY_NAME) && text.contains("symbolic link"),
+            "{text}"
+        );
+        assert_eq!(
+            fs::read(&elsewhere).expect("read"),
+            b"{\"n\": 2}",
+            "not written through"
+        );
     }
 
     #[test]

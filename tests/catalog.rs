@@ -1384,6 +1384,34 @@ fn hubspot_access_token_alone_is_accepted() {
     );
 }
 
+/// An upstream that echoes the Authorization header in capitals, percent-encoded or as
+/// base64 gets none of those spellings of the token into a tool error or the log.
+#[test]
+fn an_echoed_token_is_redacted_in_every_spelling() {
+    let (upstream, server) = servers(&[]);
+    let token = "pat-na1-test";
+    let percent: String = token.bytes().map(|b| format!("%{b:02X}")).collect();
+    let base64 = "QmVhcmVyIHBhdC1uYTEtdGVzdA"; // "Bearer pat-na1-test", unpadded
+    for (spelling, leak) in [
+        ("upper", "PAT-NA1-TEST"),
+        ("percent", &percent[..]),
+        ("base64", base64),
+    ] {
+        plan(
+            &upstream,
+            json!([{"method": "GET", "path": "/crm/objects/2026-09/contacts", "echoAuthorization": true, "echoAs": spelling, "times": 3}]),
+        );
+        match call(&server, "get_contacts", json!({})) {
+            Outcome::ToolError(text) => assert!(
+                text.contains("502") && text.contains("[redacted]") && !text.contains(leak),
+                "{spelling}: {text}"
+            ),
+            other => panic!("{spelling}: {other:?}"),
+        }
+        assert!(!server.log().contains(leak), "{spelling}: {}", server.log());
+    }
+}
+
 /// An upstream that echoes the Authorization header (a misbehaving gateway) never gets the
 /// token into a tool error or the log, and a page-long message is cut to 2,000 characters.
 #[test]

@@ -6,7 +6,7 @@
 mod common;
 // The server's own base64 (etcd's gateway) and RFC 3339 (expiry times) code, compiled into
 // this test as well, rather than a copy of either.
-#[path = "../src/etcd/base64.rs"]
+#[path = "../src/base64.rs"]
 mod base64;
 #[allow(dead_code)]
 #[path = "../src/clock.rs"]
@@ -1158,4 +1158,80 @@ fn a_replica_on_a_leaderless_member_stops_serving_scoped_tokens_past_the_stalene
         refused.is_some(),
         "served 40 s after the member lost its leader, with ETCD_MAX_STALENESS_MS=3000"
     );
+}
+
+/// A record written into etcd by someone without the registry key (no MAC, or a genuine
+/// record changed under its MAC) is not served, by a replica watching nor by one starting,
+/// and `/ready` lists its key.
+#[test]
+fn a_record_written_into_etcd_without_the_registry_key_is_not_served() {
+    let Some(etcd) = Etcd::start("forged_record") else {
+        return;
+    };
+    let prefix = "/forged-test/";
+    let a = replica(&etcd, prefix);
+    let account = default_account(&a);
+    let genuine = mint(
+        &a,
+        &account,
+        json!({"name": "read-only", "config": {"methods": ["read"]}}),
+    );
+    let genuine_id = genuine["id"].as_str().unwrap();
+    let genuine_key = format!("servers/{account}/{genuine_id}");
+    let kvs = etcd_kvs(&etcd, &format!("{prefix}{genuine_key}")).expect("etcd answers");
+    let stored: Value =
+        serde_json::from_slice(&base64::decode(kvs[0]["value"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert!(
+        stored["mac"].is_string(),
+        "records in etcd carry a MAC: {stored}"
+    );
+
+    // A new full-access server with a token the forger knows, and its index key.
+    let forged_token = "f0".repeat(32);
+    let digest = ring::digest::digest(&ring::digest::SHA256, forged_token.as_bytes());
+    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let forged_id = "00000000-0000-4000-8000-00000000f04d";
+    let forged_key = format!("servers/{account}/{forged_id}");
+    let mut forged = stored.clone();
+    forged.as_object_mut().unwrap().remove("mac");
+    forged["id"] = json!(forged_id);
+    forged["config"] = json!({});
+    forged["token_sha256"] = json!(hash);
+    // The genuine read-only server widened to everything, its MAC kept.
+    let mut widened = stored.clone();
+    widened["config"] = json!({});
+    let put = |key: &str, value: &[u8]| {
+        let body = json!({"key": base64::encode(format!("{prefix}{key}").as_bytes()), "value": base64::encode(value)});
+        assert!(gateway(&etcd, "/v3/kv/put", body)["header"]["revision"].is_string());
+    };
+    put(
+        &format!("tokens/{hash}"),
+        format!("{prefix}{forged_key}").as_bytes(),
+    );
+    put(&forged_key, forged.to_string().as_bytes());
+    put(&genuine_key, widened.to_string().as_bytes());
+
+    let refused = |replica: &Server| {
+        let listed = within(Duration::from_secs(10), || {
+            let ready = replica.get("/ready").json();
+            ready["checks"]["registry"]["unreadable_records"] == 2
+        });
+        assert!(listed.is_some(), "{}", replica.get("/ready").text());
+        let keys = replica.get("/ready").json()["checks"]["registry"]["unreadable_keys"].clone();
+        assert!(
+            keys.as_array().unwrap().contains(&json!(forged_key))
+                && keys.as_array().unwrap().contains(&json!(genuine_key)),
+            "{keys}"
+        );
+        assert!(matches!(list_status(replica, &forged_token), 401 | 404));
+        // The widened record is dropped (fail closed), not served in either version.
+        assert!(matches!(
+            list_status(replica, genuine["token"].as_str().unwrap()),
+            401 | 404
+        ));
+    };
+    refused(&a);
+    let b = replica(&etcd, prefix);
+    refused(&b);
 }

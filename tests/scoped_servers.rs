@@ -568,15 +568,27 @@ fn expiry_is_checked_at_create_and_an_expired_server_is_gone() {
         assert_eq!(status, 200, "{patched}");
         (id, created["token"].as_str().unwrap().to_string())
     };
-    // Time passes while the server is down: move the stored expiry into the past.
+    // Time passes while the server is down: move the stored expiry into the past. The record
+    // changed by hand no longer matches its MAC, so it goes in unsigned, accepted by the
+    // setting that signs records written before records were signed.
     let file = dir.join("registry.json");
     let mut registry: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let servers = registry["servers"].as_array_mut().unwrap();
     let stored = servers.iter_mut().find(|s| s["id"] == id.as_str()).unwrap();
     stored["expires_at"] = json!(rfc3339_in(-5));
+    stored.as_object_mut().unwrap().remove("mac");
     std::fs::write(&file, registry.to_string()).unwrap();
 
-    let server = admin_server(&dir);
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("HUBSPOT_MOCK", common::fixtures()),
+            ("ADMIN_API_TOKEN", ADMIN.into()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("REGISTRY_ACCEPT_UNSIGNED", "true".into()),
+        ],
+        "listening on http://",
+    );
     let reply = server.rpc(
         &format!("/mcp/{token}"),
         &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),

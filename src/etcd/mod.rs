@@ -15,7 +15,11 @@
 //! Blocking: call it from OS threads (the registry pool, the watch thread), never from a
 //! coroutine worker.
 
-pub mod base64;
+use crate::base64;
+pub mod gateway;
+
+pub use gateway::int;
+use gateway::Answer;
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -303,12 +307,11 @@ impl Client {
                 .limit(MAX_ANSWER)
                 .read_to_string()
                 .map_err(|e| Attempt::Down(e.to_string()))?;
-            let answer: Value = serde_json::from_str(&text)
-                .map_err(|_| Attempt::Down(format!("HTTP {status}, not JSON")))?;
-            match refusal(&answer) {
-                Some(refused) => Err(refused),
-                None if status == 200 => Ok(answer),
-                None => Err(Attempt::Down(format!("HTTP {status}"))),
+            match gateway::read(&text) {
+                Answer::NotJson => Err(Attempt::Down(format!("HTTP {status}, not JSON"))),
+                Answer::Refused(code, message) => Err(Attempt::Refused(code, message)),
+                Answer::Value(answer) if status == 200 => Ok(answer),
+                Answer::Value(_) => Err(Attempt::Down(format!("HTTP {status}"))),
             }
         })
     }
@@ -423,34 +426,15 @@ impl Client {
                 .into_body()
                 .read_to_string()
                 .map_err(|e| Attempt::Down(e.to_string()))?;
-            let answer: Value = serde_json::from_str(&text)
-                .map_err(|_| Attempt::Down("authenticate: not JSON".into()))?;
-            if let Some(refused) = refusal(&answer) {
-                return Err(refused);
-            }
+            let answer = match gateway::read(&text) {
+                Answer::Value(answer) => answer,
+                Answer::Refused(code, message) => return Err(Attempt::Refused(code, message)),
+                Answer::NotJson => return Err(Attempt::Down("authenticate: not JSON".into())),
+            };
             *token = answer["token"].as_str().map(str::to_string);
         }
         Ok(token.clone())
     }
-}
-
-/// etcd's error answer `{"error": ..., "code": n}` (also inside a watch's `result`).
-/// etcd 3.4's gateway puts the code and message at the top (`{"error": "...", "code": 14,
-/// "message": "..."}`) or, for a refusal before the call (a member with no leader, on a
-/// stream), inside the error (`{"error": {"grpc_code": 14, "message": "..."}}`).
-fn refusal(answer: &Value) -> Option<Attempt> {
-    let error = answer.get("error")?;
-    let message = answer["message"]
-        .as_str()
-        .or(error["message"].as_str())
-        .or(error.as_str())
-        .unwrap_or("unknown error")
-        .to_string();
-    let code = match int(&answer["code"]) {
-        0 => int(&error["grpc_code"]),
-        code => code,
-    };
-    Some(Attempt::Refused(code, message))
 }
 
 /// An open watch: one JSON object per line (`{"result": {...}}`) over a chunked answer.
@@ -472,20 +456,13 @@ impl Watch {
                 Err(e) => return Err(Error::Unreachable(format!("watch stream: {e}"))),
             }
         }
-        let mut message: Value = serde_json::from_str(&line)
-            .map_err(|_| Error::Unreachable("the watch stream sent something not JSON".into()))?;
-        if let Some(Attempt::Refused(code, message)) = refusal(&message) {
-            return Err(Error::Refused { code, message });
+        match gateway::read(&line) {
+            Answer::Value(mut message) => Ok(message["result"].take()),
+            Answer::Refused(code, message) => Err(Error::Refused { code, message }),
+            Answer::NotJson => Err(Error::Unreachable(
+                "the watch stream sent something not JSON".into(),
+            )),
         }
-        Ok(message["result"].take())
-    }
-}
-
-/// An int64 as the gateway writes it (a string, or absent for zero).
-pub fn int(value: &Value) -> i64 {
-    match value {
-        Value::String(s) => s.parse().unwrap_or(0),
-        other => other.as_i64().unwrap_or(0),
     }
 }
 
@@ -628,29 +605,8 @@ mod tests {
         assert!(Client::new(&settings(&["https://127.0.0.1:2379"])).is_ok());
     }
 
-    /// Both shapes of etcd 3.4's refusals: a member without a leader (code 14) must read as
-    /// "try the next endpoint", not as an unknown error that stops the call.
     #[test]
-    fn refusals_are_read_at_the_top_and_nested() {
-        let top = json!({"error": "etcdserver: no leader", "code": 14, "message": "etcdserver: no leader"});
-        let nested = json!({"error": {"grpc_code": 14, "http_code": 503, "message": "etcdserver: no leader", "http_status": "Service Unavailable"}});
-        for answer in [top, nested] {
-            match refusal(&answer) {
-                Some(Attempt::Refused(code, message)) => {
-                    assert!(RETRY_CODES.contains(&code), "{answer}");
-                    assert_eq!(message, "etcdserver: no leader");
-                }
-                _ => panic!("not a refusal: {answer}"),
-            }
-        }
-        assert!(refusal(&json!({"kvs": []})).is_none());
-    }
-
-    #[test]
-    fn int64_and_prefix_helpers() {
-        assert_eq!(int(&json!("42")), 42);
-        assert_eq!(int(&json!(7)), 7);
-        assert_eq!(int(&Value::Null), 0);
+    fn prefix_helper() {
         assert_eq!(base64::decode(&prefix_end("/a/")).unwrap(), b"/a0");
     }
 }

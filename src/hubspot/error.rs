@@ -118,17 +118,75 @@ const REDACTED: &str = "[redacted]";
 /// text and protect nothing (HubSpot tokens and Service Keys are far longer).
 const MIN_SECRET_CHARS: usize = 8;
 
+/// `text` with every form of `secret` an upstream might echo replaced by `[redacted]`: the
+/// secret itself in any letter case, with any of its bytes percent-encoded (`%2D`, `%2d`),
+/// and base64 of it or of `Bearer <secret>` (standard or URL-safe alphabet). A secret
+/// shorter than [`MIN_SECRET_CHARS`] is not searched for.
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return text.to_string();
+    }
+    let mut text = redact_spelled(text, secret.as_bytes());
+    for plain in [secret.to_string(), format!("Bearer {secret}")] {
+        let padded = crate::base64::encode(plain.as_bytes());
+        let url_safe = padded.replace('+', "-").replace('/', "_");
+        for form in [&padded, &url_safe] {
+            let unpadded = form.trim_end_matches('=');
+            for form in [form.as_str(), unpadded] {
+                if text.contains(form) {
+                    text = text.replace(form, REDACTED);
+                }
+            }
+        }
+    }
+    text
+}
+
+/// `text` with each run that spells `secret` (each byte as itself in either ASCII case, or
+/// as a `%XX` escape of either) replaced by [`REDACTED`].
+fn redact_spelled(text: &str, secret: &[u8]) -> String {
+    let bytes = text.as_bytes();
+    // The byte at `at` and how many text bytes spell it, when it is `want` in some form.
+    let spelled = |at: usize, want: u8| -> Option<usize> {
+        let b = *bytes.get(at)?;
+        if b.eq_ignore_ascii_case(&want) {
+            return Some(1);
+        }
+        let hex = bytes.get(at + 1..at + 3)?;
+        let decoded = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+        (b == b'%' && decoded.eq_ignore_ascii_case(&want)).then_some(3)
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = secret
+            .iter()
+            .try_fold(at, |pos, &want| spelled(pos, want).map(|n| pos + n));
+        match end {
+            Some(end) => {
+                out.extend_from_slice(REDACTED.as_bytes());
+                at = end;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    // Only whole ASCII runs were replaced, so the rest is still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 impl HubSpotError {
-    /// The error as it may leave the server: every copy of `secret` (the account's token,
-    /// should an upstream echo it) replaced by `[redacted]`, then each text from upstream
-    /// cut to [`MAX_MESSAGE_CHARS`]. Redacting first means a cut never leaves half a token.
-    pub fn sanitized(self, secret: &str) -> HubSpotError {
+    /// The error as it may leave the server: every form of each of `secrets` (the account's
+    /// token, proxy credentials, should an upstream echo them) replaced by `[redacted]`
+    /// ([`redact`]), then each text from upstream cut to [`MAX_MESSAGE_CHARS`]. Redacting
+    /// first means a cut never leaves half a token.
+    pub fn sanitized(self, secrets: &[&str]) -> HubSpotError {
         let clean = |text: String| {
-            let text = if secret.chars().count() >= MIN_SECRET_CHARS && text.contains(secret) {
-                text.replace(secret, REDACTED)
-            } else {
-                text
-            };
+            let text = secrets
+                .iter()
+                .fold(text, |text, secret| redact(&text, secret));
             match text.char_indices().nth(MAX_MESSAGE_CHARS) {
                 None => text,
                 Some((at, _)) => {
@@ -165,7 +223,7 @@ impl HubSpotError {
             HubSpotError::InvalidResponse(why) => HubSpotError::InvalidResponse(clean(why)),
             HubSpotError::Lost(why) => HubSpotError::Lost(clean(why)),
             HubSpotError::MaybeCreated(cause) => {
-                HubSpotError::MaybeCreated(Box::new(cause.sanitized(secret)))
+                HubSpotError::MaybeCreated(Box::new(cause.sanitized(secrets)))
             }
             other @ (HubSpotError::Timeout | HubSpotError::Busy | HubSpotError::Withdrawn(_)) => {
                 other
@@ -515,7 +573,7 @@ mod tests {
             "x".repeat(10_000),
             "C".repeat(5_000)
         );
-        let err = HubSpotError::from_response(400, body.as_bytes(), None).sanitized(token);
+        let err = HubSpotError::from_response(400, body.as_bytes(), None).sanitized(&[token]);
         let text = err.to_string();
         assert!(!text.contains(token), "{text}");
         assert!(text.contains("Bearer [redacted]"), "{text}");
@@ -528,17 +586,52 @@ mod tests {
         // A token straddling the cut is redacted before the cut, never left half visible.
         let body = format!(r#"{{"message":"{}{token}"}}"#, "y".repeat(1_990));
         let text = HubSpotError::from_response(502, body.as_bytes(), None)
-            .sanitized(token)
+            .sanitized(&[token])
             .to_string();
         assert!(!text.contains("pat-na1-1111"), "{text}");
-        let plain = HubSpotError::Unreachable(format!("proxy said {token}")).sanitized(token);
+        let plain = HubSpotError::Unreachable(format!("proxy said {token}")).sanitized(&[token]);
         assert_eq!(
             plain.to_string(),
             "HubSpot could not be reached: proxy said [redacted]"
         );
         // A tiny secret is not searched for (it would garble the text).
-        let short = HubSpotError::Unreachable("a test".into()).sanitized("t");
+        let short = HubSpotError::Unreachable("a test".into()).sanitized(&["t"]);
         assert_eq!(short.to_string(), "HubSpot could not be reached: a test");
+    }
+
+    #[test]
+    fn every_spelling_of_the_token_is_redacted() {
+        let token = "pat-na1-11111111-2222-3333-4444-555555555555";
+        let percent: String = token.bytes().map(|b| format!("%{b:02X}")).collect();
+        let mixed = "PAT%2dna1-11111111-2222-3333-4444-555555555555";
+        let b64 = crate::base64::encode(format!("Bearer {token}").as_bytes());
+        let url_safe = crate::base64::encode(token.as_bytes())
+            .replace('+', "-")
+            .replace('/', "_");
+        for echoed in [
+            token.to_uppercase(),
+            percent.to_lowercase(),
+            percent,
+            mixed.into(),
+            b64.clone(),
+            b64.trim_end_matches('=').into(),
+            url_safe,
+        ] {
+            let text = redact(&format!("échoed « {echoed} » here"), token);
+            assert_eq!(text, "échoed « [redacted] » here", "{echoed}");
+        }
+        // Near misses stay as they are; text around the token is kept whole.
+        let near = "pat-na1-11111111-2222-3333-4444-55555555555 %zz %";
+        assert_eq!(redact(near, token), near);
+        assert_eq!(redact("a:b", "a:b"), "a:b", "too short to search for");
+        let proxy = "user:s3cret-password";
+        let basic = crate::base64::encode(proxy.as_bytes());
+        let text = HubSpotError::Unreachable(format!("proxy said {proxy} / Basic {basic}"))
+            .sanitized(&[token, proxy]);
+        assert_eq!(
+            text.to_string(),
+            "HubSpot could not be reached: proxy said [redacted] / Basic [redacted]"
+        );
     }
 
     #[test]

@@ -254,11 +254,21 @@ impl Client {
         )
     }
 
+    /// `err` with the account's token and any proxy credentials redacted, in every form an
+    /// echo may take ([`error::redact`]).
+    fn sanitized(&self, err: HubSpotError) -> HubSpotError {
+        let proxy = transport::proxy_credentials();
+        let secrets: Vec<&str> = std::iter::once(&*self.token)
+            .chain(proxy.iter().map(String::as_str))
+            .collect();
+        err.sanitized(&secrets)
+    }
+
     /// An error HubSpot reported inside a successful answer (a batch's `errors[]` item),
     /// read and sanitized like an error status.
     pub fn reported_error(&self, status: u16, error: &Value) -> HubSpotError {
         let body = serde_json::to_vec(error).unwrap_or_default();
-        HubSpotError::from_response(status, &body, None).sanitized(&self.token)
+        self.sanitized(HubSpotError::from_response(status, &body, None))
     }
 
     /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
@@ -302,7 +312,7 @@ impl Client {
             let err = match self.attempt(method, path.clone(), body.clone()) {
                 Ok(value) => return Ok(value),
                 // Before it is logged or returned: no echoed token, no page of text.
-                Err(err) => err.sanitized(&self.token),
+                Err(err) => self.sanitized(err),
             };
             match self
                 .backoff

@@ -319,6 +319,31 @@ pub(crate) fn proxy_for(
         .map(|(name, url)| (name, url.trim().to_string()))
 }
 
+/// The proxy credentials in the proxy variables (`user:password` and the password alone,
+/// of each URL that has them), read once: what a proxy's or upstream's echo must never
+/// carry into a log or an answer (see [`super::error::redact`]).
+pub(crate) fn proxy_credentials() -> &'static [String] {
+    static CREDENTIALS: OnceLock<Vec<String>> = OnceLock::new();
+    CREDENTIALS.get_or_init(|| {
+        let names = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"];
+        let names = names.iter().chain(&["all_proxy", "ALL_PROXY"]);
+        names
+            .filter_map(|name| credentials_of(&std::env::var(name).ok()?))
+            .flat_map(|(userinfo, password)| [userinfo, password])
+            .filter(|secret| !secret.is_empty())
+            .collect()
+    })
+}
+
+/// `user:password` and `password` of a proxy URL like `http://user:password@host:port`.
+fn credentials_of(url: &str) -> Option<(String, String)> {
+    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let password = userinfo.split_once(':').map_or("", |(_, p)| p);
+    Some((userinfo.to_string(), password.to_string()))
+}
+
 /// The TLS client configuration, built once: the built-in roots plus `SSL_CERT_FILE`'s.
 fn tls_config() -> Result<Arc<ClientConfig>, String> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
@@ -481,6 +506,12 @@ mod tests {
         assert_eq!(origin("http://127.0.0.1:9?x=/y"), "http://127.0.0.1:9");
         assert_eq!(host_of("[::1]:8080"), "::1");
         assert_eq!(host_of("user:pw@proxy:3128"), "proxy");
+        assert_eq!(
+            credentials_of("http://user:p@ss:w0rd@proxy:3128/x"),
+            Some(("user:p@ss:w0rd".into(), "p@ss:w0rd".into()))
+        );
+        assert_eq!(credentials_of("proxy:3128"), None);
+        assert_eq!(credentials_of("http://proxy:3128/a@b"), None);
         assert_eq!(host_of("api.hubapi.com"), "api.hubapi.com");
     }
 

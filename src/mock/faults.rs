@@ -18,7 +18,8 @@
 //! `"validation": "required"` (or `"conditional"`, with `"property"`) answers API 2026-09's
 //! 400 for a write that misses a property the account's rules require;
 //! `"echoAuthorization": true` answers like a gateway that echoes the request's
-//! `Authorization` header (status 502 unless `status` says otherwise).
+//! `Authorization` header (status 502 unless `status` says otherwise), spelled as sent or as
+//! `"echoAs"` says: `upper`, `percent` (every byte) or `base64`.
 //!
 //! Like HubSpot, answers other than searches carry `X-HubSpot-RateLimit-*` headers from a
 //! rolling count of the mock's requests (100 per 10 s; the mock reports, never enforces).
@@ -80,6 +81,21 @@ struct Rule {
     /// in its error message (status `status`, default 502), to test redaction.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     echo_authorization: bool,
+    /// How an `echoAuthorization` answer spells the header it echoes (default: as sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    echo_as: Option<Spelling>,
+}
+
+/// A spelling of an echoed header, as gateways mangle them.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Spelling {
+    /// In capitals.
+    Upper,
+    /// Every byte percent-encoded.
+    Percent,
+    /// Base64 of the whole value (`Bearer <token>`).
+    Base64,
 }
 
 /// Which of 2026-09's required-property rules a fault breaks.
@@ -276,6 +292,12 @@ fn fault_response(rule: &Rule, req: &Request) -> Response {
     }
     if rule.echo_authorization {
         let sent = req.header("authorization").unwrap_or_default();
+        let sent = match rule.echo_as {
+            None => sent.to_string(),
+            Some(Spelling::Upper) => sent.to_uppercase(),
+            Some(Spelling::Percent) => sent.bytes().map(|b| format!("%{b:02X}")).collect(),
+            Some(Spelling::Base64) => crate::base64::encode(sent.as_bytes()),
+        };
         return Response::json(
             rule.status.unwrap_or(502),
             &json!({

@@ -24,12 +24,13 @@
 //! memory (fail closed), never kept in its old version.
 
 use super::backend::{Backend, Commit, CommitError};
-use super::seal::Sealer;
+use super::seal::{Kind, Sealer, Unsigned};
 use super::{
     lock, Account, Registry, RegistryError, RemoteEvent, RemoteRecord, Server, State, Version,
 };
+use crate::base64;
 use crate::clock;
-use crate::etcd::{self, base64, int};
+use crate::etcd::{self, gateway, int};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -62,10 +63,14 @@ pub struct EtcdStore {
 /// watch that keeps this replica's copy current. Fails when etcd cannot be read at all (a
 /// replica with no copy has nothing to serve). `max_servers_per_account` is
 /// `MAX_SERVERS_PER_ACCOUNT`.
+/// With `accept_unsigned` (`REGISTRY_ACCEPT_UNSIGNED`), records without a MAC read at start
+/// are signed in etcd (see [`EtcdStore::sign_unsigned`]); any other unsigned record, at start
+/// or from the watch, is refused like an unreadable one.
 pub fn open(
     settings: &etcd::Settings,
     key_file: &Path,
     max_servers_per_account: usize,
+    accept_unsigned: bool,
 ) -> Result<Arc<Registry>, String> {
     settings.check()?;
     let sealer = Sealer::new(&read_key(key_file)?)
@@ -78,9 +83,12 @@ pub fn open(
         watch_down_since: Mutex::new(None),
         max_staleness: settings.max_staleness,
     });
-    let (revision, events) = store
+    let (revision, mut events) = store
         .load()
         .map_err(|e| format!("cannot read the registry from etcd: {e}"))?;
+    if accept_unsigned {
+        store.sign_unsigned(&sealer, &mut events);
+    }
     let registry = Registry::with_backend(store.clone(), sealer, State::empty());
     let registry = Arc::new(registry.with_max_servers_per_account(max_servers_per_account));
     registry.apply_remote(revision, events, true);
@@ -157,7 +165,7 @@ impl EtcdStore {
     /// anything else under the prefix). A value that is not base64 comes as an empty one,
     /// which the registry cannot read and so drops (fail closed).
     fn event(&self, kv: &Value, deleted: bool) -> Option<RemoteEvent> {
-        let key = String::from_utf8(base64::decode(kv["key"].as_str()?)?).ok()?;
+        let (key, value) = gateway::key_value(kv)?;
         let rest = key.strip_prefix(&self.prefix)?;
         let record = if let Some(id) = rest.strip_prefix("accounts/") {
             RemoteRecord::Account(id.to_string())
@@ -165,11 +173,7 @@ impl EtcdStore {
             let (_, id) = rest.strip_prefix("servers/")?.split_once('/')?;
             RemoteRecord::Server(id.to_string())
         };
-        let value = if deleted {
-            None
-        } else {
-            Some(base64::decode(kv["value"].as_str().unwrap_or("")).unwrap_or_default())
-        };
+        let value = (!deleted).then_some(value);
         Some(RemoteEvent {
             key: rest.to_string(),
             record,
@@ -283,6 +287,48 @@ impl EtcdStore {
         }
     }
 
+    /// Signs, in etcd, each record of `events` that has no MAC (the one-time migration of a
+    /// registry written before records were signed): a put keeping its lease, if its
+    /// revision is unchanged. The events then carry the signed values; a record that changed
+    /// meanwhile comes signed or refused through the watch.
+    fn sign_unsigned(&self, sealer: &Sealer, events: &mut [RemoteEvent]) {
+        let mut signed = 0;
+        for event in events.iter_mut() {
+            let kind = match event.record {
+                RemoteRecord::Account(_) => Kind::Account,
+                RemoteRecord::Server(_) => Kind::Server,
+            };
+            let Some(mut record) = event
+                .value
+                .as_deref()
+                .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
+            else {
+                continue;
+            };
+            if sealer.check(kind, &mut record.clone()) != Err(Unsigned::Missing) {
+                continue;
+            }
+            sealer.sign(kind, &mut record);
+            let bytes = encode(&record);
+            let key = format!("{}{}", self.prefix, event.key);
+            let txn = json!({
+                "compare": [unchanged(&key, Some(&event.version))],
+                "success": [put(&key, &bytes, None)],
+            });
+            match self.call("/v3/kv/txn", &txn) {
+                Ok(answer) if answer["succeeded"] == true => {
+                    event.value = Some(bytes);
+                    signed += 1;
+                }
+                Ok(_) => {}
+                Err(err) => log::warn!("registry: cannot sign {} in etcd: {err}", event.key),
+            }
+        }
+        if signed > 0 {
+            log::warn!("registry: {signed} records without a MAC were accepted (REGISTRY_ACCEPT_UNSIGNED) and signed in etcd; unset REGISTRY_ACCEPT_UNSIGNED");
+        }
+    }
+
     /// Grants a lease ending at `expires_at` (rounded up to a whole second).
     fn grant(&self, expires_at: &str, now_ms: i64) -> Result<i64, etcd::Error> {
         let at = clock::parse_rfc3339(expires_at).unwrap_or(now_ms);
@@ -336,6 +382,13 @@ fn encode<T: serde::Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()
 }
 
+/// A record as stored: its JSON with its MAC under the registry key.
+fn signed<T: serde::Serialize>(sealer: &Sealer, kind: Kind, record: &T) -> Vec<u8> {
+    let mut value = serde_json::to_value(record).unwrap_or_default();
+    sealer.sign(kind, &mut value);
+    encode(&value)
+}
+
 /// The operations of one change, gathered from the difference of two states.
 #[derive(Default)]
 struct Txn {
@@ -385,7 +438,7 @@ impl EtcdStore {
             }
             txn.success.push(put(
                 &self.account_key(&account.id),
-                &encode(&stored),
+                &signed(sealer, Kind::Account, &stored),
                 Some(0),
             ));
         }
@@ -437,7 +490,8 @@ impl EtcdStore {
                     txn.replaced.push(v.lease);
                 }
             }
-            txn.success.push(put(&key, &encode(server), lease));
+            txn.success
+                .push(put(&key, &signed(sealer, Kind::Server, server), lease));
             if old.is_none() || lease.is_some() {
                 let token = self.token_key(server);
                 if old.is_none() {

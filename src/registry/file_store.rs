@@ -109,13 +109,23 @@ impl<T> Keyed<T> {
 }
 
 /// The registry as of its last acknowledged change: the snapshot with the journal replayed
-/// over it. A snapshot or journal that is not a registry stops here with
-/// [`StoreError::Corrupt`] naming the file (and the journal's line) and is left untouched.
-pub(crate) fn load(store: &Store, sealer: &Sealer) -> Result<State, StoreError> {
+/// over it. A snapshot or journal that is not a registry, or holds a record whose MAC does
+/// not hold ([`Sealer::check_all`]), stops here with [`StoreError::Corrupt`] naming the file
+/// (and the journal's line) and is left untouched. Records without a MAC are taken only with
+/// `accept_unsigned`, and then the whole registry is saved again at once, signed.
+pub(crate) fn load(
+    store: &Store,
+    sealer: &Sealer,
+    accept_unsigned: bool,
+) -> Result<State, StoreError> {
     let corrupt = |path, detail| StoreError::Corrupt { path, detail };
+    let mut unsigned = 0;
     let mut state = match store.load()? {
         None => State::empty(),
-        Some(value) => {
+        Some(mut value) => {
+            unsigned += sealer
+                .check_all(&mut value, accept_unsigned)
+                .map_err(|e| corrupt(store.path(), e))?;
             let state: State = serde_json::from_value(value)
                 .map_err(|e| corrupt(store.path(), format!("not a registry: {e}")))?;
             state.check().map_err(|e| corrupt(store.path(), e))?;
@@ -128,13 +138,13 @@ pub(crate) fn load(store: &Store, sealer: &Sealer) -> Result<State, StoreError> 
         state.accounts.push(account);
     }
     let records = store.replay()?;
-    if records.is_empty() {
-        return Ok(state);
-    }
     let journal = |detail| corrupt(store.journal_path(), detail);
     let mut accounts = Keyed::new(std::mem::take(&mut state.accounts), |a| a.id.clone());
     let mut servers = Keyed::new(std::mem::take(&mut state.servers), |s| s.id.clone());
-    for (i, record) in records.into_iter().enumerate() {
+    for (i, mut record) in records.into_iter().enumerate() {
+        unsigned += sealer
+            .check_all(&mut record, accept_unsigned)
+            .map_err(|e| journal(format!("line {}: {e}", i + 1)))?;
         let change: Change = serde_json::from_value(record)
             .map_err(|e| journal(format!("line {} is not a registry change: {e}", i + 1)))?;
         for account in change.accounts {
@@ -155,6 +165,18 @@ pub(crate) fn load(store: &Store, sealer: &Sealer) -> Result<State, StoreError> 
     state
         .check()
         .map_err(|e| journal(format!("the registry it leads to is not consistent: {e}")))?;
+    if unsigned > 0 {
+        let file = state.to_file(sealer).map_err(|e| StoreError::Io {
+            action: "sign",
+            path: store.path(),
+            source: std::io::Error::other(e.message().to_string()),
+        })?;
+        store.save(&file)?;
+        log::warn!(
+            "registry: {unsigned} records without a MAC were accepted (REGISTRY_ACCEPT_UNSIGNED) and {} now holds them signed; unset REGISTRY_ACCEPT_UNSIGNED",
+            store.path().display()
+        );
+    }
     Ok(state)
 }
 
@@ -184,11 +206,12 @@ impl Backend for Store {
         if change.is_empty() {
             return Ok(Commit::Install);
         }
-        let record = serde_json::to_value(&change).map_err(|e| {
+        let mut record = serde_json::to_value(&change).map_err(|e| {
             CommitError::Failed(RegistryError::Internal(format!(
                 "cannot encode the change: {e}"
             )))
         })?;
+        sealer.sign_all(&mut record);
         let appended = self
             .append(&record)
             .map_err(|e| CommitError::Failed(RegistryError::from(e)))?;

@@ -49,7 +49,7 @@ pub use error::RegistryError;
 pub use filter::{Catalog, ToolFilter};
 pub use input::{NewAccount, NewServer, ServerPatch};
 use records::Records;
-use seal::Sealer;
+use seal::{Kind, Sealer};
 
 use crate::clock;
 use crate::store::{Store, StoreError};
@@ -400,14 +400,16 @@ impl State {
         }
     }
 
-    /// What goes into the file: every account as [`Account::stored`].
+    /// What goes into the file: every account as [`Account::stored`], every record signed.
     fn to_file(&self, sealer: &Sealer) -> Result<Value, RegistryError> {
         let copy = State {
             accounts: self.accounts.iter().map(|a| a.stored(sealer)).collect(),
             ..self.clone()
         };
-        serde_json::to_value(&copy)
-            .map_err(|e| RegistryError::Internal(format!("cannot encode the registry: {e}")))
+        let mut file = serde_json::to_value(&copy)
+            .map_err(|e| RegistryError::Internal(format!("cannot encode the registry: {e}")))?;
+        sealer.sign_all(&mut file);
+        Ok(file)
     }
 
     /// Checks a loaded file beyond its JSON shape; the error says what is wrong.
@@ -547,15 +549,17 @@ pub struct Registry {
 
 impl Registry {
     /// Loads the registry from `store`: its snapshot (empty when there is no file yet) with
-    /// its journal replayed over it. A file that is not a registry stops here with
-    /// [`StoreError::Corrupt`] and is left untouched.
-    pub fn open(store: Store) -> Result<Registry, StoreError> {
+    /// its journal replayed over it. A file that is not a registry, or holds a record not
+    /// signed under the data directory's key, stops here with [`StoreError::Corrupt`] and is
+    /// left untouched; with `accept_unsigned` (`REGISTRY_ACCEPT_UNSIGNED`) records without a
+    /// MAC are taken and the registry is saved again, signed.
+    pub fn open(store: Store, accept_unsigned: bool) -> Result<Registry, StoreError> {
         let key = store.secret_key()?;
         let sealer = Sealer::new(&key).ok_or_else(|| StoreError::Corrupt {
             path: store.path(),
             detail: "the data directory's key is not usable".into(),
         })?;
-        let state = file_store::load(&store, &sealer)?;
+        let state = file_store::load(&store, &sealer, accept_unsigned)?;
         Ok(Registry::with_backend(Arc::new(store), sealer, state))
     }
 
@@ -751,13 +755,12 @@ impl Registry {
                     state.versions.remove(&id);
                 }
                 (RemoteRecord::Account(id), Some(bytes)) => {
-                    let read = serde_json::from_slice::<Account>(&bytes)
-                        .ok()
+                    let read = self
+                        .signed::<Account>(Kind::Account, &bytes)
                         .filter(|a| a.id == id)
                         .and_then(|a| a.opened(&self.sealer));
                     let Some(mut account) = read else {
-                        let why =
-                            "not an integrated account, or sealed under another REGISTRY_KEY_FILE";
+                        let why = "not an integrated account, or not signed or sealed under this REGISTRY_KEY_FILE";
                         refuse(why, &mut unreadable);
                         state.accounts.retain(|a| a.id != id);
                         state.versions.remove(&id);
@@ -773,11 +776,14 @@ impl Registry {
                     state.versions.insert(id, event.version);
                 }
                 (RemoteRecord::Server(id), Some(bytes)) => {
-                    let read = serde_json::from_slice::<Server>(&bytes)
-                        .ok()
+                    let read = self
+                        .signed::<Server>(Kind::Server, &bytes)
                         .filter(|s| s.id == id && s.check().is_ok());
                     let Some(server) = read else {
-                        refuse("not a valid MCP server record", &mut unreadable);
+                        refuse(
+                            "not a valid MCP server record, or not signed under this REGISTRY_KEY_FILE",
+                            &mut unreadable,
+                        );
                         state.servers.retain(|s| s.id != id);
                         state.versions.remove(&id);
                         continue;
@@ -803,6 +809,14 @@ impl Registry {
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop(state);
         self.installed.notify_all();
+    }
+
+    /// A record a store delivered, once its MAC holds under this registry's key; `None`
+    /// when it is not JSON, not signed (or not by this key) or not a `T`.
+    fn signed<T: serde::de::DeserializeOwned>(&self, kind: Kind, bytes: &[u8]) -> Option<T> {
+        let mut record: Value = serde_json::from_slice(bytes).ok()?;
+        self.sealer.check(kind, &mut record).ok()?;
+        serde_json::from_value(record).ok()
     }
 
     /// Registers (or updates) the start-up account with the credentials of this run

@@ -21,7 +21,7 @@ const BASE: &str = "https://mcp.example.com/";
 const HUBSPOT_KEY: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
 
 fn open(dir: &TempDir) -> Registry {
-    Registry::open(Store::open(&dir.0).expect("store")).expect("registry")
+    Registry::open(Store::open(&dir.0).expect("store"), false).expect("registry")
 }
 
 fn file_text(dir: &TempDir) -> String {
@@ -639,7 +639,8 @@ fn unusable_files_stop_start_up_and_are_left_alone() {
         let dir = TempDir::new(&format!("reg-bad-{label}"));
         fs::create_dir_all(&dir.0).expect("mkdir");
         fs::write(dir.0.join(FILE_NAME), contents).expect("write");
-        let err = match Registry::open(Store::open(&dir.0).expect("store")) {
+        // Hand-written records carry no MAC: accepted here, to reach the checks behind it.
+        let err = match Registry::open(Store::open(&dir.0).expect("store"), true) {
             Ok(_) => panic!("{label}: must be refused"),
             Err(e) => e.to_string(),
         };
@@ -817,6 +818,13 @@ fn on_fake_remote() -> (Registry, Arc<FakeRemote>, String, String) {
     (reg, remote, id, token_of(&created))
 }
 
+/// `record` as a store holds it: signed by `sealer`.
+fn signed_bytes(sealer: &Sealer, kind: Kind, record: &impl serde::Serialize) -> Vec<u8> {
+    let mut value = serde_json::to_value(record).unwrap();
+    sealer.sign(kind, &mut value);
+    serde_json::to_vec(&value).unwrap()
+}
+
 fn remote_event(key: &str, record: RemoteRecord, value: Option<Vec<u8>>) -> RemoteEvent {
     RemoteEvent {
         key: key.to_string(),
@@ -844,15 +852,25 @@ fn tokens_are_refused_while_the_store_is_unreachable_past_its_bound_and_work_aga
 #[test]
 fn an_unreadable_server_record_is_refused_not_kept_in_its_old_version() {
     let (reg, _, id, token) = on_fake_remote();
-    let stored = serde_json::to_vec(&lock(&reg.state).servers[0]).unwrap();
+    let record = lock(&reg.state).servers[0].clone();
+    let stored = signed_bytes(&reg.sealer, Kind::Server, &record);
     let key = format!("servers/acct/{id}");
     let server = || RemoteRecord::Server(id.clone());
-    let mut wrong_config: Value = serde_json::from_slice(&stored).unwrap();
+    let mut wrong_config = serde_json::to_value(&record).unwrap();
     wrong_config["config"] = json!({"methods": 5});
+    // Written by someone without the key: no MAC, or a MAC that is not for this content.
+    let unsigned = serde_json::to_vec(&record).unwrap();
+    let mut changed: Value = serde_json::from_slice(&stored).unwrap();
+    changed["integrated_account_id"] = json!("another account");
+    let elsewhere = Sealer::new(&[9u8; 32]).unwrap();
     for garbage in [
         b"{not json".to_vec(),
         Vec::new(),
-        serde_json::to_vec(&wrong_config).unwrap(),
+        signed_bytes(&reg.sealer, Kind::Server, &wrong_config),
+        unsigned,
+        serde_json::to_vec(&changed).unwrap(),
+        signed_bytes(&elsewhere, Kind::Server, &record),
+        signed_bytes(&reg.sealer, Kind::Account, &record),
     ] {
         reg.apply_remote(1, vec![remote_event(&key, server(), Some(garbage))], false);
         assert_eq!(reg.resolve_token(&token, NOW), Resolved::Unknown);
@@ -885,7 +903,7 @@ fn an_account_sealed_under_another_key_takes_its_servers_tokens_with_it() {
     other.id = "acct-2".into();
     other.is_default = false;
     let created = {
-        let bytes = serde_json::to_vec(&other.stored(&reg.sealer)).unwrap();
+        let bytes = signed_bytes(&reg.sealer, Kind::Account, &other.stored(&reg.sealer));
         let event = remote_event(
             "accounts/acct-2",
             RemoteRecord::Account("acct-2".into()),
@@ -897,7 +915,7 @@ fn an_account_sealed_under_another_key_takes_its_servers_tokens_with_it() {
     let token = token_of(&created);
     assert!(reg.resolve_token(&token, NOW).live().is_some());
     let elsewhere = Sealer::new(&[9u8; 32]).unwrap();
-    let bytes = serde_json::to_vec(&other.stored(&elsewhere)).unwrap();
+    let bytes = signed_bytes(&elsewhere, Kind::Account, &other.stored(&elsewhere));
     let event = remote_event(
         "accounts/acct-2",
         RemoteRecord::Account("acct-2".into()),
@@ -914,7 +932,7 @@ fn open_folding_at(dir: &TempDir, compact_min: u64) -> Registry {
     let store = Store::open(&dir.0)
         .expect("store")
         .with_compact_min(compact_min);
-    Registry::open(store).expect("registry")
+    Registry::open(store, false).expect("registry")
 }
 
 /// Mints `n` servers on `account`; returns their ids.
@@ -1034,7 +1052,7 @@ fn a_torn_last_journal_record_is_ignored_and_damage_before_others_is_refused() {
     let second = damaged.iter().position(|&b| b == b'\n').expect("line") + 1;
     damaged[second + 20] ^= 0x01;
     fs::write(&journal, &damaged).expect("write");
-    let err = match Registry::open(Store::open(&dir.0).expect("store")) {
+    let err = match Registry::open(Store::open(&dir.0).expect("store"), false) {
         Ok(_) => panic!("damage must stop start-up"),
         Err(e) => e.to_string(),
     };

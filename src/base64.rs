@@ -1,5 +1,6 @@
 //! Standard base64 (RFC 4648, with padding): etcd's JSON gateway carries every key and
-//! value this way. Forty lines here instead of a crate for two functions.
+//! value this way, and redaction looks for a key's base64 forms in upstream text. Forty
+//! lines here instead of a crate for two functions.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

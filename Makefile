@@ -171,7 +171,7 @@ ARM_TARGET := aarch64-unknown-linux-musl
 STATIC_BIN := $(TARGET_DIR)/$(STATIC_TARGET)/release/$(BIN)
 ARM_BIN := $(TARGET_DIR)/$(ARM_TARGET)/release/$(BIN)
 # The x86_64 binary may not grow past this many bytes (README: Static binaries).
-SIZE_BUDGET ?= 3450000
+SIZE_BUDGET ?= 3560000
 ZIG_VERSION := 0.15.2
 ZIG_VENV := .tools/zig
 ZIG_BIN = $(shell $(ZIG_VENV)/bin/python -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
@@ -207,7 +207,7 @@ static-arm64: rustup-target-$(ARM_TARGET) zig ## Fully static aarch64 musl binar
 	@! readelf -l $(ARM_BIN) | grep -q 'INTERP' || { echo "$(ARM_BIN) asks for a dynamic loader"; exit 1; }
 	@ls -l $(ARM_BIN)
 
-size: static ## Fail when the static x86_64 binary is past SIZE_BUDGET bytes (3.45 MB); print both sizes
+size: static ## Fail when the static x86_64 binary is past SIZE_BUDGET bytes (3.56 MB); print both sizes
 	@size=$$(stat -c %s $(STATIC_BIN)); \
 	echo "x86_64  $$size bytes ($(STATIC_BIN)), budget $(SIZE_BUDGET)"; \
 	if [ -f $(ARM_BIN) ]; then echo "aarch64 $$(stat -c %s $(ARM_BIN)) bytes ($(ARM_BIN))"; fi; \

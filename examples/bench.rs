@@ -89,7 +89,7 @@ const TARGET_RSS_IDLE_KB: u64 = 4 * 1024;
 const TARGET_RSS_PEAK_KB: u64 = 24 * 1024;
 const TARGET_START_MS: f64 = 20.0;
 /// The x86_64 static binary's size budget (the Makefile's `SIZE_BUDGET`).
-const TARGET_BINARY_BYTES: u64 = 3_450_000;
+const TARGET_BINARY_BYTES: u64 = 3_560_000;
 /// Concurrent tool calls held waiting on the slow upstream in the isolation run.
 const SLOW_CALLS: usize = 500;
 /// The slow upstream's latency: longer than the isolation window, so no call completes

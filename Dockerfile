@@ -1,8 +1,12 @@
 # hubspot-mcp-server in an image that holds the static binary, the mock's fixtures and an
 # empty data directory: nothing else, no shell, no libc, no CA files (the roots are built
-# into the binary). Build: `make image` or `docker build -t hubspot-mcp-server:latest .`;
-# for ARM: `docker buildx build --platform linux/arm64 -t hubspot-mcp-server:arm64 .`
-# (cross-compiled on the build machine, no emulation).
+# into the binary). Nothing is compiled or pulled here: the binaries come from `make static`
+# and `make static-arm64`, and `make image` lays them out in the build context target/image/
+# (amd64/ and arm64/ each holding the binary, then fixtures/ and data/) and builds one image
+# per architecture with podman or docker (README: Static binaries and Docker). By hand, once
+# `make image` has laid out the context:
+#   podman build --platform linux/arm64 -t hubspot-mcp-server:arm64 -f Dockerfile target/image
+#   docker build --platform linux/arm64 --build-arg TARGETARCH=arm64 -f Dockerfile target/image
 #
 # No HEALTHCHECK: scratch has no shell or curl to run one. Probe over HTTP instead:
 #   liveness  GET /health  (200 while the process serves)
@@ -13,21 +17,13 @@
 # MCP_API_KEYS_FILE, e.g. a mounted secret) and/or ADMIN_API_TOKEN, else it exits with code 2
 # (README: Security model). The mock (`--mock /fixtures`) runs without them.
 
-FROM --platform=$BUILDPLATFORM rust:1-bookworm AS build
-ARG TARGETARCH
-WORKDIR /src
-COPY . .
-# The Makefile installs what each target needs (musl-tools; or Zig from PyPI for arm64).
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv \
-    && if [ "$TARGETARCH" = "arm64" ]; then make static-arm64; else make static; fi \
-    && mkdir -p /out/data \
-    && cp target/*-unknown-linux-musl/release/hubspot-mcp-server /out/ \
-    && cp -r fixtures/hubspot /out/fixtures
-
 FROM scratch
-COPY --from=build /out/hubspot-mcp-server /hubspot-mcp-server
-COPY --from=build /out/fixtures /fixtures
-COPY --from=build --chown=65532:65532 /out/data /data
+# amd64 or arm64: set by podman and BuildKit from --platform; the classic docker builder
+# needs it as a --build-arg.
+ARG TARGETARCH
+COPY ${TARGETARCH}/hubspot-mcp-server /hubspot-mcp-server
+COPY fixtures /fixtures
+COPY --chown=65532:65532 data /data
 # A non-root uid; /data (the registry of scoped servers) is the only place it writes.
 USER 65532:65532
 ENV HOST=0.0.0.0 PORT=3000 DATA_DIR=/data

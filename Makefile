@@ -163,7 +163,7 @@ test: interop conformance
 #   aarch64: Zig's clang and musl (the `ziglang` wheel from PyPI, pinned, in .tools/zig)
 #            through scripts/zig-cc; rust-lld (shipped with rustup) links.
 
-.PHONY: static static-arm64 size test-scratch test-scratch-arm64 image musl-gcc zig qemu
+.PHONY: static static-arm64 size test-scratch test-arm64 image test-image podman musl-gcc zig qemu
 
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 STATIC_TARGET := x86_64-unknown-linux-musl
@@ -225,25 +225,90 @@ qemu: ## Install qemu-user-static if missing (runs the aarch64 binary here)
 test-arm64: static-arm64 qemu ## The aarch64 binary under qemu: /health, tools/call, SIGTERM
 	$(PYTHON) scripts/test-scratch.py --bin $(ARM_BIN) --fixtures $(FIXTURES) --qemu qemu-aarch64-static
 
-image: ## docker build -t hubspot-mcp-server:latest . (FROM scratch; README: Docker)
-	docker build -t $(BIN):latest .
+# --- The image: FROM scratch, from the two static binaries (README: Static binaries) ------
+# Built by podman, or by docker when there is no podman and docker's daemon answers; with
+# neither, `make podman` installs Debian's podman (root or sudo). IMAGE_ENGINE=docker
+# chooses docker when both are here. Nothing is compiled in a container and nothing is
+# pulled: the Dockerfile has no base image and no RUN; its context is target/image.
+# Both engines leave hubspot-mcp-server:amd64 and :arm64, and :latest naming this machine's.
+# podman also writes the manifest list of both, with the images, to target/image/
+# hubspot-mcp-server.oci.tar (OCI layout; `skopeo copy --all oci-archive:... docker://...`
+# pushes it). The list is not kept in podman's store: Debian 12's podman 4.3 then fails
+# `podman images` whenever an untagged image is present too
+# (https://github.com/containers/podman/issues/19757).
+# docker keeps no local manifest lists: `docker buildx build --platform linux/amd64,linux/arm64
+# --push` makes one in a registry.
 
-# make test builds and checks the static binaries where this machine can install what they
-# need (root, or sudo); elsewhere it says so and goes on.
+IMAGE_NAME ?= $(BIN)
+IMAGE_CTX := $(TARGET_DIR)/image
+IMAGE_ARCHIVE := $(IMAGE_CTX)/$(IMAGE_NAME).oci.tar
+IMAGE_ENGINE ?= $$(command -v podman >/dev/null && echo podman || echo docker)
+HOST_ARCH = $$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
+
+podman: ## Install podman and runc (Debian) when there is neither podman nor a docker daemon
+	@command -v podman >/dev/null || docker info >/dev/null 2>&1 || { \
+	  echo "==> installing podman (and runc, for hosts whose cgroups crun refuses) to build the image"; \
+	  $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq podman runc >/dev/null; }
+
+image: static static-arm64 podman ## FROM scratch image for amd64 and arm64 (podman or docker; no pull), and its manifest list
+	rm -rf $(IMAGE_CTX)
+	mkdir -p $(IMAGE_CTX)/amd64 $(IMAGE_CTX)/arm64 && install -d -m 700 $(IMAGE_CTX)/data
+	cp $(STATIC_BIN) $(IMAGE_CTX)/amd64/ && cp $(ARM_BIN) $(IMAGE_CTX)/arm64/
+	cp -r $(FIXTURES) $(IMAGE_CTX)/fixtures
+	@set -e; engine=$(IMAGE_ENGINE); echo "==> building $(IMAGE_NAME) with $$engine"; \
+	if [ $$engine = podman ]; then \
+	  ! podman manifest exists $(IMAGE_NAME):latest 2>/dev/null || podman manifest rm $(IMAGE_NAME):latest >/dev/null; \
+	  podman rmi --ignore $(IMAGE_NAME):latest $(IMAGE_NAME):amd64 $(IMAGE_NAME):arm64 >/dev/null 2>&1 || true; \
+	fi; \
+	for arch in amd64 arm64; do \
+	  if [ $$engine = podman ]; then \
+	    podman build --quiet --pull=never --network=none --layers=false --platform linux/$$arch \
+	      -t $(IMAGE_NAME):$$arch -f Dockerfile $(IMAGE_CTX); \
+	  else \
+	    docker build --quiet --network=none --platform linux/$$arch --build-arg TARGETARCH=$$arch \
+	      -t $(IMAGE_NAME):$$arch -f Dockerfile $(IMAGE_CTX); \
+	  fi; \
+	done; \
+	if [ $$engine = podman ]; then \
+	  podman manifest create $(IMAGE_NAME):latest >/dev/null; \
+	  for arch in amd64 arm64; do \
+	    podman manifest add $(IMAGE_NAME):latest containers-storage:localhost/$(IMAGE_NAME):$$arch >/dev/null; \
+	  done; \
+	  podman manifest push --quiet --all $(IMAGE_NAME):latest oci-archive:$(IMAGE_ARCHIVE):latest; \
+	  podman manifest rm $(IMAGE_NAME):latest >/dev/null; \
+	  ls -l $(IMAGE_ARCHIVE); \
+	fi; \
+	$$engine tag $(IMAGE_NAME):$(HOST_ARCH) $(IMAGE_NAME):latest; \
+	$$engine image ls $(IMAGE_NAME)
+
+test-image: image ## Inspect the image (files, user, entrypoint, size, manifest list) and run it on loopback: /health, tools/call, SIGTERM
+	$(PYTHON) scripts/test-image.py --engine $(IMAGE_ENGINE) --name $(IMAGE_NAME) \
+	  --amd64 $(STATIC_BIN) --arm64 $(ARM_BIN) --fixtures $(FIXTURES) \
+	  --archive $(IMAGE_ARCHIVE)
+
+# make test builds and checks the static binaries and the image where this machine can
+# install what they need (root, or sudo); elsewhere it says so and goes on.
 CAN_INSTALL := $(or $(filter 0,$(shell id -u)),$(shell command -v sudo))
 ifneq ($(or $(shell command -v musl-gcc),$(CAN_INSTALL)),)
 test: test-scratch
 ifneq ($(or $(shell command -v qemu-aarch64-static),$(CAN_INSTALL)),)
 test: test-arm64
 endif
+ifneq ($(or $(shell command -v podman),$(CAN_INSTALL),$(shell docker info >/dev/null 2>&1 && echo docker)),)
+test: test-image
+else
+test: image-skipped
+endif
 test: size
 else
 test: static-skipped
 endif
 
-.PHONY: static-skipped
+.PHONY: static-skipped image-skipped
 static-skipped:
 	@echo "SKIP static builds: no musl-gcc and no root or sudo to install musl-tools"
+image-skipped:
+	@echo "SKIP test-image: no podman, no docker daemon, and no root or sudo to install podman"
 
 # --- Several replicas on etcd (tests/cluster.rs, tests/etcd_tls.rs) ---------------------
 # A 3-member etcd cluster (Debian's etcd-server, 3.4) on loopback with fresh data

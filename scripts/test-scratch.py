@@ -14,30 +14,17 @@ Prints one line per check and a closing 'N passed, N failed' line; exits 1 on a 
 """
 
 import argparse
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
+
+from serverprobe import check, finish, probe, start, stop
 
 UID = 65532  # the image's non-root user ("nonroot" in distroless terms)
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, ok, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""))
-    return ok
-
-
-def finish():
-    print(f"{results['passed']} passed, {results['failed']} failed")
-    sys.exit(1 if results["failed"] else 0)
 
 
 def namespaces_allowed():
@@ -53,66 +40,6 @@ def namespaces_allowed():
         return rootless, False
     print("SKIP test-scratch: this machine allows neither root nor user namespaces for unshare")
     return None
-
-
-def start(cmd, env):
-    """Starts the server; returns (process, address, log lines) once it listens."""
-    proc = subprocess.Popen(
-        cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
-    )
-    lines, found = [], threading.Event()
-    address = []
-
-    def pump():
-        for line in proc.stderr:
-            lines.append(line.rstrip())
-            marker = " listening on http://"
-            if not found.is_set() and marker in line:
-                address.append(line.split(marker, 1)[1].split()[0])
-                found.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not found.wait(0.1) and proc.poll() is None and time.monotonic() < deadline:
-        pass
-    if not found.is_set():
-        proc.kill()
-        time.sleep(0.2)  # let the pump take the last lines
-        check("the server starts and listens", False, "\n".join(lines))
-        finish()
-    return proc, address[0], lines
-
-
-def http(addr, method, path, body=None):
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://{addr}{path}", data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return resp.status, json.loads(resp.read())
-
-
-def probe(addr):
-    status, health = http(addr, "GET", "/health")
-    check("GET /health answers 200 healthy", status == 200 and health.get("status") == "healthy",
-          json.dumps(health))
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "get_contacts", "arguments": {"limit": 1}}}
-    status, reply = http(addr, "POST", "/mcp", call)
-    result = reply.get("result", {})
-    text = "".join(c.get("text", "") for c in result.get("content", []))
-    check("MCP tools/call get_contacts answers from the fixtures",
-          status == 200 and not result.get("isError") and "priya.raman@" in text, json.dumps(reply))
-
-
-def stop(proc, target_pid, lines):
-    os.kill(target_pid, signal.SIGTERM)
-    try:
-        code = proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        code = "still running 30 s after SIGTERM"
-    check("SIGTERM ends the server with exit code 0", code == 0, f"{code}\n" + "\n".join(lines))
 
 
 def child_of(pid):
@@ -164,7 +91,7 @@ def scratch(binary, fixtures):
         check("the server sees / as the scratch root",
               os.readlink(f"/proc/{server}/root") == root, os.readlink(f"/proc/{server}/root"))
         probe(addr)
-        stop(proc, server, lines)
+        stop(proc, lambda: os.kill(server, signal.SIGTERM), lines)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -175,7 +102,7 @@ def emulated(qemu, binary, fixtures):
         env = {"PORT": "0", "HOST": "127.0.0.1", "DATA_DIR": data, "LOG_LEVEL": "info"}
         proc, addr, lines = start([qemu, binary, "serve", "--mock", fixtures], env)
         probe(addr)
-        stop(proc, proc.pid, lines)
+        stop(proc, proc.terminate, lines)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 

@@ -15,7 +15,7 @@
 #
 # Credentials: the image binds 0.0.0.0, so with a real HubSpot key it needs MCP_API_KEYS (or
 # MCP_API_KEYS_FILE, e.g. a mounted secret) and/or ADMIN_API_TOKEN, else it exits with code 2
-# (README: Security model). The mock (`--mock /fixtures`) runs without them.
+# (docs/security.md). The mock (`--mock /fixtures`) runs without them.
 
 FROM scratch
 # amd64 or arm64: set by podman and BuildKit from --platform; the classic docker builder

@@ -40,7 +40,7 @@ clean: ## Remove build output
 # Release builds of the server, the may_minihttp baseline (examples/baseline.rs) and the
 # driver (examples/bench.rs); wrk from Debian as the load generator. Everything runs on
 # 127.0.0.1 and stops by itself; the table is printed, written to bench/results.json and
-# pasted into README.md (between the bench markers).
+# pasted into docs/performance.md (between the bench markers).
 # BENCH_SECS (seconds per load run, default 3) and BENCH_CONNS (default 1,64,256,1024) tune it.
 # It also compares tools/call with bench/rmcp-baseline, a server on the official Rust MCP SDK
 # (rmcp on axum, pooled reqwest; its own cargo workspace, ~4 min first release build on 2
@@ -66,7 +66,7 @@ rmcp-baseline: ## Release build of bench/rmcp-baseline (rmcp + axum + reqwest; i
 bench: wrk static $(if $(filter 0,$(BENCH_RMCP)),,rmcp-baseline) ## Throughput, latency, memory, start-up, isolation; tools/call vs rmcp unless BENCH_RMCP=0 (~3 min)
 	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
 	$(RELEASE_DIR)/examples/bench $(BENCH_ARGS) $(if $(filter 0,$(BENCH_RMCP)),,--rmcp $(RMCP_BIN)) \
-		--out bench/results.json --readme README.md
+		--out bench/results.json --paste-into docs/performance.md
 
 bench-rmcp: wrk static rmcp-baseline ## Only tools/call get_contacts, ours against the rmcp baseline (printed, nothing written)
 	$(CARGO) build --release --quiet --bin $(BIN) --example baseline --example bench
@@ -76,7 +76,7 @@ bench-registry: static ## Only admin writes/s (creates, 8 clients) with 100 and 
 	$(CARGO) build --release --quiet --bin $(BIN) --example bench
 	BENCH_ONLY=registry $(RELEASE_DIR)/examples/bench $(BENCH_ARGS) --out bench/out/registry.json
 
-# --- Soak: `make soak` (not part of `make test`; README: Soak) ----------------------------
+# --- Soak: `make soak` (not part of `make test`; docs/deployment.md) ------------------
 # Mixed traffic for SOAK_MINUTES (default 10) against the static binary, its mock HubSpot
 # behind a relay that drops connections, all on 127.0.0.1 (scripts/soak.py, stdlib Python).
 # Fails on a crash, a panic in the log, a hang, a lost admin write or RSS growth after warm-up.
@@ -88,7 +88,7 @@ SOAK_MINUTES ?= 10
 soak: static ## Mixed traffic for SOAK_MINUTES (10) min; fails on crash, panic, hang, lost write, RSS growth
 	$(PYTHON) scripts/soak.py --bin $(STATIC_BIN) --fixtures $(FIXTURES) --minutes $(SOAK_MINUTES)
 
-# --- Fuzzing: libFuzzer targets in fuzz/ (its own workspace; README: Fuzzing) -------------
+# --- Fuzzing: libFuzzer targets in fuzz/ (its own workspace; docs/performance.md) ---
 # Each target runs FUZZ_SECS seconds from the committed seeds (fuzz/corpus/<target>); new
 # inputs go to fuzz/target/corpus/<target>, crashes to fuzz/artifacts/<target>. Needs a
 # nightly toolchain: with cargo-fuzz installed it runs `cargo fuzz run`, else it builds the
@@ -150,7 +150,7 @@ interop: build venv node-deps ## Python SDK (HTTP + stdio, both eras), TypeScrip
 	PYTHONDONTWRITEBYTECODE=1 HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(VENV)/bin/pytest $(INTEROP) -q -p no:cacheprovider
 	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(NODE) --test --test-reporter=spec $(INTEROP)/ts_sdk.test.mjs $(INTEROP)/inspector.test.mjs
 
-conformance: build node-deps ## The official MCP conformance suite's server scenarios (README: MCP clients)
+conformance: build node-deps ## The official MCP conformance suite's server scenarios (docs/clients.md)
 	HUBSPOT_MCP_BIN=$(INTEROP_BIN) $(INTEROP)/conformance.sh
 
 test: interop conformance
@@ -170,7 +170,7 @@ STATIC_TARGET := x86_64-unknown-linux-musl
 ARM_TARGET := aarch64-unknown-linux-musl
 STATIC_BIN := $(TARGET_DIR)/$(STATIC_TARGET)/release/$(BIN)
 ARM_BIN := $(TARGET_DIR)/$(ARM_TARGET)/release/$(BIN)
-# The x86_64 binary may not grow past this many bytes (README: Static binaries).
+# The x86_64 binary may not grow past this many bytes (docs/deployment.md).
 SIZE_BUDGET ?= 3560000
 ZIG_VERSION := 0.15.2
 ZIG_VENV := .tools/zig
@@ -212,7 +212,7 @@ size: static ## Fail when the static x86_64 binary is past SIZE_BUDGET bytes (3.
 	echo "x86_64  $$size bytes ($(STATIC_BIN)), budget $(SIZE_BUDGET)"; \
 	if [ -f $(ARM_BIN) ]; then echo "aarch64 $$(stat -c %s $(ARM_BIN)) bytes ($(ARM_BIN))"; fi; \
 	if [ $$size -gt $(SIZE_BUDGET) ]; then \
-	  echo "FAIL: $(STATIC_BIN) is $$((size - $(SIZE_BUDGET))) bytes over the budget (README: Static binaries)"; exit 1; fi
+	  echo "FAIL: $(STATIC_BIN) is $$((size - $(SIZE_BUDGET))) bytes over the budget (docs/deployment.md)"; exit 1; fi
 
 test-scratch: static ## Run the static binary alone in an empty root, as PID 1 (unshare): /health, tools/call, SIGTERM
 	$(PYTHON) scripts/test-scratch.py --bin $(STATIC_BIN) --fixtures $(FIXTURES)
@@ -225,7 +225,7 @@ qemu: ## Install qemu-user-static if missing (runs the aarch64 binary here)
 test-arm64: static-arm64 qemu ## The aarch64 binary under qemu: /health, tools/call, SIGTERM
 	$(PYTHON) scripts/test-scratch.py --bin $(ARM_BIN) --fixtures $(FIXTURES) --qemu qemu-aarch64-static
 
-# --- The image: FROM scratch, from the two static binaries (README: Static binaries) ------
+# --- The image: FROM scratch, from the two static binaries (docs/deployment.md) ------
 # Built by podman, or by docker when there is no podman and docker's daemon answers; with
 # neither, `make podman` installs Debian's podman (root or sudo). IMAGE_ENGINE=docker
 # chooses docker when both are here. Nothing is compiled in a container and nothing is

@@ -4,7 +4,7 @@
 //!
 //! Usage (what `make bench` runs):
 //! `bench --server BIN --baseline BIN --fixtures DIR --script bench/wrk.lua --out FILE --work DIR
-//! [--rmcp BIN] [--glibc BIN] [--readme README.md]`
+//! [--rmcp BIN] [--glibc BIN] [--paste-into docs/performance.md]`
 //! `--server` is the binary measured as "ours" everywhere: `make bench` passes the static
 //! musl build, the one that ships. `--glibc BIN` adds the glibc release build as an extra
 //! column of the rmcp comparison.
@@ -127,8 +127,8 @@ struct Args {
     script: PathBuf,
     out: PathBuf,
     work: PathBuf,
-    /// A file whose bench markers get the table (README.md), if given.
-    readme: Option<PathBuf>,
+    /// A file whose bench markers get the table (docs/performance.md), if given.
+    paste_into: Option<PathBuf>,
     secs: u64,
     conns: Vec<usize>,
     starts: usize,
@@ -168,7 +168,7 @@ fn parse_args() -> Result<Args, String> {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         flags.insert(flag, value);
     }
-    let readme = flags.remove("--readme").map(PathBuf::from);
+    let paste_into = flags.remove("--paste-into").map(PathBuf::from);
     let rmcp = flags.remove("--rmcp").map(PathBuf::from);
     let glibc = flags.remove("--glibc").map(PathBuf::from);
     let mut take = |name: &str| {
@@ -197,7 +197,7 @@ fn parse_args() -> Result<Args, String> {
         script: take("--script")?,
         out: take("--out")?,
         work: take("--work")?,
-        readme,
+        paste_into,
         secs: env_num("BENCH_SECS", 3)?.max(1),
         conns,
         starts: env_num("BENCH_STARTS", 20)?.max(1) as usize,
@@ -1064,6 +1064,9 @@ struct Machine {
     cpu: String,
     kernel: String,
     wrk: String,
+    /// The commit the measured tree is at (`git describe --always --dirty`), so every
+    /// pasted figure says which build it came from.
+    build: String,
 }
 
 fn machine() -> Machine {
@@ -1092,11 +1095,19 @@ fn machine() -> Machine {
                 .to_string()
         })
         .unwrap_or_default();
+    let build = Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| format!("commit `{}`", String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_else(|| "an unknown commit (no git)".into());
     Machine {
         nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cpu,
         kernel,
         wrk,
+        build,
     }
 }
 
@@ -1389,8 +1400,8 @@ fn run(args: &Args) -> Result<(), String> {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "Machine: {} × {}, Linux {}, {}; {} s per run. Ours: `{}` ({linking}); ratios are ours ÷ the may_minihttp baseline (glibc) in the same run.\n",
-        machine.nproc, machine.cpu, machine.kernel, machine.wrk, args.secs, args.server.display()
+        "Machine: {} × {}, Linux {}, {}; {} s per run. Ours: `{}` ({linking}) built from {}; ratios are ours ÷ the may_minihttp baseline (glibc) in the same run.\n",
+        machine.nproc, machine.cpu, machine.kernel, machine.wrk, args.secs, args.server.display(), machine.build
     );
     table.push_str("| request | conns | ours req/s | baseline req/s | ratio | ours p50 / p99 ms | baseline p50 / p99 ms | server CPU µs/req ours / baseline |\n");
     table.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -1587,9 +1598,9 @@ fn run(args: &Args) -> Result<(), String> {
     let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     write_file(&args.out, &(text + "\n"))?;
     eprintln!("bench: wrote {}", args.out.display());
-    if let Some(readme) = &args.readme {
-        paste_table(readme, &table)?;
-        eprintln!("bench: table pasted into {}", readme.display());
+    if let Some(doc) = &args.paste_into {
+        paste_table(doc, &table)?;
+        eprintln!("bench: table pasted into {}", doc.display());
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make soak`: mixed traffic against the server for a while, to catch what only shows over
-time on the patched coroutine runtime (a racy wake-up path, a leak). README: Soak.
+time on the patched coroutine runtime (a racy wake-up path, a leak). docs/deployment.md, Soak.
 
 Starts, all on 127.0.0.1: the mock HubSpot (`mock-hubspot`), a relay in front of it that drops
 some connections mid-request, and the server pointed at the relay. Then, until the time is up:

@@ -59,7 +59,7 @@ pub struct Config {
     /// `MCP_PAGE_SIZE`: items per `tools/list`, `resources/list`, `resources/templates/list`
     /// and `prompts/list` page (`nextCursor` beyond it).
     pub mcp_page_size: usize,
-    // --- Who may call the server (README: Security model) ---
+    // --- Who may call the server (docs/security.md) ---
     /// `MCP_AUTH`: when `/mcp` needs a credential.
     pub mcp_auth: McpAuth,
     /// `MCP_API_KEYS` and `MCP_API_KEYS_FILE`: keys with full access to the start-up account.
@@ -89,7 +89,7 @@ pub struct Config {
     // Request limits of the JSON-RPC layer (issue 13).
     /// `MAX_BATCH`: the most messages one JSON-RPC batch holds; a larger one is refused whole.
     pub max_batch: usize,
-    // --- Where the registry lives (README: Running several replicas) ---
+    // --- Where the registry lives (docs/deployment.md: Running several replicas) ---
     /// `REGISTRY=etcd` and the `ETCD_*` settings: the registry on etcd, shared by replicas;
     /// `None` (`REGISTRY=file`, the default): the file under `DATA_DIR`.
     pub etcd: Option<crate::etcd::Settings>,
@@ -985,24 +985,19 @@ mod tests {
     }
 }
 
-/// README's Configuration table and what the server reads agree: every variable that
-/// `Config::load` or the HubSpot client's proxy lookup asks for has a row, and every row
-/// names something that is read.
+/// The settings table of docs/configuration.md and what the server reads agree: every
+/// variable that `Config::load` or the HubSpot client's proxy lookup asks for has a row, and
+/// every row names something that is read.
 #[cfg(test)]
-mod readme {
+mod docs {
     use super::*;
     use std::cell::RefCell;
     use std::collections::BTreeSet;
 
-    /// The variables named in the first cell of README's Configuration table.
+    /// The variables named in the first cell of the first table of docs/configuration.md.
     fn documented() -> BTreeSet<String> {
-        let readme = include_str!("../README.md");
-        let section = readme
-            .split("\n## Configuration\n")
-            .nth(1)
-            .expect("README has a Configuration section");
-        section
-            .lines()
+        let doc = include_str!("../docs/configuration.md");
+        doc.lines()
             .skip_while(|line| !line.starts_with('|'))
             .take_while(|line| line.starts_with('|'))
             .skip(2)
@@ -1056,17 +1051,17 @@ mod readme {
     }
 
     #[test]
-    fn every_setting_has_a_readme_row_and_every_row_is_a_setting() {
+    fn every_setting_has_a_documented_row_and_every_row_is_a_setting() {
         let (documented, read) = (documented(), read());
         let missing: Vec<&String> = read.difference(&documented).collect();
         let stale: Vec<&String> = documented.difference(&read).collect();
         assert!(
             missing.is_empty(),
-            "read but not in README's Configuration table: {missing:?}"
+            "read but not in docs/configuration.md's settings table: {missing:?}"
         );
         assert!(
             stale.is_empty(),
-            "in README's Configuration table but never read: {stale:?}"
+            "in docs/configuration.md's settings table but never read: {stale:?}"
         );
         assert!(read.len() > 40, "the scan found the settings: {read:?}");
     }

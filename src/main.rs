@@ -34,8 +34,8 @@ mod timer;
 mod xorshift;
 
 /// The allocator of the static (musl) builds: musl's own returns large blocks to the kernel
-/// on every free, so an 84 KB `tools/list` answer page-faults on every request (README:
-/// Performance, allocator). glibc builds keep glibc's malloc.
+/// on every free, so an 84 KB `tools/list` answer page-faults on every request (docs/performance.md,
+/// the allocator). glibc builds keep glibc's malloc.
 #[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -68,7 +68,7 @@ serve           Runs the MCP server (JSON-RPC over HTTP at /mcp, /health, /ready
                 Needs HUBSPOT_PRIVATE_APP_ACCESS_TOKEN (or HUBSPOT_ACCESS_TOKEN: a HubSpot
                 Service Key or private app token), or HUBSPOT_MOCK=DIR / --mock DIR
                 for the built-in mock HubSpot. Every setting is an environment variable
-                (see README: PORT, HOST, MCP_AUTH, MCP_API_KEYS, ADMIN_API_TOKEN, ...).
+                (see docs/configuration.md: PORT, HOST, MCP_AUTH, MCP_API_KEYS, ...).
 stdio           Speaks MCP as newline-delimited JSON-RPC on stdin/stdout (logs on stderr),
                 for clients that start the server themselves; exits at end of input.
 mock-hubspot    Serves a fake HubSpot CRM API from fixture files (default port 3001), at the

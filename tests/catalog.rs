@@ -1182,7 +1182,7 @@ fn upstream_errors_reach_the_model_as_tool_errors() {
     );
 }
 
-/// README's tool table, rendered from the listed tools and the cases' example arguments.
+/// docs/tools.md's tool table, rendered from the listed tools and the cases' example arguments.
 fn tool_table(server: &Server) -> String {
     let examples: Vec<(&str, Value)> = record_cases()
         .into_iter()
@@ -1215,24 +1215,27 @@ fn tool_table(server: &Server) -> String {
 }
 
 #[test]
-fn readme_tool_table_matches_the_catalog() {
+fn docs_tool_table_matches_the_catalog() {
     const BEGIN: &str =
-        "<!-- tools:begin (tests/catalog.rs renders this; UPDATE_README=1 rewrites it) -->\n";
-    const END: &str = "<!-- tools:end -->";
+        "<!-- tool-table:begin (tests/catalog.rs renders this; UPDATE_DOCS=1 rewrites it) -->\n";
+    const END: &str = "<!-- tool-table:end -->";
     let server = server();
-    let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme.find(BEGIN).expect("README has the tools markers") + BEGIN.len();
-    let end = readme.find(END).unwrap();
+    let path = format!("{}/docs/tools.md", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let start = doc
+        .find(BEGIN)
+        .expect("docs/tools.md has the table markers")
+        + BEGIN.len();
+    let end = doc.find(END).unwrap();
     let table = tool_table(&server);
-    if std::env::var_os("UPDATE_README").is_some() {
-        let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        let updated = format!("{}{table}{}", &doc[..start], &doc[end..]);
         std::fs::write(&path, updated).unwrap();
     } else {
         assert_eq!(
-            readme[start..end],
+            doc[start..end],
             table,
-            "README's tool table is stale: run UPDATE_README=1 cargo test --test catalog readme"
+            "docs/tools.md's tool table is stale: run UPDATE_DOCS=1 cargo test --test catalog docs_tool_table"
         );
     }
 }

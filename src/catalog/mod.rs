@@ -1,5 +1,5 @@
 //! The one tool table. `tools/list`, tool calls, scoped-server filtering, resources and
-//! the README's tool table are all derived from it; nothing lists tools by hand twice.
+//! README's tool list and docs/tools.md's table are all derived from it; nothing lists tools by hand twice.
 //!
 //! Most tools are generated: one per object type and operation ([`objects`]), plus tools
 //! that take any object type, custom ones (`2-xxxx`) included, and the account-level

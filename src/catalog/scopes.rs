@@ -1,5 +1,5 @@
 //! The HubSpot scopes each tool needs, derived from its tags and effect so the list cannot
-//! drift from the catalog. README's scope table is rendered from it, and a 401 or 403 from
+//! drift from the catalog. README's tool list is rendered with them, and a 401 or 403 from
 //! HubSpot names the scopes of the tool that got it and where to add them.
 
 use super::{object_type, Effect};
@@ -38,7 +38,7 @@ impl Scope {
 }
 
 impl std::fmt::Display for Scope {
-    /// As README's table shows it: `objects(objectType).read` for a scope that depends on
+    /// As README's tool list shows it: `objects(objectType).read` for a scope that depends on
     /// an argument.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let access = |write: bool| if write { "write" } else { "read" };
@@ -149,9 +149,10 @@ mod tests {
         assert!(names("get_token_details", json!({})).is_empty());
     }
 
-    /// README's scope table, rendered from the catalog.
-    fn readme_table() -> String {
-        let mut table = String::from("| tool | scopes |\n| --- | --- |\n");
+    /// README's tool list, rendered from the catalog: each tool's title and the scopes a
+    /// Service Key needs for it.
+    fn readme_tool_list() -> String {
+        let mut table = String::from("| tool | what it does | scopes |\n| --- | --- | --- |\n");
         for tool in crate::catalog::tools() {
             let scopes: Vec<String> = tool.scopes.iter().map(|s| format!("`{s}`")).collect();
             let scopes = if scopes.is_empty() {
@@ -159,20 +160,24 @@ mod tests {
             } else {
                 scopes.join(", ")
             };
-            table.push_str(&format!("| `{}` | {scopes} |\n", tool.name));
+            table.push_str(&format!(
+                "| `{}` | {} | {scopes} |\n",
+                tool.name, tool.title
+            ));
         }
         table
     }
 
     #[test]
-    fn readme_scope_table_matches_the_catalog() {
+    fn readme_tool_list_matches_the_catalog() {
         const BEGIN: &str =
-            "<!-- scopes:begin (src/catalog/scopes.rs renders this; UPDATE_README=1 rewrites it) -->\n";
-        const END: &str = "<!-- scopes:end -->";
+            "<!-- tools:begin (src/catalog/scopes.rs renders this; UPDATE_DOCS=1 rewrites it) -->\n";
+        const END: &str = "<!-- tools:end -->";
         crate::readme::sync_section(
+            "README.md",
             BEGIN,
             END,
-            &readme_table(),
+            &readme_tool_list(),
             "cargo test scopes::tests::readme",
         );
     }

@@ -2,7 +2,7 @@
 //! in may_minihttp's style (one coroutine per connection, keep-alive, pipelining,
 //! buffers reused), plus the request and response types that handlers see.
 //!
-//! Why not may_minihttp itself: see README ("Why our own HTTP loop, not may_minihttp").
+//! Why not may_minihttp itself: see docs/design.md ("Why our own HTTP loop, not may_minihttp").
 
 mod budget;
 mod conn;

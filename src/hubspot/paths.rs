@@ -1,8 +1,8 @@
 //! The one table of HubSpot API paths: every endpoint the catalog calls (and the few more
 //! the mock serves), with its legacy (`v3`/`v4`) path and its path under each date version
 //! this server speaks (`HUBSPOT_API_VERSION`). The client builds its paths from it, the
-//! mock HubSpot routes by it, and README's "HubSpot API versions" table is rendered from it
-//! (a unit test checks that README matches).
+//! mock HubSpot routes by it, and the "HubSpot API versions" table of docs/hubspot.md is
+//! rendered from it (a unit test checks that the document matches).
 //!
 //! HubSpot moved to date-versioned paths (`/crm/objects/2026-03/contacts`) on 2026-03-30;
 //! a version is supported at least 18 months after its release. Support for `v4`
@@ -126,7 +126,7 @@ pub struct Row {
     /// `HUBSPOT_API_VERSION=2026-09`.
     pub v2026_09: &'static str,
     /// What HubSpot's docs show for it and, where no GA dated path exists, what is used
-    /// and until when. Read by the test that renders README's table.
+    /// and until when. Read by the test that renders docs/hubspot.md's table.
     #[cfg_attr(not(test), allow(dead_code))]
     pub note: &'static str,
 }
@@ -446,8 +446,8 @@ mod tests {
         );
     }
 
-    /// README's table of paths, rendered from [`PATHS`].
-    fn readme_table() -> String {
+    /// docs/hubspot.md's table of paths, rendered from [`PATHS`].
+    fn docs_table() -> String {
         let mut table = String::from(
             "| endpoint | method | `legacy` | `2026-03` | `2026-09` (default) | what HubSpot documents; what is used until when |\n| --- | --- | --- | --- | --- | --- |\n",
         );
@@ -461,14 +461,15 @@ mod tests {
     }
 
     #[test]
-    fn readme_api_version_table_matches_the_code() {
-        const BEGIN: &str = "<!-- api-versions:begin (src/hubspot/paths.rs renders this; UPDATE_README=1 rewrites it) -->\n";
+    fn docs_api_version_table_matches_the_code() {
+        const BEGIN: &str = "<!-- api-versions:begin (src/hubspot/paths.rs renders this; UPDATE_DOCS=1 rewrites it) -->\n";
         const END: &str = "<!-- api-versions:end -->";
         crate::readme::sync_section(
+            "docs/hubspot.md",
             BEGIN,
             END,
-            &readme_table(),
-            "cargo test paths::tests::readme",
+            &docs_table(),
+            "cargo test paths::tests::docs",
         );
     }
 }

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = str(ROOT / "fixtures" / "hubspot")
 # The admin API token of the test server (admin routes are off without one).
 ADMIN_TOKEN = "interop-admin-token-0123456789"
-# An MCP_API_KEYS key: with the admin API on, `/mcp` needs a credential (README: Security model).
+# An MCP_API_KEYS key: with the admin API on, `/mcp` needs a credential (docs/security.md).
 API_KEY = "interop-api-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 

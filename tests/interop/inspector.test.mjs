@@ -1,5 +1,5 @@
 // The MCP Inspector CLI (@modelcontextprotocol/inspector, pinned in package.json) against
-// hubspot-mcp-server: the exact commands README shows, listing tools and calling one, in
+// hubspot-mcp-server: the exact commands docs/clients.md shows, listing tools and calling one, in
 // the Inspector's default (legacy) era and with --protocol-era auto (modern). The Inspector
 // needs Node >= 22.19, so it runs on the Node 22 that the `node` package puts in
 // node_modules/.bin; its catalog and secrets go to a throw-away HOME.
@@ -30,7 +30,7 @@ after(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-/** `mcp-inspector --cli <url> ...args`, as in README; resolves to the parsed stdout. */
+/** `mcp-inspector --cli <url> ...args`, as in docs/clients.md; resolves to the parsed stdout. */
 function inspector(...args) {
   return inspectorOn(server.url, ...args);
 }
@@ -84,7 +84,7 @@ test("inspector --cli over stdio lists tools and calls one", async () => {
   assert.equal(JSON.parse(called.content[0].text).results.length, 1);
 });
 
-test("inspector --cli sends the credential with --header, as README shows", async () => {
+test("inspector --cli sends the credential with --header, as docs/clients.md shows", async () => {
   const guarded = await startServer({ MCP_AUTH: "required", MCP_API_KEYS: API_KEY });
   try {
     const listed = await inspectorOn(

@@ -17,7 +17,7 @@ export function binary() {
   return join(target, "debug", "hubspot-mcp-server");
 }
 
-/** An MCP_API_KEYS key for the servers that need a credential (README: Security model). */
+/** An MCP_API_KEYS key for the servers that need a credential (docs/security.md). */
 export const API_KEY = "interop-api-key-0123456789abcdef";
 
 /** Starts the server with `env` added to its environment and a data directory of its own

@@ -25,6 +25,7 @@ mod pool;
 mod readme;
 mod registry;
 mod replicas;
+mod runtime;
 mod signals;
 mod stdio;
 mod store;
@@ -121,22 +122,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Coroutines that may keep for reuse when they finish. may's default (1000) builds all
-/// of them at start-up, which costs 1000 stack mappings (~8 MB of RSS and milliseconds of
-/// start-up) before the first request; a connection beyond the cache maps a fresh stack.
-const COROUTINE_CACHE: usize = 32;
-
-fn configure_may(workers: usize) {
-    // 256 KiB of address space per coroutine (touched pages only count toward RSS): room
-    // for serde_json's recursion on deeply nested requests.
-    may::config()
-        .set_workers(workers)
-        .set_stack_size(0x8000)
-        .set_pool_capacity(COROUTINE_CACHE);
-}
-
-fn bind(host: &str, port: u16) -> Result<may::net::TcpListener, String> {
-    may::net::TcpListener::bind((host, port))
+fn bind(host: &str, port: u16) -> Result<runtime::Listener, String> {
+    runtime::Listener::bind((host, port))
         .map_err(|err| format!("cannot listen on {host}:{port}: {err}"))
 }
 
@@ -262,7 +249,7 @@ fn prepare(flags: &[String]) -> Result<(Config, Connector, AccountAuth, hubspot:
     let config =
         Config::load(|name| std::env::var(name).ok(), flags).map_err(|err| err.to_string())?;
     logger::init(config.log_level);
-    configure_may(config.workers);
+    runtime::configure(config.workers);
     let (connector, auth) = connector(&config)?;
     let client = connector.client(&auth)?;
     Ok((config, connector, auth, client))
@@ -466,12 +453,12 @@ fn serve(flags: &[String], signals: signals::Signals) -> Result<ExitCode, String
 }
 
 fn run_accept_loop<H: http::Handler>(
-    listener: may::net::TcpListener,
+    listener: runtime::Listener,
     handler: Arc<H>,
     limits: Limits,
     shutdown: Arc<Shutdown>,
 ) -> may::coroutine::JoinHandle<()> {
-    may::go!(move || http::serve(listener, handler, limits, shutdown))
+    runtime::spawn(move || http::serve(listener, handler, limits, shutdown))
 }
 
 /// The mock HubSpot's HTTP limits (generous: it only serves this server and tests).
@@ -538,7 +525,7 @@ fn mock_hubspot(flags: &[String], signals: signals::Signals) -> Result<ExitCode,
     }
     let fixtures = fixtures.ok_or("mock-hubspot needs --fixtures DIR (e.g. fixtures/hubspot)")?;
     logger::init(log::LevelFilter::Info);
-    configure_may(2);
+    runtime::configure(2);
     let mock = mock::MockHubSpot::load(&fixtures)?
         .with_latency(Duration::from_millis(latency_ms))
         .with_faults(faults)

@@ -234,7 +234,7 @@ mod tests {
         let sleepers: u64 = 500;
         for i in 0..sleepers {
             let tx = tx.clone();
-            may::go!(move || {
+            crate::runtime::spawn(move || {
                 let asked = Duration::from_millis(1 + i % 50);
                 let begin = Instant::now();
                 sleep(asked);

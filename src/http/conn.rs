@@ -9,6 +9,7 @@ use super::peers::{ClientConnections, ClientSlot, IpRange};
 use super::response::{reason, Response};
 use super::socket::Socket;
 use super::{Handler, LogField, Request};
+use crate::runtime::{spawn, Listener, Stream};
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -152,7 +153,7 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
 /// Accepts connections on `listener` and serves each on its own coroutine until
 /// [`Shutdown::begin`] is called. Returns when the accept loop has stopped.
 pub fn serve<H: Handler>(
-    listener: may::net::TcpListener,
+    listener: Listener,
     handler: Arc<H>,
     limits: Limits,
     shutdown: Arc<Shutdown>,
@@ -163,7 +164,8 @@ pub fn serve<H: Handler>(
     let mut accept_failed = Throttle::default();
     let mut over_cap = Throttle::default();
     let mut client_full = Throttle::default();
-    for stream in listener.incoming() {
+    loop {
+        let stream = listener.accept();
         if shutdown.is_stopping() {
             break;
         }
@@ -178,7 +180,7 @@ pub fn serve<H: Handler>(
         };
         // A dual-stack listener (`HOST=::`) sees IPv4 clients as `::ffff:a.b.c.d`: they
         // are named (and counted, and matched against TRUSTED_PROXIES) as `a.b.c.d`.
-        let peer = stream.peer_addr().map_or(
+        let peer = stream.std().peer_addr().map_or(
             std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             |addr| addr.ip().to_canonical(),
         );
@@ -213,7 +215,7 @@ pub fn serve<H: Handler>(
         }
         let overflow = count > limits.max_connections;
         let (handler, limits, shutdown) = (handler.clone(), limits.clone(), shutdown.clone());
-        may::go!(move || {
+        spawn(move || {
             serve_connection(Connection {
                 client,
                 stream: Socket::new(stream),
@@ -240,10 +242,10 @@ fn serve_connection<H: Handler>(mut conn: Connection<H>) {
                 until,
                 Box::new(move |readable| {
                     if readable {
-                        may::go!(move || serve_connection(conn));
+                        spawn(move || serve_connection(conn));
                     } else {
                         // Closed on a coroutine, as may's sockets expect.
-                        may::go!(move || drop(conn));
+                        spawn(move || drop(conn));
                     }
                 }),
             );
@@ -704,7 +706,7 @@ fn over_budget(wbuf: &mut Vec<u8>) {
 /// send buffer, so the write does not wait.
 #[cold]
 #[inline(never)]
-fn refuse_at_once(mut stream: may::net::TcpStream) {
+fn refuse_at_once(stream: Stream) {
     use std::io::Write;
     let mut wbuf = Vec::new();
     let response = Response::error(
@@ -713,7 +715,8 @@ fn refuse_at_once(mut stream: may::net::TcpStream) {
     )
     .with_header("Retry-After", "1");
     write_response(&mut wbuf, &response, true);
-    let _ = stream.write_all(&wbuf);
+    // The socket is non-blocking: should the answer not fit after all, it is dropped.
+    let _ = (&mut stream.std()).write_all(&wbuf);
 }
 
 /// The answer, past `max_connections`, to a route not served there.
@@ -815,7 +818,7 @@ mod tests {
 
     #[test]
     fn a_panicking_handler_gets_500_and_the_server_stays_up() {
-        let listener = may::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = Listener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let limits = Limits {
             max_body: 1024,
@@ -828,7 +831,7 @@ mod tests {
         };
         let shutdown = Arc::new(Shutdown::default());
         let stopper = shutdown.clone();
-        may::go!(move || serve(listener, Arc::new(Panicky), limits, stopper));
+        spawn(move || serve(listener, Arc::new(Panicky), limits, stopper));
         let exchange = |path: &str| {
             let mut stream = std::net::TcpStream::connect(addr).unwrap();
             write!(

@@ -2,6 +2,7 @@
 //! socket would block, a wait on may's I/O readiness that our [`Alarm`] interrupts at the
 //! deadline. may's own socket timeouts are never armed (see [`crate::timer`] for why).
 
+use crate::runtime::Stream;
 use crate::timer::Alarm;
 use std::io;
 use std::os::unix::io::AsRawFd;
@@ -9,20 +10,20 @@ use std::time::Instant;
 
 /// A connected client socket and its alarm.
 pub struct Socket {
-    stream: may::net::TcpStream,
+    stream: Stream,
     alarm: Alarm,
 }
 
 impl Socket {
     /// Wraps an accepted stream; its alarm is registered until the socket is dropped.
-    pub fn new(stream: may::net::TcpStream) -> Socket {
+    pub fn new(stream: Stream) -> Socket {
         let alarm = Alarm::new(&stream);
         Socket { stream, alarm }
     }
 
     /// The stream, for calls that do not wait (peer address, options).
-    pub fn stream(&self) -> &may::net::TcpStream {
-        &self.stream
+    pub fn stream(&self) -> &std::net::TcpStream {
+        self.stream.std()
     }
 
     /// Reads what has arrived into `buf`, waiting for it until `deadline` at most

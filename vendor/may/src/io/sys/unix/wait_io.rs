@@ -26,11 +26,10 @@ impl EventSource for RawIoBlock<'_> {
     fn subscribe(&mut self, co: CoroutineImpl) {
         #[cfg(feature = "io_cancel")]
         let handle = co_get_handle(&co);
-        // PATCHED (hubspot-mcp-server, see vendor/may/PATCHES.md): own the event data
-        // before the coroutine is published. Once `co` is stored, the selector thread may
-        // resume it on another worker, where it runs on, overwrites the stack this
-        // `RawIoBlock` lives on and may free the socket `self.io_data` points into; the
-        // unpatched code read both after the store (a SIGSEGV in `io_flag.load`).
+        // Own the event data before the coroutine is published: once `co` is stored, the
+        // selector thread may resume it on another worker, where it can run to its end,
+        // close the socket `self.io_data` points into and reuse its stack, while this
+        // thread still reads the event flags and registers the cancel data.
         let io_data: Arc<io_impl::sys::EventData> = (**self.io_data).clone();
         io_data.co.store(co);
         // there is event, re-run the coroutine

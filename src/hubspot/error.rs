@@ -268,23 +268,11 @@ impl HubSpotError {
 
     /// An error status with `note` added to its message (after `; `, its final full stop
     /// dropped); any other error unchanged.
-    pub(super) fn noted(self, note: impl fmt::Display) -> HubSpotError {
-        match self {
-            HubSpotError::Status {
-                status,
-                message,
-                category,
-                correlation_id,
-                retry_after,
-            } => HubSpotError::Status {
-                status,
-                message: format!("{}; {note}", message.trim_end_matches('.')),
-                category,
-                correlation_id,
-                retry_after,
-            },
-            other => other,
+    pub(super) fn noted(mut self, note: impl fmt::Display) -> HubSpotError {
+        if let HubSpotError::Status { message, .. } = &mut self {
+            *message = format!("{}; {note}", message.trim_end_matches('.'));
         }
+        self
     }
 }
 

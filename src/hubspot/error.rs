@@ -395,7 +395,7 @@ fn status_hint(status: u16, category: Option<&str>, message: &str) -> String {
         (400, _) if message.contains("invalid properties:") => "HubSpot rejected the request as invalid: fix the properties listed (list the object's properties to see valid names and options) and try again".into(),
         (400, _) => "HubSpot rejected the request as invalid: check the arguments and try again".into(),
         (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN (or HUBSPOT_ACCESS_TOKEN) holds a valid Service Key (HubSpot: Development > Keys > Service keys) or private app token; the server's operator must fix it, retrying will not help".into(),
-        (403, Some("MISSING_SCOPES")) | (403, None) => "the Service Key (or private app) lacks a scope this call needs: add the scopes named here to it in HubSpot (a private app then needs its new token); retrying will not help".into(),
+        (403, Some("MISSING_SCOPES") | None) => "the Service Key (or private app) lacks a scope this call needs: add the scopes named here to it in HubSpot (a private app then needs its new token); retrying will not help".into(),
         (403, _) => "HubSpot refused access to this record or feature".into(),
         (404, _) => "HubSpot has no such record or endpoint: check the id, or list or search to find the record".into(),
         (409, _) => match existing_id(message) {

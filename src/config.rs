@@ -142,25 +142,7 @@ impl Config {
         flags: &[String],
     ) -> Result<Config, ConfigError> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let mut overrides: Vec<(&str, String)> = Vec::new();
-        let mut args = flags.iter();
-        while let Some(flag) = args.next() {
-            let var = match flag.as_str() {
-                "--port" => "PORT",
-                "--host" => "HOST",
-                "--mock" => "HUBSPOT_MOCK",
-                "--log-level" => "LOG_LEVEL",
-                other => {
-                    return Err(ConfigError(format!(
-                        "unknown option '{other}' for serve; see --help"
-                    )))
-                }
-            };
-            let value = args
-                .next()
-                .ok_or_else(|| ConfigError(format!("{flag} needs a value; see --help")))?;
-            overrides.push((var, value.clone()));
-        }
+        let overrides = flag_overrides(flags)?;
         let get = |name: &str| {
             overrides
                 .iter()
@@ -170,172 +152,31 @@ impl Config {
                 .or_else(|| env(name))
         };
 
-        let node_env = get("NODE_ENV").unwrap_or_else(|| "production".into());
-        if !matches!(node_env.as_str(), "production" | "development" | "test") {
-            return Err(invalid(
-                "NODE_ENV",
-                &node_env,
-                "production, development or test",
-            ));
-        }
-        // HUBSPOT_ACCESS_TOKEN (e.g. a Service Key) is an alias; the seed's name wins.
-        let token = get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN").or_else(|| get("HUBSPOT_ACCESS_TOKEN"));
-        let upstream = match (get("HUBSPOT_MOCK"), token) {
-            (Some(dir), _) => {
-                let dir = PathBuf::from(dir);
-                if !dir.is_dir() {
-                    return Err(ConfigError(format!(
-                        "HUBSPOT_MOCK={} is not a directory: point it (or --mock) at the fixtures, e.g. fixtures/hubspot",
-                        dir.display()
-                    )));
-                }
-                Upstream::Mock(dir)
-            }
-            (None, Some(token)) => Upstream::Token(token.trim().to_string()),
-            (None, None) => {
-                return Err(ConfigError(
-                    "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN is not set: set it (or HUBSPOT_ACCESS_TOKEN) to your HubSpot Service Key (HubSpot: Development > Keys > Service keys) or private app token, or set HUBSPOT_MOCK=fixtures/hubspot (or pass --mock DIR) to use the built-in mock HubSpot".into(),
-                ))
-            }
-        };
-        let hubspot_api_url =
-            get("HUBSPOT_API_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
-        if !(hubspot_api_url.starts_with("https://") || hubspot_api_url.starts_with("http://")) {
-            return Err(invalid(
-                "HUBSPOT_API_URL",
-                &hubspot_api_url,
-                "an http:// or https:// URL",
-            ));
-        }
-        let log_default = if node_env == "development" {
-            "debug"
-        } else {
-            "info"
-        };
-        let log_text = get("LOG_LEVEL").unwrap_or_else(|| log_default.into());
-        let log_level = log_text.parse().map_err(|_| {
-            invalid(
-                "LOG_LEVEL",
-                &log_text,
-                "off, error, warn, info, debug or trace",
-            )
-        })?;
-        let cors_text = get("CORS_ORIGIN").unwrap_or_else(|| "localhost".into());
-        let cors = CorsPolicy::parse(&cors_text)
-            .map_err(|why| invalid("CORS_ORIGIN", &cors_text, &why))?;
-        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let admin_token = get("ADMIN_API_TOKEN").map(|t| t.trim().to_string());
-        if let Some(token) = &admin_token {
-            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ConfigError(
-                    "ADMIN_API_TOKEN is not valid: expected at least 16 printable characters without spaces (e.g. openssl rand -hex 32)".into(),
-                ));
-            }
-        }
-        let public_url = get("PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_string());
-        if let Some(url) = &public_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(invalid(
-                    "PUBLIC_URL",
-                    url,
-                    "an http:// or https:// URL such as https://mcp.example.com",
-                ));
-            }
-        }
-        let tool_exposure = match get("TOOL_EXPOSURE") {
-            None => ToolExposure::default(),
-            Some(text) => ToolExposure::parse(&text)
-                .ok_or_else(|| invalid("TOOL_EXPOSURE", &text, ToolExposure::ALLOWED))?,
-        };
-
-        let mcp_auth = match get("MCP_AUTH") {
-            None => McpAuth::default(),
-            Some(text) => {
-                McpAuth::parse(&text).ok_or_else(|| invalid("MCP_AUTH", &text, McpAuth::ALLOWED))?
-            }
-        };
-        let mut api_keys = ApiKeys::default();
-        if let Some(text) = get("MCP_API_KEYS") {
-            api_keys.add("MCP_API_KEYS", &text).map_err(ConfigError)?;
-        }
-        if let Some(path) = get("MCP_API_KEYS_FILE") {
-            let text = std::fs::read_to_string(&path).map_err(|err| {
-                ConfigError(format!(
-                    "MCP_API_KEYS_FILE={path} cannot be read ({err}): expected a file with one key per line"
-                ))
-            })?;
-            api_keys
-                .add("MCP_API_KEYS_FILE", &text)
-                .map_err(ConfigError)?;
-        }
-        if mcp_auth == McpAuth::Required && api_keys.is_empty() && admin_token.is_none() {
-            return Err(ConfigError(
-                "MCP_AUTH=required, but no credential could ever be presented: set MCP_API_KEYS (or MCP_API_KEYS_FILE) or ADMIN_API_TOKEN to mint scoped servers".into(),
-            ));
-        }
-        let admin_listen = match (get("ADMIN_HOST"), get("ADMIN_PORT")) {
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(ConfigError(
-                    "ADMIN_HOST is set without ADMIN_PORT: set ADMIN_PORT to give the admin API its own listener".into(),
-                ))
-            }
-            (host, Some(_)) => {
-                if admin_token.is_none() {
-                    return Err(ConfigError(
-                        "ADMIN_PORT is set but the admin API is off: set ADMIN_API_TOKEN too".into(),
-                    ));
-                }
-                let host = host.unwrap_or_else(|| "127.0.0.1".into());
-                Some((host, number(&get, "ADMIN_PORT", 0, 0, 65_535)? as u16))
-            }
-        };
-        let trusted_proxies = match get("TRUSTED_PROXIES") {
-            None => ["127.0.0.1", "::1"]
-                .into_iter()
-                .filter_map(IpRange::parse)
-                .collect(),
-            Some(text) if text.trim().eq_ignore_ascii_case("none") => Vec::new(),
-            Some(text) => text
-                .split(',')
-                .map(IpRange::parse)
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    invalid(
-                        "TRUSTED_PROXIES",
-                        &text,
-                        "none, or a comma-separated list of IP addresses or CIDR ranges such as 127.0.0.1,::1,172.16.0.0/12",
-                    )
-                })?,
-        };
-        let hubspot_api_version = match get("HUBSPOT_API_VERSION") {
-            None => ApiVersion::default(),
-            Some(text) => ApiVersion::parse(&text)
-                .ok_or_else(|| invalid("HUBSPOT_API_VERSION", &text, ApiVersion::ALLOWED))?,
-        };
-
-        if let Some(path) = get("SSL_CERT_FILE") {
-            if !std::path::Path::new(&path).is_file() {
-                return Err(invalid(
-                    "SSL_CERT_FILE",
-                    &path,
-                    "a readable PEM file of CA certificates to trust besides the built-in roots",
-                ));
-            }
-        }
-
-        let (etcd, registry_key_file) = registry_settings(&get)?;
-        let max_request_size =
-            number(&get, "MAX_REQUEST_SIZE", 10_485_760, 1024, 1 << 30)? as usize;
-        // At least two requests at MAX_REQUEST_SIZE, so one always fits (a chunked body's
-        // buffer grows by doubling).
-        let max_buffered_body_bytes = number(
+        let node_env = node_env(&get)?;
+        let upstream = upstream(&get)?;
+        let hubspot_api_url = hubspot_api_url(&get)?;
+        let log_level = log_level(&get, &node_env)?;
+        let cors = cors(&get)?;
+        let admin_token = admin_token(&get)?;
+        let public_url = public_url(&get)?;
+        let tool_exposure = choice(
             &get,
-            "MAX_BUFFERED_BODY_BYTES",
-            (64 << 20).max(4 * max_request_size as u64),
-            2 * max_request_size as u64,
-            1 << 40,
-        )? as usize;
+            "TOOL_EXPOSURE",
+            ToolExposure::parse,
+            ToolExposure::ALLOWED,
+        )?;
+        let (mcp_auth, api_keys) = mcp_credentials(&get, admin_token.is_some())?;
+        let admin_listen = admin_listen(&get, admin_token.is_some())?;
+        let trusted_proxies = trusted_proxies(&get)?;
+        let hubspot_api_version = choice(
+            &get,
+            "HUBSPOT_API_VERSION",
+            ApiVersion::parse,
+            ApiVersion::ALLOWED,
+        )?;
+        check_ssl_cert_file(&get)?;
+        let (etcd, registry_key_file) = registry_settings(&get)?;
+        let (max_request_size, max_buffered_body_bytes) = body_limits(&get)?;
         Ok(Config {
             host: get("HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: number(&get, "PORT", 3000, 0, 65_535)? as u16,
@@ -351,7 +192,7 @@ impl Config {
             pool_queue: number(&get, "HUBSPOT_POOL_QUEUE", 1024, 1, 1 << 20)? as usize,
             idle_timeout: millis(&get, "HTTP_IDLE_TIMEOUT_MS", 60_000)?,
             request_timeout: millis(&get, "HTTP_REQUEST_TIMEOUT_MS", 30_000)?,
-            workers: number(&get, "WORKERS", cpus as u64, 1, 256)? as usize,
+            workers: number(&get, "WORKERS", cpus() as u64, 1, 256)? as usize,
             admin_token,
             data_dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into())),
             public_url,
@@ -413,6 +254,251 @@ impl Config {
     pub fn is_mock(&self) -> bool {
         matches!(self.upstream, Upstream::Mock(_))
     }
+}
+
+/// The flags of `serve` as the variables they stand for, in the order given (a later one
+/// wins).
+fn flag_overrides(flags: &[String]) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let mut overrides = Vec::new();
+    let mut args = flags.iter();
+    while let Some(flag) = args.next() {
+        let var = match flag.as_str() {
+            "--port" => "PORT",
+            "--host" => "HOST",
+            "--mock" => "HUBSPOT_MOCK",
+            "--log-level" => "LOG_LEVEL",
+            other => {
+                return Err(ConfigError(format!(
+                    "unknown option '{other}' for serve; see --help"
+                )))
+            }
+        };
+        let value = args
+            .next()
+            .ok_or_else(|| ConfigError(format!("{flag} needs a value; see --help")))?;
+        overrides.push((var, value.clone()));
+    }
+    Ok(overrides)
+}
+
+/// `NODE_ENV`: production (the default), development or test.
+fn node_env(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let node_env = get("NODE_ENV").unwrap_or_else(|| "production".into());
+    if !matches!(node_env.as_str(), "production" | "development" | "test") {
+        return Err(invalid(
+            "NODE_ENV",
+            &node_env,
+            "production, development or test",
+        ));
+    }
+    Ok(node_env)
+}
+
+/// `LOG_LEVEL`, by default debug in development and info otherwise.
+fn log_level(
+    get: &impl Fn(&str) -> Option<String>,
+    node_env: &str,
+) -> Result<log::LevelFilter, ConfigError> {
+    let log_default = if node_env == "development" {
+        "debug"
+    } else {
+        "info"
+    };
+    let log_text = get("LOG_LEVEL").unwrap_or_else(|| log_default.into());
+    log_text.parse().map_err(|_| {
+        invalid(
+            "LOG_LEVEL",
+            &log_text,
+            "off, error, warn, info, debug or trace",
+        )
+    })
+}
+
+/// Where HubSpot calls go: the mock (`HUBSPOT_MOCK`, which wins) or HubSpot with the
+/// start-up account's token.
+fn upstream(get: &impl Fn(&str) -> Option<String>) -> Result<Upstream, ConfigError> {
+    // HUBSPOT_ACCESS_TOKEN (e.g. a Service Key) is an alias; the seed's name wins.
+    let token = get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN").or_else(|| get("HUBSPOT_ACCESS_TOKEN"));
+    match (get("HUBSPOT_MOCK"), token) {
+        (Some(dir), _) => {
+            let dir = PathBuf::from(dir);
+            if !dir.is_dir() {
+                return Err(ConfigError(format!(
+                    "HUBSPOT_MOCK={} is not a directory: point it (or --mock) at the fixtures, e.g. fixtures/hubspot",
+                    dir.display()
+                )));
+            }
+            Ok(Upstream::Mock(dir))
+        }
+        (None, Some(token)) => Ok(Upstream::Token(token.trim().to_string())),
+        (None, None) => Err(ConfigError(
+            "HUBSPOT_PRIVATE_APP_ACCESS_TOKEN is not set: set it (or HUBSPOT_ACCESS_TOKEN) to your HubSpot Service Key (HubSpot: Development > Keys > Service keys) or private app token, or set HUBSPOT_MOCK=fixtures/hubspot (or pass --mock DIR) to use the built-in mock HubSpot".into(),
+        )),
+    }
+}
+
+/// `HUBSPOT_API_URL`: an http(s) URL, HubSpot's own by default.
+fn hubspot_api_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let url = get("HUBSPOT_API_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(invalid(
+            "HUBSPOT_API_URL",
+            &url,
+            "an http:// or https:// URL",
+        ));
+    }
+    Ok(url)
+}
+
+/// `CORS_ORIGIN`: which browser origins may call (`localhost` by default).
+fn cors(get: &impl Fn(&str) -> Option<String>) -> Result<CorsPolicy, ConfigError> {
+    let cors_text = get("CORS_ORIGIN").unwrap_or_else(|| "localhost".into());
+    CorsPolicy::parse(&cors_text).map_err(|why| invalid("CORS_ORIGIN", &cors_text, &why))
+}
+
+/// The CPUs this process may use (2 when unknown): `WORKERS`' default.
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// `SSL_CERT_FILE`, when set, must be a file (the HubSpot client reads it at start).
+fn check_ssl_cert_file(get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    match get("SSL_CERT_FILE") {
+        Some(path) if !std::path::Path::new(&path).is_file() => Err(invalid(
+            "SSL_CERT_FILE",
+            &path,
+            "a readable PEM file of CA certificates to trust besides the built-in roots",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One of a setting's named values (`parse`), or its default when unset.
+fn choice<T: Default>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(T::default()),
+        Some(text) => parse(&text).ok_or_else(|| invalid(name, &text, allowed)),
+    }
+}
+
+/// `ADMIN_API_TOKEN`: at least 16 printable characters; the admin API is off without it.
+fn admin_token(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let admin_token = get("ADMIN_API_TOKEN").map(|t| t.trim().to_string());
+    if let Some(token) = &admin_token {
+        if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError(
+                "ADMIN_API_TOKEN is not valid: expected at least 16 printable characters without spaces (e.g. openssl rand -hex 32)".into(),
+            ));
+        }
+    }
+    Ok(admin_token)
+}
+
+/// `PUBLIC_URL`: the base of minted servers' URLs, without a trailing slash.
+fn public_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let public_url = get("PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+    if let Some(url) = &public_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(
+                "PUBLIC_URL",
+                url,
+                "an http:// or https:// URL such as https://mcp.example.com",
+            ));
+        }
+    }
+    Ok(public_url)
+}
+
+/// `MCP_AUTH` and the API keys of `MCP_API_KEYS` and `MCP_API_KEYS_FILE`; `required` needs
+/// some credential that could be presented (a key, or an admin token to mint servers).
+fn mcp_credentials(
+    get: &impl Fn(&str) -> Option<String>,
+    has_admin_token: bool,
+) -> Result<(McpAuth, ApiKeys), ConfigError> {
+    let mcp_auth = choice(get, "MCP_AUTH", McpAuth::parse, McpAuth::ALLOWED)?;
+    let mut api_keys = ApiKeys::default();
+    if let Some(text) = get("MCP_API_KEYS") {
+        api_keys.add("MCP_API_KEYS", &text).map_err(ConfigError)?;
+    }
+    if let Some(path) = get("MCP_API_KEYS_FILE") {
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            ConfigError(format!(
+                "MCP_API_KEYS_FILE={path} cannot be read ({err}): expected a file with one key per line"
+            ))
+        })?;
+        api_keys
+            .add("MCP_API_KEYS_FILE", &text)
+            .map_err(ConfigError)?;
+    }
+    if mcp_auth == McpAuth::Required && api_keys.is_empty() && !has_admin_token {
+        return Err(ConfigError(
+            "MCP_AUTH=required, but no credential could ever be presented: set MCP_API_KEYS (or MCP_API_KEYS_FILE) or ADMIN_API_TOKEN to mint scoped servers".into(),
+        ));
+    }
+    Ok((mcp_auth, api_keys))
+}
+
+/// `ADMIN_HOST` and `ADMIN_PORT`: the admin API's own listener (host 127.0.0.1 by
+/// default), which needs the admin API on.
+fn admin_listen(
+    get: &impl Fn(&str) -> Option<String>,
+    has_admin_token: bool,
+) -> Result<Option<(String, u16)>, ConfigError> {
+    match (get("ADMIN_HOST"), get("ADMIN_PORT")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError(
+            "ADMIN_HOST is set without ADMIN_PORT: set ADMIN_PORT to give the admin API its own listener".into(),
+        )),
+        (_, Some(_)) if !has_admin_token => Err(ConfigError(
+            "ADMIN_PORT is set but the admin API is off: set ADMIN_API_TOKEN too".into(),
+        )),
+        (host, Some(_)) => {
+            let host = host.unwrap_or_else(|| "127.0.0.1".into());
+            Ok(Some((host, number(get, "ADMIN_PORT", 0, 0, 65_535)? as u16)))
+        }
+    }
+}
+
+/// `TRUSTED_PROXIES`: loopback by default, `none`, or a list of addresses and ranges.
+fn trusted_proxies(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<IpRange>, ConfigError> {
+    match get("TRUSTED_PROXIES") {
+        None => Ok(["127.0.0.1", "::1"]
+            .into_iter()
+            .filter_map(IpRange::parse)
+            .collect()),
+        Some(text) if text.trim().eq_ignore_ascii_case("none") => Ok(Vec::new()),
+        Some(text) => text
+            .split(',')
+            .map(IpRange::parse)
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                invalid(
+                    "TRUSTED_PROXIES",
+                    &text,
+                    "none, or a comma-separated list of IP addresses or CIDR ranges such as 127.0.0.1,::1,172.16.0.0/12",
+                )
+            }),
+    }
+}
+
+/// `MAX_REQUEST_SIZE` and `MAX_BUFFERED_BODY_BYTES`, in bytes: the second holds at least
+/// two requests of the first, so one always fits (a chunked body's buffer grows by
+/// doubling).
+fn body_limits(get: &impl Fn(&str) -> Option<String>) -> Result<(usize, usize), ConfigError> {
+    let max_request_size = number(get, "MAX_REQUEST_SIZE", 10_485_760, 1024, 1 << 30)?;
+    let max_buffered_body_bytes = number(
+        get,
+        "MAX_BUFFERED_BODY_BYTES",
+        (64 << 20).max(4 * max_request_size),
+        2 * max_request_size,
+        1 << 40,
+    )?;
+    Ok((max_request_size as usize, max_buffered_body_bytes as usize))
 }
 
 fn invalid(name: &str, value: &str, allowed: &str) -> ConfigError {

@@ -8,7 +8,7 @@ mod common;
 // this test as well, rather than a copy of either.
 #[path = "../src/base64.rs"]
 mod base64;
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the test uses only part of the server's clock")]
 #[path = "../src/clock.rs"]
 mod clock;
 use common::{free_port, ADMIN, SEAL_KEY};
@@ -1134,7 +1134,7 @@ fn a_replica_on_a_leaderless_member_stops_serving_scoped_tokens_past_the_stalene
     };
     let mut env = replica_env(&etcd, "/leaderless/", &[("ETCD_MAX_STALENESS_MS", "3000")]);
     let only_m0 = format!("http://127.0.0.1:{}", etcd.members[0].1);
-    for (name, value) in env.iter_mut() {
+    for (name, value) in &mut env {
         if *name == "ETCD_ENDPOINTS" {
             *value = only_m0.clone();
         }

@@ -3,7 +3,7 @@
 //! there and every acknowledged delete is still gone.
 
 mod common;
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the test uses only part of the server's journal")]
 #[path = "../src/journal.rs"]
 mod journal;
 use common::ADMIN;

@@ -57,15 +57,36 @@ impl HubSpotError {
     /// (seconds): a 429 becomes [`HubSpotError::RateLimited`], anything else `Status`.
     pub fn from_response(status: u16, body: &[u8], retry_after: Option<u64>) -> HubSpotError {
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
+        HubSpotError::from_body(
+            status,
+            parsed.as_ref(),
+            || String::from_utf8_lossy(body).into_owned(),
+            retry_after,
+        )
+    }
+
+    /// An error HubSpot reported inside a successful answer (a batch's `errors[]` item),
+    /// read as if `error` had been the body of an error status.
+    pub(super) fn reported(status: u16, error: &Value) -> HubSpotError {
+        HubSpotError::from_body(status, Some(error), || error.to_string(), None)
+    }
+
+    /// The one place HubSpot's error body is read: `parsed` is the body as JSON (`None`
+    /// when it is not), `text` the body as sent, for when it holds no `message`.
+    fn from_body(
+        status: u16,
+        parsed: Option<&Value>,
+        text: impl FnOnce() -> String,
+        retry_after: Option<u64>,
+    ) -> HubSpotError {
         let field = |name: &str| {
             parsed
-                .as_ref()
                 .and_then(|v| v.get(name))
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
         let message = field("message").unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
+            let text = text();
             let text = plain_text(text.trim());
             if text.is_empty() {
                 "no details were given".to_string()
@@ -82,10 +103,10 @@ impl HubSpotError {
             };
         }
         let mut message = message;
-        if let Some(scopes) = parsed.as_ref().and_then(required_scopes) {
+        if let Some(scopes) = parsed.and_then(required_scopes) {
             message.push_str(&format!(" (required scopes: {scopes})"));
         }
-        let invalid = parsed.as_ref().map(invalid_properties).unwrap_or_default();
+        let invalid = parsed.map(invalid_properties).unwrap_or_default();
         if !invalid.is_empty() {
             // The list replaces the raw JSON HubSpot puts after "...not valid: ".
             if let Some(pos) = message.find(": [") {
@@ -236,24 +257,22 @@ impl HubSpotError {
     pub fn needing_scopes(self, scopes: &[String], place: &str) -> HubSpotError {
         match self {
             HubSpotError::Status {
-                status: status @ (401 | 403),
-                message,
-                category,
-                correlation_id,
-                retry_after,
-            } if !scopes.is_empty() => HubSpotError::Status {
-                status,
-                message: format!(
-                    "{}; this tool needs the scopes {} ({place})",
-                    message.trim_end_matches('.'),
-                    scopes.join(", ")
-                ),
-                category,
-                correlation_id,
-                retry_after,
-            },
+                status: 401 | 403, ..
+            } if !scopes.is_empty() => self.noted(format_args!(
+                "this tool needs the scopes {} ({place})",
+                scopes.join(", ")
+            )),
             other => other,
         }
+    }
+
+    /// An error status with `note` added to its message (after `; `, its final full stop
+    /// dropped); any other error unchanged.
+    pub(super) fn noted(mut self, note: impl fmt::Display) -> HubSpotError {
+        if let HubSpotError::Status { message, .. } = &mut self {
+            *message = format!("{}; {note}", message.trim_end_matches('.'));
+        }
+        self
     }
 }
 
@@ -376,7 +395,7 @@ fn status_hint(status: u16, category: Option<&str>, message: &str) -> String {
         (400, _) if message.contains("invalid properties:") => "HubSpot rejected the request as invalid: fix the properties listed (list the object's properties to see valid names and options) and try again".into(),
         (400, _) => "HubSpot rejected the request as invalid: check the arguments and try again".into(),
         (401, _) => "the HubSpot access token is missing, invalid, revoked or expired: check HUBSPOT_PRIVATE_APP_ACCESS_TOKEN (or HUBSPOT_ACCESS_TOKEN) holds a valid Service Key (HubSpot: Development > Keys > Service keys) or private app token; the server's operator must fix it, retrying will not help".into(),
-        (403, Some("MISSING_SCOPES")) | (403, None) => "the Service Key (or private app) lacks a scope this call needs: add the scopes named here to it in HubSpot (a private app then needs its new token); retrying will not help".into(),
+        (403, Some("MISSING_SCOPES") | None) => "the Service Key (or private app) lacks a scope this call needs: add the scopes named here to it in HubSpot (a private app then needs its new token); retrying will not help".into(),
         (403, _) => "HubSpot refused access to this record or feature".into(),
         (404, _) => "HubSpot has no such record or endpoint: check the id, or list or search to find the record".into(),
         (409, _) => match existing_id(message) {
@@ -470,6 +489,42 @@ impl fmt::Display for HubSpotError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// A batch's `errors[]` item reads exactly as the same JSON sent as an error status,
+    /// whatever it holds: a message, missing scopes, invalid properties, a policy, nothing.
+    #[test]
+    fn a_reported_error_reads_like_the_same_body_sent_as_a_status() {
+        let items = [
+            json!({"status": "error", "message": "Object not found. objectId are usually numeric.", "correlationId": "c-1", "category": "OBJECT_NOT_FOUND"}),
+            json!({"message": "no scopes", "category": "MISSING_SCOPES", "errors": [{"context": {"requiredGranularScopes": ["crm.objects.deals.read"]}}]}),
+            json!({"message": "Property values were not valid: [{}]", "errors": [{"message": "bad", "code": "INVALID_EMAIL", "context": {"propertyName": ["email"]}}]}),
+            json!({"message": "You have reached your daily limit.", "policyName": "DAILY"}),
+            json!({"status": "error", "id": "7"}),
+            json!({}),
+        ];
+        for item in items {
+            for status in [404, 403, 400, 429] {
+                let body = serde_json::to_vec(&item).unwrap();
+                assert_eq!(
+                    HubSpotError::reported(status, &item),
+                    HubSpotError::from_response(status, &body, None),
+                    "{status} {item}"
+                );
+            }
+        }
+    }
+
+    /// A note goes after the message of an error status only.
+    #[test]
+    fn a_note_extends_an_error_status_and_nothing_else() {
+        let err = HubSpotError::from_response(500, br#"{"message":"Boom."}"#, None);
+        let HubSpotError::Status { message, .. } = err.noted("gave up after 3 attempts") else {
+            panic!("still a status");
+        };
+        assert_eq!(message, "Boom; gave up after 3 attempts");
+        assert_eq!(HubSpotError::Timeout.noted("x"), HubSpotError::Timeout);
+    }
 
     #[test]
     fn conflict_message_names_status_category_id_and_correlation() {

@@ -265,10 +265,9 @@ impl Client {
     }
 
     /// An error HubSpot reported inside a successful answer (a batch's `errors[]` item),
-    /// read and sanitized like an error status.
+    /// read and sanitized like an error status ([`HubSpotError::reported`]).
     pub fn reported_error(&self, status: u16, error: &Value) -> HubSpotError {
-        let body = serde_json::to_vec(error).unwrap_or_default();
-        self.sanitized(HubSpotError::from_response(status, &body, None))
+        self.sanitized(HubSpotError::reported(status, error))
     }
 
     /// Sends one request and returns HubSpot's JSON answer, pacing it to the account's rate
@@ -449,25 +448,10 @@ fn final_error(err: HubSpotError, idempotent: bool, retries: u32) -> HubSpotErro
     if !idempotent && may_have_applied {
         return HubSpotError::MaybeCreated(Box::new(err));
     }
-    match err {
-        HubSpotError::Status {
-            status,
-            message,
-            category,
-            correlation_id,
-            retry_after,
-        } if retries > 0 => HubSpotError::Status {
-            status,
-            message: format!(
-                "{}; gave up after {} attempts",
-                message.trim_end_matches('.'),
-                retries + 1
-            ),
-            category,
-            correlation_id,
-            retry_after,
-        },
-        other => other,
+    if retries > 0 {
+        err.noted(format_args!("gave up after {} attempts", retries + 1))
+    } else {
+        err
     }
 }
 

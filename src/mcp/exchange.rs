@@ -190,6 +190,7 @@ mod tests {
     use super::*;
     use crate::catalog::discovery::ToolExposure;
     use crate::hubspot::{self, Client};
+    use crate::mcp::version::ProtocolVersion;
     use crate::mcp::{Exposure, Settings};
     use crate::pool::BlockingPool;
     use crate::xorshift::Rng;
@@ -592,5 +593,146 @@ mod tests {
             }
         }
         assert!(echoed_ids > 3_000, "only {echoed_ids} ids were checked");
+    }
+
+    /// The -32602 message for each bad params of `tools/call` (also through the discovery
+    /// meta-tool), `resources/read` and `prompts/get`; with two bad fields, the one each
+    /// method checks first is named whatever order they were sent in.
+    #[test]
+    fn bad_params_are_32602_with_a_message_naming_the_field() {
+        let (all, client) = full_catalog();
+        let discovery = Exposure::all(Settings::default(), ToolExposure::Discovery);
+        let legacy = Era::Legacy(version::LEGACY_DEFAULT);
+        let cases: [(&Exposure, &str, Value, &str); 13] = [
+            (
+                &all,
+                "tools/call",
+                json!({}),
+                "'name' must be the name of a tool (string)",
+            ),
+            (
+                &all,
+                "tools/call",
+                json!({"name": 7}),
+                "'name' must be the name of a tool (string)",
+            ),
+            (
+                &all,
+                "tools/call",
+                json!({"arguments": 1, "name": null}),
+                "'name' must be the name of a tool (string)",
+            ),
+            (
+                &all,
+                "tools/call",
+                json!({"name": "get_contacts", "arguments": []}),
+                "'arguments' must be an object",
+            ),
+            (
+                &all,
+                "tools/call",
+                json!({"arguments": "x", "name": "no_such_tool"}),
+                "'arguments' must be an object",
+            ),
+            (
+                &discovery,
+                "tools/call",
+                json!({"name": "call_tool", "arguments": {"name": "get_contacts", "arguments": 3}}),
+                "call_tool: argument 'arguments' must be an object, got a number",
+            ),
+            (
+                &all,
+                "resources/read",
+                json!({}),
+                "'uri' must be a resource URI such as hubspot://contacts",
+            ),
+            (
+                &all,
+                "resources/read",
+                json!({"uri": ["hubspot://contacts"]}),
+                "'uri' must be a resource URI such as hubspot://contacts",
+            ),
+            (
+                &all,
+                "prompts/get",
+                json!({"arguments": 2}),
+                "'name' must be a prompt name (string)",
+            ),
+            (
+                &all,
+                "prompts/get",
+                json!({"name": "analyze_contacts", "arguments": "x"}),
+                "'arguments' must be an object",
+            ),
+            (
+                &all,
+                "prompts/get",
+                json!({"arguments": 2, "name": "nope"}),
+                "unknown prompt 'nope'",
+            ),
+            (
+                &all,
+                "prompts/get",
+                json!({"name": "analyze_contacts", "arguments": {"x": "y"}}),
+                "prompt 'analyze_contacts' has no argument 'x'; it takes 'criteria'",
+            ),
+            (
+                &all,
+                "prompts/get",
+                json!({"name": "analyze_contacts", "arguments": {"criteria": 1}}),
+                "argument 'criteria' must be a string",
+            ),
+        ];
+        for (exposure, method, params, message) in cases {
+            let server = Server {
+                exposure,
+                client: &client,
+                recheck: None,
+            };
+            let params = params.as_object().cloned().unwrap();
+            let Err(err) = server.handle(legacy, method, &params) else {
+                panic!("{method} {params:?} was accepted");
+            };
+            assert_eq!(err.code, ErrorCode::INVALID_PARAMS, "{method} {params:?}");
+            assert!(
+                err.message
+                    .strip_prefix("Invalid params: ")
+                    .is_some_and(|m| m.starts_with(message)),
+                "{method} {params:?}: {} should start with {message}",
+                err.message
+            );
+        }
+    }
+
+    /// `initialize` without a `_meta` version takes the offered legacy version, and
+    /// anything else (absent, not a string, unknown, modern) as the newest legacy one.
+    #[test]
+    fn initialize_reads_the_offered_version_and_ignores_a_bad_one() {
+        let era = |params: Value| {
+            version::detect(
+                "initialize",
+                params.as_object().unwrap(),
+                Headers::default(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            era(json!({"protocolVersion": "2025-03-26", "capabilities": {}})),
+            Era::Legacy(ProtocolVersion::V_2025_03_26)
+        );
+        for offered in [
+            json!(null),
+            json!(20250326),
+            json!(["2025-03-26"]),
+            json!("1999-01-01"),
+            json!("2026-07-28"),
+        ] {
+            assert_eq!(
+                era(json!({"protocolVersion": offered})),
+                Era::Legacy(ProtocolVersion::V_2025_11_25),
+                "{offered}"
+            );
+        }
+        assert_eq!(era(json!({})), Era::Legacy(ProtocolVersion::V_2025_11_25));
     }
 }

@@ -4,6 +4,7 @@
 mod exchange;
 mod method;
 pub mod paging;
+mod params;
 mod prompts;
 mod resources;
 pub mod version;
@@ -304,10 +305,11 @@ impl Server<'_> {
     /// directly in discovery mode: the meta-tools only save listing it). `structured`
     /// clients (2025-06-18 and newer) also get `structuredContent`.
     fn call_tool(&self, params: &Map<String, Value>, structured: bool) -> Result<Reply, RpcError> {
-        let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
+        let call: params::Call = params::parse(params)?;
+        let name = call.name.given().ok_or_else(|| {
             RpcError::invalid_params("'name' must be the name of a tool (string)")
         })?;
-        let args = arguments(params.get("arguments"))?;
+        let args = call.arguments.object()?;
         match self.exposure.meta.iter().find(|(m, _)| m.name() == name) {
             Some((meta, definition)) => {
                 catalog::check_arguments(args, &definition["inputSchema"])
@@ -326,17 +328,19 @@ impl Server<'_> {
         args: &Map<String, Value>,
         structured: bool,
     ) -> Result<Reply, RpcError> {
-        let name = || args.get("name").and_then(Value::as_str).unwrap_or_default();
+        // The arguments were checked against the meta-tool's schema.
+        let call: params::Call = params::parse(args)?;
+        let name = call.name.given().unwrap_or_default();
         match meta {
             MetaTool::SearchTools => discovery::search(&self.exposure.tools, args)
                 .map(|found| Reply::Value(tool_result(&found)))
                 .map_err(|why| RpcError::invalid_params(format!("search_tools: {why}"))),
             MetaTool::GetToolSchema => Ok(Reply::Value(tool_result(
-                &self.exposure.tool(name())?.to_json(structured),
+                &self.exposure.tool(name)?.to_json(structured),
             ))),
             MetaTool::CallTool => {
-                let tool = self.exposure.tool(name())?;
-                self.run_tool(tool, arguments(args.get("arguments"))?, structured)
+                let tool = self.exposure.tool(name)?;
+                self.run_tool(tool, call.arguments.object()?, structured)
             }
         }
     }
@@ -400,16 +404,6 @@ fn page(
 /// `MCP-Protocol-Version` header counts as 2025-03-26, as the spec says.
 fn structured_content(era: Era) -> bool {
     era.version() >= ProtocolVersion::V_2025_06_18
-}
-
-/// A tool's `arguments`: an object, or none.
-fn arguments(value: Option<&Value>) -> Result<&Map<String, Value>, RpcError> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    match value {
-        None | Some(Value::Null) => Ok(EMPTY.get_or_init(Map::new)),
-        Some(Value::Object(args)) => Ok(args),
-        Some(_) => Err(RpcError::invalid_params("'arguments' must be an object")),
-    }
 }
 
 /// A successful tool result: the value as pretty JSON text.

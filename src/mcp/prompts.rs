@@ -4,7 +4,7 @@
 //! every one of them (`prompts/list` leaves the others out and `prompts/get` refuses them
 //! with -32602): a prompt naming a tool the server refuses would only lead to errors.
 
-use super::Exposure;
+use super::{params, Exposure};
 use crate::jsonrpc::RpcError;
 use serde_json::{json, Map, Value};
 
@@ -73,9 +73,10 @@ pub fn list(exposure: &Exposure) -> Vec<Value> {
 /// A prompt this server does not offer is refused like an unknown one, naming the
 /// tools it lacks.
 pub fn get(exposure: &Exposure, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let name = params
-        .get("name")
-        .and_then(Value::as_str)
+    let call: params::Call = params::parse(params)?;
+    let name = call
+        .name
+        .given()
         .ok_or_else(|| RpcError::invalid_params("'name' must be a prompt name (string)"))?;
     let prompt = offered(exposure).find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<&str> = offered(exposure).map(|p| p.name).collect();
@@ -93,11 +94,7 @@ pub fn get(exposure: &Exposure, params: &Map<String, Value>) -> Result<Value, Rp
             None => format!("unknown prompt '{name}'; available: {names}"),
         })
     })?;
-    let args = match params.get("arguments") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(args)) => args.clone(),
-        Some(_) => return Err(RpcError::invalid_params("'arguments' must be an object")),
-    };
+    let args = call.arguments.object()?;
     if let Some(unknown) = args.keys().find(|k| *k != prompt.argument) {
         return Err(RpcError::invalid_params(format!(
             "prompt '{name}' has no argument '{unknown}'; it takes '{}'",

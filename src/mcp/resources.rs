@@ -4,7 +4,7 @@
 //! needs `get_contact`), whose read is that record. So a scoped server's resources never
 //! read more than its tools could: a write-only or search-only server has none.
 
-use super::{Exposure, Recheck};
+use super::{params, Exposure, Recheck};
 use crate::catalog::ObjectType;
 use crate::hubspot::{Client, HubSpotError};
 use crate::jsonrpc::{ErrorCode, RpcError};
@@ -56,7 +56,8 @@ pub fn read(
     params: &Map<String, Value>,
     modern: bool,
 ) -> Result<Value, RpcError> {
-    let uri = params.get("uri").and_then(Value::as_str).ok_or_else(|| {
+    let read: params::Read = params::parse(params)?;
+    let uri = read.uri.given().ok_or_else(|| {
         RpcError::invalid_params("'uri' must be a resource URI such as hubspot://contacts")
     })?;
     let not_found = |why: String| {

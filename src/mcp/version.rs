@@ -2,6 +2,7 @@
 //! (2026-07-28) are stateless and name their version in every request's `_meta`. The era
 //! is decided per request, so no session state exists anywhere.
 
+use super::params::{self, Initialize};
 use super::Method;
 use crate::jsonrpc::{ErrorCode, RpcError};
 use serde_json::{json, Map, Value};
@@ -278,8 +279,10 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
 /// version; other requests may carry `MCP-Protocol-Version`, taken as 2025-03-26 when absent.
 fn legacy(method: &str, params: &Map<String, Value>, headers: Headers) -> Result<Era, RpcError> {
     if method == Method::Initialize.as_str() {
-        let offered = params.get("protocolVersion").and_then(Value::as_str);
+        let offered: Initialize = params::parse(params)?;
         let version = offered
+            .protocol_version
+            .given()
             .and_then(ProtocolVersion::known)
             .filter(|v| v.is_legacy())
             .unwrap_or(ProtocolVersion::V_2025_11_25);

@@ -298,14 +298,10 @@ fn fault_response(rule: &Rule, req: &Request) -> Response {
             Some(Spelling::Percent) => sent.bytes().map(|b| format!("%{b:02X}")).collect(),
             Some(Spelling::Base64) => crate::base64::encode(sent.as_bytes()),
         };
-        return Response::json(
+        return super::error(
             rule.status.unwrap_or(502),
-            &json!({
-                "status": "error",
-                "message": format!("gateway refused the request; it carried Authorization: {sent}"),
-                "correlationId": correlation_id(),
-                "category": "GATEWAY_ERROR",
-            }),
+            "GATEWAY_ERROR",
+            &format!("gateway refused the request; it carried Authorization: {sent}"),
         );
     }
     let status = rule.status.unwrap_or(500);
@@ -356,34 +352,36 @@ fn validation_error(kind: Validation, property: &str) -> Response {
 
 /// HubSpot's answer for `status`.
 fn hubspot_body(status: u16, policy: Option<&str>) -> Response {
-    let id = correlation_id();
     match status {
-        429 => Response::json(
-            429,
-            &match policy.unwrap_or("TEN_SECONDLY_ROLLING") {
-                "DAILY" => json!({
-                    "status": "error",
-                    "message": "You have reached your daily limit.",
-                    "errorType": "RATE_LIMIT",
-                    "correlationId": id,
-                    "policyName": "DAILY",
-                }),
-                "SECONDLY" => json!({
-                    "status": "error",
-                    "message": "You have reached your secondly limit.",
-                    "errorType": "RATE_LIMIT",
-                    "correlationId": id,
-                }),
-                policy => json!({
-                    "status": "error",
-                    "message": format!("You have reached your {} limit.", policy.to_ascii_lowercase()),
-                    "errorType": "RATE_LIMIT",
-                    "correlationId": id,
-                    "policyName": policy,
-                    "groupName": "publicapi:private_app-api-calls-ten-secondly:1000001:2000002",
-                }),
-            },
-        ),
+        429 => {
+            let id = correlation_id();
+            Response::json(
+                429,
+                &match policy.unwrap_or("TEN_SECONDLY_ROLLING") {
+                    "DAILY" => json!({
+                        "status": "error",
+                        "message": "You have reached your daily limit.",
+                        "errorType": "RATE_LIMIT",
+                        "correlationId": id,
+                        "policyName": "DAILY",
+                    }),
+                    "SECONDLY" => json!({
+                        "status": "error",
+                        "message": "You have reached your secondly limit.",
+                        "errorType": "RATE_LIMIT",
+                        "correlationId": id,
+                    }),
+                    policy => json!({
+                        "status": "error",
+                        "message": format!("You have reached your {} limit.", policy.to_ascii_lowercase()),
+                        "errorType": "RATE_LIMIT",
+                        "correlationId": id,
+                        "policyName": policy,
+                        "groupName": "publicapi:private_app-api-calls-ten-secondly:1000001:2000002",
+                    }),
+                },
+            )
+        }
         500..=599 => {
             let title = format!("{status} {}", reason(status));
             let page = format!(
@@ -410,15 +408,7 @@ fn hubspot_body(status: u16, policy: Option<&str>) -> Response {
                 423 => ("LOCKED", "The resource is locked; try again in 2 seconds"),
                 _ => ("ERROR", reason(status)),
             };
-            Response::json(
-                status,
-                &json!({
-                    "status": "error",
-                    "message": message,
-                    "correlationId": id,
-                    "category": category,
-                }),
-            )
+            super::error(status, category, message)
         }
     }
 }

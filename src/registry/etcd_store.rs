@@ -25,9 +25,8 @@
 
 use super::backend::{Backend, Commit, CommitError};
 use super::seal::{Kind, Sealer, Unsigned};
-use super::{
-    lock, Account, Registry, RegistryError, RemoteEvent, RemoteRecord, Server, State, Version,
-};
+use super::state::{Account, Server, State, Version};
+use super::{lock, Registry, RegistryError, RemoteEvent, RemoteRecord};
 use crate::base64;
 use crate::clock;
 use crate::etcd::{self, gateway, int};

@@ -12,7 +12,8 @@
 
 use super::backend::{Backend, Commit, CommitError};
 use super::seal::Sealer;
-use super::{Account, RegistryError, Server, State};
+use super::state::{Account, Server, State};
+use super::RegistryError;
 use crate::store::{Store, StoreError, KEY_NAME};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -147,7 +147,7 @@ impl ToolFilter {
         let mut tags: Vec<String> = Vec::new();
         for (m, ts) in catalog {
             push_unique(&mut methods, &m.to_ascii_lowercase());
-            for t in ts.iter() {
+            for t in *ts {
                 push_unique(&mut tags, &t.to_ascii_lowercase());
             }
         }

@@ -1,10 +1,14 @@
 //! Registry behaviour against a real data directory: what the admin routes will rely on.
 
+use super::backend::{Commit, CommitError};
+use super::seal::Kind;
+use super::state::Version;
 use super::*;
 use crate::store::tests::TempDir;
 use crate::store::{FILE_NAME, JOURNAL_NAME, TMP_NAME};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 /// The seed's five tools as (method, tags).
 const CATALOG: &Catalog<'static> = &[

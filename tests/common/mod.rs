@@ -1,6 +1,9 @@
 //! Test harness: starts the built binary on a free loopback port and talks raw HTTP/1.1
 //! to it, so every test drives the server the way a client would.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "every test binary compiles this harness and uses only part of it"
+)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -278,25 +278,39 @@ impl App {
         arrived: Arrived,
         trace: &mut Trace,
     ) -> Option<Response> {
-        let response = match self.registry.resolve_token(credential, clock::now_millis()) {
-            Resolved::Live(server) if server.filter.requires_api_key() => {
-                auth::unauthorized(NEEDS_API_KEY)
-            }
+        let server =
+            match self.live_server(req, credential, || auth::unauthorized(INVALID_CREDENTIAL)) {
+                Ok(server) => server,
+                Err(refused) => return Some(refused),
+            };
+        if server.filter.requires_api_key() {
+            return Some(auth::unauthorized(NEEDS_API_KEY));
+        }
+        if arrived == Arrived::Head {
             // Admitted: the rest waits for the body.
-            Resolved::Live(_) if arrived == Arrived::Head => return None,
-            Resolved::Live(server) => {
-                self.serve_scoped(req, &server, credential, false, method_path, trace)
-            }
+            return None;
+        }
+        Some(self.serve_scoped(req, &server, credential, false, method_path, trace))
+    }
+
+    /// The live scoped server whose token is `token`, or the answer when there is none:
+    /// `refusal()` for an expired token (deleted now) or an unknown one (a failed attempt
+    /// for the throttle), 503 while the registry cannot tell whether it was revoked.
+    fn live_server(
+        &self,
+        req: &Request,
+        token: &str,
+        refusal: impl Fn() -> Response,
+    ) -> Result<Arc<ScopedServer>, Response> {
+        match self.registry.resolve_token(token, clock::now_millis()) {
+            Resolved::Live(server) => Ok(server),
             Resolved::Expired => {
                 self.purge_expired();
-                auth::unauthorized(INVALID_CREDENTIAL)
+                Err(refusal())
             }
-            Resolved::Unverifiable(down_for) => auth::unverifiable_response(down_for),
-            Resolved::Unknown => {
-                self.refuse_credential(req, auth::unauthorized(INVALID_CREDENTIAL))
-            }
-        };
-        Some(response)
+            Resolved::Unverifiable(down_for) => Err(auth::unverifiable_response(down_for)),
+            Resolved::Unknown => Err(self.refuse_credential(req, refusal())),
+        }
     }
 
     /// `POST /mcp/<token>[/<method path>]`: a scoped server by its URL (Truto's form). An
@@ -310,16 +324,10 @@ impl App {
         arrived: Arrived,
         trace: &mut Trace,
     ) -> Option<Response> {
-        let server = match self.registry.resolve_token(url_token, clock::now_millis()) {
-            Resolved::Live(server) => server,
-            Resolved::Expired => {
-                self.purge_expired();
-                return Some(Response::error(404, UNKNOWN_TOKEN));
-            }
-            Resolved::Unverifiable(down_for) => return Some(auth::unverifiable_response(down_for)),
-            Resolved::Unknown => {
-                return Some(self.refuse_credential(req, Response::error(404, UNKNOWN_TOKEN)))
-            }
+        let server = match self.live_server(req, url_token, || Response::error(404, UNKNOWN_TOKEN))
+        {
+            Ok(server) => server,
+            Err(refused) => return Some(refused),
         };
         let with_key = match req.bearer_token() {
             Some(bearer) if self.auth.keys.contains(bearer) => true,

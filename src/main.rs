@@ -22,6 +22,8 @@ mod mcp;
 mod mock;
 mod pool;
 #[cfg(test)]
+mod property_tests;
+#[cfg(test)]
 mod readme;
 mod registry;
 mod replicas;
@@ -31,8 +33,6 @@ mod stdio;
 mod store;
 mod throttle;
 mod timer;
-#[cfg(test)]
-mod xorshift;
 
 /// The allocator of the static (musl) builds: musl's own returns large blocks to the kernel
 /// on every free, so an 84 KB `tools/list` answer page-faults on every request (docs/performance.md,

@@ -23,11 +23,7 @@ fn accepts_64_headers_and_refuses_a_header_block_over_8_kib() {
 #[test]
 fn bad_content_length_is_400_and_the_server_stays_up() {
     let server = Server::mock(&[]);
-    let mut stream = server.connect();
-    stream
-        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
-        .unwrap();
-    let reply = read_reply(&mut stream).unwrap();
+    let reply = server.raw(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n");
     assert_eq!(reply.status, 400);
     assert!(reply.text().contains("Content-Length"));
     assert_eq!(server.get("/health").status, 200);
@@ -36,15 +32,13 @@ fn bad_content_length_is_400_and_the_server_stays_up() {
 #[test]
 fn chunked_bodies_are_read() {
     let server = Server::mock(&[]);
-    let mut stream = server.connect();
     let (a, b) = PING.split_at(10);
     let raw = format!(
         "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
         a.len(),
         b.len()
     );
-    stream.write_all(raw.as_bytes()).unwrap();
-    let reply = read_reply(&mut stream).unwrap();
+    let reply = server.raw(raw.as_bytes());
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["result"], serde_json::json!({}));
 }
@@ -52,12 +46,8 @@ fn chunked_bodies_are_read() {
 #[test]
 fn oversized_bodies_get_413_without_being_read() {
     let server = Server::mock(&[("MAX_REQUEST_SIZE", "2048")]);
-    let mut stream = server.connect();
     // Announce 50 MB and send none of it: the answer must come anyway.
-    stream
-        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")
-        .unwrap();
-    let reply = read_reply(&mut stream).unwrap();
+    let reply = server.raw(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n");
     assert_eq!(reply.status, 413);
     let body = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
@@ -76,13 +66,10 @@ fn oversized_bodies_get_413_without_being_read() {
 #[test]
 fn pipelined_requests_on_one_connection_are_answered_in_order() {
     let server = Server::mock(&[]);
-    let mut stream = server.connect();
     let one = format!("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{PING}", PING.len());
     let last = one.replacen("Host: x\r\n", "Host: x\r\nConnection: close\r\n", 1);
     let raw = format!("{one}GET /health HTTP/1.1\r\nHost: x\r\n\r\n{last}");
-    stream.write_all(raw.as_bytes()).unwrap();
-    let mut all = String::new();
-    stream.read_to_string(&mut all).unwrap();
+    let all = server.raw_until_close(raw.as_bytes());
     let replies: Vec<&str> = all.split("HTTP/1.1 200 OK").skip(1).collect();
     assert_eq!(replies.len(), 3, "{all}");
     assert!(replies[0].ends_with(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#));
@@ -103,10 +90,7 @@ fn a_large_body_between_pipelined_requests_keeps_every_reply_whole_and_in_order(
         post(list, ""),
         post(list, "Connection: close\r\n")
     );
-    let mut stream = server.connect();
-    stream.write_all(raw.as_bytes()).unwrap();
-    let mut all = String::new();
-    stream.read_to_string(&mut all).unwrap();
+    let all = server.raw_until_close(raw.as_bytes());
     let replies: Vec<&str> = all.split("HTTP/1.1 200 OK").skip(1).collect();
     assert_eq!(replies.len(), 4, "{all}");
     assert!(replies[0].ends_with(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#));
@@ -132,12 +116,11 @@ fn a_large_body_between_pipelined_requests_keeps_every_reply_whole_and_in_order(
 #[test]
 fn expect_100_continue_gets_an_interim_response() {
     let server = Server::mock(&[]);
-    let mut stream = server.connect();
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
         PING.len()
     );
-    stream.write_all(head.as_bytes()).unwrap();
+    let mut stream = server.send_raw(head.as_bytes());
     let mut interim = [0u8; 25];
     stream.read_exact(&mut interim).unwrap();
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -158,10 +141,7 @@ fn idle_connections_close_and_slow_requests_get_408() {
         0,
         "an idle connection is closed"
     );
-    let mut slow = server.connect();
-    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\n")
-        .unwrap();
-    let reply = read_reply(&mut slow).unwrap();
+    let reply = server.raw(b"POST /mcp HTTP/1.1\r\nHost: x\r\n");
     assert_eq!(reply.status, 408);
 }
 
@@ -320,12 +300,6 @@ fn sse_only_clients_get_one_message_event() {
 }
 
 /// Sends raw bytes on a fresh connection and reads one reply.
-fn raw(server: &Server, bytes: &[u8]) -> common::Reply {
-    let mut stream = server.connect();
-    stream.write_all(bytes).unwrap();
-    read_reply(&mut stream).expect("an answer")
-}
-
 #[test]
 fn a_chunk_size_that_overflows_is_refused_without_a_panic() {
     let server = Server::mock(&[]);
@@ -335,7 +309,7 @@ fn a_chunk_size_that_overflows_is_refused_without_a_panic() {
         "2\r\nab\r\nfffffffffffffffe\r\n",
         "2\r\nab\r\n1fffffffffffffffff\r\n",
     ] {
-        let reply = raw(&server, format!("{head}{sizes}").as_bytes());
+        let reply = server.raw(format!("{head}{sizes}").as_bytes());
         assert!(matches!(reply.status, 400 | 413), "{}", reply.status);
     }
     // A valid ping behind a size with a leading `+` or a bare LF is still refused.
@@ -344,7 +318,7 @@ fn a_chunk_size_that_overflows_is_refused_without_a_panic() {
         format!("+{len:x}\r\n{PING}\r\n0\r\n\r\n"),
         format!("{len:x}\n{PING}\r\n0\r\n\r\n"),
     ] {
-        let reply = raw(&server, format!("{head}{bad}").as_bytes());
+        let reply = server.raw(format!("{head}{bad}").as_bytes());
         assert_eq!(reply.status, 400, "{bad:?}");
         assert!(reply.text().contains("chunk"), "{}", reply.text());
     }
@@ -355,10 +329,8 @@ fn a_chunk_size_that_overflows_is_refused_without_a_panic() {
 #[test]
 fn endless_trailers_are_cut_at_the_header_limit_not_the_request_timeout() {
     let server = Server::mock(&[("HTTP_REQUEST_TIMEOUT_MS", "60000")]);
-    let mut stream = server.connect();
-    stream
-        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n")
-        .unwrap();
+    let mut stream = server
+        .send_raw(b"POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
     // Write trailer lines until the server answers (it stops reading at 8 KiB).
     let line = "X-Trailer: 0123456789012345678901234567890123456789\r\n".repeat(20);
     for _ in 0..100 {
@@ -373,12 +345,7 @@ fn endless_trailers_are_cut_at_the_header_limit_not_the_request_timeout() {
 #[test]
 fn head_answers_have_no_body_so_the_next_pipelined_answer_parses() {
     let server = Server::mock(&[]);
-    let mut stream = server.connect();
-    stream
-        .write_all(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut all = String::new();
-    stream.read_to_string(&mut all).unwrap();
+    let all = server.raw_until_close(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let (head, rest) = all.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 "), "{all}");
     assert!(head.contains("Content-Length: "), "{head}");
@@ -403,11 +370,7 @@ fn malformed_versions_and_host_headers_are_400_and_unsupported_versions_505() {
         ("GET /health HTTP/1.2\r\nHost: x\r\n\r\n", 200),
     ];
     for (request, want) in cases {
-        assert_eq!(
-            raw(&server, request.as_bytes()).status,
-            *want,
-            "{request:?}"
-        );
+        assert_eq!(server.raw(request.as_bytes()).status, *want, "{request:?}");
     }
 }
 
@@ -463,11 +426,8 @@ fn past_max_connections_only_health_ready_and_admin_are_served() {
     assert!(reply.text().contains("MAX_CONNECTIONS"));
     // Its body is not read either: the 503 comes from the head (before, the 9 MB were
     // waited for until the 2 s timeout, then 408).
-    let mut stream = server.connect();
-    stream
-        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n")
-        .unwrap();
-    assert_eq!(read_reply(&mut stream).unwrap().status, 503);
+    let reply = server.raw(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n");
+    assert_eq!(reply.status, 503);
     let health = server.get("/health");
     assert_eq!(health.status, 200);
     assert_eq!(health.header("connection"), Some("close"));
@@ -646,8 +606,7 @@ fn a_reserve_place_cannot_be_held_by_a_slow_request() {
     let mut held = server.connect();
     send(&mut held, "GET", "/health", &[], b"");
     assert_eq!(read_reply(&mut held).unwrap().status, 200);
-    let mut slow = server.connect();
-    slow.write_all(b"G").unwrap();
+    let mut slow = server.send_raw(b"G");
     let started = std::time::Instant::now();
     let reply = read_reply(&mut slow);
     assert!(
@@ -669,11 +628,8 @@ fn a_close_option_in_any_connection_header_closes() {
         "Connection: keep-alive, close\r\n",
         "Connection: keep-alive\r\nConnection: Close\r\n",
     ] {
-        let mut stream = server.connect();
         let request = format!("GET /health HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut all = String::new();
-        stream.read_to_string(&mut all).unwrap();
+        let all = server.raw_until_close(request.as_bytes());
         assert!(all.starts_with("HTTP/1.1 200"), "{all}");
         assert!(all.contains("Connection: close"), "{headers}: {all}");
     }
@@ -704,14 +660,11 @@ fn transfer_encoding_must_name_chunked_once_as_its_last_coding() {
         ("Transfer-Encoding: identity\r\n", 400),
         ("Transfer-Encoding: gzip, chunked\r\n", 501),
     ] {
-        let reply = raw(&server, format!("{head}{te}\r\n{chunked}").as_bytes());
+        let reply = server.raw(format!("{head}{te}\r\n{chunked}").as_bytes());
         assert_eq!(reply.status, want, "{te:?}: {}", reply.text());
         assert_eq!(reply.header("connection"), Some("close"), "{te:?}");
     }
-    let reply = raw(
-        &server,
-        format!("{head}Transfer-Encoding: chunked\r\n\r\n{chunked}").as_bytes(),
-    );
+    let reply = server.raw(format!("{head}Transfer-Encoding: chunked\r\n\r\n{chunked}").as_bytes());
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
 
@@ -728,7 +681,7 @@ fn a_malformed_request_line_is_400_and_only_a_well_formed_unsupported_version_50
         ("GET /health HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     ];
     for (request, want) in cases {
-        let reply = raw(&server, request.as_bytes());
+        let reply = server.raw(request.as_bytes());
         assert_eq!(reply.status, *want, "{request:?}: {}", reply.text());
     }
     assert_eq!(server.get("/health").status, 200);
@@ -749,7 +702,7 @@ fn an_origin_that_is_not_utf8_is_refused_like_a_disallowed_one() {
             )
             .as_bytes(),
         );
-        let reply = raw(&server, &request);
+        let reply = server.raw(&request);
         assert_eq!(reply.status, 403, "CORS_ORIGIN={cors}: {}", reply.text());
         assert!(reply.text().contains("Origin"), "{}", reply.text());
         assert_eq!(reply.header("access-control-allow-origin"), None);
@@ -828,8 +781,7 @@ fn request_bodies_share_a_global_budget() {
     // Two clients are let in (100 Continue: their bodies have room) and send half.
     let mut slow: Vec<_> = (0..2)
         .map(|_| {
-            let mut stream = server.connect();
-            stream.write_all(head.as_bytes()).unwrap();
+            let mut stream = server.send_raw(head.as_bytes());
             let mut interim = [0u8; 25];
             stream.read_exact(&mut interim).unwrap();
             assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -839,9 +791,7 @@ fn request_bodies_share_a_global_budget() {
         .collect();
     // A third would take the held bytes past the budget: 503 with Retry-After, from its
     // head, with no 100 Continue.
-    let mut third = server.connect();
-    third.write_all(head.as_bytes()).unwrap();
-    let refused = read_reply(&mut third).expect("an answer");
+    let refused = server.raw(head.as_bytes());
     assert_eq!(refused.status, 503, "{}", refused.text());
     assert_eq!(refused.header("retry-after"), Some("1"));
     assert!(
@@ -856,8 +806,7 @@ fn request_bodies_share_a_global_budget() {
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
     // Their bytes were given back: a later body as large is taken.
-    let mut later = server.connect();
-    later.write_all(head.as_bytes()).unwrap();
+    let mut later = server.send_raw(head.as_bytes());
     let mut interim = [0u8; 25];
     later.read_exact(&mut interim).unwrap();
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");

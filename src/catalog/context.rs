@@ -7,8 +7,9 @@ use super::{output, values, Effect, Tool, ToolError, ToolSpec};
 use crate::hubspot::{encode, Client, Endpoint, Method};
 use serde_json::{json, Map, Value};
 
-/// The property types HubSpot accepts and the field types that go with them.
-const PROPERTY_TYPES: [&str; 6] = [
+/// The property types HubSpot accepts (the mock refuses others too) and the field types
+/// that go with them.
+pub const PROPERTY_TYPES: [&str; 6] = [
     "string",
     "number",
     "date",

@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
 pub use cap::{Fitted, DEFAULT_RESULT_LIMIT};
+pub use context::PROPERTY_TYPES;
 pub use echo::Echo;
 pub use schema::check_arguments;
 

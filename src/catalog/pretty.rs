@@ -107,10 +107,15 @@ fn string(json: &[u8], out: &mut Vec<u8>) -> (usize, usize) {
     }
 }
 
+/// The property tests run on proptest ([`crate::property_tests`]): a failure is shrunk to a
+/// minimal case, and its seed is kept in `proptest-regressions/catalog/pretty.txt` and replayed first.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xorshift::Rng;
+    use crate::property_tests::for_all;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::select;
     use serde_json::{json, Value};
 
     /// What the value path shows: serde's pretty text, escaped as a JSON string's content.
@@ -126,8 +131,10 @@ mod tests {
         (String::from_utf8(out).unwrap(), len)
     }
 
-    fn random(rng: &mut Rng, depth: u32) -> Value {
-        let strings = [
+    /// Any JSON document, with strings that need escaping: containers `depth` levels deep
+    /// at most.
+    fn document(depth: u32) -> BoxedStrategy<Value> {
+        let strings = select(vec![
             "",
             "a",
             "é\"q\"",
@@ -135,33 +142,39 @@ mod tests {
             "line\nbreak\ttab",
             "ü€😀",
             "\u{1}",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-500_000i64..500_000).prop_map(Value::from),
+            (0u32..1000).prop_map(|n| json!(f64::from(n) / 7.0)),
+            strings.clone().prop_map(Value::from),
         ];
-        match rng.below(if depth > 3 { 5 } else { 7 }) {
-            0 => Value::Null,
-            1 => json!(rng.below(2) == 0),
-            2 => json!(rng.below(1_000_000) as i64 - 500_000),
-            3 => json!(rng.below(1000) as f64 / 7.0),
-            4 => json!(rng.pick(&strings)),
-            5 => Value::Array((0..rng.below(4)).map(|_| random(rng, depth + 1)).collect()),
-            _ => Value::Object(
-                (0..rng.below(4))
-                    .map(|i| (format!("{}{i}", rng.pick(&strings)), random(rng, depth + 1)))
-                    .collect(),
-            ),
+        if depth == 0 {
+            return leaf.boxed();
         }
+        let inner = document(depth - 1);
+        prop_oneof![
+            5 => leaf,
+            1 => vec(inner.clone(), 0..4).prop_map(Value::Array),
+            1 => vec((strings, inner), 0..4).prop_map(|members| {
+                let members = members.into_iter().enumerate();
+                Value::Object(members.map(|(i, (k, v))| (format!("{k}{i}"), v)).collect())
+            }),
+        ]
+        .boxed()
     }
 
     #[test]
     fn matches_serdes_pretty_text_escaped_for_random_documents() {
-        let mut rng = Rng::new(0x5eed_cafe);
-        for _ in 0..2000 {
-            let value = random(&mut rng, 0);
+        for_all(file!(), 2000, document(4), |value| {
             let compact = serde_json::to_string(&value).unwrap();
             assert_eq!(shown(&compact), expected(&value), "{compact}");
             // Whitespace between tokens (HubSpot's own layout) changes nothing.
             let spaced = serde_json::to_string_pretty(&value).unwrap();
             assert_eq!(shown(&spaced), expected(&value), "{spaced}");
-        }
+            Ok(())
+        });
     }
 
     #[test]

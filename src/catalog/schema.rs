@@ -176,6 +176,8 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// The property tests run on proptest ([`crate::property_tests`]): a failure is shrunk to a
+/// minimal case, and its seed is kept in `proptest-regressions/catalog/schema.txt` and replayed first.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,7 +372,14 @@ mod tests {
     }
 
     use crate::catalog::discovery::MetaTool;
-    use crate::xorshift::Rng;
+    use crate::property_tests::for_all;
+    use proptest::collection::vec;
+    use proptest::option;
+    use proptest::prelude::*;
+    use proptest::sample::{select, Index};
+    use proptest::strategy::{Union, ValueTree};
+    use proptest::test_runner::TestRunner;
+    use std::cell::Cell;
 
     /// Every input schema in the catalog, the meta-tools' included, by tool name.
     fn every_schema() -> Vec<(String, Value)> {
@@ -396,47 +405,47 @@ mod tests {
         }
     }
 
-    fn number_in(rng: &mut Rng, schema: &Value) -> i64 {
-        let min = schema
-            .get("minimum")
-            .and_then(Value::as_i64)
-            .unwrap_or(-1000);
-        let max = schema
-            .get("maximum")
-            .and_then(Value::as_i64)
-            .unwrap_or(1000);
-        min + rng.below((max - min + 1) as usize) as i64
+    fn number_in(schema: &Value) -> std::ops::RangeInclusive<i64> {
+        let bound = |key, default| schema.get(key).and_then(Value::as_i64).unwrap_or(default);
+        bound("minimum", -1000)..=bound("maximum", 1000)
     }
 
-    /// A value `schema` accepts (no nulls: a null counts as missing when required).
-    fn valid(rng: &mut Rng, schema: &Value, top: bool) -> Value {
+    /// Values `schema` accepts (no nulls: a null counts as missing when required).
+    fn valid(schema: &Value, top: bool) -> BoxedStrategy<Value> {
         if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-            return rng.pick(options).clone();
+            return select(options.clone()).boxed();
         }
         let all = ["string", "number", "integer", "boolean"];
         let allowed = types(schema);
-        let ty = *rng.pick(if allowed.is_empty() { &all } else { &allowed });
+        let choices = if allowed.is_empty() {
+            &all
+        } else {
+            &allowed[..]
+        };
+        Union::new(choices.iter().map(|ty| of_type(schema, ty, top))).boxed()
+    }
+
+    /// Values of type `ty` that `schema` accepts.
+    fn of_type(schema: &Value, ty: &str, top: bool) -> BoxedStrategy<Value> {
+        let size =
+            |key, default| schema.get(key).and_then(Value::as_u64).unwrap_or(default) as usize;
         match ty {
             "string" => {
-                let max = schema
-                    .get("maxLength")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(12) as usize;
-                let len = rng.below(max.min(12) + 1);
-                json!((0..len)
-                    .map(|_| *rng.pick(&['a', 'é', '"', '/', '.', ' ']))
-                    .collect::<String>())
+                let chars = select(vec!['a', 'é', '"', '/', '.', ' ']);
+                vec(chars, 0..=size("maxLength", 12).min(12))
+                    .prop_map(|chars| json!(chars.into_iter().collect::<String>()))
+                    .boxed()
             }
-            "integer" => json!(number_in(rng, schema)),
-            "number" => json!(number_in(rng, schema) as f64),
-            "boolean" => json!(rng.one_in(2)),
+            "integer" => number_in(schema).prop_map(Value::from).boxed(),
+            "number" => number_in(schema).prop_map(|n| json!(n as f64)).boxed(),
+            "boolean" => any::<bool>().prop_map(Value::from).boxed(),
             "array" => {
-                let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0) as usize;
-                let max = schema.get("maxItems").and_then(Value::as_u64).unwrap_or(4) as usize;
-                let n = min + rng.below(max.min(min + 3) - min + 1);
-                let empty = json!({});
-                let items = schema.get("items").unwrap_or(&empty);
-                Value::Array((0..n).map(|_| valid(rng, items, false)).collect())
+                let min = size("minItems", 0);
+                let max = size("maxItems", 4).min(min + 3);
+                let items = schema.get("items").cloned().unwrap_or(json!({}));
+                vec(valid(&items, false), min..=max)
+                    .prop_map(Value::Array)
+                    .boxed()
             }
             "object" => {
                 let required: Vec<&str> = schema
@@ -444,37 +453,44 @@ mod tests {
                     .and_then(Value::as_array)
                     .map(|r| r.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                let mut out = Map::new();
+                let mut members = Vec::new();
                 if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                     for (name, prop) in props {
-                        if required.contains(&name.as_str()) || rng.one_in(2) {
-                            out.insert(name.clone(), valid(rng, prop, false));
-                        }
+                        let name = name.clone();
+                        let value = valid(prop, false);
+                        members.push(if required.contains(&name.as_str()) {
+                            value.prop_map(move |v| Some((name.clone(), v))).boxed()
+                        } else {
+                            option::of(value)
+                                .prop_map(move |v| v.map(|v| (name.clone(), v)))
+                                .boxed()
+                        });
                     }
                 }
-                match schema.get("additionalProperties") {
-                    _ if top => {}
-                    Some(Value::Bool(false)) => {}
-                    Some(extra @ Value::Object(_)) => {
-                        out.insert("extra_field".into(), valid(rng, extra, false));
-                    }
-                    _ => {
-                        out.insert("extra_field".into(), json!(rng.below(9)));
-                    }
-                }
-                Value::Object(out)
+                let extra = match schema.get("additionalProperties") {
+                    _ if top => Just(None).boxed(),
+                    Some(Value::Bool(false)) => Just(None).boxed(),
+                    Some(extra @ Value::Object(_)) => valid(extra, false).prop_map(Some).boxed(),
+                    _ => (0..9).prop_map(|n| Some(json!(n))).boxed(),
+                };
+                (members, extra)
+                    .prop_map(|(members, extra)| {
+                        let extra = extra.map(|v| ("extra_field".to_string(), v));
+                        Value::Object(members.into_iter().flatten().chain(extra).collect())
+                    })
+                    .boxed()
             }
-            _ => Value::Null,
+            _ => Just(Value::Null).boxed(),
         }
     }
 
-    /// A value of a type `schema` does not allow, if there is one.
-    fn wrong_type(rng: &mut Rng, schema: &Value) -> Option<Value> {
+    /// Values of the types `schema` does not allow, if it names its types.
+    fn wrong_types(schema: &Value) -> Vec<Value> {
         let allowed = types(schema);
         if allowed.is_empty() {
-            return None;
+            return Vec::new();
         }
-        let candidates: Vec<Value> = [
+        [
             (json!("s"), !allowed.contains(&"string")),
             (json!(1.5), !allowed.contains(&"number")),
             (
@@ -488,8 +504,7 @@ mod tests {
         ]
         .into_iter()
         .filter_map(|(v, wrong)| wrong.then_some(v))
-        .collect();
-        (!candidates.is_empty()).then(|| rng.pick(&candidates).clone())
+        .collect()
     }
 
     /// A value `schema` refuses for a bound it states (enum, range, items, length).
@@ -504,9 +519,10 @@ mod tests {
             return Some(json!(min - 1.0));
         }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-            let item = schema
-                .get("items")
-                .map_or(json!("x"), |i| valid(&mut Rng::new(max), i, false));
+            let item = schema.get("items").map_or(json!("x"), |items| {
+                let mut runner = TestRunner::deterministic();
+                valid(items, false).new_tree(&mut runner).unwrap().current()
+            });
             return Some(Value::Array(vec![item; max as usize + 1]));
         }
         if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
@@ -515,11 +531,42 @@ mod tests {
         None
     }
 
+    /// One change a schema refuses, at a place drawn by [`Index`].
+    #[derive(Debug, Clone, Copy)]
+    enum Change {
+        Unknown,
+        Missing,
+        WrongType,
+        OutOfBounds,
+    }
+
     #[test]
     fn every_catalog_schema_accepts_what_it_allows_and_refuses_what_it_does_not() {
-        let mut rng = Rng::new(0x005C_4E3A);
-        let (mut accepted, mut refused) = (0, 0);
-        for (tool, schema) in every_schema() {
+        let schemas = every_schema();
+        let (accepted, refused) = (Cell::new(0), Cell::new(0));
+        let change = select(vec![
+            Change::Unknown,
+            Change::Missing,
+            Change::WrongType,
+            Change::OutOfBounds,
+        ]);
+        // Junk arguments: names of the schema's (or "x") with values of any type but object.
+        let junk = vec((any::<Index>(), any::<Index>()), 0..4);
+        let args: Vec<_> = schemas.iter().map(|(_, s)| valid(s, true)).collect();
+        let cases = (0..schemas.len()).prop_flat_map(move |i| {
+            let args = args[i].clone();
+            (
+                Just(i),
+                args,
+                change.clone(),
+                any::<(Index, Index)>(),
+                junk.clone(),
+            )
+        });
+        let cases_per_schema = 60;
+        let count = cases_per_schema * schemas.len() as u32;
+        for_all(file!(), count, cases, |(i, args, change, (a, b), junk)| {
+            let (tool, schema) = &schemas[i];
             let props = schema["properties"]
                 .as_object()
                 .cloned()
@@ -532,71 +579,60 @@ mod tests {
                         .collect()
                 })
                 .unwrap_or_default();
-            for _ in 0..60 {
-                let args = valid(&mut rng, &schema, true);
-                let args = args.as_object().unwrap();
-                assert_eq!(check_arguments(args, &schema), Ok(()), "{tool}: {args:?}");
-                accepted += 1;
-                // One change the schema refuses; the message names the argument.
-                let mut bad = args.clone();
-                let names: Vec<&String> = props.keys().collect();
-                let (name, why) = match rng.below(4) {
-                    0 => {
-                        bad.insert("zz_unknown".into(), json!(1));
-                        ("zz_unknown".to_string(), "unknown")
-                    }
-                    1 if !required.is_empty() => {
-                        let name = rng.pick(&required).clone();
-                        bad.remove(&name);
-                        (name, "missing")
-                    }
-                    2 if !names.is_empty() => {
-                        let name = (*rng.pick(&names)).clone();
-                        let Some(value) = wrong_type(&mut rng, &props[&name]) else {
-                            continue;
-                        };
-                        bad.insert(name.clone(), value);
-                        (name, "type")
-                    }
-                    _ if !names.is_empty() => {
-                        let name = (*rng.pick(&names)).clone();
-                        let Some(value) = out_of_bounds(&props[&name]) else {
-                            continue;
-                        };
-                        bad.insert(name.clone(), value);
-                        (name, "bound")
-                    }
-                    _ => continue,
-                };
-                let err = check_arguments(&bad, &schema)
-                    .expect_err(&format!("{tool}: {why} {name} refused: {bad:?}"));
-                assert!(
-                    err.contains(&format!("'{name}")),
-                    "{tool}: {err} names {name}"
-                );
-                refused += 1;
-            }
+            let names: Vec<&String> = props.keys().collect();
             // Any junk: an answer, never a panic.
-            for _ in 0..20 {
-                let junk: Map<String, Value> = (0..rng.below(4))
-                    .map(|_| {
-                        let name = rng
-                            .pick(
-                                &props
-                                    .keys()
-                                    .cloned()
-                                    .chain(["x".into()])
-                                    .collect::<Vec<_>>(),
-                            )
-                            .clone();
-                        let value =
-                            wrong_type(&mut rng, &json!({"type": "object"})).unwrap_or_default();
-                        (name, value)
-                    })
-                    .collect();
-                let _ = check_arguments(&junk, &schema);
-            }
-        }
+            let junk_names: Vec<String> = props.keys().cloned().chain(["x".into()]).collect();
+            let junk_values = wrong_types(&json!({"type": "object"}));
+            let junk: Map<String, Value> = junk
+                .iter()
+                .map(|(n, v)| (n.get(&junk_names).clone(), v.get(&junk_values).clone()))
+                .collect();
+            let _ = check_arguments(&junk, schema);
+
+            let args = args.as_object().unwrap();
+            assert_eq!(check_arguments(args, schema), Ok(()), "{tool}: {args:?}");
+            accepted.set(accepted.get() + 1);
+            // One change the schema refuses; the message names the argument.
+            let mut bad = args.clone();
+            let (name, why) = match change {
+                Change::Unknown => {
+                    bad.insert("zz_unknown".into(), json!(1));
+                    ("zz_unknown".to_string(), "unknown")
+                }
+                Change::Missing if !required.is_empty() => {
+                    let name = a.get(&required).clone();
+                    bad.remove(&name);
+                    (name, "missing")
+                }
+                Change::WrongType if !names.is_empty() => {
+                    let name = a.get(&names).to_string();
+                    let wrong = wrong_types(&props[&name]);
+                    if wrong.is_empty() {
+                        return Ok(());
+                    }
+                    bad.insert(name.clone(), b.get(&wrong).clone());
+                    (name, "type")
+                }
+                _ if !names.is_empty() => {
+                    let name = a.get(&names).to_string();
+                    let Some(value) = out_of_bounds(&props[&name]) else {
+                        return Ok(());
+                    };
+                    bad.insert(name.clone(), value);
+                    (name, "bound")
+                }
+                _ => return Ok(()),
+            };
+            let err = check_arguments(&bad, schema)
+                .expect_err(&format!("{tool}: {why} {name} refused: {bad:?}"));
+            assert!(
+                err.contains(&format!("'{name}")),
+                "{tool}: {err} names {name}"
+            );
+            refused.set(refused.get() + 1);
+            Ok(())
+        });
+        let (accepted, refused) = (accepted.get(), refused.get());
         assert!(
             accepted > 3_000 && refused > 1_500,
             "{accepted} accepted, {refused} refused"

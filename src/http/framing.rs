@@ -605,6 +605,8 @@ fn version_fault(buf: &[u8]) -> VersionFault {
     }
 }
 
+/// The property tests run on proptest ([`crate::property_tests`]): a failure is shrunk to a
+/// minimal case, and its seed is kept in `proptest-regressions/http/framing.txt` and replayed first.
 #[cfg(test)]
 #[allow(
     clippy::arithmetic_side_effects,
@@ -613,6 +615,11 @@ fn version_fault(buf: &[u8]) -> VersionFault {
 )]
 mod tests {
     use super::*;
+    use crate::property_tests::for_all;
+    use proptest::collection::vec;
+    use proptest::option;
+    use proptest::prelude::*;
+    use proptest::sample::{select, Index};
 
     /// Frames `bytes` in one go, with a body limit of 1 KiB.
     fn frame(bytes: &[u8]) -> (Frame, Vec<u8>) {
@@ -783,80 +790,121 @@ mod tests {
         assert_eq!(status(request.as_bytes()), 413);
     }
 
-    /// A tiny xorshift generator: the property tests need no crate and replay exactly.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-            items[self.below(items.len())]
-        }
+    /// A valid request's random parts, before they are written out.
+    #[derive(Debug, Clone)]
+    struct Request {
+        method: &'static str,
+        target: &'static str,
+        version: &'static str,
+        host: u8,
+        headers: Vec<usize>,
+        body: Vec<u8>,
+        /// Chunked framing (HTTP/1.1 only): how the body is cut, and the trailer count.
+        chunked: Option<(Vec<Chunk>, usize)>,
     }
 
-    /// A valid request with random method, target, headers and body framing, followed by
-    /// the start of the next request; returns the bytes and the body it carries.
-    fn valid_request(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
-        let body: Vec<u8> = (0..rng.below(300)).map(|_| rng.next() as u8).collect();
-        let method = rng.pick(&["GET", "POST", "HEAD", "DELETE", "PATCH"]);
-        let target = rng.pick(&["/", "/mcp", "/health?x=1", "/integrated-account/a%20b"]);
-        let version = rng.pick(&["HTTP/1.1", "HTTP/1.1", "HTTP/1.0"]);
-        let mut out = format!(
-            "{method} {target} {version}\r\nHost: h{}:8\r\n",
-            rng.below(9)
+    /// One chunk of a chunked body: its share of what is left, extension and size spelling.
+    type Chunk = (Index, &'static str, u8);
+
+    fn request() -> impl Strategy<Value = Request> {
+        let chunk = (
+            any::<Index>(),
+            select(vec!["", ";a=b", " ;q", "\t;x=\"y\""]),
+            0..3u8,
         );
-        for i in 0..rng.below(6) {
-            out.push_str(&format!("X-{i}: {}\r\n", "v".repeat(rng.below(40))));
-        }
-        let chunked = version == "HTTP/1.1" && rng.below(2) == 0;
-        let mut bytes = Vec::new();
-        if chunked {
-            out.push_str("Transfer-Encoding: chunked\r\n\r\n");
-            bytes.extend_from_slice(out.as_bytes());
-            let mut left = &body[..];
-            while !left.is_empty() {
-                let n = 1 + rng.below(left.len());
-                let ext = rng.pick(&["", ";a=b", " ;q", "\t;x=\"y\""]);
-                let size = match rng.below(3) {
-                    0 => format!("{n:X}"),
-                    1 => format!("000{n:x}"),
-                    _ => format!("{n:x}"),
-                };
-                bytes.extend_from_slice(format!("{size}{ext}\r\n").as_bytes());
-                bytes.extend_from_slice(&left[..n]);
-                bytes.extend_from_slice(b"\r\n");
-                left = &left[n..];
-            }
-            bytes.extend_from_slice(b"0\r\n");
-            for _ in 0..rng.below(3) {
-                bytes.extend_from_slice(b"X-Trailer: t\r\n");
-            }
-            bytes.extend_from_slice(b"\r\n");
-        } else {
-            out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-            bytes.extend_from_slice(out.as_bytes());
-            bytes.extend_from_slice(&body);
-        }
-        bytes.extend_from_slice(b"GET /next HTTP/1.1\r\n");
-        (bytes, body)
+        (
+            select(vec!["GET", "POST", "HEAD", "DELETE", "PATCH"]),
+            select(vec![
+                "/",
+                "/mcp",
+                "/health?x=1",
+                "/integrated-account/a%20b",
+            ]),
+            select(vec!["HTTP/1.1", "HTTP/1.1", "HTTP/1.0"]),
+            0..9u8,
+            vec(0..40usize, 0..6),
+            vec(any::<u8>(), 0..300),
+            option::of((vec(chunk, 0..8), 0..3usize)),
+        )
+            .prop_map(
+                |(method, target, version, host, headers, body, chunked)| Request {
+                    method,
+                    target,
+                    version,
+                    host,
+                    headers,
+                    body,
+                    chunked: chunked.filter(|_| version == "HTTP/1.1"),
+                },
+            )
     }
 
-    /// Feeds `input` to a framer in random pieces until it completes or refuses, checking
-    /// that it never holds more than its bound while incomplete. Returns the outcome and
-    /// the buffer as the framer left it.
-    fn feed(input: &[u8], rng: &mut Rng, max_body: usize) -> (Frame, Vec<u8>) {
+    impl Request {
+        /// The request's bytes followed by the start of the next request.
+        fn bytes(&self) -> Vec<u8> {
+            let Request {
+                method,
+                target,
+                version,
+                host,
+                ..
+            } = self;
+            let mut out = format!("{method} {target} {version}\r\nHost: h{host}:8\r\n");
+            for (i, len) in self.headers.iter().enumerate() {
+                out.push_str(&format!("X-{i}: {}\r\n", "v".repeat(*len)));
+            }
+            let mut bytes = Vec::new();
+            if let Some((chunks, trailers)) = &self.chunked {
+                out.push_str("Transfer-Encoding: chunked\r\n\r\n");
+                bytes.extend_from_slice(out.as_bytes());
+                let mut left = &self.body[..];
+                // The chunks drawn, then the rest of the body as one.
+                let mut chunks = chunks.iter().copied();
+                while !left.is_empty() {
+                    let (n, ext, spelling) = match chunks.next() {
+                        Some((share, ext, spelling)) => {
+                            (1 + share.index(left.len()), ext, spelling)
+                        }
+                        None => (left.len(), "", 2),
+                    };
+                    let size = match spelling {
+                        0 => format!("{n:X}"),
+                        1 => format!("000{n:x}"),
+                        _ => format!("{n:x}"),
+                    };
+                    bytes.extend_from_slice(format!("{size}{ext}\r\n").as_bytes());
+                    bytes.extend_from_slice(&left[..n]);
+                    bytes.extend_from_slice(b"\r\n");
+                    left = &left[n..];
+                }
+                bytes.extend_from_slice(b"0\r\n");
+                for _ in 0..*trailers {
+                    bytes.extend_from_slice(b"X-Trailer: t\r\n");
+                }
+                bytes.extend_from_slice(b"\r\n");
+            } else {
+                out.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
+                bytes.extend_from_slice(out.as_bytes());
+                bytes.extend_from_slice(&self.body);
+            }
+            bytes.extend_from_slice(b"GET /next HTTP/1.1\r\n");
+            bytes
+        }
+    }
+
+    /// The sizes of the pieces a request arrives in, used in turn and over again.
+    fn pieces() -> impl Strategy<Value = Vec<usize>> {
+        vec(1..=64usize, 1..8)
+    }
+
+    /// Feeds `input` to a framer in `pieces` until it completes or refuses, checking that it
+    /// never holds more than its bound while incomplete. Returns the outcome and the buffer
+    /// as the framer left it.
+    fn feed(input: &[u8], pieces: &[usize], max_body: usize) -> (Frame, Vec<u8>) {
         let mut framer = Framer::new(max_body);
         let mut buf = Vec::new();
         let mut at = 0;
-        loop {
-            let n = 1 + rng.below(64.min(input.len() - at).max(1));
+        for n in pieces.iter().cycle() {
             let end = (at + n).min(input.len());
             buf.extend_from_slice(&input[at..end]);
             at = end;
@@ -871,15 +919,15 @@ mod tests {
                 outcome => return (outcome, buf),
             }
         }
+        unreachable!("pieces are never empty")
     }
 
     #[test]
     fn any_split_of_a_valid_request_frames_the_same() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for case in 0..3000 {
-            let (input, body) = valid_request(&mut rng);
+        for_all(file!(), 3000, (request(), pieces()), |(request, pieces)| {
+            let input = request.bytes();
             let (whole, whole_buf) = frame_with(&input, 1024);
-            let (split, split_buf) = feed(&input, &mut rng, 1024);
+            let (split, split_buf) = feed(&input, &pieces, 1024);
             let (
                 Frame::Complete {
                     head,
@@ -893,23 +941,29 @@ mod tests {
                 },
             ) = (whole, split)
             else {
-                panic!(
-                    "case {case} did not complete: {:?}",
-                    String::from_utf8_lossy(&input)
-                );
+                panic!("did not complete: {:?}", String::from_utf8_lossy(&input));
             };
-            assert_eq!(&whole_buf[range.clone()], &body[..], "case {case}");
-            assert_eq!(&split_buf[range2], &body[..], "case {case}");
-            assert_eq!(consumed, consumed2, "case {case}");
-            assert_eq!(&input[consumed..], b"GET /next HTTP/1.1\r\n", "case {case}");
-            assert_eq!(head, head2, "case {case}");
-        }
+            assert_eq!(&whole_buf[range.clone()], &request.body[..]);
+            assert_eq!(&split_buf[range2], &request.body[..]);
+            assert_eq!(consumed, consumed2);
+            assert_eq!(&input[consumed..], b"GET /next HTTP/1.1\r\n");
+            assert_eq!(head, head2);
+            Ok(())
+        });
     }
 
-    #[test]
-    fn no_mutated_request_panics_or_holds_more_than_its_bound() {
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let tokens: &[&[u8]] = &[
+    /// One change to a request's bytes, at a place drawn as a share of its length.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Set(u8),
+        Insert(&'static [u8]),
+        Delete(usize),
+        /// Repeats the (up to) 16 bytes from the place this many times.
+        Repeat(usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = (Index, Mutation)> {
+        let tokens: Vec<&'static [u8]> = vec![
             b"\r\n",
             b"\n",
             b"\r",
@@ -926,41 +980,64 @@ mod tests {
             b"\x00",
             b"\xff",
         ];
-        for _ in 0..5000 {
-            let (mut input, _) = valid_request(&mut rng);
-            for _ in 0..1 + rng.below(4) {
-                let at = rng.below(input.len());
-                match rng.below(4) {
-                    0 => input[at] = rng.next() as u8,
-                    1 => {
-                        let token = tokens[rng.below(tokens.len())];
-                        input.splice(at..at, token.iter().copied());
+        let change = prop_oneof![
+            any::<u8>().prop_map(Mutation::Set),
+            select(tokens).prop_map(Mutation::Insert),
+            (0..16usize).prop_map(Mutation::Delete),
+            (0..800usize).prop_map(Mutation::Repeat),
+        ];
+        (any::<Index>(), change)
+    }
+
+    #[test]
+    fn no_mutated_request_panics_or_holds_more_than_its_bound() {
+        let cases = (
+            request(),
+            vec(mutation(), 1..5),
+            pieces(),
+            select(vec![0, 100, 1024]),
+        );
+        for_all(
+            file!(),
+            5000,
+            cases,
+            |(request, mutations, pieces, max_body)| {
+                let mut input = request.bytes();
+                for (place, change) in mutations {
+                    if input.is_empty() {
+                        break;
                     }
-                    2 => {
-                        let n = rng.below(16).min(input.len() - at);
-                        input.drain(at..at + n);
-                    }
-                    _ => {
-                        let repeat = input[at..].iter().take(16).copied().collect::<Vec<_>>();
-                        for _ in 0..rng.below(800) {
-                            input.splice(at..at, repeat.iter().copied());
+                    let at = place.index(input.len());
+                    match change {
+                        Mutation::Set(byte) => input[at] = byte,
+                        Mutation::Insert(token) => {
+                            drop(input.splice(at..at, token.iter().copied()))
+                        }
+                        Mutation::Delete(n) => drop(input.drain(at..at + n.min(input.len() - at))),
+                        Mutation::Repeat(times) => {
+                            let repeat = input[at..].iter().take(16).copied().collect::<Vec<_>>();
+                            for _ in 0..times {
+                                input.splice(at..at, repeat.iter().copied());
+                            }
                         }
                     }
                 }
-            }
-            let max_body = [0, 100, 1024][rng.below(3)];
-            if let (
-                Frame::Complete {
-                    head,
-                    consumed,
-                    body,
-                },
-                buf,
-            ) = feed(&input, &mut rng, max_body)
-            {
-                assert!(head.len <= body.start && body.end <= consumed && consumed <= buf.len());
-                assert!(body.len() <= max_body);
-            }
-        }
+                if let (
+                    Frame::Complete {
+                        head,
+                        consumed,
+                        body,
+                    },
+                    buf,
+                ) = feed(&input, &pieces, max_body)
+                {
+                    assert!(
+                        head.len <= body.start && body.end <= consumed && consumed <= buf.len()
+                    );
+                    assert!(body.len() <= max_body);
+                }
+                Ok(())
+            },
+        );
     }
 }

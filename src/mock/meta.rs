@@ -5,6 +5,7 @@
 
 use super::store::{canonical_type, Properties, SYSTEM_PROPERTIES};
 use super::{error, not_found, offset_page, validation};
+use crate::catalog::PROPERTY_TYPES;
 use crate::http::{Request, Response};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -375,19 +376,11 @@ fn property_body(body: &[u8], complete: bool) -> Result<Map<String, Value>, Resp
             )));
         }
     }
-    const TYPES: [&str; 6] = [
-        "string",
-        "number",
-        "date",
-        "datetime",
-        "enumeration",
-        "bool",
-    ];
     if let Some(ty) = def.get("type") {
-        if !ty.as_str().is_some_and(|t| TYPES.contains(&t)) {
+        if !ty.as_str().is_some_and(|t| PROPERTY_TYPES.contains(&t)) {
             return Err(validation(&format!(
                 "type must be one of {}, got {ty}",
-                TYPES.join(", ")
+                PROPERTY_TYPES.join(", ")
             )));
         }
     }

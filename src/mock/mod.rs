@@ -450,29 +450,9 @@ fn body_properties(body: &[u8]) -> Result<Properties, Response> {
     Ok(properties)
 }
 
-/// The properties answered when none are asked for.
+/// The properties answered when none are asked for: the catalog's for the type.
 fn default_properties(ty: &str) -> Option<&'static [&'static str]> {
-    match store::canonical_type(ty) {
-        "contacts" => Some(&["firstname", "lastname", "email"]),
-        "companies" => Some(&["name", "domain"]),
-        "deals" => Some(&["dealname", "amount", "dealstage", "pipeline", "closedate"]),
-        "tickets" => Some(&[
-            "subject",
-            "content",
-            "hs_pipeline",
-            "hs_pipeline_stage",
-            "hs_ticket_priority",
-            "hs_ticket_category",
-        ]),
-        "notes" => Some(&["hs_note_body", "hs_timestamp"]),
-        "tasks" => Some(&[
-            "hs_task_subject",
-            "hs_task_status",
-            "hs_task_priority",
-            "hs_timestamp",
-        ]),
-        _ => None,
-    }
+    crate::catalog::object_type(ty).map(|o| o.default_properties)
 }
 
 /// The properties a free-text `query` looks at (`None`: all of them).

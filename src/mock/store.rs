@@ -1,6 +1,7 @@
 //! The mock's object store: one table of records per object type, loaded from
 //! `<type>.json` fixture files and changed only in memory.
 
+use crate::catalog::OBJECT_TYPES;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -187,30 +188,21 @@ impl ObjectTables {
     }
 }
 
-/// HubSpot's standard object type ids and names.
-const TYPE_IDS: [(&str, &str); 6] = [
-    ("0-1", "contacts"),
-    ("0-2", "companies"),
-    ("0-3", "deals"),
-    ("0-5", "tickets"),
-    ("0-46", "notes"),
-    ("0-27", "tasks"),
-];
-
-/// Maps HubSpot's object type ids to their names; names pass through.
+/// Maps HubSpot's object type ids to their names (the catalog's standard types); names
+/// pass through.
 pub fn canonical_type(object_type: &str) -> &str {
-    TYPE_IDS
+    OBJECT_TYPES
         .iter()
-        .find(|(id, _)| *id == object_type)
-        .map_or(object_type, |(_, name)| name)
+        .find(|o| o.type_id == object_type)
+        .map_or(object_type, |o| o.name)
 }
 
 /// Maps a standard object type name to its id; ids (and custom types) pass through.
 pub fn type_id(object_type: &str) -> &str {
-    TYPE_IDS
+    OBJECT_TYPES
         .iter()
-        .find(|(_, name)| *name == object_type)
-        .map_or(object_type, |(id, _)| id)
+        .find(|o| o.name == object_type)
+        .map_or(object_type, |o| o.type_id)
 }
 
 fn load_table(path: &Path) -> Result<Table, String> {

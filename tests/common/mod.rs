@@ -201,6 +201,26 @@ impl Client {
         stream
     }
 
+    /// A new connection on which `bytes` went out exactly as given (raw HTTP, malformed
+    /// or pipelined as a test needs).
+    pub fn send_raw(&self, bytes: &[u8]) -> TcpStream {
+        let mut stream = self.connect();
+        stream.write_all(bytes).unwrap();
+        stream
+    }
+
+    /// The reply to `bytes` sent as they are on a new connection.
+    pub fn raw(&self, bytes: &[u8]) -> Reply {
+        read_reply(&mut self.send_raw(bytes)).expect("an answer")
+    }
+
+    /// All the server writes back to `bytes` sent on a new connection, until it closes it.
+    pub fn raw_until_close(&self, bytes: &[u8]) -> String {
+        let mut all = String::new();
+        self.send_raw(bytes).read_to_string(&mut all).unwrap();
+        all
+    }
+
     /// One request on a fresh connection from the loopback address `from`.
     pub fn request_from(
         &self,

@@ -605,7 +605,7 @@ mod tests {
                     (name, "missing")
                 }
                 Change::WrongType if !names.is_empty() => {
-                    let name = a.get(&names).clone();
+                    let name = (*a.get(&names)).clone();
                     let wrong = wrong_types(&props[&name]);
                     if wrong.is_empty() {
                         return Ok(());
@@ -614,7 +614,7 @@ mod tests {
                     (name, "type")
                 }
                 _ if !names.is_empty() => {
-                    let name = a.get(&names).clone();
+                    let name = (*a.get(&names)).clone();
                     let Some(value) = out_of_bounds(&props[&name]) else {
                         return Ok(());
                     };

@@ -310,7 +310,7 @@ static-skipped:
 image-skipped:
 	@echo "SKIP test-image: no podman, no docker daemon, and no root or sudo to install podman"
 
-# --- Several replicas on etcd (tests/cluster.rs, tests/etcd_tls.rs) ---------------------
+# --- Several replicas on etcd (tests/blackbox/cluster.rs, tests/blackbox/etcd_tls.rs) ---------------------
 # A 3-member etcd cluster (Debian's etcd-server, 3.4) on loopback with fresh data
 # directories, and two server replicas on it; about 75 s, most of it the expiry-by-lease
 # test waiting a minute. Without etcd the tests print SKIP.
@@ -330,4 +330,4 @@ etcd: ## Install Debian's etcd-server when etcd is missing (the cluster tests SK
 	  || echo "==> etcd-server could not be installed: the cluster tests will SKIP"
 
 cluster-test: etcd ## Replicas sharing a registry on a real 3-member etcd cluster (~75 s), and TLS to etcd
-	$(CARGO) test --test cluster --test etcd_tls -- --test-threads=3
+	$(CARGO) test --test blackbox -- --test-threads=3 cluster:: etcd_tls::

@@ -3,36 +3,16 @@
 //! `serve` (the default) runs the MCP server; `mock-hubspot` runs the fixture-driven fake
 //! HubSpot API on its own.
 
-mod accounts;
-mod admin;
-mod app;
-mod auth;
-mod base64;
 mod catalog;
-mod clock;
-mod config;
-mod etcd;
-mod exposures;
+mod front;
 mod http;
 mod hubspot;
-mod journal;
-mod jsonrpc;
-mod logger;
 mod mcp;
 mod mock;
-mod pool;
-#[cfg(test)]
-mod property_tests;
-#[cfg(test)]
-mod readme;
 mod registry;
-mod replicas;
 mod runtime;
-mod signals;
-mod stdio;
-mod store;
-mod throttle;
-mod timer;
+#[cfg(test)]
+mod testing;
 
 /// The allocator of the static (musl) builds: musl's own returns large blocks to the kernel
 /// on every free, so an 84 KB `tools/list` answer page-faults on every request (docs/performance.md,
@@ -41,12 +21,16 @@ mod timer;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use accounts::Connector;
-use auth::{McpAuth, Policy};
-use config::{Config, Upstream};
-use exposures::ExposureCache;
+use front::accounts::Connector;
+use front::auth::{McpAuth, Policy};
+use front::config::{self, Config, Upstream};
+use front::exposures::ExposureCache;
+use front::{admin, app, throttle};
 use http::{Limits, Shutdown};
+use mcp::stdio;
+use registry::{replicas, store};
 use registry::{AccountAuth, Registry};
+use runtime::{clock, logger, pool, signals};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -566,7 +550,7 @@ mod usage {
 
     #[test]
     fn usage_names_every_flag_the_commands_take() {
-        let flags: Vec<&str> = flags_matched_in(include_str!("config.rs"))
+        let flags: Vec<&str> = flags_matched_in(include_str!("front/config.rs"))
             .into_iter()
             .chain(flags_matched_in(include_str!("main.rs")))
             .collect();

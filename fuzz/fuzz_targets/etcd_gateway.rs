@@ -8,9 +8,13 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-#[path = "../../src/base64.rs"]
+#[path = "../../src/runtime/base64.rs"]
 mod base64;
-#[path = "../../src/etcd/gateway.rs"]
+/// Where the server keeps base64 (`crate::runtime::base64`), for gateway.rs's import.
+mod runtime {
+    pub(crate) use super::base64;
+}
+#[path = "../../src/registry/etcd/gateway.rs"]
 mod gateway;
 
 use gateway::Answer;

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/journal.rs"]
+#[path = "../../src/registry/journal.rs"]
 #[allow(dead_code)]
 mod journal;
 

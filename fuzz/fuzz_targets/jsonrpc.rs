@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-#[path = "../../src/jsonrpc.rs"]
+#[path = "../../src/mcp/jsonrpc.rs"]
 #[allow(dead_code)]
 mod jsonrpc;
 

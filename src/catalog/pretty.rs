@@ -107,12 +107,12 @@ fn string(json: &[u8], out: &mut Vec<u8>) -> (usize, usize) {
     }
 }
 
-/// The property tests run on proptest ([`crate::property_tests`]): a failure is shrunk to a
+/// The property tests run on proptest ([`crate::testing::property_tests`]): a failure is shrunk to a
 /// minimal case, and its seed is kept in `proptest-regressions/catalog/pretty.txt` and replayed first.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::property_tests::for_all;
+    use crate::testing::property_tests::for_all;
     use proptest::collection::vec;
     use proptest::prelude::*;
     use proptest::sample::select;

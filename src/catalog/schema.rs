@@ -176,7 +176,7 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// The property tests run on proptest ([`crate::property_tests`]): a failure is shrunk to a
+/// The property tests run on proptest ([`crate::testing::property_tests`]): a failure is shrunk to a
 /// minimal case, and its seed is kept in `proptest-regressions/catalog/schema.txt` and replayed first.
 #[cfg(test)]
 mod tests {
@@ -372,7 +372,7 @@ mod tests {
     }
 
     use crate::catalog::discovery::MetaTool;
-    use crate::property_tests::for_all;
+    use crate::testing::property_tests::for_all;
     use proptest::collection::vec;
     use proptest::option;
     use proptest::prelude::*;

@@ -173,7 +173,7 @@ mod tests {
         const BEGIN: &str =
             "<!-- tools:begin (src/catalog/scopes.rs renders this; UPDATE_DOCS=1 rewrites it) -->\n";
         const END: &str = "<!-- tools:end -->";
-        crate::readme::sync_section(
+        crate::testing::docs::sync_section(
             "README.md",
             BEGIN,
             END,

@@ -174,7 +174,7 @@ pub fn serve<H: Handler>(
             Err(err) => {
                 // Out of descriptors, every accept fails at once: say so once a second.
                 accept_failed.warn(|more| format!("accept failed: {err}{more}"));
-                crate::timer::sleep(Duration::from_millis(10));
+                crate::runtime::timer::sleep(Duration::from_millis(10));
                 continue;
             }
         };
@@ -543,7 +543,7 @@ impl<H: Handler> Connection<H> {
             if Instant::now() >= deadline {
                 return false;
             }
-            crate::timer::sleep(BUDGET_POLL);
+            crate::runtime::timer::sleep(BUDGET_POLL);
         }
     }
 
@@ -766,7 +766,7 @@ fn write_head(out: &mut Vec<u8>, response: &Response, close: bool) {
     out.push(b' ');
     out.extend_from_slice(reason(response.status).as_bytes());
     out.extend_from_slice(b"\r\nServer: hubspot-mcp-server\r\nDate: ");
-    crate::clock::with_http_date(|date| out.extend_from_slice(date.as_bytes()));
+    crate::runtime::clock::with_http_date(|date| out.extend_from_slice(date.as_bytes()));
     if let Some(content_type) = response.content_type {
         out.extend_from_slice(b"\r\nContent-Type: ");
         out.extend_from_slice(content_type.as_bytes());

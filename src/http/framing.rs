@@ -605,7 +605,7 @@ fn version_fault(buf: &[u8]) -> VersionFault {
     }
 }
 
-/// The property tests run on proptest ([`crate::property_tests`]): a failure is shrunk to a
+/// The property tests run on proptest ([`crate::testing::property_tests`]): a failure is shrunk to a
 /// minimal case, and its seed is kept in `proptest-regressions/http/framing.txt` and replayed first.
 #[cfg(test)]
 #[allow(
@@ -615,7 +615,7 @@ fn version_fault(buf: &[u8]) -> VersionFault {
 )]
 mod tests {
     use super::*;
-    use crate::property_tests::for_all;
+    use crate::testing::property_tests::for_all;
     use proptest::collection::vec;
     use proptest::option;
     use proptest::prelude::*;

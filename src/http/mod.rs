@@ -24,7 +24,7 @@ pub use response::{reason, Response};
 /// Something that turns one parsed request into one response.
 ///
 /// Called on a may coroutine: it must not block the worker thread (hand blocking
-/// work to [`crate::pool`]).
+/// work to [`crate::runtime::pool`]).
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
     fn handle(&self, req: &Request) -> Response;

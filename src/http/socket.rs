@@ -1,9 +1,9 @@
 //! A connection's socket I/O with deadlines: non-blocking `recv`/`send` and, when the
 //! socket would block, a wait on may's I/O readiness that our [`Alarm`] interrupts at the
-//! deadline. may's own socket timeouts are never armed (see [`crate::timer`] for why).
+//! deadline. may's own socket timeouts are never armed (see [`crate::runtime::timer`] for why).
 
+use crate::runtime::timer::Alarm;
 use crate::runtime::Stream;
-use crate::timer::Alarm;
 use std::io;
 use std::os::unix::io::AsRawFd;
 use std::time::Instant;

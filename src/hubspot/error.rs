@@ -149,7 +149,7 @@ pub fn redact(text: &str, secret: &str) -> String {
     }
     let mut text = redact_spelled(text, secret.as_bytes());
     for plain in [secret.to_string(), format!("Bearer {secret}")] {
-        let padded = crate::base64::encode(plain.as_bytes());
+        let padded = crate::runtime::base64::encode(plain.as_bytes());
         let url_safe = padded.replace('+', "-").replace('/', "_");
         for form in [&padded, &url_safe] {
             let unpadded = form.trim_end_matches('=');
@@ -659,8 +659,8 @@ mod tests {
         let token = "pat-na1-11111111-2222-3333-4444-555555555555";
         let percent: String = token.bytes().map(|b| format!("%{b:02X}")).collect();
         let mixed = "PAT%2dna1-11111111-2222-3333-4444-555555555555";
-        let b64 = crate::base64::encode(format!("Bearer {token}").as_bytes());
-        let url_safe = crate::base64::encode(token.as_bytes())
+        let b64 = crate::runtime::base64::encode(format!("Bearer {token}").as_bytes());
+        let url_safe = crate::runtime::base64::encode(token.as_bytes())
             .replace('+', "-")
             .replace('/', "_");
         for echoed in [
@@ -680,7 +680,7 @@ mod tests {
         assert_eq!(redact(near, token), near);
         assert_eq!(redact("a:b", "a:b"), "a:b", "too short to search for");
         let proxy = "user:s3cret-password";
-        let basic = crate::base64::encode(proxy.as_bytes());
+        let basic = crate::runtime::base64::encode(proxy.as_bytes());
         let text = HubSpotError::Unreachable(format!("proxy said {proxy} / Basic {basic}"))
             .sanitized(&[token, proxy]);
         assert_eq!(

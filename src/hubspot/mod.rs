@@ -6,7 +6,7 @@
 //! with the account's other callers ([`Client::for_server`]), and retries
 //! the failures that are safe to retry ([`retry`]). Each attempt is one job on the
 //! blocking pool; the waits between them (for a rate-limit slot or a back-off) happen on
-//! the calling coroutine with [`crate::timer::sleep`], which parks the coroutine and frees
+//! the calling coroutine with [`crate::runtime::timer::sleep`], which parks the coroutine and frees
 //! its worker. Waiting inside a pool thread instead would hold one of the few pool threads
 //! idle, so a burst of rate-limited calls would starve every other HubSpot call.
 
@@ -17,7 +17,7 @@ pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
-use crate::pool::{BlockingPool, PoolError};
+use crate::runtime::pool::{BlockingPool, PoolError};
 pub use error::HubSpotError;
 pub use paths::{ApiVersion, Endpoint};
 use ratelimit::{RateLimiter, Refusal, Replicas};
@@ -302,7 +302,7 @@ impl Client {
         let mut retries = 0;
         loop {
             self.limiter
-                .wait_turn(&self.caller, search, crate::timer::sleep)
+                .wait_turn(&self.caller, search, crate::runtime::timer::sleep)
                 .map_err(refused)?;
             // After the wait and before every try, retries included.
             if let Some(gate) = &self.gate {
@@ -325,7 +325,7 @@ impl Client {
                         log_path(&path),
                         short(&err)
                     );
-                    crate::timer::sleep(delay);
+                    crate::runtime::timer::sleep(delay);
                 }
                 None => return Err(final_error(err, idempotent, retries)),
             }

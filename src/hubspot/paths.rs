@@ -467,7 +467,7 @@ mod tests {
     fn docs_api_version_table_matches_the_code() {
         const BEGIN: &str = "<!-- api-versions:begin (src/hubspot/paths.rs renders this; UPDATE_DOCS=1 rewrites it) -->\n";
         const END: &str = "<!-- api-versions:end -->";
-        crate::readme::sync_section(
+        crate::testing::docs::sync_section(
             "docs/hubspot.md",
             BEGIN,
             END,

@@ -245,7 +245,7 @@ fn share(limit: usize, replicas: usize) -> usize {
 }
 
 /// How many replicas share every account's HubSpot limits: kept current by the replicas'
-/// membership in etcd (`crate::replicas`), read by every limiter. One replica (and no
+/// membership in etcd (`crate::registry::replicas`), read by every limiter. One replica (and no
 /// `/ready` check) until a membership sets it.
 #[derive(Debug, Default)]
 pub struct Replicas(Mutex<Count>);

@@ -246,7 +246,7 @@ fn new_agent(origin: &str, timeout: Duration) -> Result<Agent, String> {
 /// error there fails each TLS handshake with it), through a `CONNECT` proxy when `config`
 /// has one, with host names looked up only when a connection is opened, cached, and
 /// never on a thread of their own ([`dns`]). HubSpot's agents use [`tls_config`]; etcd's
-/// (`src/etcd/`) its own roots and client certificate.
+/// (`src/registry/etcd/`) its own roots and client certificate.
 pub(crate) fn tls_agent(
     config: ureq::config::Config,
     tls: Result<Arc<ClientConfig>, String>,

@@ -3,7 +3,7 @@
 
 use super::version::{self, Era, Headers};
 use super::{Method, Reply, Server};
-use crate::jsonrpc::{self, Body, ErrorCode, Id, Message, RpcError};
+use crate::mcp::jsonrpc::{self, Body, ErrorCode, Id, Message, RpcError};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -185,7 +185,7 @@ fn answer(
     })
 }
 
-/// The property tests run on proptest ([`crate::property_tests`]): a failure is shrunk to a
+/// The property tests run on proptest ([`crate::testing::property_tests`]): a failure is shrunk to a
 /// minimal case, and its seed is kept in `proptest-regressions/mcp/exchange.txt` and replayed first.
 #[cfg(test)]
 mod tests {
@@ -194,8 +194,8 @@ mod tests {
     use crate::hubspot::{self, Client};
     use crate::mcp::version::ProtocolVersion;
     use crate::mcp::{Exposure, Settings};
-    use crate::pool::BlockingPool;
-    use crate::property_tests::for_all;
+    use crate::runtime::pool::BlockingPool;
+    use crate::testing::property_tests::for_all;
     use proptest::collection::vec;
     use proptest::option;
     use proptest::prelude::*;

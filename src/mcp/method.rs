@@ -2,7 +2,7 @@
 //! [`Server::handle`](super::Server::handle), the `/mcp/<method>` paths and the access
 //! log's redaction all read this one list.
 
-use crate::jsonrpc::RpcError;
+use crate::mcp::jsonrpc::RpcError;
 use std::str::FromStr;
 
 /// A request method this server answers.

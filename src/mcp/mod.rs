@@ -1,6 +1,9 @@
 //! The MCP protocol: version negotiation across both eras, `initialize`,
 //! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
 
+pub mod jsonrpc;
+pub mod stdio;
+
 mod exchange;
 mod method;
 pub mod paging;
@@ -12,7 +15,7 @@ pub mod version;
 use crate::catalog::discovery::{self, MetaTool, ToolExposure};
 use crate::catalog::{self, ObjectType, Tool, ToolError, OBJECT_TYPES};
 use crate::hubspot::{Client, HubSpotError};
-use crate::jsonrpc::{ErrorCode, RpcError};
+use crate::mcp::jsonrpc::{ErrorCode, RpcError};
 pub use exchange::{exchange, http_status};
 pub use method::Method;
 use serde_json::{json, Map, Value};
@@ -43,7 +46,7 @@ impl Default for Settings {
         Settings {
             page_size: paging::DEFAULT_PAGE_SIZE,
             result_limit: catalog::DEFAULT_RESULT_LIMIT,
-            max_batch: crate::jsonrpc::DEFAULT_MAX_BATCH,
+            max_batch: crate::mcp::jsonrpc::DEFAULT_MAX_BATCH,
         }
     }
 }

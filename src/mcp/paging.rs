@@ -4,7 +4,7 @@
 //! first item, opaque to clients. Pages are built once per list, so a request only picks
 //! one. A cursor this server did not give out is -32602.
 
-use crate::jsonrpc::RpcError;
+use crate::mcp::jsonrpc::RpcError;
 use serde_json::{json, Map, Value};
 
 /// The default items per page (`MCP_PAGE_SIZE`): the whole catalog fits one page, because

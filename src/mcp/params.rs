@@ -4,7 +4,7 @@
 //! instead of failing at the first wrong one, so that each method checks its fields in its
 //! own order and answers -32602 with its own message naming what it expected.
 
-use crate::jsonrpc::RpcError;
+use crate::mcp::jsonrpc::RpcError;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -5,7 +5,7 @@
 //! with -32602): a prompt naming a tool the server refuses would only lead to errors.
 
 use super::{params, Exposure};
-use crate::jsonrpc::RpcError;
+use crate::mcp::jsonrpc::RpcError;
 use serde_json::{json, Map, Value};
 
 struct Prompt {

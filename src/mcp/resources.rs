@@ -7,7 +7,7 @@
 use super::{params, Exposure, Recheck};
 use crate::catalog::ObjectType;
 use crate::hubspot::{Client, HubSpotError};
-use crate::jsonrpc::{ErrorCode, RpcError};
+use crate::mcp::jsonrpc::{ErrorCode, RpcError};
 use serde_json::{json, Map, Value};
 
 /// How many records a resource read returns.

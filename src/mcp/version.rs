@@ -4,7 +4,7 @@
 
 use super::params::{self, Initialize};
 use super::Method;
-use crate::jsonrpc::{ErrorCode, RpcError};
+use crate::mcp::jsonrpc::{ErrorCode, RpcError};
 use serde_json::{json, Map, Value};
 
 /// A protocol version this server speaks (a small newtype, as rmcp's

@@ -5,8 +5,8 @@
 
 use super::store::Properties;
 use super::{body_properties, check_contact, find, shown, unknown_type, validation, MockHubSpot};
-use crate::clock::now_rfc3339;
 use crate::http::Response;
+use crate::runtime::clock::now_rfc3339;
 use serde_json::{json, Value};
 
 /// The most inputs one batch takes.

@@ -168,7 +168,7 @@ impl Faults {
             })
         };
         if let Some(delay) = rule.as_ref().map(|r| r.delay_ms).filter(|ms| *ms > 0) {
-            crate::timer::sleep(Duration::from_millis(delay));
+            crate::runtime::timer::sleep(Duration::from_millis(delay));
         }
         let faulted = rule
             .as_ref()
@@ -207,7 +207,7 @@ impl Faults {
             "path": req.path,
             "status": status,
             "fault": faulted,
-            "at_ms": crate::clock::now_millis(),
+            "at_ms": crate::runtime::clock::now_millis(),
         }));
         if log.requests.len() > LOG_LIMIT {
             log.requests.pop_front();
@@ -296,7 +296,7 @@ fn fault_response(rule: &Rule, req: &Request) -> Response {
             None => sent.to_string(),
             Some(Spelling::Upper) => sent.to_uppercase(),
             Some(Spelling::Percent) => sent.bytes().map(|b| format!("%{b:02X}")).collect(),
-            Some(Spelling::Base64) => crate::base64::encode(sent.as_bytes()),
+            Some(Spelling::Base64) => crate::runtime::base64::encode(sent.as_bytes()),
         };
         return super::error(
             rule.status.unwrap_or(502),

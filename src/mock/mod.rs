@@ -18,9 +18,9 @@ mod meta;
 mod search;
 mod store;
 
-use crate::clock::now_rfc3339;
 use crate::http::{Handler, Request, Response};
 use crate::hubspot::paths::{self, ApiVersion, Endpoint};
+use crate::runtime::clock::now_rfc3339;
 use links::Links;
 use meta::Meta;
 use search::Search;
@@ -101,7 +101,7 @@ impl MockHubSpot {
     /// The answer of the fake HubSpot itself (faults aside).
     fn answer(&self, req: &Request) -> Response {
         if !self.latency.is_zero() {
-            crate::timer::sleep(self.latency);
+            crate::runtime::timer::sleep(self.latency);
         }
         if req.bearer_token().is_none_or(str::is_empty) {
             return error(

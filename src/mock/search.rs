@@ -6,7 +6,7 @@
 //! records without a value for the sort property come last in either direction.
 
 use super::store::{property_string, Record};
-use crate::clock::parse_rfc3339;
+use crate::runtime::clock::parse_rfc3339;
 use serde_json::Value;
 use std::cmp::Ordering;
 

@@ -423,7 +423,7 @@ fn create_then_duplicate_email_conflicts() {
     assert_eq!(created["properties"]["firstname"], "Nadia");
     assert!(created["properties"].get("phone").is_none());
     assert_eq!(created["createdAt"], created["properties"]["createdate"]);
-    assert!(crate::clock::parse_rfc3339(created["createdAt"].as_str().unwrap()).is_some());
+    assert!(crate::runtime::clock::parse_rfc3339(created["createdAt"].as_str().unwrap()).is_some());
     let (status, fetched) = call(&mock, "GET", "/crm/v3/objects/contacts/161", "");
     assert_eq!(
         (status, &fetched["properties"]["lastname"]),
@@ -672,11 +672,12 @@ fn search_range_operators_are_numeric_and_date_aware() {
     assert_eq!(search_all(&mock, "deals", between), want);
 
     // Dates: RFC 3339 and epoch milliseconds name the same instants.
-    let created =
-        |p: &Value| crate::clock::parse_rfc3339(p["createdate"].as_str().unwrap()).unwrap();
+    let created = |p: &Value| {
+        crate::runtime::clock::parse_rfc3339(p["createdate"].as_str().unwrap()).unwrap()
+    };
     let (low, high) = (
-        crate::clock::parse_rfc3339("2024-01-01T00:00:00Z").unwrap(),
-        crate::clock::parse_rfc3339("2024-06-30T23:59:59.999Z").unwrap(),
+        crate::runtime::clock::parse_rfc3339("2024-01-01T00:00:00Z").unwrap(),
+        crate::runtime::clock::parse_rfc3339("2024-06-30T23:59:59.999Z").unwrap(),
     );
     let want = expected("contacts", |p| (low..=high).contains(&created(p)));
     assert!(!want.is_empty());
@@ -693,7 +694,7 @@ fn search_range_operators_are_numeric_and_date_aware() {
     }
     let gte =
         filters(json!([{"propertyName": "createdate", "operator": "GTE", "value": "2025-01-01"}]));
-    let since = crate::clock::parse_rfc3339("2025-01-01T00:00:00Z").unwrap();
+    let since = crate::runtime::clock::parse_rfc3339("2025-01-01T00:00:00Z").unwrap();
     assert_eq!(
         search_all(&mock, "contacts", gte),
         expected("contacts", |p| created(p) >= since)

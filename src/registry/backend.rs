@@ -1,6 +1,6 @@
 //! Where the registry's records live: the small interface between the registry's rules
 //! (which work on an in-memory [`State`]) and a store. Two stores implement it: the JSON
-//! file in the data directory (the default, [`crate::store::Store`]) and etcd
+//! file in the data directory (the default, [`crate::registry::store::Store`]) and etcd
 //! ([`super::etcd_store::EtcdStore`]), each in its own module (`file_store.rs`,
 //! `etcd_store.rs`). Nothing above the registry knows which one runs.
 

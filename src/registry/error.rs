@@ -1,7 +1,7 @@
 //! The admin API's errors: each one an HTTP status and a message; the admin API answers
 //! them with the Truto-style `{statusCode, error, message}` body (`Response::error`).
 
-use crate::store::StoreError;
+use crate::registry::store::StoreError;
 use std::fmt;
 
 /// Why a registry operation was refused or failed. Messages are written for the admin who

@@ -27,9 +27,9 @@ use super::backend::{Backend, Commit, CommitError};
 use super::seal::{Kind, Sealer, Unsigned};
 use super::state::{Account, Server, State, Version};
 use super::{lock, Registry, RegistryError, RemoteEvent, RemoteRecord};
-use crate::base64;
-use crate::clock;
-use crate::etcd::{self, gateway, int};
+use crate::registry::etcd::{self, gateway, int};
+use crate::runtime::base64;
+use crate::runtime::clock;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -607,7 +607,7 @@ fn failed(err: etcd::Error) -> CommitError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::TempDir;
+    use crate::registry::store::tests::TempDir;
 
     fn store(max_staleness: Option<Duration>) -> EtcdStore {
         let settings = etcd::Settings {

@@ -4,9 +4,9 @@
 //! Every change is one journal record ([`Change`]: the records it wrote, whole, and the ids it
 //! deleted), appended and fdatasynced before the change is installed and acknowledged, so a
 //! write costs the same with 100 servers or 10,000. Once the journal is larger than the
-//! snapshot (and than [`crate::store::COMPACT_MIN_BYTES`]), the write that crossed the line
+//! snapshot (and than [`crate::registry::store::COMPACT_MIN_BYTES`]), the write that crossed the line
 //! also folds it into a new snapshot, as does every write while the registry is tiny
-//! ([`crate::store::WRITE_THROUGH_BYTES`]); when that fold fails, the record is taken back
+//! ([`crate::registry::store::WRITE_THROUGH_BYTES`]); when that fold fails, the record is taken back
 //! and the write fails, changing nothing. At start the snapshot is read and the journal
 //! replayed over it.
 
@@ -14,7 +14,7 @@ use super::backend::{Backend, Commit, CommitError};
 use super::seal::Sealer;
 use super::state::{Account, Server, State};
 use super::RegistryError;
-use crate::store::{Store, StoreError, KEY_NAME};
+use crate::registry::store::{Store, StoreError, KEY_NAME};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -36,6 +36,11 @@
 //! changes, `remote.rs` the changes a store's watch delivers, `resolve.rs` the token index,
 //! `paging.rs` the lists' pages; this module holds the operations the admin routes call.
 
+pub mod etcd;
+pub mod journal;
+pub mod replicas;
+pub mod store;
+
 mod backend;
 mod change;
 mod error;
@@ -66,8 +71,8 @@ use seal::Sealer;
 pub use state::AccountAuth;
 use state::{Account, Server, State};
 
-use crate::clock;
-use crate::store::{Store, StoreError};
+use crate::registry::store::{Store, StoreError};
+use crate::runtime::clock;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,7 +7,7 @@
 use super::records::Records;
 use super::seal::Sealer;
 use super::{RegistryError, ToolFilter};
-use crate::clock;
+use crate::runtime::clock;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};

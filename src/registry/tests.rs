@@ -4,8 +4,8 @@ use super::backend::{Commit, CommitError};
 use super::seal::Kind;
 use super::state::Version;
 use super::*;
-use crate::store::tests::TempDir;
-use crate::store::{FILE_NAME, JOURNAL_NAME, TMP_NAME};
+use crate::registry::store::tests::TempDir;
+use crate::registry::store::{FILE_NAME, JOURNAL_NAME, TMP_NAME};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
@@ -748,8 +748,8 @@ fn export_then_import_moves_every_record_and_only_under_the_same_key() {
     let to = TempDir::new("reg-import");
     fs::create_dir_all(&to.0).unwrap();
     fs::copy(
-        from.0.join(crate::store::KEY_NAME),
-        to.0.join(crate::store::KEY_NAME),
+        from.0.join(crate::registry::store::KEY_NAME),
+        to.0.join(crate::registry::store::KEY_NAME),
     )
     .unwrap();
     let (target, _) = with_default(&to);

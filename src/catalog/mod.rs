@@ -1,9 +1,12 @@
+//! The catalog layer, above the HubSpot client: it knows tools and HubSpot, not MCP's
+//! transport or who is calling.
+//!
 //! The one tool table. `tools/list`, tool calls, scoped-server filtering, resources and
 //! README's tool list and docs/tools.md's table are all derived from it; nothing lists tools by hand twice.
 //!
 //! Most tools are generated: one per object type and operation ([`objects`]), plus tools
 //! that take any object type, custom ones (`2-xxxx`) included, and the account-level
-//! tools ([`context`]). The seed's five tools keep the seed's exact names, descriptions
+//! tools ([`context`]). The first five tools keep their originally specified names, descriptions
 //! and input schemas ([`tools`]).
 
 mod args;
@@ -285,7 +288,7 @@ impl ObjectType {
     }
 }
 
-/// The object types with their own tools and resources, in the seed's order first.
+/// The object types with their own tools and resources, in their first order first.
 pub static OBJECT_TYPES: &[ObjectType] = &[
     ObjectType {
         name: "contacts",
@@ -378,7 +381,7 @@ pub fn object_type(name: &str) -> Option<&'static ObjectType> {
 pub fn tools() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
     TOOLS.get_or_init(|| {
-        let mut all = tools::seed();
+        let mut all = tools::first_five();
         all.extend(objects::tools(&all));
         all.extend(context::tools());
         all

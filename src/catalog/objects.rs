@@ -125,7 +125,7 @@ impl Op {
     }
 }
 
-/// The generated record tools, leaving out those already in `existing` (the seed's).
+/// The generated record tools, leaving out those already in `existing` (as first specified).
 pub fn tools(existing: &[Tool]) -> Vec<Tool> {
     let mut out = Vec::new();
     for object in OBJECT_TYPES {

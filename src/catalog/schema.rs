@@ -348,7 +348,7 @@ mod tests {
         let mut generated = 0;
         for tool in &tools {
             let closed = tool.input_schema["additionalProperties"] == json!(false);
-            // The seed's five keep the seed's schemas exactly, which do not say it.
+            // The first five keep their first schemas exactly, which do not say it.
             assert_eq!(closed, !seed.contains(&tool.name), "{}", tool.name);
             generated += usize::from(closed);
             // Either way, an unknown argument is refused.

@@ -1,7 +1,7 @@
-//! The seed's five tools, with the seed's exact names, descriptions and input schemas
+//! The first five tools, with their originally specified names, descriptions and input schemas
 //! (plus an optional `after` cursor on the list tools).
 //! They run the same code as the generated record tools ([`super::objects`]); only their
-//! arguments are the seed's.
+//! arguments are as first specified.
 
 use super::args::{self, DEFAULT_LIMIT};
 use super::objects::{self, Op};
@@ -10,8 +10,8 @@ use super::{
 };
 use serde_json::{json, Map, Value};
 
-/// The seed's tools, in the seed's order.
-pub fn seed() -> Vec<Tool> {
+/// The first five tools, in their first order.
+pub fn first_five() -> Vec<Tool> {
     let [contacts, companies, deals] = [0, 1, 2].map(|i| &OBJECT_TYPES[i]);
     vec![
         list_tool(
@@ -69,7 +69,7 @@ pub fn seed() -> Vec<Tool> {
     ]
 }
 
-/// One of the seed's list tools (`get_contacts`, `get_companies`, `get_deals`).
+/// One of the first list tools (`get_contacts`, `get_companies`, `get_deals`).
 fn list_tool(object: &'static ObjectType, description: &'static str) -> Tool {
     let name = object.name;
     let handler: ToolFn = Box::new(move |client, args| objects::list(client, name, args));
@@ -93,7 +93,7 @@ fn list_tool(object: &'static ObjectType, description: &'static str) -> Tool {
                     "items": { "type": "string" },
                     "description": format!("{} properties to include", object.noun)
                 },
-                // Not in the seed: an added optional property keeps every seed call
+                // Not in the first specification: an added optional property keeps every first call
                 // valid and lets a model read page two with the same tool.
                 "after": args::after_schema()
             }

@@ -1,4 +1,4 @@
-//! Configuration from the environment (the seed's table plus ours) and command-line
+//! Configuration from the environment (the first specification's table plus ours) and command-line
 //! flags, validated once at start with errors that name the variable and what it allows.
 
 use crate::catalog::discovery::ToolExposure;
@@ -70,23 +70,23 @@ pub struct Config {
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client that failed
     /// credential attempts are counted for (default: loopback).
     pub trusted_proxies: Vec<IpRange>,
-    // Scoped servers (issue 12).
+    // Scoped servers.
     /// `MAX_SERVERS_PER_ACCOUNT`: live scoped MCP servers one integrated account may have
     /// (default 1000); a create beyond it answers 409.
     pub max_servers_per_account: usize,
-    // Issue 16: HubSpot's date-versioned API.
+    // HubSpot's date-versioned API.
     /// `HUBSPOT_API_VERSION`: which HubSpot paths are called (`2026-09`, `2026-03` or
     /// `legacy`; see `hubspot::paths`).
     pub hubspot_api_version: ApiVersion,
-    // --- HubSpot answers (issue 13) ---
+    // --- HubSpot answers ---
     /// `HUBSPOT_MAX_RESPONSE_BYTES`: the largest answer body read from HubSpot; a larger one
     /// is refused after reading this many bytes (default 8 MiB).
     pub hubspot_max_response_bytes: u64,
-    // HTTP connection limits (issue 13).
+    // HTTP connection limits.
     /// `MAX_CONNECTIONS`: connections served in full at once; `0` sizes it from the fd limit
     /// (see `http::default_max_connections`).
     pub max_connections: usize,
-    // Request limits of the JSON-RPC layer (issue 13).
+    // Request limits of the JSON-RPC layer.
     /// `MAX_BATCH`: the most messages one JSON-RPC batch holds; a larger one is refused whole.
     pub max_batch: usize,
     // --- Where the registry lives (docs/deployment.md: Running several replicas) ---
@@ -216,7 +216,7 @@ impl Config {
             api_keys,
             admin_listen,
             trusted_proxies,
-            // Scoped servers (issue 12).
+            // Scoped servers.
             max_servers_per_account: number(
                 &get,
                 "MAX_SERVERS_PER_ACCOUNT",
@@ -233,7 +233,7 @@ impl Config {
                 1 << 30,
             )?,
             max_connections: number(&get, "MAX_CONNECTIONS", 0, 0, 1 << 24)? as usize,
-            // Request limits of the JSON-RPC layer (issue 13).
+            // Request limits of the JSON-RPC layer.
             max_batch: number(
                 &get,
                 "MAX_BATCH",
@@ -317,7 +317,7 @@ fn log_level(
 /// Where HubSpot calls go: the mock (`HUBSPOT_MOCK`, which wins) or HubSpot with the
 /// start-up account's token.
 fn upstream(get: &impl Fn(&str) -> Option<String>) -> Result<Upstream, ConfigError> {
-    // HUBSPOT_ACCESS_TOKEN (e.g. a Service Key) is an alias; the seed's name wins.
+    // HUBSPOT_ACCESS_TOKEN (e.g. a Service Key) is an alias; the first name wins.
     let token = get("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN").or_else(|| get("HUBSPOT_ACCESS_TOKEN"));
     match (get("HUBSPOT_MOCK"), token) {
         (Some(dir), _) => {
@@ -660,7 +660,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_follow_the_seed() {
+    fn defaults_follow_the_first_specification() {
         let config = load(&[("HUBSPOT_PRIVATE_APP_ACCESS_TOKEN", "pat-1")], &[]).unwrap();
         assert_eq!((config.host.as_str(), config.port), ("0.0.0.0", 3000));
         assert_eq!(config.hubspot_api_url, "https://api.hubapi.com");

@@ -1,3 +1,6 @@
+//! The HTTP layer, above the runtime: it knows nothing of MCP or HubSpot, bounds and times
+//! every read, and answers a malformed request itself, before any handler sees it.
+//!
 //! Our HTTP/1.1 layer: a small connection loop on `may` coroutines and `httparse`,
 //! in may_minihttp's style (one coroutine per connection, keep-alive, pipelining,
 //! buffers reused), plus the request and response types that handlers see.

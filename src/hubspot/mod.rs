@@ -1,3 +1,6 @@
+//! The HubSpot client layer, above HTTP and the runtime: the only code that speaks to
+//! HubSpot, with blocking I/O only on the blocking pool and never a thread per call.
+//!
 //! The HubSpot CRM client: HTTPS (or HTTP to the mock) on pooled keep-alive connections via
 //! [`transport`], with the private app token as Bearer, timeouts, typed errors, and every
 //! call run on the blocking pool.

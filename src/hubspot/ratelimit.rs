@@ -687,7 +687,7 @@ mod tests {
         order
     }
 
-    /// Issue 12: one server's batch took the whole budget and the others waited for all
+    /// One server's batch took the whole budget and the others waited for all
     /// of it. Waiting calls are now served in turn across callers.
     #[test]
     fn waiting_calls_are_served_in_turn_across_callers() {
@@ -753,7 +753,7 @@ mod tests {
         assert_eq!(search.turn(t0 + SEARCH_WINDOW), Turn::Go);
     }
 
-    /// Issue 15: replicas on one registry split both limits (rounded down, never below
+    /// Replicas on one registry split both limits (rounded down, never below
     /// one call), and a share grows back only once the leaver's calls left the window.
     #[test]
     fn replicas_split_both_limits_and_a_share_grows_a_window_after_one_left() {

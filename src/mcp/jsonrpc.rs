@@ -1,5 +1,5 @@
 //! JSON-RPC 2.0, hand-written: parsing, validation, batches, and the error codes of the
-//! seed (-32700, -32600, -32601, -32602, -32603), MCP's own (-32020, -32022, -32002) and
+//! first specification (-32700, -32600, -32601, -32602, -32603), MCP's own (-32020, -32022, -32002) and
 //! this server's -32001 and -32010 (see [`ErrorCode`]).
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};

@@ -31,7 +31,7 @@ pub enum Method {
 }
 
 impl Method {
-    /// Every method, in the order the seed lists them.
+    /// Every method, in the order first specified.
     pub const ALL: [Method; 10] = [
         Method::Initialize,
         Method::Ping,

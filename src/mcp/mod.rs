@@ -1,3 +1,6 @@
+//! The MCP layer, above the catalog: the protocol and its transports (JSON-RPC over HTTP
+//! bodies, `jsonrpc`; stdio, `stdio`), with no HTTP status and no credentials here.
+//!
 //! The MCP protocol: version negotiation across both eras, `initialize`,
 //! `server/discover`, `ping`, tools, resources and prompts, served from one catalog.
 
@@ -22,7 +25,7 @@ use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 use version::{Era, ProtocolVersion};
 
-/// The seed's `instructions`.
+/// The `instructions` first specified.
 const INSTRUCTIONS: &str = "HubSpot MCP Server - Access to CRM contacts, companies, and deals data";
 /// How long a client may cache list and read results (modern era).
 const LIST_TTL_MS: u64 = 60_000;
@@ -470,7 +473,7 @@ fn cache_scope(method: Method) -> &'static str {
     }
 }
 
-/// The capabilities this server claims (the seed's).
+/// The capabilities this server claims (as first specified).
 fn capabilities() -> Value {
     json!({
         "tools": { "listChanged": true },
@@ -492,7 +495,7 @@ fn server_info() -> Value {
     json!({ "name": "hubspot-mcp-server", "version": env!("CARGO_PKG_VERSION") })
 }
 
-/// The legacy handshake result (the seed's shape).
+/// The legacy handshake result (its first specified shape).
 /// [`initialize`]'s result in the legacy era for `version`, serialized once per version.
 fn initialize_text(version: ProtocolVersion) -> &'static str {
     static TEXTS: OnceLock<Vec<(ProtocolVersion, String)>> = OnceLock::new();

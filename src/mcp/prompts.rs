@@ -1,4 +1,4 @@
-//! The seed's two prompts: `analyze_contacts` and `company_research`.
+//! The two prompts first specified: `analyze_contacts` and `company_research`.
 //!
 //! A prompt tells the model which tools to use, so a server offers it only when it has
 //! every one of them (`prompts/list` leaves the others out and `prompts/get` refuses them

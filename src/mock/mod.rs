@@ -1,3 +1,6 @@
+//! The mock layer, beside the server's front: HubSpot's stand-in, built on the HTTP layer
+//! and the catalog's tables; the server reaches it only over HTTP, as it would HubSpot.
+//!
 //! A fake HubSpot CRM HTTP API driven by fixture files, for tests and demos
 //! (`mock-hubspot` or `HUBSPOT_MOCK=<dir>`).
 //!

@@ -39,7 +39,7 @@ pub(crate) trait Backend: Send + Sync {
         -> Result<Commit, CommitError>;
 
     /// `checks.registry` of `/ready`: the store and whether it is reachable; `None` for a
-    /// store that cannot be out of reach (the file), which keeps the seed's `/ready` shape.
+    /// store that cannot be out of reach (the file), which keeps the first `/ready` shape.
     fn check(&self) -> Option<Value>;
 
     /// How long the in-memory copy has gone unconfirmed, once that is longer than the store

@@ -244,7 +244,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A catalog with every kind of method: the seed's tools plus standard CRUD.
+    /// A catalog with every kind of method: the first five tools plus standard CRUD.
     const CATALOG: &Catalog<'static> = &[
         ("list", &["contacts"]),
         ("list", &["companies"]),
@@ -386,7 +386,7 @@ mod tests {
             msg.contains("valid tags: contacts, companies, deals"),
             "{msg}"
         );
-        // The seed's methods with a real tag do select tools (GET and READ).
+        // The first tools' methods with a real tag do select tools (GET and READ).
         let f =
             filter(json!({"methods": ["GET", "POST", "READ", "DOWNLAOD"], "tags": ["contacts"]}));
         assert!(f.check_selects_some(CATALOG).is_ok());

@@ -1,3 +1,7 @@
+//! The registry layer, above the catalog and the HubSpot client: accounts and scoped
+//! servers, and their stores (the file in `DATA_DIR`: `store`, `journal`; etcd: `etcd`,
+//! `etcd_store`, `replicas`). Writes run on its own pool, never on a coroutine.
+//!
 //! Integrated accounts and the scoped MCP servers minted for them (Truto's API), kept in
 //! memory behind a mutex and made durable on every change by a [`Backend`]: the data
 //! directory's file ([`Store`], the default: one journal record per change, [`file_store`]) or
@@ -170,7 +174,7 @@ impl Registry {
     }
 
     /// `checks.registry` for `/ready`: the store and whether it is reachable (`None` for the
-    /// file, which keeps the seed's `/ready` shape), and the records it holds that this
+    /// file, which keeps the first `/ready` shape), and the records it holds that this
     /// replica cannot read (left out, so refused).
     pub fn check(&self) -> Option<Value> {
         let mut check = self.backend.check()?;

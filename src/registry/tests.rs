@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-/// The seed's five tools as (method, tags).
+/// The first five tools as (method, tags).
 const CATALOG: &Catalog<'static> = &[
     ("list", &["contacts"]),
     ("list", &["companies"]),

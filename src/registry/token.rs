@@ -45,7 +45,7 @@ pub fn new_token() -> Result<String, RandomError> {
 }
 
 /// True when `s` has the shape of an MCP token (32 lowercase hex characters), which is how
-/// `/mcp/<token>` is told apart from the seed's `/mcp/<method path>` routes.
+/// `/mcp/<token>` is told apart from the first `/mcp/<method path>` routes.
 pub fn is_token_format(s: &str) -> bool {
     s.len() == TOKEN_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

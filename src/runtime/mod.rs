@@ -1,3 +1,7 @@
+//! The runtime layer, what every other layer stands on: coroutines and sockets (here),
+//! timers, the blocking pools, signals, the logger, the clock and base64. Its rule: it
+//! knows nothing of HTTP, MCP or HubSpot, and nothing outside it touches may directly.
+//!
 //! The coroutine runtime's one door: every coroutine is started by [`spawn`], every
 //! connection is accepted by [`Listener::accept`] and held as a [`Stream`], and may is
 //! configured by [`configure`]. Nothing else in the server touches may's spawning or its

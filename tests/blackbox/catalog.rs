@@ -162,7 +162,7 @@ fn tools_list_has_the_mcp_tool_shape() {
             !tool["_meta"]["tags"].as_array().unwrap().is_empty(),
             "{name}"
         );
-        // Every new tool's limit is bounded 1..100 (the seed's keep their own schema).
+        // Every new tool's limit is bounded 1..100 (the first five keep their own schema).
         let limit = &tool["inputSchema"]["properties"]["limit"];
         if limit["type"] == "integer" && name != "get_associations" {
             assert_eq!(
@@ -344,7 +344,7 @@ fn search_operators_match_the_fixtures() {
             !expected.is_empty() && expected.len() < records.len(),
             "{filter}"
         );
-        // search_contacts is the seed's (query only): contacts go through search_records.
+        // search_contacts is one of the first five (query only): contacts go through search_records.
         let page = ok(
             &server,
             "search_records",
@@ -563,7 +563,7 @@ fn long_results_are_cut_to_whole_records_with_a_cursor() {
     );
     let after = note["after"].as_str().unwrap();
     assert_eq!(page["paging"]["next"]["after"], after);
-    // get_contacts takes the cursor itself (issue 16), so the note says to call it again.
+    // get_contacts takes the cursor itself, so the note says to call it again.
     assert!(
         note["note"]
             .as_str()

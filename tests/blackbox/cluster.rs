@@ -969,7 +969,7 @@ fn the_server_cap_per_account_holds_across_replicas_creating_at_once() {
     }
 }
 
-/// Issue 15 item 7: two replicas and one HubSpot account (the standalone mock) split its
+/// Two replicas and one HubSpot account (the standalone mock) split its
 /// rate limit. Hammered at once, together they never send more than the limit in any 10 s
 /// (each paces at half); one stopped with SIGTERM leaves at once (its lease revoked), and
 /// the other takes the whole limit back once the leaver's calls are out of the window.
@@ -1102,7 +1102,7 @@ fn created_hash(etcd: &Etcd, key: &str) -> Option<String> {
     record["token_sha256"].as_str().map(str::to_string)
 }
 
-/// Issue 15 item 7: a replica that joins while another has just spent the whole limit
+/// A replica that joins while another has just spent the whole limit
 /// cannot know it; it makes no call for one window, so HubSpot never sees more than the
 /// account's limit within 10 s (before: 30 calls against a limit of 20).
 #[test]
@@ -1120,7 +1120,7 @@ fn a_replica_joining_after_the_other_spent_the_limit_does_not_exceed_it() {
     assert_busiest_window_within_the_limit(&upstream);
 }
 
-/// Issue 15 (`ETCD_MAX_STALENESS_MS`): a replica whose etcd member lost its
+/// A replica whose etcd member lost its
 /// leader (a member cut off from the others by a partition, while the majority goes on
 /// and may revoke tokens) keeps its watch: etcd's gateway creates watches on a leaderless
 /// member unless asked for a leader (`Grpc-Metadata-hasleader: true`), so the watch

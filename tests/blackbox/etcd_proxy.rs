@@ -1,4 +1,4 @@
-//! Issue 15 (secrets): the etcd client must not send its traffic
+//! The etcd client must not send its traffic
 //! (`/v3/auth/authenticate` with `ETCD_PASSWORD`, sealed records, token hashes) through
 //! the HubSpot egress proxy that `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` configure: ureq's
 //! default config reads those variables, and the etcd agents are built from it.

@@ -304,7 +304,7 @@ fn filter_semantics_table() {
         ),
         vec!["delete_contact"]
     );
-    // No tool matches: 400 naming the valid methods and tags; the seed's own example too.
+    // No tool matches: 400 naming the valid methods and tags; the first specification's example too.
     for config in [
         json!({"methods": ["delete"], "tags": ["owners"]}),
         json!({"methods": ["GET","POST","READ","DOWNLAOD"], "tags": ["api","webhook"]}),
@@ -822,7 +822,7 @@ fn listed(response: &Value, key: &str, field: &str) -> Vec<String> {
         .collect()
 }
 
-/// Issue 12: a server minted with `{"methods":["create"],"tags":["contacts"]}` listed and
+/// A server minted with `{"methods":["create"],"tags":["contacts"]}` listed and
 /// read contacts through resources, and `{"methods":["write"]}` read deals. Resources now
 /// need the type's list (or get) tool, and prompts all the tools they name.
 #[test]
@@ -952,7 +952,7 @@ fn resources_and_prompts_show_only_what_the_scope_allows() {
     assert!(listed(&list, "resources", "uri").contains(&"hubspot://deals".to_string()));
 }
 
-/// Issue 12: `{"methods":["read","custom"]}` ("read and search") exposed
+/// `{"methods":["read","custom"]}` ("read and search") exposed
 /// `batch_create_records` and `batch_update_records`; a `batch_update_records` on deal 9002
 /// went through. Batch writes now carry `create` / `update`, so only write groups get them.
 #[test]

@@ -36,7 +36,7 @@ fn initialize_returns_the_seed_result_exactly() {
             "instructions": "HubSpot MCP Server - Access to CRM contacts, companies, and deals data"
         })
     );
-    // The seed's quick-start call has empty params: the newest legacy version is offered.
+    // The first specification's quick-start call has empty params: the newest legacy version is offered.
     let body = rpc(
         &server,
         "/mcp/initialize",
@@ -82,7 +82,7 @@ fn tools_list_has_the_seed_tools_with_exact_names_descriptions_and_schemas() {
             .find(|t| t["name"] == name)
             .unwrap_or_else(|| panic!("{name} is listed"));
         assert_eq!(tool["description"], expected["description"], "{name}");
-        // The seed's schema exactly, plus (list tools only) an optional `after` cursor.
+        // The first schema exactly, plus (list tools only) an optional `after` cursor.
         let mut schema = tool["inputSchema"].clone();
         if name.starts_with("get_") {
             let after = schema["properties"]
@@ -206,7 +206,7 @@ fn resources_and_prompts_have_the_seed_shapes() {
         "resources/list",
         json!({}),
     );
-    // The seed's three resources come first, exactly; the catalog's further object types
+    // The three first specified resources come first, exactly; the catalog's further object types
     // (tickets, notes, tasks) follow in the same shape.
     let resources = body["result"]["resources"].as_array().unwrap();
     assert_eq!(

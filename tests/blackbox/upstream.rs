@@ -407,7 +407,7 @@ fn scoped_servers_share_their_accounts_rate_limit_with_mcp() {
     assert_eq!(upstream.get("/__mock/requests").json()["count"], 2);
 }
 
-/// Issue 12, item 6: one scoped server's batch took the account's whole budget and the
+/// One scoped server's batch took the account's whole budget and the
 /// account's other servers waited behind all of it. Two servers on one account (2 calls per
 /// 10 s): one floods with three concurrent batches of `get_contact`, the other makes one
 /// `get_deal` call while the flood waits. Its call goes out with the first slots that free

@@ -60,14 +60,19 @@ impl Fitted {
     }
 }
 
-/// HubSpot's answer `raw` as it came, when its pretty text fits under `limit` bytes (the
-/// common case: no `Value` is built); else `raw` back, to be fitted as a value.
+/// HubSpot's answer `raw` as it came, when it is an object and both its pretty text and
+/// the answer itself (shown as `structuredContent`) fit under `limit` bytes (the common
+/// case: no `Value` is built); else `raw` back, for the `Value` path to fit or refuse (see
+/// [`pretty::pretty_escaped`] for what it leaves to that path).
 pub fn pass_through(raw: Box<RawValue>, limit: usize) -> Result<Fitted, Box<RawValue>> {
-    let mut escaped = Vec::with_capacity(raw.get().len() * 2);
-    if pretty::pretty_escaped(raw.get().as_bytes(), &mut escaped) <= limit {
-        Ok(Fitted::Raw { raw, escaped })
-    } else {
-        Err(raw)
+    let text = raw.get();
+    if text.len() > limit || !text.trim_start().starts_with('{') {
+        return Err(raw);
+    }
+    let mut escaped = Vec::with_capacity(text.len() * 2);
+    match pretty::pretty_escaped(text.as_bytes(), limit, &mut escaped) {
+        Some(_) => Ok(Fitted::Raw { raw, escaped }),
+        None => Err(raw),
     }
 }
 

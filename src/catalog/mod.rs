@@ -52,11 +52,17 @@ impl From<Value> for Answer {
 }
 
 impl Answer {
-    /// The answer as a `Value` (parsed, for an answer that came raw).
-    pub fn into_value(self) -> Value {
+    /// The answer as a `Value` (parsed, for an answer that came raw); an answer serde_json
+    /// refuses (nested too deep, a number out of range, a lone surrogate) is HubSpot's
+    /// invalid answer, as it was before answers came raw.
+    pub fn into_value(self) -> Result<Value, ToolError> {
         match self {
-            Answer::Value(value) => value,
-            Answer::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            Answer::Value(value) => Ok(value),
+            Answer::Raw(raw) => serde_json::from_str(raw.get()).map_err(|err| {
+                ToolError::HubSpot(HubSpotError::InvalidResponse(format!(
+                    "HubSpot's answer cannot be read as JSON: {err}"
+                )))
+            }),
         }
     }
 }
@@ -224,7 +230,7 @@ impl Tool {
         echo_only: bool,
     ) -> Result<cap::Fitted, ToolError> {
         let answer = |args: &Map<String, Value>| {
-            let value = (self.handler)(client, args)?.into_value();
+            let value = (self.handler)(client, args)?.into_value()?;
             Ok(if echo_only {
                 self.echo.apply(args, value)
             } else {
@@ -235,10 +241,10 @@ impl Tool {
             let value = match (self.handler)(client, args)? {
                 Answer::Raw(raw) if !echo_only => match cap::pass_through(raw, result_limit) {
                     Ok(fitted) => return Ok(fitted),
-                    Err(raw) => Answer::Raw(raw).into_value(),
+                    Err(raw) => Answer::Raw(raw).into_value()?,
                 },
-                other if echo_only => self.echo.apply(args, other.into_value()),
-                other => other.into_value(),
+                other if echo_only => self.echo.apply(args, other.into_value()?),
+                other => other.into_value()?,
             };
             cap::fit(value, &self.input_schema, args, result_limit, answer).map(Fitted::Value)
         };

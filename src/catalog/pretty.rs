@@ -5,12 +5,21 @@
 //! escaped that text again when the JSON-RPC reply was written: three passes and a tree
 //! of allocations per call.
 
+/// The deepest nesting shown this way: serde_json's own limit, which the `Value` path keeps.
+pub const MAX_DEPTH: usize = 128;
+
 /// Writes `json` (valid JSON, checked by the caller) in pretty form, escaped as the content
 /// of a JSON string, onto `out`; returns the length of the pretty text itself (before
 /// escaping), which is what the result size limit counts. The bytes of strings, numbers
 /// and literals are kept as they came (a string's escapes too), so the output is the same
 /// JSON as serde_json's pretty printing of it, byte for byte when the input is serde's.
-pub fn pretty_escaped(json: &[u8], out: &mut Vec<u8>) -> usize {
+///
+/// `None`, with `out` left partly written, for what this pass does not show and the
+/// `Value` path must judge: a pretty text longer than `limit` (it stops there, so a small,
+/// deeply nested answer cannot make it write megabytes of indentation), nesting deeper
+/// than [`MAX_DEPTH`], a `\u` escape that is a lone surrogate, or a number outside `f64`'s
+/// range (serde_json refuses both, and so would a strict client).
+pub fn pretty_escaped(json: &[u8], limit: usize, out: &mut Vec<u8>) -> Option<usize> {
     let mut depth = 0usize;
     let mut len = 0usize;
     let mut i = 0;
@@ -18,7 +27,7 @@ pub fn pretty_escaped(json: &[u8], out: &mut Vec<u8>) -> usize {
         match byte {
             b' ' | b'\t' | b'\n' | b'\r' => i += 1,
             b'"' => {
-                let (used, shown) = string(&json[i..], out);
+                let (used, shown) = string(&json[i..], out)?;
                 i += used;
                 len += shown;
             }
@@ -31,6 +40,9 @@ pub fn pretty_escaped(json: &[u8], out: &mut Vec<u8>) -> usize {
                     i = next + 1;
                 } else {
                     depth += 1;
+                    if depth > MAX_DEPTH {
+                        return None;
+                    }
                     out.push(byte);
                     len += 1 + new_line(out, depth);
                     i += 1;
@@ -58,13 +70,34 @@ pub fn pretty_escaped(json: &[u8], out: &mut Vec<u8>) -> usize {
                     .take_while(|b| !is_space(**b) && !matches!(b, b',' | b':' | b'}' | b']'))
                     .count()
                     .max(1);
-                out.extend_from_slice(&json[i..i + run]);
+                let token = &json[i..i + run];
+                if !in_range(token) {
+                    return None;
+                }
+                out.extend_from_slice(token);
                 len += run;
                 i += run;
             }
         }
+        if len > limit {
+            return None;
+        }
     }
-    len
+    Some(len)
+}
+
+/// False for a number that serde_json would refuse as out of range (`1e400`); literals
+/// (`true`, `null`) and plain integers pass without parsing.
+fn in_range(token: &[u8]) -> bool {
+    let plain = token.len() < 19 && token.iter().all(|b| b.is_ascii_digit() || *b == b'-');
+    plain
+        || !token
+            .first()
+            .is_some_and(|b| *b == b'-' || b.is_ascii_digit())
+        || std::str::from_utf8(token)
+            .ok()
+            .and_then(|text| text.parse::<f64>().ok())
+            .is_some_and(f64::is_finite)
 }
 
 fn is_space(byte: u8) -> bool {
@@ -79,36 +112,63 @@ fn new_line(out: &mut Vec<u8>, depth: usize) -> usize {
 }
 
 /// Copies the JSON string at the start of `json` (its quotes included), escaped; returns
-/// the bytes it took from `json` and the unescaped length written.
-fn string(json: &[u8], out: &mut Vec<u8>) -> (usize, usize) {
+/// the bytes it took from `json` and the unescaped length written, or `None` for a `\u`
+/// escape that is a lone surrogate.
+fn string(json: &[u8], out: &mut Vec<u8>) -> Option<(usize, usize)> {
     out.extend_from_slice(b"\\\"");
     let mut i = 1;
+    // A high surrogate's `\u` escape was just copied: a low one must follow at once.
+    let mut pending_high = false;
     loop {
         let rest = &json[i..];
         let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
             // Not reached for checked JSON: an unterminated string is copied as it is.
             out.extend_from_slice(rest);
-            return (json.len(), json.len());
+            return Some((json.len(), json.len()));
         };
+        if pending_high && (k > 0 || rest[k] == b'"') {
+            return None;
+        }
         out.extend_from_slice(&rest[..k]);
         if rest[k] == b'"' {
             out.extend_from_slice(b"\\\"");
-            return (i + k + 1, i + k + 1);
+            return Some((i + k + 1, i + k + 1));
         }
         // An escape: the backslash, and the byte after it, each escaped again if needed.
         out.extend_from_slice(b"\\\\");
-        match rest.get(k + 1) {
-            Some(b'"') => out.extend_from_slice(b"\\\""),
-            Some(b'\\') => out.extend_from_slice(b"\\\\"),
-            Some(other) => out.push(*other),
-            None => return (json.len(), json.len()),
-        }
-        i += k + 2;
+        let step = match rest.get(k + 1) {
+            Some(b'u') => {
+                let hex = rest.get(k + 2..k + 6)?;
+                let unit = u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+                match (pending_high, unit) {
+                    (false, 0xD800..=0xDBFF) => pending_high = true,
+                    (true, 0xDC00..=0xDFFF) => pending_high = false,
+                    (_, 0xD800..=0xDFFF) | (true, _) => return None,
+                    _ => {}
+                }
+                out.push(b'u');
+                out.extend_from_slice(hex);
+                6
+            }
+            _ if pending_high => return None,
+            Some(b'"') => {
+                out.extend_from_slice(b"\\\"");
+                2
+            }
+            Some(b'\\') => {
+                out.extend_from_slice(b"\\\\");
+                2
+            }
+            Some(other) => {
+                out.push(*other);
+                2
+            }
+            None => return Some((json.len(), json.len())),
+        };
+        i += k + step;
     }
 }
 
-/// The property tests run on proptest ([`crate::testing::property_tests`]): a failure is shrunk to a
-/// minimal case, and its seed is kept in `proptest-regressions/catalog/pretty.txt` and replayed first.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +187,7 @@ mod tests {
 
     fn shown(json: &str) -> (String, usize) {
         let mut out = Vec::new();
-        let len = pretty_escaped(json.as_bytes(), &mut out);
+        let len = pretty_escaped(json.as_bytes(), usize::MAX, &mut out).expect("shown");
         (String::from_utf8(out).unwrap(), len)
     }
 

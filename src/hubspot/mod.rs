@@ -415,9 +415,48 @@ impl Client {
         if response.body.is_empty() {
             return Ok(Box::<RawValue>::default());
         }
+        if nested_deeper_than(&response.body, MAX_ANSWER_DEPTH) {
+            return Err(HubSpotError::InvalidResponse(format!(
+                "status {status}, the answer nests more than {MAX_ANSWER_DEPTH} levels deep"
+            )));
+        }
         serde_json::from_slice(&response.body)
             .map_err(|err| HubSpotError::InvalidResponse(format!("status {status}, {err}")))
     }
+}
+
+/// The deepest nesting of objects and arrays accepted in HubSpot's answer. Its own answers
+/// nest a handful of levels; a tool that reads one into a `Value` does so on a coroutine's
+/// stack, which a deeper one could overflow (serde_json's own limit, 128, is for a thread's).
+pub const MAX_ANSWER_DEPTH: usize = 64;
+
+/// True when `json` opens more than `max` objects or arrays inside one another (brackets in
+/// strings do not count). One pass, on the pool thread, before anything parses the answer.
+fn nested_deeper_than(json: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The error for a call this server's own pacing refused.
@@ -494,4 +533,18 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert!(!nested_deeper_than(br#"{"a":[{"b":"[[[[\"{{"}]}"#, 3));
+        assert!(nested_deeper_than(br#"{"a":[{"b":[1]}]}"#, 3));
+        let at_limit: Vec<u8> = [b'['; 64].iter().chain(&[b']'; 64]).copied().collect();
+        assert!(!nested_deeper_than(&at_limit, 64));
+        assert!(nested_deeper_than(&[b'['; 65], 64));
+    }
 }

@@ -489,3 +489,74 @@ fn a_flooding_scoped_server_does_not_starve_another_on_the_same_account() {
         "flood calls before the other server's: {paths:?}"
     );
 }
+
+/// What a 200 from HubSpot (or a proxy in its place) cannot do to a tool result, now that a
+/// read's answer is passed on without a `Value` tree: a small, deeply nested body cannot
+/// make the server write megabytes of indentation (it once grew to hundreds of MB and
+/// aborted), whitespace cannot carry `structuredContent` past `TOOL_RESULT_MAX_BYTES`, and
+/// what serde_json refuses (too deep, a lone surrogate, a number out of range) is a tool
+/// error, as before, never `null` or a reply a strict client cannot parse.
+#[test]
+fn odd_successful_answers_stay_bounded_and_readable() {
+    let (upstream, server) = servers(&[
+        ("HUBSPOT_RATE_LIMIT_PER_10S", "0"),
+        ("TOOL_RESULT_MAX_BYTES", "20000"),
+    ]);
+    let answer = |body: String| {
+        plan(
+            &upstream,
+            json!([{ "path": CONTACTS, "status": 200, "body": body }]),
+        );
+        let reply = server.rpc_with(
+            "/mcp",
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "get_contacts", "arguments": {"limit": 1}}}),
+            &[("MCP-Protocol-Version", "2025-06-18")],
+        );
+        assert_eq!(reply.status, 200);
+        (reply.body.len(), reply.json())
+    };
+    for (name, body) in [
+        (
+            "nested 20,000 deep",
+            "[".repeat(20_000) + &"]".repeat(20_000),
+        ),
+        (
+            "a lone surrogate",
+            r#"{"results":[{"id":"\ud800"}]}"#.to_string(),
+        ),
+        (
+            "a number out of range",
+            r#"{"results":[{"id":1e400}]}"#.to_string(),
+        ),
+    ] {
+        let (size, reply) = answer(body);
+        assert_eq!(reply["result"]["isError"], true, "{name}: {reply}");
+        assert!(size < 2_000, "{name}: {size} bytes");
+        let text = tool_text(&reply);
+        assert!(
+            text.contains("cannot be read") || text.contains("nests more than 64 levels"),
+            "{name}: {reply}"
+        );
+    }
+    // At the nesting limit, read into a value on the coroutine's stack: answered.
+    let (_, reply) = answer("[".repeat(64) + &"]".repeat(64));
+    assert_ne!(reply["result"]["isError"], true, "{reply}");
+    // 300 kB of whitespace inside a small answer: shown compact, under the limit.
+    let padded = format!(r#"{{"results":[{{"id":"7"{}}}]}}"#, " ".repeat(300_000));
+    let (size, reply) = answer(padded);
+    assert!(size < 20_000, "{size} bytes past TOOL_RESULT_MAX_BYTES");
+    assert_eq!(
+        reply["result"]["structuredContent"]["results"][0]["id"],
+        "7"
+    );
+    // A valid surrogate pair and a large integer still pass through as HubSpot sent them.
+    let (_, reply) = answer(
+        r#"{"results":[{"id":"\ud83d\ude00","n":123456789012345678901234567890}]}"#.to_string(),
+    );
+    assert_eq!(
+        reply["result"]["structuredContent"]["results"][0]["id"],
+        "😀"
+    );
+    assert!(server.get("/health").status == 200);
+}

@@ -24,7 +24,7 @@ check: lint ## The edit loop: rustfmt check, clippy, then `cargo test` (no SDK i
 	$(CARGO) test
 
 test: lint etcd strace ## Lint, then every unit and black-box test (the servers run on loopback only)
-	$(CARGO) test --all-targets
+	$(CARGO) test --bins --tests
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --check

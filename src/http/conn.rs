@@ -367,6 +367,9 @@ impl<H: Handler> Connection<H> {
                         consumed,
                         body,
                     } => {
+                        if !self.head_arrived() {
+                            return Ok(Next::Close);
+                        }
                         // Nothing queued behind this request, here or on the socket: the
                         // client waits for this answer (every sequential client), and the
                         // read after it will wait for the client. That ends a turn; only a
@@ -398,6 +401,9 @@ impl<H: Handler> Connection<H> {
                         continue_100,
                         new_head,
                     } => {
+                        if new_head && !self.head_arrived() {
+                            return Ok(Next::Close);
+                        }
                         // Before any 100 Continue: a request the head decides is answered
                         // without its body (see `Handler::precheck`).
                         if new_head
@@ -488,8 +494,10 @@ impl<H: Handler> Connection<H> {
                 }
                 Err(err) => return Err(err),
             }
-            // Shed while it waited (its client opened one too many): close.
-            if was_idle && self.client.as_ref().is_some_and(|c| !c.busy()) {
+            // Shed while it waited (its client opened one too many): close. It stays
+            // sheddable until a whole request head has come (`head_arrived`), so connections
+            // that only ever send part of a head cannot hold their address's places.
+            if was_idle && self.client.as_ref().is_some_and(ClientSlot::is_shed) {
                 return Ok(Next::Close);
             }
             if request_started.is_none() && filled > 0 {
@@ -558,6 +566,12 @@ impl<H: Handler> Connection<H> {
             true,
         );
         self.write(&wbuf)
+    }
+
+    /// A request's head is complete: the connection works for its client from now on and
+    /// may no longer be shed for a new one. False when it was shed already (it must close).
+    fn head_arrived(&self) -> bool {
+        self.client.as_ref().is_none_or(ClientSlot::busy)
     }
 
     /// Writes `bytes` to the client, which has the request timeout to take them.

@@ -177,6 +177,11 @@ impl ClientSlot {
             });
     }
 
+    /// True once the connection was shut down to make room for a newer one of its client.
+    pub fn is_shed(&self) -> bool {
+        self.entry.state.load(Ordering::SeqCst) == SHED
+    }
+
     /// The connection has a request to work on; false when it was shed (it must close).
     pub fn busy(&self) -> bool {
         self.entry

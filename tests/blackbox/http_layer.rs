@@ -814,3 +814,34 @@ fn request_bodies_share_a_global_budget() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["id"], 7);
 }
+
+#[test]
+fn partial_heads_do_not_hold_an_addresss_places() {
+    // Found by an attacker's review: connections that sent only part of a request head
+    // counted as busy, so whoever shared an address (a NAT) could hold all its places
+    // without a credential, and the next client from it got 503. Until its head is whole a
+    // connection can be shed like an idle one.
+    let server = Server::mock(&[
+        ("MAX_CONNECTIONS", "8"),
+        ("MAX_CONNECTIONS_PER_CLIENT", "3"),
+    ]);
+    let mut partial: Vec<_> = (0..3).map(|_| server.connect_from("127.0.0.5")).collect();
+    for stream in &mut partial {
+        stream
+            .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut next = server.connect_from("127.0.0.5");
+    send(&mut next, "GET", "/health", &[], b"");
+    assert_eq!(read_reply(&mut next).unwrap().status, 200);
+    let mut byte = [0u8; 1];
+    partial[0]
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(
+        partial[0].read(&mut byte).unwrap_or(0),
+        0,
+        "the oldest partial one was closed"
+    );
+}

@@ -229,24 +229,26 @@ impl Tool {
         result_limit: usize,
         echo_only: bool,
     ) -> Result<cap::Fitted, ToolError> {
-        let answer = |args: &Map<String, Value>| {
-            let value = (self.handler)(client, args)?.into_value()?;
+        // Into a value, cut to what the caller sent on a server that cannot read it.
+        let shaped = |args: &Map<String, Value>, answer: Answer| {
+            let value = answer.into_value()?;
             Ok(if echo_only {
                 self.echo.apply(args, value)
             } else {
                 value
             })
         };
+        let again = |args: &Map<String, Value>| shaped(args, (self.handler)(client, args)?);
         let run = || {
-            let value = match (self.handler)(client, args)? {
+            let answer = match (self.handler)(client, args)? {
                 Answer::Raw(raw) if !echo_only => match cap::pass_through(raw, result_limit) {
                     Ok(fitted) => return Ok(fitted),
-                    Err(raw) => Answer::Raw(raw).into_value()?,
+                    Err(raw) => Answer::Raw(raw),
                 },
-                other if echo_only => self.echo.apply(args, other.into_value()?),
-                other => other.into_value()?,
+                other => other,
             };
-            cap::fit(value, &self.input_schema, args, result_limit, answer).map(Fitted::Value)
+            let value = shaped(args, answer)?;
+            cap::fit(value, &self.input_schema, args, result_limit, again).map(Fitted::Value)
         };
         run().map_err(|err| match err {
             ToolError::HubSpot(err) => ToolError::HubSpot(

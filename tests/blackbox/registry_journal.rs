@@ -173,9 +173,9 @@ fn kill_9_during_creates_and_deletes_loses_no_acknowledged_write() {
     }
 }
 
-/// Runs the binary on `dir`, expecting it to refuse to start: its exit code (`None` when it
-/// was still running after 20 s, then stopped) and what it printed.
-fn refused_start(dir: &std::path::Path) -> (Option<i32>, String) {
+/// Runs the binary on `dir` and asserts that it refused to start (exited non-zero within
+/// 20 s; `what` names the failure otherwise); returns what it printed.
+fn refused_start(dir: &std::path::Path, what: &str) -> String {
     use std::io::Read;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp-server"))
         .arg("serve")
@@ -208,7 +208,9 @@ fn refused_start(dir: &std::path::Path) -> (Option<i32>, String) {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    (code, reader.join().expect("stderr"))
+    let log = reader.join().expect("stderr");
+    assert!(matches!(code, Some(c) if c != 0), "{what}: {log}");
+    log
 }
 
 /// A registry on `dir` past the size where changes go only to the journal, whose last
@@ -262,11 +264,7 @@ fn a_damaged_last_record_stops_start_up_and_is_kept_but_a_torn_one_is_dropped() 
     let lines = bytes.iter().filter(|&&b| b == b'\n').count();
     bytes[last_line] = if bytes[last_line] == b'0' { b'1' } else { b'0' };
     std::fs::write(&path, &bytes).expect("damage");
-    let (code, log) = refused_start(&dir);
-    assert!(
-        matches!(code, Some(c) if c != 0),
-        "started over a damaged journal: {log}"
-    );
+    let log = refused_start(&dir, "started over a damaged journal");
     assert!(
         log.contains(&path.display().to_string()) && log.contains(&format!("line {lines}")),
         "the refusal names the journal and the line: {log}"
@@ -362,11 +360,7 @@ fn a_record_written_without_the_registry_key_mints_no_token_and_widens_no_filter
             .append(&json!({ "servers": [record] }))
             .expect("append");
         drop(journal);
-        let (code, log) = refused_start(&dir);
-        assert!(
-            matches!(code, Some(c) if c != 0),
-            "started with a forged record: {log}"
-        );
+        let log = refused_start(&dir, "started with a forged record");
         assert!(
             log.contains(&journal_path.display().to_string())
                 && log.contains(&format!("line {}", lines + 1))
@@ -382,11 +376,7 @@ fn a_record_written_without_the_registry_key_mints_no_token_and_widens_no_filter
         .expect("servers")
         .push(unsigned);
     std::fs::write(&snapshot_path, snapshot.to_string()).expect("forge");
-    let (code, log) = refused_start(&dir);
-    assert!(
-        matches!(code, Some(c) if c != 0),
-        "started with a forged record: {log}"
-    );
+    let log = refused_start(&dir, "started with a forged record");
     assert!(
         log.contains(&snapshot_path.display().to_string()) && log.contains("carries no MAC"),
         "{log}"
@@ -411,11 +401,7 @@ fn a_data_directory_others_can_write_or_holding_a_symbolic_link_is_refused() {
         Some(0)
     );
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let (code, log) = refused_start(&dir);
-    assert!(
-        matches!(code, Some(c) if c != 0),
-        "started on a 0777 DATA_DIR: {log}"
-    );
+    let log = refused_start(&dir, "started on a 0777 DATA_DIR");
     assert!(
         log.contains(&dir.display().to_string())
             && log.contains("mode 0777")
@@ -428,11 +414,7 @@ fn a_data_directory_others_can_write_or_holding_a_symbolic_link_is_refused() {
     let elsewhere = temp_dir("data-dir-elsewhere").join("registry.json");
     std::fs::rename(&snapshot, &elsewhere).expect("move");
     std::os::unix::fs::symlink(&elsewhere, &snapshot).expect("symlink");
-    let (code, log) = refused_start(&dir);
-    assert!(
-        matches!(code, Some(c) if c != 0),
-        "started through a symbolic link: {log}"
-    );
+    let log = refused_start(&dir, "started through a symbolic link");
     assert!(
         log.contains(&snapshot.display().to_string()) && log.contains("symbolic link"),
         "{log}"
@@ -464,8 +446,7 @@ fn a_registry_written_before_records_were_signed_starts_once_accepted_then_signe
         }
     }
     std::fs::write(&snapshot, file.to_string()).expect("write");
-    let (code, log) = refused_start(&dir);
-    assert!(matches!(code, Some(c) if c != 0), "{log}");
+    let log = refused_start(&dir, "started");
     assert!(
         log.contains("REGISTRY_ACCEPT_UNSIGNED=true"),
         "the refusal says how to migrate: {log}"
